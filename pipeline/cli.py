@@ -1,0 +1,73 @@
+"""The `shuzhi` command line. Thin: each command parses arguments and calls the library.
+
+Commands live in `pipeline/commands/*.py`; each module exposes `register(app)`. Expected
+failures (`ShuzhiError`) print one line in Chinese and exit with their code; SHUZHI_DEBUG=1 shows
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+import typer
+
+from pipeline.errors import ShuzhiError
+
+COMMAND_MODULES = (
+    "pipeline.commands.parse_cmd",
+    "pipeline.commands.index_cmd",
+    "pipeline.commands.facts_cmd",
+    "pipeline.commands.check_cmd",
+    "pipeline.commands.draft_cmd",
+    "pipeline.commands.batch_cmd",
+    "pipeline.commands.serve_cmd",
+)
+
+app = typer.Typer(
+    name="shuzhi",
+    help="述职报告起草与核对工具（离线）。Draft and check annual duty reports offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def _debug() -> bool:
+    return os.environ.get("SHUZHI_DEBUG", "") not in ("", "0")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI with `argv` and return the exit code (used by `main` and by tests)."""
+    try:
+        result = app(args=argv, prog_name="shuzhi", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print("已中断。", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("已中断。", file=sys.stderr)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except ShuzhiError as exc:
+        if _debug():
+            raise
+        print(f"错误：{exc}", file=sys.stderr)
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()
