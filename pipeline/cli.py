@@ -11,8 +11,12 @@ import importlib
 import os
 import sys
 
-import click
 import typer
+
+try:  # typer ≥ 0.29 bundles its own copy of click and raises that copy's exceptions
+    from typer._click import exceptions as _click_exc
+except ImportError:  # pragma: no cover - older typer with click as a dependency
+    from click import exceptions as _click_exc
 
 from pipeline.errors import ShuzhiError
 
@@ -20,8 +24,10 @@ COMMAND_MODULES = (
     "pipeline.commands.parse_cmd",
     "pipeline.commands.index_cmd",
     "pipeline.commands.facts_cmd",
+    "pipeline.commands.metrics_cmd",
     "pipeline.commands.check_cmd",
     "pipeline.commands.draft_cmd",
+    "pipeline.commands.summarize_cmd",
     "pipeline.commands.batch_cmd",
     "pipeline.commands.serve_cmd",
 )
@@ -46,15 +52,15 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI with `argv` and return the exit code (used by `main` and by tests)."""
     try:
         result = app(args=argv, prog_name="shuzhi", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("已中断。", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print("已中断。", file=sys.stderr)
         return 130
-    except click.ClickException as exc:
+    except _click_exc.ClickException as exc:
         exc.show()
         return exc.exit_code
     except ShuzhiError as exc:

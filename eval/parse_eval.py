@@ -1,0 +1,151 @@
+"""Heading precision/recall of the structure parser on a hand-annotated set.
+
+Usage: .venv/bin/python eval/parse_eval.py [DIR]     (default eval/parse_set)
+
+DIR holds `NAME.txt` (or .md/.docx) with `NAME.json` = {"headings": [...]}: the level-1 and level-2
+section headings as they appear in the text, annotated by hand. A predicted heading is any
+section heading the parser emits at level 1 or 2.
+- strict: exact match after removing whitespace and a trailing 。/：/:/；.
+- lenient: the same, with the heading's number (一、 （一） 第一章 …) also removed.
+Matching is a multiset intersection per document, micro-averaged over the set.
+When the JSON also has `"keys"` (the section key of each heading, by hand), section-key accuracy
+is reported over the headings the parser found (strict match).
+Writes eval/results/parse_eval.json and eval/results/parse_eval.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.fsutil import atomic_write_text  # noqa: E402
+from pipeline.parse import parse_file  # noqa: E402
+
+_MARKER = re.compile(r"^(?:第[一二三四五六七八九十]+(?:章|部分|篇)|[一二三四五六七八九十]+[、．.]|[（(][一二三四五六七八九十]+[）)]"
+                     r"|\d+[、.．])")
+
+
+def strict_form(heading: str) -> str:
+    return re.sub(r"\s+", "", heading).rstrip("。：:；;")
+
+
+def lenient_form(heading: str) -> str:
+    text = strict_form(heading)
+    return _MARKER.sub("", text).lstrip("：:—-")
+
+
+def _prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
+    p = tp / n_pred if n_pred else 1.0
+    r = tp / n_gold if n_gold else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def evaluate(directory: Path) -> dict:
+    docs = []
+    totals = {"strict": [0, 0, 0], "lenient": [0, 0, 0]}
+    key_hits = key_total = 0
+    key_errors: list[dict] = []
+    for gold_path in sorted(directory.glob("*.json")):
+        source = next((gold_path.with_suffix(s) for s in (".txt", ".md", ".docx", ".doc")
+                       if gold_path.with_suffix(s).exists()), None)
+        if source is None:
+            continue
+        annotation = json.loads(gold_path.read_text(encoding="utf-8"))
+        gold = annotation["headings"]
+        report = parse_file(source)
+        predicted = [s.heading for s in report.sections if s.heading and s.level in (1, 2)]
+        if "keys" in annotation:
+            found = {}
+            for section in report.sections:
+                if section.heading:
+                    found.setdefault(strict_form(section.heading), []).append(section.key)
+            for heading, key in zip(gold, annotation["keys"], strict=True):
+                keys_found = found.get(strict_form(heading))
+                if not keys_found:
+                    continue
+                got = keys_found.pop(0)
+                key_total += 1
+                key_hits += got == key
+                if got != key:
+                    key_errors.append({"doc": source.name, "heading": heading, "expected": key, "got": got})
+        row = {"doc": source.name, "gold": len(gold), "predicted": len(predicted)}
+        for mode, form in (("strict", strict_form), ("lenient", lenient_form)):
+            g = Counter(form(h) for h in gold)
+            pr = Counter(form(h) for h in predicted)
+            tp = sum((g & pr).values())
+            totals[mode][0] += tp
+            totals[mode][1] += len(predicted)
+            totals[mode][2] += len(gold)
+            row[f"{mode}_tp"] = tp
+            if mode == "strict":
+                row["missed"] = sorted((g - pr).elements())
+                row["spurious"] = sorted((pr - g).elements())
+        docs.append(row)
+    summary = {}
+    for mode, (tp, n_pred, n_gold) in totals.items():
+        p, r, f = _prf(tp, n_pred, n_gold)
+        summary[mode] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
+                         "tp": tp, "predicted": n_pred, "gold": n_gold}
+    summary["section_key"] = {"accuracy": round(key_hits / key_total, 4) if key_total else None,
+                              "correct": key_hits, "total": key_total}
+    return {"set": str(directory), "documents": len(docs), "summary": summary, "per_document": docs,
+            "key_errors": key_errors}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    directory = Path(args[0]) if args else ROOT / "eval" / "parse_set"
+    result = evaluate(directory)
+    print(f"{'document':34} gold pred strict_tp lenient_tp")
+    for row in result["per_document"]:
+        print(f"{row['doc']:34} {row['gold']:4} {row['predicted']:4} {row['strict_tp']:9} {row['lenient_tp']:10}")
+        for h in row["missed"]:
+            print(f"    missed:   {h}")
+        for h in row["spurious"]:
+            print(f"    spurious: {h}")
+    print()
+    print("mode     precision recall  f1")
+    for mode in ("strict", "lenient"):
+        s = result["summary"][mode]
+        print(f"{mode:8} {s['precision']:9.3f} {s['recall']:6.3f} {s['f1']:6.3f}")
+    keys = result["summary"]["section_key"]
+    for error in result["key_errors"]:
+        print(f"key error: {error['doc']} {error['heading']} expected {error['expected']} got {error['got']}")
+    if keys["total"]:
+        print(f"section key accuracy {keys['accuracy']:.3f} ({keys['correct']}/{keys['total']})")
+    out = ROOT / "eval" / "results"
+    atomic_write_text(out / "parse_eval.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    try:
+        shown = directory.resolve().relative_to(ROOT)
+    except ValueError:
+        shown = directory
+    md = [
+        "## Structure parser: heading precision/recall",
+        "",
+        f"`.venv/bin/python eval/parse_eval.py {shown}` — {result['documents']} hand-annotated documents "
+        "(level-1/2 section headings).",
+        "",
+        "| match | precision | recall | F1 | matched / predicted / gold |",
+        "|---|---|---|---|---|",
+    ]
+    for mode in ("strict", "lenient"):
+        s = result["summary"][mode]
+        md.append(f"| {mode} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | "
+                  f"{s['tp']} / {s['predicted']} / {s['gold']} |")
+    keys = result["summary"]["section_key"]
+    if keys["total"]:
+        md += ["", f"Section key (duty/systems/foundation/plans/other) accuracy on found headings: "
+                   f"{keys['accuracy']:.3f} ({keys['correct']}/{keys['total']})."]
+    atomic_write_text(out / "parse_eval.md", "\n".join(md) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,698 @@
+"""The draft orchestrator: metrics → section plan → engine → filled figures → checker → repair → Draft.
+
+`draft_report` asks an engine for each heading and each facet (sub-point) of the profile's plan,
+fills `{metric.key}` placeholders with this year's figures (`pipeline.fill`), renders the whole
+report and checks it (`pipeline.check.check_text`, with last year's metrics and the region's past
+reports for stale figures). A facet holding a bad finding (contradicted, stale, unsupported, masked),
+a placeholder for a metric the data lacks, or a metric stated other than once, is re-asked with the
+findings as feedback (at most `MAX_REPAIRS` times), then replaced by the template engine's text for
+the same facet. The whole text is checked once per round rather than section by section: the checker
+locates sections by parsing, so a figure in 下步打算 is only judged as a target in the whole report.
+
+`write_draft_outputs` writes draft.docx, draft.md, draft.json and check.html (and draft-review.docx
+with a Word comment on every figure) as one set: all files are built in a temporary folder beside the
+output folder, then moved in; a failure leaves the previous set untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.catalog import DEFAULT_PROFILE, load_catalog
+from pipeline.engines import get_engine
+from pipeline.engines.base import Engine, FacetRequest, FacetText, HeadingRequest
+from pipeline.fill import FillError, fill, meta_slots
+from pipeline.models import (
+    BAD_VERDICTS,
+    CheckResult,
+    Chunk,
+    Draft,
+    DraftParagraph,
+    DraftSection,
+    DraftSentence,
+    Finding,
+    Metrics,
+    WordBlock,
+)
+from pipeline.plan import FacetPlan, Profile, SectionPlan, load_profile, route_plans
+from pipeline.sentences import split_sentences
+
+MAX_REPAIRS = 2
+EXEMPLARS_PER_FACET = 8
+ORDINALS = "一二三四五六七八九十"
+SECTION_NUMERALS = ("一", "二", "三", "四", "五", "六", "七", "八", "九", "十")
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class SentenceRecord:
+    """Provenance of one sentence of the rendered text (`start`/`end` index `DraftResult.text`)."""
+
+    section: str
+    facet: str | None
+    text: str
+    start: int
+    end: int
+    metric_keys: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    engine: str = "template"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "section": self.section, "facet": self.facet, "text": self.text, "start": self.start,
+            "end": self.end, "metric_keys": list(self.metric_keys), "sources": list(self.sources),
+            "engine": self.engine,
+        }
+
+
+@dataclass(frozen=True)
+class Repair:
+    facet: str
+    attempt: int            # 1, 2: re-asked; MAX_REPAIRS + 1: replaced by the template engine
+    problems: tuple[str, ...]
+    action: str             # reask | template
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    draft: Draft
+    text: str
+    check: CheckResult
+    sentences: tuple[SentenceRecord, ...]
+    figures: tuple[tuple[int, int, str], ...]       # (start, end, metric key) in `text`
+    warnings: tuple[str, ...] = ()
+    repairs: tuple[Repair, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    metrics: Metrics | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.check.ok
+
+    def to_json(self) -> dict[str, Any]:
+        draft = self.draft
+        by_section: dict[str, list[SentenceRecord]] = {}
+        for record in self.sentences:
+            by_section.setdefault(record.section, []).append(record)
+        return {
+            "title": draft.title,
+            "engine": draft.engine,
+            "seed": draft.seed,
+            "meta": {"year": draft.meta.year, "region": draft.meta.region, "unit": draft.meta.unit,
+                     "profile": draft.meta.profile},
+            "sections": [
+                {
+                    "key": s.key,
+                    "heading": s.heading,
+                    "numbered": s.numbered,
+                    "paragraphs": [p.text for p in s.paragraphs],
+                    "sentences": [
+                        {**r.to_json(), "findings": [
+                            {"text": f.text, "verdict": f.verdict, "metric": f.metric}
+                            for f in self.check.findings if r.start <= f.start < r.end
+                        ]}
+                        for r in by_section.get(s.key, [])
+                    ],
+                }
+                for s in draft.sections
+            ],
+            "figures": [{"start": a, "end": b, "metric": k, "text": self.text[a:b]} for a, b, k in self.figures],
+            "warnings": list(self.warnings),
+            "repairs": [{"facet": r.facet, "attempt": r.attempt, "action": r.action,
+                         "problems": list(r.problems)} for r in self.repairs],
+            "check": self.check.to_json(),
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+# --------------------------------------------------------------------------- internal units
+
+@dataclass(eq=False)
+class _Unit:
+    """One facet being drafted: its request, its current filled parts and how it got them."""
+
+    section: SectionPlan
+    facet: FacetPlan
+    request: FacetRequest
+    prefix: str                        # `一是推进民兵改革训练。` or "" (opening, plans gap)
+    plan_text: str | None = None
+    parts: list[tuple[str, tuple[tuple[int, int, str], ...], tuple[str, ...]]] = field(default_factory=list)
+    engine_name: str = "template"
+    template_attempts: int = 0      # times the fallback template engine wrote this facet
+
+
+@dataclass
+class _Context:
+    metrics: Metrics
+    profile: Profile
+    engine: Engine
+    fallback: Engine
+    slots: dict[str, str]
+    seed: int
+    prior: Metrics | None
+    past_texts: tuple[tuple[str, int | None], ...]
+    index: Any
+    warnings: list[str]
+    progress: Callable[[str], None]
+
+
+# --------------------------------------------------------------------------- public API
+
+def draft_report(
+    metrics: Metrics,
+    *,
+    engine: str | Engine = "template",
+    index: Any = None,
+    profile: str | None = None,
+    seed: int = 0,
+    prior: Metrics | None = None,
+    past_texts: Sequence[tuple[str, int | None]] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DraftResult:
+    """Draft this year's report from `metrics`; every figure in it comes from `metrics`.
+
+    `index` (a HybridIndex) supplies exemplar chunks per facet and, when `past_texts` is None, the
+    region's earlier reports for stale detection. `prior` is last year's metrics.
+    """
+    from pipeline.check import check_text
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    profile_name = profile or metrics.meta.profile or DEFAULT_PROFILE
+    prof = load_profile(profile_name)
+    engine_obj = get_engine(engine, profile=profile_name) if isinstance(engine, str) else engine
+    fallback = engine_obj if engine_obj.name == "template" else get_engine("template", profile=profile_name)
+    say = progress or (lambda _msg: None)
+    if past_texts is None:
+        past_texts = _past_texts(index, metrics) if index is not None else ()
+    ctx = _Context(
+        metrics=metrics, profile=prof, engine=engine_obj, fallback=fallback,
+        slots=meta_slots(metrics, role=prof.role), seed=seed, prior=prior,
+        past_texts=tuple(past_texts), index=index, warnings=[], progress=say,
+    )
+    timings["setup"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    plan = _plan_units(ctx)
+    headings = _headings(ctx)
+    timings["plan"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    units = [u for units in plan.values() for u in units]
+    if engine_obj.concurrent and len(units) > 1:
+        with ThreadPoolExecutor(max_workers=min(4, len(units))) as pool:
+            list(pool.map(lambda u: _write(ctx, u, ctx.engine), units))
+    else:
+        for unit in units:
+            _write(ctx, unit, ctx.engine)
+    timings["write"] = time.perf_counter() - t2
+
+    repairs: list[Repair] = []
+    t3 = time.perf_counter()
+    rendered = _render(ctx, plan, headings)
+    check = check_text(rendered.text, metrics, prior=prior, past_texts=ctx.past_texts,
+                       source=metrics.source)
+    for round_no in range(1, MAX_REPAIRS + 2):
+        bad = _bad_units(rendered, check, units, ctx)
+        if not bad:
+            break
+        for unit, problems in bad.items():
+            if round_no <= MAX_REPAIRS and unit.engine_name == ctx.engine.name:
+                action, engine_for = "reask", ctx.engine
+            else:
+                action, engine_for = "template", ctx.fallback
+            repairs.append(Repair(unit.facet.id, round_no, tuple(problems), action))
+            say(f"修正：{unit.facet.id} 第{round_no}次（{'重写' if action == 'reask' else '改用模板'}）")
+            unit.request = replace(unit.request, feedback=unit.request.feedback + tuple(problems))
+            _write(ctx, unit, engine_for)
+        rendered = _render(ctx, plan, headings)
+        check = check_text(rendered.text, metrics, prior=prior, past_texts=ctx.past_texts,
+                           source=metrics.source)
+    timings["check"] = time.perf_counter() - t3
+    if not check.ok:
+        ctx.warnings.append(
+            f"核对仍有 {sum(1 for f in check.findings if f.verdict in BAD_VERDICTS)} 处问题，请在 check.html 中逐条处理。"
+        )
+    for r in repairs:
+        ctx.warnings.append(f"要点 {r.facet} 第{r.attempt}次修正（{r.action}）：{'；'.join(r.problems)[:200]}")
+    timings["total"] = time.perf_counter() - t0
+    draft = Draft(
+        title=rendered.title,
+        sections=rendered.sections,
+        meta=metrics.meta,
+        engine=ctx.engine.name,
+        seed=seed,
+        warnings=tuple(dict.fromkeys(ctx.warnings)),
+        signature=rendered.signature,
+    )
+    say(f"起草完成：{len(rendered.sections)} 部分，{len(rendered.text)} 字，用时 {timings['total']:.2f} 秒")
+    return DraftResult(
+        draft=draft, text=rendered.text, check=check, sentences=rendered.records,
+        figures=rendered.figures, warnings=draft.warnings, repairs=tuple(repairs), timings=timings,
+        metrics=metrics,
+    )
+
+
+# --------------------------------------------------------------------------- planning
+
+def _past_texts(index: Any, metrics: Metrics) -> tuple[tuple[str, int | None], ...]:
+    docs: dict[str, list[Chunk]] = {}
+    for chunk in index.all_chunks(region=metrics.meta.region):
+        if chunk.year is not None and chunk.year >= metrics.meta.year:
+            continue
+        docs.setdefault(chunk.doc_id, []).append(chunk)
+    out = []
+    for chunks in docs.values():
+        chunks.sort(key=lambda c: c.position)
+        out.append(("\n".join(c.text for c in chunks), chunks[0].year))
+    return tuple(out)
+
+
+# index object → {(profile, facet id): chunks}. Weak keys: a closed index takes its cache with it.
+_EXEMPLAR_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], tuple[Chunk, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _exemplars(ctx: _Context, section: SectionPlan, facet: FacetPlan) -> tuple[Chunk, ...]:
+    """Corpus chunks a facet may be modelled on. The query depends on the facet only, so a batch of
+    thousands of drafts retrieves once per facet and index object."""
+    if ctx.index is None:
+        return ()
+    try:
+        per_index = _EXEMPLAR_CACHE.setdefault(ctx.index, {})
+    except TypeError:           # an index object that cannot be weakly referenced: no caching
+        per_index = {}
+    cache_key = (ctx.profile.spec, facet.id)
+    if ("", "retrieval-failed") in per_index:
+        return ()
+    cached = per_index.get(cache_key)
+    if cached is None:
+        bank = ctx.profile.bank(facet.id)
+        catalog = load_catalog(ctx.profile.spec)
+        words = list(bank.topics[:2]) + [catalog[k].label for k in facet.metrics if k in catalog]
+        try:
+            hits = ctx.index.search(" ".join(words) or facet.id, k=EXEMPLARS_PER_FACET, section=section.key)
+        except Exception as exc:  # noqa: BLE001 - retrieval helps style only; a draft must not fail on it
+            ctx.warnings.append(f"检索范文失败（{exc}），本稿只用短语库。")
+            per_index[("", "retrieval-failed")] = ()     # one failure is enough: do not retry per facet
+            hits = []
+        cached = tuple(h.chunk for h in hits)
+        per_index[cache_key] = cached
+    return cached
+
+
+def _stated_keys(ctx: _Context) -> dict[str, list[str]]:
+    """Facet id → metric keys it must state: the plan's keys with a figure, plus keys the plan has no
+    facet for (custom metrics), given to the last facet of their section."""
+    metrics = ctx.metrics
+    by_facet: dict[str, list[str]] = {}
+    owner = ctx.profile.facet_of_metric()
+    body_sections = {s.key: s for s in ctx.profile.sections if s.facets}
+    for m in metrics.values:
+        if m.value is None:
+            ctx.warnings.append(f"指标 {m.key}（{m.label}）没有给出数值，草稿未写这个数字。")
+            continue
+        facet = owner.get(m.key)
+        if facet is None:
+            section = body_sections.get(m.section) or body_sections.get("systems")
+            if section is None:
+                ctx.warnings.append(f"指标 {m.key} 没有可放的章节，未写入草稿。")
+                continue
+            # The sub-point whose words the label shares most (海上民兵船只 → 民兵), else the last one.
+            facet = max(reversed(section.facets),
+                        key=lambda f: sum(len(w) for w in f.keywords if w in m.label))
+            ctx.warnings.append(f"指标 {m.key}（{m.label}）在章节计划中没有对应要点，已写入“{section.name}”的通用句。")
+        by_facet.setdefault(facet.id, []).append(m.key)
+    # Keep the plan's order of keys inside a facet.
+    order = {k: i for i, k in enumerate(k for s in ctx.profile.sections for f in s.facets for k in f.metrics)}
+    for keys in by_facet.values():
+        keys.sort(key=lambda k: order.get(k, len(order)))
+    return by_facet
+
+
+def _plan_units(ctx: _Context) -> dict[str, list[_Unit]]:
+    from pipeline.plan import names_for
+
+    metrics = ctx.metrics
+    catalog = load_catalog(ctx.profile.spec)
+    stated = _stated_keys(ctx)
+    names = names_for(ctx.profile, metrics)
+    plan: dict[str, list[_Unit]] = {}
+    for section in ctx.profile.sections:
+        if section.key == "closing":
+            continue
+        rng = random.Random(f"{ctx.seed}|{metrics.meta.region}|{metrics.meta.year}|topics:{section.key}")
+        if section.key == "plans":
+            facets_and_plans = route_plans(ctx.profile, metrics.plans, rng)
+            by_id = {f.id: f for f in section.facets}
+            chosen = [(by_id.get(fid) or FacetPlan(id=fid or "plan_extra", section_key="plans"), text)
+                      for fid, text in facets_and_plans]
+        else:
+            chosen = [
+                (f, None) for f in section.facets
+                if not f.optional or stated.get(f.id) or names.get(f.id)
+            ]
+        units: list[_Unit] = []
+        ordinal = 0
+        for facet, plan_text in chosen:
+            bank = ctx.profile.bank(facet.id)
+            keys = tuple(stated.get(facet.id, ()))
+            numbered = section.key not in ("opening",)
+            topic = rng.choice(bank.topics) if bank.topics else ""
+            prefix = ""
+            if numbered and (topic or plan_text):
+                prefix = f"{ORDINALS[ordinal] if ordinal < len(ORDINALS) else ordinal + 1}是"
+                ordinal += 1
+                prefix += f"{topic}。" if topic else ""
+            labels = {}
+            for k in keys:
+                m = metrics.get(k)
+                entry = catalog.get(k)
+                unit = (m.unit if m else entry.unit if entry else "")
+                labels[k] = f"{(m.label if m else entry.label if entry else k)}（{unit}）"
+            request = FacetRequest(
+                profile=ctx.profile.spec, section_key=section.key, section_heading="",
+                facet_id=facet.id, topic=topic, ordinal=ordinal, metric_keys=keys, metric_labels=labels,
+                # Plans are this unit's own targets: corpus plans of other units would read as promises.
+                metrics=metrics, exemplars=_exemplars(ctx, section, facet) if section.key != "plans" else (),
+                seed=ctx.seed,
+            )
+            units.append(_Unit(section=section, facet=facet, request=request, prefix=prefix, plan_text=plan_text))
+        plan[section.key] = units
+    return plan
+
+
+def _headings(ctx: _Context) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for section in ctx.profile.sections:
+        if not section.numbered:
+            continue
+        request = HeadingRequest(profile=ctx.profile.spec, section_key=section.key, metrics=ctx.metrics,
+                                 seed=ctx.seed)
+        try:
+            heading = ctx.engine.write_heading(request).strip()
+        except Exception as exc:  # noqa: BLE001 - a heading is style; fall back rather than fail
+            ctx.warnings.append(f"章节 {section.key} 的标题生成失败（{exc}），改用模板标题。")
+            heading = ""
+        if not heading or any(ch.isdigit() for ch in heading):
+            heading = ctx.fallback.write_heading(request)
+        out[section.key] = fill(heading, ctx.metrics, slots=ctx.slots).text
+    return out
+
+
+# --------------------------------------------------------------------------- writing one facet
+
+def _write(ctx: _Context, unit: _Unit, engine: Engine) -> None:
+    """Ask `engine` for the facet and fill it; on a fill error fall back to the template engine."""
+    answer = _ask(ctx, unit, engine)
+    try:
+        unit.parts = _fill_parts(ctx, unit, answer)
+        unit.engine_name = engine.name
+    except FillError as exc:
+        if engine is ctx.fallback:
+            raise
+        unit.request = replace(unit.request, feedback=unit.request.feedback + (str(exc),))
+        unit.parts = _fill_parts(ctx, unit, _ask(ctx, unit, ctx.fallback))
+        unit.engine_name = ctx.fallback.name
+    for warning in answer[1]:
+        ctx.warnings.append(warning)
+
+
+def _ask(ctx: _Context, unit: _Unit, engine: Engine) -> tuple[list[tuple[str, tuple[str, ...]]], tuple[str, ...]]:
+    """The engine's text as (part text, chunk ids) pieces: per sentence when the engine can tell."""
+    request = unit.request
+    if engine is ctx.fallback and ctx.engine is not ctx.fallback:
+        # The template writes the facet afresh; its own earlier attempts (not the LLM's) vary its choices.
+        request = replace(request, feedback=request.feedback[len(request.feedback) - unit.template_attempts:]
+                          if unit.template_attempts else ())
+    if engine is ctx.fallback:
+        unit.template_attempts += 1
+    if hasattr(engine, "write_facet_parts"):
+        parts, warnings = engine.write_facet_parts(request)
+        return list(parts), tuple(warnings)
+    answer: FacetText = engine.write_facet(request)
+    return [(answer.text, answer.sources)], tuple(answer.warnings)
+
+
+def _fill_parts(ctx: _Context, unit: _Unit, answer) -> list:  # noqa: ANN001
+    pieces, _warnings = answer
+    if unit.plan_text:
+        text, sources = pieces[-1] if pieces else ("", ())
+        plan = unit.plan_text.strip().rstrip("。；;")
+        text = (text.rstrip("。") + "，" + plan + "。") if text else plan + "。"
+        pieces = pieces[:-1] + [(text, sources)]
+    filled = []
+    for text, sources in pieces:
+        result = fill(text, ctx.metrics, slots=ctx.slots, percent_sign=ctx.profile.percent_sign)
+        filled.append((result.text, result.spans, tuple(sources)))
+    return filled
+
+
+# --------------------------------------------------------------------------- rendering
+
+@dataclass(frozen=True)
+class _Rendered:
+    title: str
+    text: str
+    sections: tuple[DraftSection, ...]
+    records: tuple[SentenceRecord, ...]
+    figures: tuple[tuple[int, int, str], ...]
+    signature: tuple[str, ...]
+    unit_spans: tuple[tuple[int, int, int], ...]      # (start, end, id(unit)) of each facet in text
+    units_by_id: dict[int, _Unit]
+
+
+def _render(ctx: _Context, plan: dict[str, list[_Unit]], headings: dict[str, str]) -> _Rendered:
+    """Assemble the report text and its provenance. Paragraph layout follows the seed: opening,
+    `一、heading`, an intro paragraph, one paragraph per sub-point, plans, closing, signature."""
+    metrics = ctx.metrics
+    profile = ctx.profile
+    title = fill(profile.title, metrics, slots=ctx.slots).text
+    lines: list[str] = [title]
+    pos = len(title) + 1
+    sections: list[DraftSection] = []
+    records: list[SentenceRecord] = []
+    figures: list[tuple[int, int, str]] = []
+    unit_spans: list[tuple[int, int, int]] = []
+    number = 0
+    for section in profile.sections:
+        paragraphs: list[DraftParagraph] = []
+        heading = headings.get(section.key, "")
+        if section.numbered:
+            label = f"{SECTION_NUMERALS[number]}、{heading}"
+            number += 1
+            lines.append(label)
+            pos += len(label) + 1
+
+        def add_paragraph(sentences: list[DraftSentence], paragraphs: list[DraftParagraph] = paragraphs) -> None:
+            nonlocal pos
+            paragraph = DraftParagraph(tuple(sentences))
+            paragraphs.append(paragraph)
+            lines.append(paragraph.text)
+            pos += len(paragraph.text) + 1
+
+        rng = random.Random(f"{ctx.seed}|{metrics.meta.region}|{metrics.meta.year}|intro:{section.key}")
+        if section.intro:
+            bank = profile.bank(section.intro)
+            if bank.leads:
+                text = fill(rng.choice(bank.leads), metrics, slots=ctx.slots).text
+                records.append(SentenceRecord(section.key, section.intro, text, pos, pos + len(text)))
+                add_paragraph([DraftSentence(text, facet=section.intro)])
+        if section.key == "closing":
+            bank = profile.bank(section.facets[0].id if section.facets else "closing")
+            text = rng.choice(bank.closers) if bank.closers else "我的述职完毕，不妥之处，请各位领导批评指正。"
+            records.append(SentenceRecord(section.key, "closing", text, pos, pos + len(text)))
+            add_paragraph([DraftSentence(text, facet="closing")])
+        for unit in plan.get(section.key, []):
+            start = pos
+            sentences: list[DraftSentence] = []
+            cursor = pos
+            if unit.prefix:
+                sentences.append(DraftSentence(unit.prefix, facet=unit.facet.id))
+                records.append(SentenceRecord(section.key, unit.facet.id, unit.prefix, cursor,
+                                              cursor + len(unit.prefix), engine=unit.engine_name))
+                cursor += len(unit.prefix)
+            for text, spans, sources in unit.parts:
+                for s_start, s_end in split_sentences(text) or [(0, len(text))]:
+                    piece = text[s_start:s_end]
+                    keys = tuple(k for a, b, k in spans if s_start <= a < s_end)
+                    sentences.append(DraftSentence(piece, metric_keys=keys, sources=sources, facet=unit.facet.id))
+                    records.append(SentenceRecord(section.key, unit.facet.id, piece, cursor + s_start,
+                                                  cursor + s_end, keys, sources, unit.engine_name))
+                for a, b, k in spans:
+                    figures.append((cursor + a, cursor + b, k))
+                cursor += len(text)
+            add_paragraph(sentences)
+            unit_spans.append((start, pos - 1, id(unit)))
+        sections.append(DraftSection(key=section.key, heading=heading if section.numbered else "",
+                                     paragraphs=tuple(paragraphs), numbered=section.numbered))
+    signature = _signature(metrics)
+    lines.extend(signature)
+    text = "\n".join(lines) + "\n"
+    units_by_id = {id(u): u for units in plan.values() for u in units}
+    return _Rendered(title, text, tuple(sections), tuple(records), tuple(figures), signature,
+                     tuple(unit_spans), units_by_id)
+
+
+def _signature(metrics: Metrics) -> tuple[str, ...]:
+    from pipeline.docx_writer import format_cn_date
+
+    meta = metrics.meta
+    lines = []
+    who = " ".join(x for x in (meta.reporter_title, meta.reporter) if x)
+    if who:
+        lines.append(who)
+    if meta.date:
+        try:
+            lines.append(format_cn_date(meta.date))
+        except (ValueError, TypeError):
+            lines.append(str(meta.date))
+    return tuple(lines)
+
+
+def _bad_units(rendered: _Rendered, check: CheckResult, units: list[_Unit], ctx: _Context) -> dict[_Unit, list[str]]:
+    """Facets to repair, with one feedback line per problem: bad findings inside them, and metrics
+    stated other than exactly once."""
+    bad: dict[_Unit, list[str]] = {}
+    for finding in check.findings:
+        if finding.verdict not in BAD_VERDICTS:
+            continue
+        unit = _unit_at(rendered, finding.start)
+        if unit is None:
+            continue
+        bad.setdefault(unit, []).append(feedback_line(finding))
+    for unit in units:
+        stated = [k for _text, spans, _src in unit.parts for _a, _b, k in spans]
+        for key in unit.request.metric_keys:
+            count = stated.count(key)
+            if count != 1:
+                bad.setdefault(unit, []).append(
+                    f"指标 {{{key}}} 应当恰好写一次，现在写了 {count} 次。"
+                )
+        for key in set(stated) - set(unit.request.metric_keys):
+            bad.setdefault(unit, []).append(f"指标 {{{key}}} 不属于这一要点，请删去。")
+    return bad
+
+
+def _unit_at(rendered: _Rendered, offset: int) -> _Unit | None:
+    for start, end, uid in rendered.unit_spans:
+        if start <= offset < end:
+            return rendered.units_by_id[uid]
+    return None
+
+
+def feedback_line(finding: Finding) -> str:
+    verdict = {"contradicted": "与数据不符", "stale": "是去年的旧数", "unsupported": "数据中没有",
+               "masked": "仍是占位符"}.get(finding.verdict, finding.verdict)
+    line = f"“{finding.text}”{verdict}"
+    if finding.expected:
+        line += f"（应为 {finding.expected}）"
+    if finding.reason:
+        line += f"：{finding.reason}"
+    return line
+
+
+# --------------------------------------------------------------------------- outputs
+
+def draft_to_markdown(result: DraftResult) -> str:
+    draft = result.draft
+    out = [f"# {draft.title}", ""]
+    number = 0
+    for section in draft.sections:
+        if section.numbered:
+            out += [f"## {SECTION_NUMERALS[number]}、{section.heading}", ""]
+            number += 1
+        for paragraph in section.paragraphs:
+            out += [paragraph.text, ""]
+    for line in draft.signature:
+        out += [line, ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def draft_to_blocks(result: DraftResult, *, comments: bool = False) -> list[WordBlock]:
+    """Word blocks of the draft; with `comments`, a comment on every figure naming its metric and source."""
+    draft = result.draft
+    metrics = result.metrics
+    figures = sorted(result.figures)
+    blocks = [WordBlock("title", draft.title)]
+    # Paragraph texts appear in `result.text` in order, one per line: map figure offsets through them.
+    cursor = len(draft.title) + 1
+    number = 0
+
+    def block(style: str, text: str) -> WordBlock:
+        nonlocal cursor
+        spans: list[tuple[int, int, str]] = []
+        if comments:
+            for a, b, key in figures:
+                if cursor <= a and b <= cursor + len(text):
+                    spans.append((a - cursor, b - cursor, _figure_comment(key, metrics)))
+        cursor += len(text) + 1
+        return WordBlock(style, text, tuple(spans))
+
+    for section in draft.sections:
+        if section.numbered:
+            blocks.append(block("h1", f"{SECTION_NUMERALS[number]}、{section.heading}"))
+            number += 1
+        for paragraph in section.paragraphs:
+            blocks.append(block("body", paragraph.text))
+    for i, line in enumerate(draft.signature):
+        is_date = i == len(draft.signature) - 1 and bool(draft.meta.date)
+        blocks.append(block("date" if is_date else "signature", line))
+    return blocks
+
+
+def _figure_comment(key: str, metrics: Metrics | None) -> str:
+    m = metrics.get(key) if metrics else None
+    if m is None:
+        return f"指标 {key}"
+    from pipeline.fill import decimal_text, display_unit
+
+    value = decimal_text(m.value) if m.value is not None else "—"
+    text = f"指标 {key}（{m.label}）= {value}{display_unit(m.unit)}"
+    if m.previous is not None:
+        text += f"；上年 {decimal_text(m.previous)}"
+    source = metrics.source if metrics else ""
+    return text + (f"；来源：{source}" if source else "")
+
+
+def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, annotate: bool = False) -> dict[str, Path]:
+    """Write the output set into `out_dir` atomically and return name → path."""
+    from pipeline.check_html import render_check_html
+    from pipeline.docx_writer import write_docx
+
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        write_docx(draft_to_blocks(result), staging / "draft.docx")
+        if annotate:
+            write_docx(draft_to_blocks(result, comments=True), staging / "draft-review.docx", annotate=True)
+        (staging / "draft.md").write_text(draft_to_markdown(result), encoding="utf-8")
+        (staging / "draft.json").write_text(
+            json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        (staging / "check.html").write_text(
+            render_check_html(result.check, title=f"{result.draft.title}（核对）"), encoding="utf-8"
+        )
+        target.mkdir(parents=True, exist_ok=True)
+        written: dict[str, Path] = {}
+        for item in sorted(staging.iterdir()):
+            destination = target / item.name
+            os.replace(item, destination)
+            written[item.name] = destination
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

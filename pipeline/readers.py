@@ -1,0 +1,615 @@
+"""Readers: any report file → its text, one paragraph per line.
+
+`.txt`/`.md` in UTF-8 (with or without BOM), UTF-16 with BOM, GB18030/GBK, or — after the strict
+attempts fail — a small restricted detector (UTF-16 without BOM, Big5, lenient GB18030 with the
+damage counted). `.docx` is read from its XML in document order so that list labels that live in
+Word's numbering definitions (`一、` typed by Word, not by the author), tables, text boxes, content
+controls and tracked insertions all reach the text once. `.doc` goes through LibreOffice when it
+is installed.
+
+Every bad input raises `InputError` with a Chinese message naming the file and the fix; nothing
+is written anywhere except a temporary directory for the `.doc` conversion.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+
+from lxml import etree
+
+from pipeline.errors import InputError
+
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".docx", ".doc")
+DEFAULT_MAX_BYTES = 20_000_000
+_MAX_DOCX_XML = 200_000_000
+
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+
+
+def _w(tag: str) -> str:
+    return f"{{{_W}}}{tag}"
+
+
+# --------------------------------------------------------------------------- entry point
+
+def read_text(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """The document's text, one paragraph per line, `\\n` line ends, no empty lines.
+
+    Non-breaking and other odd spaces become plain spaces, zero-width marks go, indentation
+    (including ideographic spaces) is trimmed from line ends; the text is otherwise as written
+    (full-width punctuation kept), because the checker reports offsets into it.
+    """
+    p = Path(path)
+    shown = str(path)
+    if not p.exists():
+        raise InputError("文件不存在。请检查路径是否正确。", path=shown)
+    if p.is_dir():
+        raise InputError("这是一个文件夹，不是文件。请给出报告文件的路径。", path=shown)
+    suffix = p.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise InputError(
+            f"不支持的文件类型“{p.suffix or '（无扩展名）'}”。支持的类型：{'、'.join(SUPPORTED_SUFFIXES)}；"
+            "其他格式请先另存为 .docx 或 .txt。",
+            path=shown,
+        )
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise InputError(
+            f"文件过大：{_mb(size)}，超过上限 {_mb(max_bytes)}（{max_bytes} 字节）。"
+            "请确认是否选错了文件，或拆分后再处理。",
+            path=shown,
+        )
+    data = _read_bytes(p, shown)
+    if not data.strip():
+        raise InputError("文件是空的（或只有空白）。请确认选对了文件。", path=shown)
+    if suffix == ".docx":
+        text = _read_docx(p, data, shown)
+    elif suffix == ".doc":
+        text = _read_doc(p, data, shown)
+    else:
+        text = decode_text_bytes(data, shown)
+        if suffix == ".md":
+            text = _strip_markdown(text)
+    text = normalise_whitespace(text)
+    if not text.strip():
+        raise InputError("文件中没有文字内容（或只有空白）。请确认选对了文件。", path=shown)
+    return text
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB"
+
+
+def _read_bytes(p: Path, shown: str) -> bytes:
+    try:
+        with open(p, "rb") as handle:
+            return handle.read()
+    except PermissionError as exc:
+        raise InputError("没有读取该文件的权限。请检查文件权限（或以有权限的用户运行）。", path=shown) from exc
+    except OSError as exc:
+        raise InputError(f"无法读取文件：{exc.strerror or exc}。", path=shown) from exc
+
+
+# --------------------------------------------------------------------------- whitespace
+
+_ODD_SPACES = "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"
+_SPACE_TABLE = {ord(c): " " for c in _ODD_SPACES} | {ord(c): None for c in "\u200b\u200c\u200d\u2060\ufeff"}
+_EDGE_SPACE = " \t\u3000"
+
+
+def normalise_whitespace(text: str) -> str:
+    """CR/LF → `\\n`; odd spaces → space; zero-width marks removed; lines trimmed; empty lines dropped.
+
+    Ideographic spaces inside a line are kept (authors use them as deliberate gaps and table cell
+    separators); at line edges they are indentation and go.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    text = text.replace("\x0c", "\n").translate(_SPACE_TABLE)
+    lines = (line.strip(_EDGE_SPACE) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _strip_markdown(text: str) -> str:
+    # Markdown heading and quote marks are layout, not report text: `## 一、…` is the heading `一、…`.
+    text = re.sub(r"(?m)^[ \t]*(?:#{1,6}|>)[ \t]*", "", text)
+    # `**一、…**` bold and `*…*` emphasis marks wrapping a whole line.
+    return re.sub(r"(?m)^(\*{1,2}|_{2})(?=\S)(.+?)(?<=\S)\1[ \t]*$", r"\2", text)
+
+
+# --------------------------------------------------------------------------- plain text
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "PNG 图片"),
+    (b"\xff\xd8\xff", "JPEG 图片"),
+    (b"GIF8", "GIF 图片"),
+    (b"%PDF", "PDF 文件"),
+    (b"PK\x03\x04", "ZIP 压缩包（或 .docx/.xlsx）"),
+    (b"\xd0\xcf\x11\xe0", "旧版 Office 文件（.doc/.xls）"),
+    (b"\x7fELF", "可执行程序"),
+    (b"MZ", "可执行程序"),
+    (b"Rar!", "RAR 压缩包"),
+    (b"\x1f\x8b", "GZIP 压缩包"),
+    (b"7z\xbc\xaf", "7z 压缩包"),
+)
+
+
+def decode_text_bytes(data: bytes, shown: str = "") -> str:
+    """Decode a plain-text report: BOM, strict UTF-8, strict GB18030, then a restricted detector."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _strict(data[3:], "utf-8", shown, "UTF-8（带 BOM）")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _strict(data, "utf-16", shown, "UTF-16（带 BOM）")
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            raise InputError(
+                f"这不是文本文件，看起来是{what}。请打开原文件另存为 .txt（UTF-8）或 .docx 后再试。",
+                path=shown,
+            )
+    try:
+        return _checked(data.decode("utf-8"), shown)
+    except UnicodeDecodeError:
+        pass
+    utf16 = _guess_utf16(data)
+    if utf16:
+        try:
+            return _checked(data.decode(utf16), shown)
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in data:
+        raise _binary_error(shown)
+    try:
+        return _checked(data.decode("gb18030"), shown)
+    except UnicodeDecodeError:
+        pass
+    try:
+        return _checked(data.decode("big5"), shown)
+    except UnicodeDecodeError:
+        pass
+    # Last resort: lenient GB18030, refusing when the damage shows it is not text at all.
+    text = data.decode("gb18030", errors="replace")
+    bad = text.count("\ufffd")
+    if bad > max(3, len(text) // 200):
+        raise InputError(
+            f"无法识别文件编码（按 GB18030 解码有 {bad} 处乱码）。请用记事本或 WPS 打开后另存为 UTF-8 编码的 .txt。",
+            path=shown,
+        )
+    return _checked(text, shown)
+
+
+def _strict(data: bytes, encoding: str, shown: str, label: str) -> str:
+    try:
+        return _checked(data.decode(encoding), shown)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"文件声明为 {label}，但第 {exc.start} 字节处无法解码。请重新另存为 UTF-8 编码的 .txt。",
+            path=shown,
+        ) from exc
+
+
+def _guess_utf16(data: bytes) -> str | None:
+    # UTF-16 without BOM: CJK text has few NULs, but every ASCII character in it (digits, line
+    # ends) puts a NUL on one byte parity and rarely on the other. Accept that pattern only when
+    # the decoded text is mostly CJK, punctuation and printable ASCII.
+    sample = data[:8000]
+    if len(sample) < 4:
+        return None
+    sample = sample[: len(sample) - len(sample) % 2]
+    even = sample[0::2].count(0)
+    odd = sample[1::2].count(0)
+    for encoding, zeros, other in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros >= 2 and zeros >= 3 * other:
+            try:
+                text = sample.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            good = sum(1 for c in text if c.isprintable() or c in "\r\n\t")
+            cjk = sum(1 for c in text if "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef")
+            if good >= 0.97 * len(text) and cjk >= 0.2 * len(text):
+                return encoding
+    return None
+
+
+def _checked(text: str, shown: str) -> str:
+    controls = sum(1 for c in text if ord(c) < 32 and c not in "\n\r\t\x0c")
+    if controls > max(2, len(text) // 100):
+        raise _binary_error(shown)
+    return text
+
+
+def _binary_error(shown: str) -> InputError:
+    return InputError(
+        "这不是文本文件（内容像二进制数据）。请确认选对了文件；Word 文档请保存为 .docx。",
+        path=shown,
+    )
+
+
+# --------------------------------------------------------------------------- .docx
+
+def _read_docx(p: Path, data: bytes, shown: str) -> str:
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputError("扩展名是 .docx，但文件实为旧版 Word（.doc）格式。请改名为 .doc 或在 Word 中另存为 .docx。",
+                         path=shown)
+    if not data.startswith(b"PK"):
+        raise InputError("不是有效的 .docx 文件（不是 ZIP 格式）。请在 Word/WPS 中打开后另存为 .docx。", path=shown)
+    try:
+        with zipfile.ZipFile(p) as archive:
+            names = set(archive.namelist())
+            if "word/document.xml" not in names:
+                raise InputError(
+                    "这是一个 ZIP 压缩包，但不是 Word 文档（缺少 word/document.xml）。请给出 .docx 报告文件。",
+                    path=shown,
+                )
+            # A compressed part can expand a thousandfold: bound what we inflate.
+            unpacked = archive.getinfo("word/document.xml").file_size
+            if unpacked > _MAX_DOCX_XML:
+                raise InputError(f"该 .docx 的正文部分解压后过大（{_mb(unpacked)}，上限 {_mb(_MAX_DOCX_XML)}）。"
+                                 "请确认文件是否正常，或拆分后再处理。", path=shown)
+            document = archive.read("word/document.xml")
+            numbering = archive.read("word/numbering.xml") if "word/numbering.xml" in names else None
+            styles = archive.read("word/styles.xml") if "word/styles.xml" in names else None
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise InputError("该 .docx 文件已损坏（ZIP 结构无法读取）。请在 Word/WPS 中打开修复后另存为 .docx。",
+                         path=shown) from exc
+    except (OSError, KeyError, ValueError, NotImplementedError, zipfile.LargeZipFile, RuntimeError) as exc:
+        raise InputError(f"该 .docx 文件无法读取：{exc}。请在 Word/WPS 中另存为 .docx 后再试。", path=shown) from exc
+    try:
+        return docx_xml_to_text(document, numbering, styles)
+    except etree.XMLSyntaxError as exc:
+        raise InputError(f"该 .docx 文件内容已损坏（XML 无法解析：{exc}）。请在 Word/WPS 中另存为 .docx。",
+                         path=shown) from exc
+
+
+# --------------------------------------------------------------------------- .doc
+
+def _soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def _read_doc(p: Path, data: bytes, shown: str) -> str:
+    binary = _soffice()
+    if not binary:
+        raise InputError(
+            "旧版 Word（.doc）文件需要 LibreOffice 才能读取，本机未安装。"
+            "请在 Word/WPS 中将文件另存为 .docx，或安装 LibreOffice（soffice 命令）后再试。",
+            path=shown,
+        )
+    with tempfile.TemporaryDirectory(prefix="shuzhi-doc-") as tmp:
+        tmp_path = Path(tmp)
+        # A private profile directory: a running LibreOffice (or a parallel conversion) holding the
+        # default profile lock would otherwise make the headless call exit silently.
+        profile = (tmp_path / "profile").as_uri()
+        command = [binary, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "docx",
+                   "--outdir", str(tmp_path / "out"), str(p.resolve())]
+        try:
+            subprocess.run(command, capture_output=True, timeout=180, check=False,
+                           env={**os.environ, "HOME": tmp})
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise InputError(f"用 LibreOffice 转换 .doc 失败：{exc}。请在 Word/WPS 中另存为 .docx 后再试。",
+                             path=shown) from exc
+        converted = tmp_path / "out" / (p.stem + ".docx")
+        if not converted.exists():
+            raise InputError("LibreOffice 未能转换该 .doc 文件（文件可能已损坏或不是 Word 文档）。"
+                             "请在 Word/WPS 中另存为 .docx 后再试。", path=shown)
+        return _read_docx(converted, converted.read_bytes(), shown)
+
+
+# --------------------------------------------------------------------------- .docx XML walk
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
+
+
+def _xml(data: bytes) -> etree._Element:
+    return etree.fromstring(data, _PARSER)
+
+
+_CN_SMALL = "〇一二三四五六七八九"
+_TIANGAN = "甲乙丙丁戊己庚辛壬癸"
+_DIZHI = "子丑寅卯辰巳午未申酉戌亥"
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+
+
+def chinese_counting(n: int) -> str:
+    """1 → 一, 10 → 十, 12 → 十二, 20 → 二十, 105 → 一百零五 (Word's chineseCounting)."""
+    if n <= 0:
+        return str(n)
+    if n < 10:
+        return _CN_SMALL[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return ("" if tens == 1 else _CN_SMALL[tens]) + "十" + (_CN_SMALL[ones] if ones else "")
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        if rest == 0:
+            return _CN_SMALL[hundreds] + "百"
+        tail = chinese_counting(rest) if rest >= 10 else _CN_SMALL[rest]
+        if 10 <= rest < 20:
+            tail = "一" + tail
+        return _CN_SMALL[hundreds] + "百" + ("零" if rest < 10 else "") + tail
+    return str(n)
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, letters in ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
+                           (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+        while n >= value:
+            out += letters
+            n -= value
+    return out
+
+
+def format_number(n: int, fmt: str) -> str:
+    """A list counter in one of Word's `w:numFmt` formats."""
+    if fmt in ("chineseCounting", "chineseCountingThousand", "chineseLegalSimplified", "japaneseCounting",
+               "taiwaneseCounting", "taiwaneseCountingThousand", "ideographLegalTraditional"):
+        return chinese_counting(n)
+    if fmt == "ideographTraditional":
+        return _TIANGAN[(n - 1) % 10]
+    if fmt == "ideographZodiac":
+        return _DIZHI[(n - 1) % 12]
+    if fmt in ("decimalEnclosedCircle", "decimalEnclosedCircleChinese") and 1 <= n <= len(_CIRCLED):
+        return _CIRCLED[n - 1]
+    if fmt == "decimalFullWidth":
+        return "".join(chr(ord(c) + 0xFEE0) for c in str(n))
+    if fmt == "upperLetter":
+        return chr(ord("A") + (n - 1) % 26) * ((n - 1) // 26 + 1)
+    if fmt == "lowerLetter":
+        return chr(ord("a") + (n - 1) % 26) * ((n - 1) // 26 + 1)
+    if fmt == "upperRoman":
+        return _roman(n)
+    if fmt == "lowerRoman":
+        return _roman(n).lower()
+    if fmt == "decimalZero":
+        return f"{n:02d}"
+    if fmt in ("none", "bullet"):
+        return ""
+    return str(n)
+
+
+class _Level:
+    __slots__ = ("start", "fmt", "text", "restart", "legal")
+
+    def __init__(self, start: int, fmt: str, text: str, restart: int | None, legal: bool = False):
+        self.start, self.fmt, self.text, self.restart, self.legal = start, fmt, text, restart, legal
+
+
+class _Numbering:
+    """Word list numbering: num → abstractNum levels, with counters kept per list instance."""
+
+    def __init__(self, numbering: bytes | None, styles: bytes | None):
+        self.abstract: dict[str, dict[int, _Level]] = {}
+        self.style_link: dict[str, str] = {}      # abstractNum → numbering style it defers to
+        self.num_abstract: dict[str, str] = {}
+        self.start_override: dict[tuple[str, int], int] = {}
+        self.style_num: dict[str, tuple[str | None, int | None]] = {}
+        self.style_based: dict[str, str] = {}
+        self.counters: dict[str, dict[int, int]] = {}
+        if numbering:
+            self._load_numbering(_xml(numbering))
+        if styles:
+            self._load_styles(_xml(styles))
+
+    def _load_numbering(self, root: etree._Element) -> None:
+        for absn in root.iter(_w("abstractNum")):
+            levels: dict[int, _Level] = {}
+            for lvl in absn.findall(_w("lvl")):
+                ilvl = int(lvl.get(_w("ilvl"), "0"))
+                levels[ilvl] = _Level(
+                    start=int(_val(lvl.find(_w("start")), "1") or 1),
+                    fmt=_val(lvl.find(_w("numFmt")), "decimal") or "decimal",
+                    text=_val(lvl.find(_w("lvlText")), "") or "",
+                    restart=_int_or_none(_val(lvl.find(_w("lvlRestart")), None)),
+                    # isLgl ("legal numbering"): every level shows as a decimal, `一、` → `1.1`.
+                    legal=lvl.find(_w("isLgl")) is not None,
+                )
+            abstract_id = absn.get(_w("abstractNumId"), "")
+            self.abstract[abstract_id] = levels
+            link = _val(absn.find(_w("numStyleLink")), None)
+            if link:
+                self.style_link[abstract_id] = link
+        for num in root.iter(_w("num")):
+            num_id = num.get(_w("numId"), "")
+            self.num_abstract[num_id] = _val(num.find(_w("abstractNumId")), "") or ""
+            for override in num.findall(_w("lvlOverride")):
+                ilvl = int(override.get(_w("ilvl"), "0"))
+                start = override.find(_w("startOverride"))
+                if start is not None:
+                    self.start_override[(num_id, ilvl)] = int(_val(start, "1") or 1)
+
+    def _load_styles(self, root: etree._Element) -> None:
+        for style in root.iter(_w("style")):
+            style_id = style.get(_w("styleId"), "")
+            based = style.find(_w("basedOn"))
+            if based is not None:
+                self.style_based[style_id] = _val(based, "") or ""
+            ppr = style.find(_w("pPr"))
+            numpr = ppr.find(_w("numPr")) if ppr is not None else None
+            if numpr is not None:
+                self.style_num[style_id] = (_val(numpr.find(_w("numId")), None),
+                                            _int_or_none(_val(numpr.find(_w("ilvl")), None)))
+
+    def _style_numpr(self, style_id: str | None) -> tuple[str | None, int | None]:
+        seen: set[str] = set()
+        while style_id and style_id not in seen:
+            seen.add(style_id)
+            if style_id in self.style_num:
+                return self.style_num[style_id]
+            style_id = self.style_based.get(style_id)
+        return None, None
+
+    def _levels(self, num_id: str) -> dict[int, _Level]:
+        # A list may defer its levels to a numbering style (`w:numStyleLink`), whose numPr names
+        # the list that really holds them.
+        abstract_id = self.num_abstract.get(num_id, "")
+        for _ in range(3):
+            levels = self.abstract.get(abstract_id, {})
+            link = self.style_link.get(abstract_id)
+            if levels or not link:
+                return levels
+            linked_num, _lvl = self._style_numpr(link)
+            abstract_id = self.num_abstract.get(linked_num or "", "")
+        return {}
+
+    def label(self, paragraph: etree._Element) -> str:
+        """The list label Word would show before this paragraph, or ""; advances the counters."""
+        ppr = paragraph.find(_w("pPr"))
+        num_id: str | None = None
+        ilvl: int | None = None
+        style_id = None
+        if ppr is not None:
+            style_id = _val(ppr.find(_w("pStyle")), None)
+            numpr = ppr.find(_w("numPr"))
+            if numpr is not None:
+                num_id = _val(numpr.find(_w("numId")), None)
+                ilvl = _int_or_none(_val(numpr.find(_w("ilvl")), None))
+        if num_id is None or ilvl is None:
+            style_num, style_lvl = self._style_numpr(style_id)
+            num_id = num_id if num_id is not None else style_num
+            ilvl = ilvl if ilvl is not None else style_lvl
+        if not num_id or num_id == "0":
+            return ""
+        ilvl = ilvl or 0
+        levels = self._levels(num_id)
+        level = levels.get(ilvl)
+        if level is None:
+            return ""
+        counters = self.counters.setdefault(num_id, {})
+        if ilvl in counters:
+            counters[ilvl] += 1
+        else:
+            counters[ilvl] = self.start_override.get((num_id, ilvl), level.start)
+        # A deeper level restarts when a shallower one advances (unless lvlRestart says otherwise).
+        for deeper in [k for k in counters if k > ilvl]:
+            restart = levels.get(deeper).restart if levels.get(deeper) else None
+            if restart is None or restart == 0 or restart > ilvl:
+                if restart != 0:
+                    del counters[deeper]
+        if level.fmt == "bullet" or level.fmt == "none":
+            return ""
+
+        def substitute(match: re.Match[str]) -> str:
+            k = int(match.group(1)) - 1
+            lv = levels.get(k)
+            value = counters.get(k, lv.start if lv else 1)
+            return format_number(value, "decimal" if level.legal or not lv else lv.fmt)
+
+        return re.sub(r"%([1-9])", substitute, level.text)
+
+
+def _val(element: etree._Element | None, default: str | None) -> str | None:
+    if element is None:
+        return default
+    return element.get(_w("val"), default)
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def docx_xml_to_text(document: bytes, numbering: bytes | None = None, styles: bytes | None = None) -> str:
+    """Text of `word/document.xml`, one paragraph (or table row) per line, in document order."""
+    root = _xml(document)
+    body = root.find(_w("body"))
+    if body is None:
+        return ""
+    lists = _Numbering(numbering, styles)
+    lines: list[str] = []
+    _walk_blocks(body, lists, lines)
+    return "\n".join(lines)
+
+
+def _walk_blocks(container: etree._Element, lists: _Numbering, lines: list[str]) -> None:
+    for child in container:
+        tag = child.tag
+        if tag == _w("p"):
+            _paragraph(child, lists, lines)
+        elif tag == _w("tbl"):
+            _table(child, lists, lines)
+        elif tag == _w("sdt"):
+            content = child.find(_w("sdtContent"))
+            if content is not None:
+                _walk_blocks(content, lists, lines)
+        elif tag in (_w("customXml"), _w("ins"), _w("smartTag")):
+            _walk_blocks(child, lists, lines)
+
+
+def _paragraph(p: etree._Element, lists: _Numbering, lines: list[str]) -> None:
+    parts: list[str] = []
+    boxes: list[str] = []
+    _inline(p, parts, boxes, lists)
+    text = "".join(parts)
+    label = lists.label(p)
+    if label and text.strip():
+        text = label + text.lstrip()
+    lines.extend(text.split("\n"))
+    lines.extend(boxes)
+
+
+_SKIP = {_w("del"), _w("delText"), _w("instrText"), _w("pPr"), _w("rPr"), _w("moveFrom"),
+         _w("commentReference"), _w("footnoteReference"), _w("endnoteReference")}
+
+
+def _inline(node: etree._Element, parts: list[str], boxes: list[str], lists: _Numbering) -> None:
+    for child in node:
+        tag = child.tag
+        if not isinstance(tag, str) or tag in _SKIP:
+            continue
+        if tag == _w("t"):
+            parts.append(child.text or "")
+        elif tag == _w("tab"):
+            parts.append("\t")
+        elif tag in (_w("br"), _w("cr")):
+            # Soft line breaks split the paragraph; page and column breaks are layout only.
+            if child.get(_w("type")) in (None, "textWrapping"):
+                parts.append("\n")
+        elif tag == _w("noBreakHyphen"):
+            parts.append("-")
+        elif tag == _w("txbxContent"):
+            box_lines: list[str] = []
+            _walk_blocks(child, lists, box_lines)
+            boxes.extend(box_lines)
+        elif tag == f"{{{_MC}}}AlternateContent":
+            # Text boxes come twice: a DrawingML Choice and a VML Fallback. Read the Choice, and
+            # the Fallback only when the Choice carried no text at all.
+            choice = child.find(f"{{{_MC}}}Choice")
+            before = (len(parts), len(boxes))
+            if choice is not None:
+                _inline(choice, parts, boxes, lists)
+            if (len(parts), len(boxes)) == before:
+                fallback = child.find(f"{{{_MC}}}Fallback")
+                if fallback is not None:
+                    _inline(fallback, parts, boxes, lists)
+        else:
+            _inline(child, parts, boxes, lists)
+
+
+def _table(tbl: etree._Element, lists: _Numbering, lines: list[str]) -> None:
+    for row in tbl.iter(_w("tr")):
+        if row.getparent() is not tbl and _ancestor_table(row) is not tbl:
+            continue
+        cells: list[str] = []
+        for cell in row.findall(_w("tc")) + [c for sdt in row.findall(_w("sdt"))
+                                             for c in sdt.iter(_w("tc"))]:
+            cell_lines: list[str] = []
+            _walk_blocks(cell, lists, cell_lines)
+            cells.append("".join(s.strip() for s in cell_lines))
+        if any(cells):
+            lines.append("\t".join(cells).strip())
+
+
+def _ancestor_table(node: etree._Element) -> etree._Element | None:
+    parent = node.getparent()
+    while parent is not None and parent.tag != _w("tbl"):
+        parent = parent.getparent()
+    return parent

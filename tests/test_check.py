@@ -1,0 +1,291 @@
+"""The checker (pipeline.check, pipeline.align) and its renderers (pipeline.check_html)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pipeline.align import quantity_bounds, value_agrees
+from pipeline.check import check_file, check_text
+from pipeline.check_html import render_check_html, render_check_table
+from pipeline.errors import InputError
+from pipeline.metrics import load_metrics
+from pipeline.models import BAD_VERDICTS, CheckResult, Finding, Quantity
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "check"
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "reports" / "000_82892d5cb8a93b68.txt"
+
+
+@pytest.fixture(scope="module")
+def metrics():
+    return load_metrics(FIXTURES / "qinglan_metrics.yaml")
+
+
+@pytest.fixture(scope="module")
+def report_text() -> str:
+    return (FIXTURES / "qinglan_report.txt").read_text(encoding="utf-8")
+
+
+def _at(result: CheckResult, needle: str, occurrence: int = 0) -> Finding:
+    """The finding covering the `occurrence`-th appearance of `needle` in the checked text."""
+    pos = -1
+    for _ in range(occurrence + 1):
+        pos = result.text.index(needle, pos + 1)
+    hits = [f for f in result.findings if f.start < pos + len(needle) and pos < f.end]
+    assert hits, f"no finding at {needle!r}: {[f.text for f in result.findings]}"
+    return hits[0]
+
+
+# --------------------------------------------------------------------------- done-when cases
+
+def test_seed_reports_masked_figures_as_masked_and_nothing_else():
+    seed_metrics = load_metrics(FIXTURES / "seed_metrics.yaml")
+    result = check_file(SEED, FIXTURES / "seed_metrics.yaml")
+    assert result.summary["masked"] == 15
+    bad = [f for f in result.findings if f.verdict in BAD_VERDICTS and f.verdict != "masked"]
+    assert bad == []
+    for f in result.findings:
+        if f.verdict == "masked":
+            assert "*" in f.text
+            if f.metric:
+                assert seed_metrics.get(f.metric).value is None
+    # the figures the author left in are proven
+    assert _at(result, "合格率100％", 0).verdict == "supported" or _at(result, "100％").verdict == "supported"
+    assert _at(result, "45万元").metric == "foundation.rural_support_funding"
+    assert _at(result, "全市第一").verdict == "supported"
+
+
+def test_clean_fixture_report_has_no_bad_findings(metrics, report_text):
+    result = check_text(report_text, metrics)
+    assert result.ok, [(f.text, f.verdict, f.reason) for f in result.findings if f.verdict in BAD_VERDICTS]
+    quantities = [f for f in result.findings if f.kind == "quantity"]
+    assert len(quantities) >= 15
+
+
+def test_wrong_figure_is_named_with_its_metric(metrics, report_text):
+    text = report_text.replace("输送合格青年215人", "输送合格青年251人")
+    result = check_text(text, metrics)
+    finding = _at(result, "251人")
+    assert finding.verdict == "contradicted"
+    assert finding.metric == "conscription.recruits"
+    assert finding.expected == "215人"
+    assert finding.found == "251人"
+    assert "输送合格青年" in finding.reason
+    assert [f for f in result.findings if f.verdict in BAD_VERDICTS] == [finding]
+
+
+# --------------------------------------------------------------------------- verdicts, table-driven
+
+CASES = [
+    # (sentence, figure text, verdict, metric)
+    ("基干民兵精简至1560人。", "1560人", "supported", "militia.primary"),
+    ("基干民兵精简至1580人。", "1580人", "stale", "militia.primary"),
+    ("基干民兵精简至1600人。", "1600人", "contradicted", "militia.primary"),
+    ("基干民兵参训率达到98％。", "98％", "supported", "militia.training_rate"),
+    ("基干民兵参训率达到96%。", "96%", "stale", "militia.training_rate"),
+    ("基干民兵参训率达到91％。", "91％", "contradicted", "militia.training_rate"),
+    ("拨付105万元补助退役士兵。", "105万元", "supported", "veterans.self_employed_funding"),
+    ("拨付1050000元补助退役士兵。", "1050000元", "supported", "veterans.self_employed_funding"),
+    ("拨付105元补助退役士兵。", "105元", "contradicted", "veterans.self_employed_funding"),
+    ("普通民兵2.1万人。", "2.1万人", "supported", "militia.ordinary"),
+    ("普通民兵两万余人。", "两万余人", "supported", "militia.ordinary"),
+    ("普通民兵2.4万人。", "2.4万人", "contradicted", "militia.ordinary"),
+    ("人武部年度综合考核排名全市第二。", "全市第二", "supported", "ranking.department_annual"),
+    ("人武部年度综合考核排名全市第五。", "全市第五", "contradicted", "ranking.department_annual"),
+    ("人武部年度综合考核排名全省第二。", "全省第二", "contradicted", "ranking.department_annual"),
+    ("征兵工作“五率”考评排名全市第三。", "全市第三", "stale", "ranking.conscription_five_rates"),
+    ("向部队输送合格青年***人。", "***人", "masked", "conscription.recruits"),
+    ("基干民兵1560人，比上年减少20人。", "20人", "derived", "militia.primary"),
+    ("基干民兵1560人，比上年减少35人。", "35人", "contradicted", "militia.primary"),
+    ("输送合格青年215人，同比增长8.6%。", "8.6%", "derived", "conscription.recruits"),
+    ("参训率比上年提高2个百分点。", "2个百分点", "derived", "militia.training_rate"),
+    ("新建民兵哨所7个。", "7个", "unsupported", None),
+    ("征兵工作“五率”考评排名全市第一，提升2个位次。", "2个", "derived", "ranking.conscription_five_rates"),
+    ("征兵工作“五率”考评排名全市第一，提升3个位次。", "3个", "contradicted", "ranking.conscription_five_rates"),
+    ("坚持发展和安全两件大事一起抓。", None, None, None),
+    ("向部队输送合格青年215人，比去年多输送17人。", "17人", "derived", "conscription.recruits"),
+    ("向部队输送合格青年215人，比去年多输送20人。", "20人", "contradicted", "conscription.recruits"),
+    ("投入乡村振兴资金45万元，是上年的1.1倍。", "1.1倍", "derived", "foundation.rural_support_funding"),
+    ("投入乡村振兴资金45万元，是上年的1.5倍。", "1.5倍", "contradicted", "foundation.rural_support_funding"),
+    ("全年召开县委常委会专题研究武装工作5次。", "5次", "supported", "leadership.standing_committee_sessions"),
+    ("要求县委常委会每半年至少专题研究一次武装工作。", None, None, None),
+    ("2023年，全县上下团结一心。", None, None, None),
+    ("庆祝建党一百周年。", None, None, None),
+]
+
+
+@pytest.mark.parametrize(("sentence", "figure", "verdict", "metric"), CASES)
+def test_verdict_of_a_figure(metrics, sentence, figure, verdict, metric):
+    result = check_text(sentence, metrics)
+    quantities = [f for f in result.findings if f.kind == "quantity"]
+    if figure is None:
+        assert quantities == []
+        return
+    finding = _at(result, figure)
+    assert (finding.verdict, finding.metric) == (verdict, metric), finding.reason
+    assert finding.reason
+    assert result.text[finding.start:finding.end] == finding.text
+
+
+def test_swapped_values_are_both_contradicted(metrics):
+    text = "拨付105万元补助31名退役士兵自谋职业，190名退役士兵实现岗位安置。"
+    result = check_text(text, metrics)
+    first, second = _at(result, "31名"), _at(result, "190名")
+    assert (first.verdict, first.metric) == ("contradicted", "veterans.self_employed")
+    assert (second.verdict, second.metric) == ("contradicted", "veterans.job_placements")
+
+
+def test_respectively_maps_figures_to_metrics_in_order(metrics):
+    ok = check_text("参训率、合格率分别达到98%和100%。", metrics)
+    assert (_at(ok, "98%").verdict, _at(ok, "98%").metric) == ("supported", "militia.training_rate")
+    assert (_at(ok, "100%").verdict, _at(ok, "100%").metric) == ("supported", "militia.pass_rate")
+    swapped = check_text("参训率、合格率分别达到100%和98%。", metrics)
+    assert [f.verdict for f in swapped.findings if f.kind == "quantity"] == ["contradicted", "contradicted"]
+
+
+def test_report_in_another_style_is_clean():
+    """A hand-written report unlike the corpus (Chinese numerals, 分别, 倍, 位次, （一）): no false findings."""
+    other = load_metrics(FIXTURES / "baishi_metrics.yaml")
+    text = (FIXTURES / "baishi_report.txt").read_text(encoding="utf-8")
+    result = check_text(text, other)
+    assert result.ok, [(f.text, f.verdict, f.reason) for f in result.findings if f.verdict in BAD_VERDICTS]
+    assert result.summary["derived"] == 5
+    wrong = check_text(text.replace("一千二百五十人", "一千三百人"), other)
+    finding = _at(wrong, "一千三百人")
+    assert (finding.verdict, finding.metric) == ("stale", "militia.primary")
+
+
+def test_prior_metrics_fill_missing_previous(metrics):
+    prior = load_metrics(FIXTURES / "qinglan_metrics.yaml")
+    text = "受教育群众4.5万人次。"
+    assert _at(check_text(text, metrics), "4.5万人次").verdict == "supported"
+    stale_text = "受教育群众3.9万人次。"
+    assert _at(check_text(stale_text, metrics), "3.9万人次").verdict == "contradicted"
+    # Last year's metrics said 39,000: the same figure this year is stale.
+    from dataclasses import replace
+
+    prior = replace(prior, values=tuple(
+        replace(m, value=Decimal(39000)) if m.key == "education.participants" else m for m in prior.values))
+    finding = _at(check_text(stale_text, metrics, prior=prior), "3.9万人次")
+    assert finding.verdict == "stale"
+    assert "上年" in finding.reason
+
+
+def test_figure_from_a_past_report_is_stale(metrics):
+    text = "人武部与云溪镇竹坪村开展联建，受教育群众3.6万人次。"
+    past = [("国防教育广泛开展，受教育群众3.6万人次。", 2022)]
+    assert _at(check_text(text, metrics), "3.6万人次").verdict == "contradicted"
+    finding = _at(check_text(text, metrics, past_texts=past), "3.6万人次")
+    assert finding.verdict == "stale"
+    assert "2022年" in finding.reason
+
+
+def test_plans_figure_against_the_data_plans(metrics):
+    ok = check_text("一是进一步压实责任，力争征兵“五率”考评保持全市第一。", metrics)
+    assert _at(ok, "全市第一").verdict == "supported"
+
+
+# --------------------------------------------------------------------------- names
+
+NAME_CASES = [
+    ("被军分区表彰为“践行强军目标先进单位”。", "践行强军目标先进单位", "supported", "honour"),
+    ("荣获“全国双拥模范县”称号。", "全国双拥模范县", "unsupported", "honour"),
+    ("荣获“双拥模范城”。", "双拥模范城", "unsupported", "honour"),
+    ("出台《青岚县征兵工作20条措施》。", "青岚县征兵工作20条措施", "supported", "document"),
+    ("坚持贯彻《国防教育法》。", "国防教育法", "supported", "document"),
+    ("出台《石门县征兵办法》。", "石门县征兵办法", "unsupported", "document"),
+    ("人武部与云溪镇竹坪村开展联建。", "竹坪村", "supported", "name"),
+    ("人武部与石门乡柳塘村开展联建。", "柳塘村", "unsupported", "name"),
+    ("走访慰问驻青岚某部官兵。", "驻青岚某部", "supported", "name"),
+    ("走访慰问驻石门某部官兵。", "驻石门某部", "unsupported", "name"),
+    ("与鹤浦职业技术学院开通体检绿色通道。", "鹤浦职业技术学院", "unsupported", "name"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "needle", "verdict", "kind"), NAME_CASES)
+def test_names_are_held_against_the_data(metrics, sentence, needle, verdict, kind):
+    result = check_text(sentence, metrics)
+    finding = _at(result, needle)
+    assert (finding.verdict, finding.kind) == (verdict, kind), finding.reason
+
+
+@pytest.mark.parametrize("sentence", [
+    "按照“尽职责、抓协调、办实事”的原则，落实“军事日”活动。",
+    "征兵“五率”考评稳步提升，“八一”“春节”期间走访慰问。",
+    "推动全县乡镇党委落实责任，县委常委会专题研究，纳入乡镇年度考核。",
+    "修缮村级活动场所，推进乡村振兴，硬化通村道路。",
+    "在军分区党委领导下，深入营区、城区、社区开展工作。",
+])
+def test_slogans_and_phrases_are_not_findings(metrics, sentence):
+    result = check_text(sentence, metrics)
+    assert [f for f in result.findings if f.verdict in BAD_VERDICTS] == []
+
+
+# --------------------------------------------------------------------------- comparing values
+
+@pytest.mark.parametrize(("value", "unit", "approx", "lower", "upper", "text", "truth", "agrees"), [
+    ("21000", "人", True, "20500", "21500", "2.1万人", "21034", True),
+    ("21000", "人", True, "20500", "21500", "2.1万人", "23000", False),
+    ("2000", "人", True, "2000", None, "两千余人", "2600", True),
+    ("2000", "人", True, "2000", None, "两千余人", "3100", False),
+    ("1", "次", True, "1", None, "至少一次", "5", True),
+    ("45", "万元", False, None, None, "45万元", "450000", True),
+    ("45", "元", False, None, None, "45元", "450000", False),
+    ("98", "%", False, None, None, "98％", "98", True),
+    ("98", "%", False, None, None, "98％", "97", False),
+])
+def test_value_agreement_respects_rounding_and_bounds(value, unit, approx, lower, upper, text, truth, agrees):
+    q = Quantity(start=0, end=len(text), text=text, value=Decimal(value), unit=unit,
+                 kind="percent" if unit == "%" else ("money" if "元" in unit else "count"), approx=approx,
+                 lower=Decimal(lower) if lower else None, upper=Decimal(upper) if upper else None)
+    assert value_agrees(q, Decimal(truth), text) is agrees
+    assert quantity_bounds(q, text) is not None
+
+
+# --------------------------------------------------------------------------- inputs and outputs
+
+def test_check_file_reads_gbk_and_rejects_empty(tmp_path, report_text):
+    gbk = tmp_path / "gbk.txt"
+    gbk.write_bytes(report_text.encode("gbk"))
+    result = check_file(gbk, FIXTURES / "qinglan_metrics.yaml")
+    assert result.ok and result.source.endswith("gbk.txt")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        check_file(empty, FIXTURES / "qinglan_metrics.yaml")
+    assert "empty.txt" in str(info.value)
+
+
+def test_json_shape(metrics, report_text):
+    result = check_text(report_text.replace("98％", "90％"), metrics)
+    data = json.loads(json.dumps(result.to_json(), ensure_ascii=False))
+    assert set(data) == {"summary", "findings"}
+    assert data["summary"]["contradicted"] == 1
+    assert set(data["findings"][0]) == {"start", "end", "text", "verdict", "metric", "expected", "found", "reason"}
+    starts = [f["start"] for f in data["findings"]]
+    assert starts == sorted(starts)
+
+
+def test_html_escapes_report_text_and_colours_verdicts(metrics):
+    text = "基干民兵精简至1600人<script>alert(1)</script><img src=x onerror=alert(2)>，参训率达到98％。"
+    result = check_text(text, metrics)
+    page = render_check_html(result, title="核对<结果>")
+    assert "<script>" not in page and "onerror=alert" not in page.replace("onerror=alert(2)&gt;", "")
+    assert "&lt;script&gt;" in page and "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "核对&lt;结果&gt;" in page
+    assert 'class="f v-contradicted"' in page and 'class="f v-supported"' in page
+    assert "@media print" in page and "http" not in page.split("<body>")[0]
+    assert "“基干民兵”在数据中是1560人" in page        # the reason travels with the figure
+
+
+def test_terminal_table_lists_problems_and_summary(metrics):
+    result = check_text("基干民兵精简至1600人，参训率达到98％。", metrics)
+    table = render_check_table(result)
+    assert "1600人" in table and "militia.primary" in table and "1560人" in table
+    assert "98％" not in table                       # supported figures only with --all
+    assert "98％" in render_check_table(result, all_findings=True)
+    assert "矛盾 1" in table

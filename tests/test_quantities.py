@@ -1,0 +1,448 @@
+"""Table-driven tests for `pipeline.quantities` (quantity extraction, DOMAIN.md §3)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import run
+from pipeline.quantities import CANONICAL_UNITS, extract_quantities, to_base
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "reports" / "000_82892d5cb8a93b68.txt"
+
+# (text, [(span text, value, unit, kind, masked, approx), ...]); value None when masked
+C = "count"
+M = "money"
+P = "percent"
+R = "rank"
+
+POSITIVE: list[tuple[str, list[tuple[str, str | None, str, str, bool, bool]]]] = [
+    # --- Arabic counts
+    ("输送合格青年215人。", [("215人", "215", "人", C, False, False)]),
+    ("妥善安置退役士兵士官36名", [("36名", "36", "名", C, False, False)]),
+    ("召开常委会专题研究武装工作4次", [("4次", "4", "次", C, False, False)]),
+    ("协调解决实际问题12个", [("12个", "12", "个", C, False, False)]),
+    ("在3所高中设立征兵工作站", [("3所", "3", "所", C, False, False)]),
+    ("分5批参加集中轮训", [("5批", "5", "批", C, False, False)]),
+    ("请领到8件退役装备", [("8件", "8", "件", C, False, False)]),
+    ("开展国防教育活动26场次", [("26场次", "26", "场次", C, False, False)]),
+    ("受教育群众达1.2万人次", [("1.2万人次", "12000", "人次", C, False, True)]),
+    ("走访慰问困难家庭120户", [("120户", "120", "户", C, False, False)]),
+    ("帮扶企业15家", [("15家", "15", "家", C, False, False)]),
+    ("配发无人机4台", [("4台", "4", "台", C, False, False)]),
+    ("新建器材库2处", [("2处", "2", "处", C, False, False)]),
+    ("完成项目7项", [("7项", "7", "项", C, False, False)]),
+    ("组建应急分队3支", [("3支", "3", "支", C, False, False)]),
+    ("修缮营房1座", [("1座", "1", "座", C, False, False)]),
+    ("举办培训班6期", [("6期", "6", "期", C, False, False)]),
+    ("出动车辆40辆", [("40辆", "40", "辆", C, False, False)]),
+    ("印发宣传册3000册", [("3000册", "3000", "册", C, False, False)]),
+    ("累计授课48课时", [("48课时", "48", "课时", C, False, False)]),
+    ("实现7连冠", [("7连冠", "7", "连冠", C, False, False)]),
+    ("覆盖12村", [("12村", "12", "村", C, False, False)]),
+    ("民兵1,250人", [("1,250人", "1250", "人", C, False, False)]),
+    ("出台措施20条", [("20条", "20", "条", C, False, False)]),
+    ("张贴标语300余幅", [("300余幅", "300", "幅", C, False, True)]),
+    ("发放资料500多份", [("500多份", "500", "份", C, False, True)]),
+    # --- full-width digits and odd spaces (spans index the original string)
+    ("选派１２人参加集训", [("１２人", "12", "人", C, False, False)]),
+    ("合格率９８％", [("９８％", "98", "%", P, False, False)]),
+    ("投入２．５万元", [("２．５万元", "2.5", "万元", M, False, False)]),
+    ("共\u00a0215\u00a0人参加", [("215\u00a0人", "215", "人", C, False, False)]),
+    ("民兵\u3000３０名集结", [("３０名", "30", "名", C, False, False)]),
+    ("出动 20 人次", [("20 人次", "20", "人次", C, False, False)]),
+    # --- Chinese numerals
+    ("分三批组织轮训", [("三批", "3", "批", C, False, False)]),
+    ("先后三次召开常委会", [("三次", "3", "次", C, False, False)]),
+    ("共有一千二百三十四名民兵", [("一千二百三十四名", "1234", "名", C, False, False)]),
+    ("组织两千人参加", [("两千人", "2000", "人", C, False, False)]),
+    ("选派十五人", [("十五人", "15", "人", C, False, False)]),
+    ("编组三百零五人", [("三百零五人", "305", "人", C, False, False)]),
+    ("召开议军会两次", [("两次", "2", "次", C, False, False)]),
+    ("召开一次专题会议", [("一次", "1", "次", C, False, False)]),
+    ("走访慰问二十三户", [("二十三户", "23", "户", C, False, False)]),
+    ("连续实现“全国双拥模范城”七连冠", [("七连冠", "7", "连冠", C, False, False)]),
+    ("建成四个民兵哨所", [("四个", "4", "个", C, False, False)]),
+    ("新建三处训练场", [("三处", "3", "处", C, False, False)]),
+    ("表彰一名先进个人", [("一名", "1", "名", C, False, False)]),
+    ("投入资金一百二十万元", [("一百二十万元", "120", "万元", M, False, False)]),
+    ("组织民兵一万二千人", [("一万二千人", "12000", "人", C, False, False)]),
+    ("累计两万人参训", [("两万人", "20000", "人", C, False, True)]),
+    # --- money
+    ("投入45万元", [("45万元", "45", "万元", M, False, False)]),
+    ("总投资1.5亿元", [("1.5亿元", "1.5", "亿元", M, False, False)]),
+    ("发放补助3000元", [("3000元", "3000", "元", M, False, False)]),
+    ("拨付两千万元", [("两千万元", "2000", "万元", M, False, False)]),
+    ("筹措资金三亿元", [("三亿元", "3", "亿元", M, False, False)]),
+    ("慰问金12.5万元", [("12.5万元", "12.5", "万元", M, False, False)]),
+    ("投入经费近百万元", [("近百万元", "100", "万元", M, False, True)]),
+    ("落实经费80余万元", [("80余万元", "80", "万元", M, False, True)]),
+    ("发放慰问金约5万元", [("约5万元", "5", "万元", M, False, True)]),
+    # --- scaled counts
+    ("普通民兵精简到2.1万人", [("2.1万人", "21000", "人", C, False, True)]),
+    ("受教育群众3万多名", [("3万多名", "30000", "名", C, False, True)]),
+    ("覆盖十余万人", [("十余万人", "100000", "人", C, False, True)]),
+    ("惠及近万户", [("近万户", "10000", "户", C, False, True)]),
+    # --- percent
+    ("参训率98％", [("98％", "98", "%", P, False, False)]),
+    ("合格率100%", [("100%", "100", "%", P, False, False)]),
+    ("大学生征集比例98.5%", [("98.5%", "98.5", "%", P, False, False)]),
+    ("合格率达到百分之九十八", [("百分之九十八", "98", "%", P, False, False)]),
+    ("参训率达百分之百", [("百分之百", "100", "%", P, False, False)]),
+    ("满意率95%以上", [("95%以上", "95", "%", P, False, True)]),
+    ("同比提高5个百分点", [("5个百分点", "5", "个百分点", P, False, False)]),
+    ("占比百分之三十五", [("百分之三十五", "35", "%", P, False, False)]),
+    ("合格率90%—95%", [("90%—95%", "90", "%", P, False, False)]),
+    # --- approximate
+    ("组织两千余人参加", [("两千余人", "2000", "人", C, False, True)]),
+    ("开展活动近百次", [("近百次", "100", "次", C, False, True)]),
+    ("约300人参加", [("约300人", "300", "人", C, False, True)]),
+    ("超过500人", [("超过500人", "500", "人", C, False, True)]),
+    ("逾千人次观展", [("逾千人次", "1000", "人次", C, False, True)]),
+    ("参加人数在200人左右", [("200人左右", "200", "人", C, False, True)]),
+    ("不足10人", [("不足10人", "10", "人", C, False, True)]),
+    ("百余人参加", [("百余人", "100", "人", C, False, True)]),
+    ("千余人", [("千余人", "1000", "人", C, False, True)]),
+    ("将近三十名", [("将近三十名", "30", "名", C, False, True)]),
+    # --- ranges
+    ("18—35周岁的适龄青年", [("18—35周岁", "18", "周岁", "other", False, False)]),
+    ("每村3至5个", [("3至5个", "3", "个", C, False, False)]),
+    ("每次三至五个", [("三至五个", "3", "个", C, False, False)]),
+    ("培训3-5天", [("3-5天", "3", "天", "duration", False, False)]),
+    # --- ranks
+    ("考评排名全市第一", [("全市第一", "1", "", R, False, False)]),
+    ("排名全市第3", [("全市第3", "3", "", R, False, False)]),
+    ("位列全省第二", [("全省第二", "2", "", R, False, False)]),
+    ("排名第三", [("第三", "3", "", R, False, False)]),
+    ("获第一名", [("第一名", "1", "名", R, False, False)]),
+    ("排在军分区第2位", [("军分区第2位", "2", "位", R, False, False)]),
+    ("考核位居全市第一，", [("全市第一", "1", "", R, False, False)]),
+    ("全国第一的好成绩", [("全国第一", "1", "", R, False, False)]),
+    ("名次在第xx位", [("第xx位", None, "位", R, True, False)]),
+    ("考评获第*名", [("第*名", None, "名", R, True, False)]),
+    ("排名全市第*，", [("全市第*", None, "", R, True, False)]),
+    # --- ordinals
+    ("第三季度完成", [("第三季度", "3", "季度", "ordinal", False, False)]),
+    ("第二批试点", [("第二批", "2", "批", "ordinal", False, False)]),
+    ("全省第一批试点", [("第一批", "1", "批", "ordinal", False, False)]),
+    ("第3次会议", [("第3次", "3", "次", "ordinal", False, False)]),
+    ("第五届全国文明城市", [("第五届", "5", "届", "ordinal", False, False)]),
+    # --- years and dates
+    ("2022年以来", [("2022年", "2022", "年", "year", False, False)]),
+    ("二〇二三年工作", [("二〇二三年", "2023", "年", "year", False, False)]),
+    ("２０２３年", [("２０２３年", "2023", "年", "year", False, False)]),
+    ("20XX年度", [("20XX年", None, "年", "year", True, False)]),
+    ("2021—2023年", [("2021—2023年", "2021", "年", "year", False, False)]),
+    ("8月27日召开", [("8月27日", "827", "月日", "date", False, False)]),
+    ("1-6月份完成", [("1-6月份", "1", "月", "date", False, False)]),
+    ("9月份", [("9月份", "9", "月", "date", False, False)]),
+    ("十月一日", [("十月一日", "1001", "月日", "date", False, False)]),
+    ("于15日前上报", [("15日", "15", "日", "date", False, False)]),
+    ("2023年8月27日", [("2023年", "2023", "年", "year", False, False),
+                      ("8月27日", "827", "月日", "date", False, False)]),
+    # --- durations and other measures
+    ("三年来", [("三年", "3", "年", "duration", False, False)]),
+    ("近三年", [("三年", "3", "年", "duration", False, False)]),
+    ("集训5个月", [("5个月", "5", "个月", "duration", False, False)]),
+    ("驻训15天", [("15天", "15", "天", "duration", False, False)]),
+    ("服役满2年", [("2年", "2", "年", "duration", False, False)]),
+    ("射击训练48小时", [("48小时", "48", "小时", "duration", False, False)]),
+    ("建成面积1200平方米", [("1200平方米", "1200", "平方米", "other", False, False)]),
+    ("徒步行军30公里", [("30公里", "30", "公里", "other", False, False)]),
+    ("建党100周年", [("100周年", "100", "周年", "other", False, False)]),
+    ("年满18周岁", [("18周岁", "18", "周岁", "other", False, False)]),
+    # --- masks
+    ("对**个乡镇进行编组", [("**个", None, "个", C, True, False)]),
+    ("普通民兵精简到*万人", [("*万人", None, "人", C, True, False)]),
+    ("基干民兵精简至****人", [("****人", None, "人", C, True, False)]),
+    ("参训率达到**％", [("**％", None, "%", P, True, False)]),
+    ("拨付***万元", [("***万元", None, "万元", M, True, False)]),
+    ("投入x.x万元", [("x.x万元", None, "万元", M, True, False)]),
+    ("占比xx%", [("xx%", None, "%", P, True, False)]),
+    ("民兵XX人", [("XX人", None, "人", C, True, False)]),
+    ("出动×名", [("×名", None, "名", C, True, False)]),
+    ("选派1*人", [("1*人", None, "人", C, True, False)]),
+    ("在*所高中", [("*所", None, "所", C, True, False)]),
+    ("分*批参加", [("*批", None, "批", C, True, False)]),
+    ("＊＊名退役士兵", [("＊＊名", None, "名", C, True, False)]),
+    # --- cases found on the held-out set and on the corpus
+    ("完成营区改造二期工程", [("二期", "2", "期", "ordinal", False, False)]),
+    ("新建民兵之家一个。", [("一个", "1", "个", C, False, False)]),
+    ("力争进入全市前两名", [("全市前两名", "2", "名", R, False, True)]),
+    ("大学生比例不低于80%", [("不低于80%", "80", "%", P, False, True)]),
+    ("连续三届获评模范县", [("三届", "3", "届", C, False, False)]),
+    ("出动车辆90余台次", [("90余台次", "90", "台次", C, False, True)]),
+    ("身高160厘米以上", [("160厘米以上", "160", "厘米", "other", False, True)]),
+    ("二〇XX年，镇党委", [("二〇XX年", None, "年", "year", True, False)]),
+    ("每季度听取一次汇报", [("一次", "1", "次", C, False, False)]),
+    ("上万人次参加", [("上万人次", "10000", "人次", C, False, True)]),
+    ("线上培训3次", [("3次", "3", "次", C, False, False)]),
+    ("第1、2批民兵", [("2批", "2", "批", "ordinal", False, False)]),
+    ("一百多名", [("一百多名", "100", "名", C, False, True)]),
+    ("3月至5月", [("3月至5月", "3", "月", "date", False, False)]),
+    ("5000余元", [("5000余元", "5000", "元", M, False, True)]),
+    ("**%以上", [("**%以上", None, "%", P, True, True)]),
+    ("考核得分98.5分", [("98.5分", "98.5", "分", "other", False, False)]),
+    ("集训两个多月", [("两个多月", "2", "个月", "duration", False, True)]),
+    ("一季度完成整组", [("一季度", "1", "季度", "ordinal", False, False)]),
+    ("8月27号报到", [("8月27号", "827", "月日", "date", False, False)]),
+    ("解决随军家属就业十一人", [("十一人", "11", "人", C, False, False)]),
+    ("报名青年*,***人", [("*,***人", None, "人", C, True, False)]),
+    ("合格率百分之九十八点五", [("百分之九十八点五", "98.5", "%", P, False, False)]),
+    ("占比百分之98", [("百分之98", "98", "%", P, False, False)]),
+    ("覆盖一点五万人", [("一点五万人", "15000", "人", C, False, True)]),
+    ("提高二点五个百分点", [("二点五个百分点", "2.5", "个百分点", P, False, False)]),
+    ("规模扩大两倍", [("两倍", "2", "倍", "other", False, False)]),
+    ('他说"好，投入45万元，"八一"期间', [("45万元", "45", "万元", M, False, False)]),
+    ("被评为“参训率95%先进单位”", []),
+    # --- traditional characters: units come out simplified, spans stay as written
+    ("輸送新兵兩百餘人", [("兩百餘人", "200", "人", C, False, True)]),
+    ("投入資金45萬元", [("45萬元", "45", "万元", M, False, False)]),
+    ("組建分隊3個", [("3個", "3", "个", C, False, False)]),
+    ("受教育群眾2.1萬人次", [("2.1萬人次", "21000", "人次", C, False, True)]),
+    # --- several figures in one sentence
+    ("投入45万元，慰问**户，合格率100％。", [
+        ("45万元", "45", "万元", M, False, False),
+        ("**户", None, "户", C, True, False),
+        ("100％", "100", "%", P, False, False),
+    ]),
+    ("2022年，拨付***万元补助***名退役士兵自谋职业，**名退役士兵实现岗位安置。", [
+        ("2022年", "2022", "年", "year", False, False),
+        ("***万元", None, "万元", M, True, False),
+        ("***名", None, "名", C, True, False),
+        ("**名", None, "名", C, True, False),
+    ]),
+    ("一是召开常委会3次，二是走访慰问驻军部队12次、发放慰问金8.6万元。", [
+        ("3次", "3", "次", C, False, False),
+        ("12次", "12", "次", C, False, False),
+        ("8.6万元", "8.6", "万元", M, False, False),
+    ]),
+    ("征兵工作“五率”考评排名全市第一，输送青年215人，其中大学生占68%。", [
+        ("全市第一", "1", "", R, False, False),
+        ("215人", "215", "人", C, False, False),
+        ("68%", "68", "%", P, False, False),
+    ]),
+    ("“八一”期间走访慰问部队3次，发放慰问金两万元。", [
+        ("3次", "3", "次", C, False, False),
+        ("两万元", "2", "万元", M, False, False),
+    ]),
+    ("第一书记带头，全年开展活动二十余场次，受教育群众1.5万人次。", [
+        ("二十余场次", "20", "场次", C, False, True),
+        ("1.5万人次", "15000", "人次", C, False, True),
+    ]),
+    ("《**县征兵工作20条措施》出台后，在*所高中设站。", [("*所", None, "所", C, True, False)]),
+    ("（一）加强领导。2023年召开议军会2次。", [
+        ("2023年", "2023", "年", "year", False, False),
+        ("2次", "2", "次", C, False, False),
+    ]),
+    ("1.强化训练，组织民兵300人。", [("300人", "300", "人", C, False, False)]),
+    ("一、立足岗位\n全年集训３批、９６０人次", [
+        ("３批", "3", "批", C, False, False),
+        ("９６０人次", "960", "人次", C, False, False),
+    ]),
+]
+
+TRAPS: list[str] = [
+    "作为县人武部党委第一书记", "书记是第一责任人", "一把手亲自抓", "县委一班人", "进一步加强", "统一规划、统一部署",
+    "一系列措施", "确保万无一失", "一年来，我始终坚持", "今年以来", "深入一线", "高度一致", "同一时间", "唯一标准",
+    "一起研究", "一同走访", "一道参加", "逐一落实", "军地一体化", "取得了一定成绩", "增强四个意识", "做到两个维护",
+    "落实三个亲自", "坚定四个自信", "征兵“五率”考评", "“八一”“春节”期间", "“一园二馆三区”建设", "党的二十大精神",
+    "十九届六中全会精神", "十四五规划", "八一建军节", "五四青年节", "四川籍战士", "赴三亚训练", "零售企业", "服务百姓",
+    "千方百计解决", "三令五申", "一心一意谋发展", "来自五湖四海", "一是推进民兵改革训练", "二是圆满完成任务",
+    "（一）加强组织领导", "(二)强化训练", "第一章 总则", "1、加强领导", "2.严格考核", "***镇", "**镇**村", "×市",
+    "驻x部队", "XX精神", "**县武装部", "一次性补助", "有了一个更加清晰的认识", "作为一项长期的战略任务",
+    "涌现出一批先进典型", "打造一支过硬队伍", "在一年的工作中", "第一时间赶到", "位居全省第一方阵", "放在第一位",
+    "摆在第一位的", "力争排在全省前列", "千家万户", "万众一心", "一岗双责", "一村一品", "两学一做", "三会一课",
+    "两不愁三保障", "一带一路", "统一思想", "十九大以来", "百年未有之大变局", "数十人", "几百次", "一线民兵",
+    "学习贯彻二十届三中全会精神", "十三届人大", "三个“亲自”", "XX同志", "一个个难题", "一件件实事", "四面八方",
+    "一如既往", "一以贯之", "其一", "之一", "初三学生", "周一例会", "星期五", "唯一性", "同一个目标", "两个确立",
+    "四个全面", "五位一体", "一张蓝图绘到底", "一把尺子量到底", "我带领四套班子成员走访", "从四个方面持续用力",
+    "新的一年，我将", "过去一年，在市委领导下", "国防教育三年行动", "专武干部一人多岗", "二十届三中全会",
+    "两三次", "十几人", "数百人", "上级要求", "十分重要", "澄政发〔2023〕12号文件", "3号楼", "每季度召开", "“十一”期间", "十一期间走访", "十一黄金周", "提出三点要求", "还有一点差距", "抓好重点工作",
+]
+
+
+def _check(text: str, expected: list[tuple[str, str | None, str, str, bool, bool]]) -> None:
+    found = extract_quantities(text)
+    got = [(q.text, None if q.value is None else json.loads(json.dumps(q.to_json()))["value"],
+            q.unit, q.kind, q.masked, q.approx) for q in found]
+    assert got == expected
+    for q in found:
+        assert text[q.start:q.end] == q.text
+
+
+@pytest.mark.parametrize(("text", "expected"), POSITIVE, ids=[t for t, _ in POSITIVE])
+def test_positive(text, expected):
+    _check(text, expected)
+
+
+@pytest.mark.parametrize("text", TRAPS)
+def test_trap(text):
+    assert extract_quantities(text) == []
+
+
+def test_case_counts():
+    # the brief asks for at least 200 table cases, a third of them traps
+    assert len(POSITIVE) + len(TRAPS) >= 200
+    assert len(TRAPS) * 3 >= len(POSITIVE) + len(TRAPS)
+
+
+# --------------------------------------------------------------------------- bounds and scope
+
+@pytest.mark.parametrize(
+    ("text", "lower", "upper"),
+    [
+        ("2.1万人", "20500", "21500"),
+        ("2万人", "15000", "25000"),
+        ("两千余人", "2000", None),
+        ("近百次", None, "100"),
+        ("约300人", "270", "330"),
+        ("超过500人", "500", None),
+        ("95%以上", "95", None),
+        ("不足10人", None, "10"),
+        ("18—35周岁", "18", "35"),
+        ("三至五个", "3", "5"),
+        ("1-6月份", "1", "6"),
+        ("2021—2023年", "2021", "2023"),
+        ("215人", None, None),
+        ("一点五万人", "14500", "15500"),
+        ("80余万元", "80", None),
+    ],
+)
+def test_bounds(text, lower, upper):
+    (q,) = extract_quantities(text)
+    assert q.lower == (None if lower is None else Decimal(lower))
+    assert q.upper == (None if upper is None else Decimal(upper))
+
+
+@pytest.mark.parametrize(
+    ("text", "scope"),
+    [("排名全市第一", "全市"), ("位列全省第二", "全省"), ("军分区第3名", "军分区"), ("排名第三", None),
+     ("全市考核排名第一", "全市"), ("在全省比武中获得第二名", "全省"), ("全市，排名第三", None),
+     ("力争进入全省前10名", "全省")],
+)
+def test_rank_scope(text, scope):
+    (q,) = extract_quantities(text)
+    assert q.kind == "rank" and q.scope == scope
+
+
+def test_offsets_index_original_text():
+    text = "\ufeff一、\u00a0总体情况\r\n全年集训\u3000３批、共计\u00a0９６０人次，投入２．５万元。"
+    found = extract_quantities(text)
+    assert [text[q.start:q.end] for q in found] == ["３批", "９６０人次", "２．５万元"]
+    assert [q.start for q in found] == [text.index("３批"), text.index("９６０"), text.index("２．５")]
+
+
+def test_sorted_and_never_overlapping():
+    text = SEED.read_text(encoding="utf-8") * 2
+    found = extract_quantities(text)
+    assert found == sorted(found, key=lambda q: q.start)
+    for a, b in zip(found, found[1:], strict=False):
+        assert a.end <= b.start
+
+
+def test_empty_text():
+    assert extract_quantities("") == []
+
+
+# --------------------------------------------------------------------------- seed report
+
+def test_seed_masked_figures_all_masked():
+    text = SEED.read_text(encoding="utf-8")
+    found = extract_quantities(text)
+    masked_texts = [q.text for q in found if q.masked]
+    assert masked_texts == ["全市第*", "**个", "**个", "*万人", "****人", "*批", "**％", "*所", "***人", "**％",
+                            "***万元", "***名", "**名", "***名", "*件"]
+    plain = [(q.text, q.kind) for q in found if not q.masked]
+    assert plain == [("2022年", "year"), ("全市第一", "rank"), ("100％", "percent"), ("2022年", "year"),
+                     ("45万元", "money")]
+
+
+@pytest.mark.parametrize("word", ["二十大", "第一书记", "一是", "“五率”", "“八一”", "一园二馆三区", "**镇", "20条"])
+def test_seed_traps_not_extracted(word):
+    text = SEED.read_text(encoding="utf-8")
+    assert word in text
+    for q in extract_quantities(text):
+        start = text.find(word)
+        while start != -1:
+            assert not (q.start < start + len(word) and start < q.end), (word, q.text)
+            start = text.find(word, start + 1)
+
+
+# --------------------------------------------------------------------------- units
+
+@pytest.mark.parametrize(
+    ("value", "unit", "base_value", "base_unit"),
+    [
+        ("45", "万元", "450000", "元"),
+        ("1.5", "亿元", "150000000", "元"),
+        ("2.1", "万人", "21000", "人"),
+        ("3", "万人次", "30000", "人次"),
+        ("98", "％", "98", "%"),
+        ("215", "人", "215", "人"),
+        ("36", "名", "36", "名"),
+    ],
+)
+def test_to_base(value, unit, base_value, base_unit):
+    assert to_base(Decimal(value), unit) == (Decimal(base_value), base_unit)
+
+
+def test_canonical_units_keep_people_units_distinct():
+    assert CANONICAL_UNITS["％"] == "%"
+    assert CANONICAL_UNITS["人"] == "人" and CANONICAL_UNITS["名"] == "名"
+    assert CANONICAL_UNITS["万元"] == "万元" and CANONICAL_UNITS["亿元"] == "亿元"
+
+
+# --------------------------------------------------------------------------- CLI
+
+def test_facts_cli_json(tmp_path, capsys):
+    report = tmp_path / "r.txt"
+    report.write_text("2023年，召开议军会3次，投入**万元，参训率98％。\n", encoding="utf-8")
+    assert run(["facts", str(report), "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)
+    assert items == [
+        {"text": "2023年", "start": 0, "end": 5, "value": "2023", "unit": "年", "kind": "year",
+         "masked": False, "approx": False},
+        {"text": "3次", "start": 11, "end": 13, "value": "3", "unit": "次", "kind": "count",
+         "masked": False, "approx": False},
+        {"text": "**万元", "start": 16, "end": 20, "value": None, "unit": "万元", "kind": "money",
+         "masked": True, "approx": False},
+        {"text": "98％", "start": 24, "end": 27, "value": "98", "unit": "%", "kind": "percent",
+         "masked": False, "approx": False},
+    ]
+
+
+def test_facts_cli_table(tmp_path, capsys):
+    report = tmp_path / "r.txt"
+    report.write_text("组织两千余人参加，排名全市第一。", encoding="utf-8")
+    assert run(["facts", str(report)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("2-6\t数量\t两千余人\t2000 人\t约数（≥2000）")
+    assert lines[1] == "11-15\t排名\t全市第一\t1 -\t范围：全市"
+    assert lines[-1] == "共 2 个数字，其中遮盖 0 个。"
+
+
+def test_facts_cli_out_file(tmp_path, capsys):
+    report = tmp_path / "r.txt"
+    report.write_text("输送青年215人。", encoding="utf-8")
+    out = tmp_path / "sub" / "facts.json"
+    assert run(["facts", str(report), "--out", str(out)]) == 0
+    assert json.loads(out.read_text(encoding="utf-8"))[0]["value"] == "215"
+    assert "1 个数字" in capsys.readouterr().out
+
+
+def test_facts_cli_missing_file(tmp_path, capsys):
+    assert run(["facts", str(tmp_path / "nope.txt")]) == 1
+    err = capsys.readouterr().err
+    assert "nope.txt" in err and "不存在" in err
+
+
+def test_facts_cli_seed(capsys):
+    assert run(["facts", str(SEED), "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)
+    assert sum(item["masked"] for item in items) == 15
+    assert all(item["value"] is None for item in items if item["masked"])

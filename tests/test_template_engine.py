@@ -1,0 +1,189 @@
+"""pipeline.engines.template: phrase-bank facets, corpus sentence reuse and figure re-binding."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pipeline.catalog import load_catalog
+from pipeline.engines import get_engine
+from pipeline.engines.base import FacetRequest, HeadingRequest
+from pipeline.engines.template import TemplateEngine, is_name_free, is_number_free, rebind_figures
+from pipeline.fill import placeholders
+from pipeline.metrics import load_metrics
+from pipeline.models import Chunk, Metrics
+from pipeline.plan import load_profile
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+@pytest.fixture(scope="module")
+def metrics() -> Metrics:
+    return load_metrics(GOLDEN / "qinglan-2024.yaml")
+
+
+@pytest.fixture(scope="module")
+def engine() -> TemplateEngine:
+    return TemplateEngine()
+
+
+def _request(metrics: Metrics, facet_id: str, keys: tuple[str, ...], *, seed: int = 0,
+             exemplars: tuple[Chunk, ...] = (), feedback: tuple[str, ...] = ()) -> FacetRequest:
+    return FacetRequest(profile="dangguan-wuzhuang", section_key="systems", section_heading="", facet_id=facet_id,
+                        topic="", ordinal=1, metric_keys=keys, metric_labels={k: k for k in keys}, metrics=metrics,
+                        exemplars=exemplars, seed=seed, feedback=feedback)
+
+
+def _chunk(text: str, chunk_id: str = "c1", region: str | None = "远山县") -> Chunk:
+    return Chunk(chunk_id=chunk_id, doc_id="d1", text=text, path="x.txt", region=region, year=2023,
+                 section_key="systems", heading="", position=0)
+
+
+def _facets_with_metrics():
+    for section in load_profile().sections:
+        for facet in section.facets:
+            if facet.metrics:
+                yield facet
+
+
+def test_registry_builds_the_template_engine() -> None:
+    engine = get_engine("template")
+    assert engine.name == "template" and isinstance(engine, TemplateEngine)
+
+
+@pytest.mark.parametrize("facet", list(_facets_with_metrics()), ids=lambda f: f.id)
+def test_every_subset_of_a_facets_metrics_is_stated_exactly_once(metrics: Metrics, engine: TemplateEngine,
+                                                                  facet) -> None:  # noqa: ANN001
+    for size in range(1, len(facet.metrics) + 1):
+        for subset in itertools.combinations(facet.metrics, size):
+            for seed in range(3):
+                answer = engine.write_facet(_request(metrics, facet.id, subset, seed=seed))
+                stated = placeholders(answer.text)
+                assert sorted(stated) == sorted(subset), (subset, answer.text)
+                assert not answer.warnings
+
+
+def test_same_seed_same_text_other_seeds_vary(metrics: Metrics, engine: TemplateEngine) -> None:
+    keys = ("conscription.recruits", "conscription.college_ratio", "conscription.school_stations")
+    first = engine.write_facet(_request(metrics, "conscription", keys, seed=7)).text
+    assert engine.write_facet(_request(metrics, "conscription", keys, seed=7)).text == first
+    others = {engine.write_facet(_request(metrics, "conscription", keys, seed=s)).text for s in range(10)}
+    assert len(others) >= 4
+
+
+def test_feedback_changes_the_choice(metrics: Metrics, engine: TemplateEngine) -> None:
+    keys = ("militia.primary",)
+    texts = {engine.write_facet(_request(metrics, "militia_reform", keys, feedback=("x",) * n)).text
+             for n in range(6)}
+    assert len(texts) > 1
+
+
+def test_headings_come_from_the_plan(metrics: Metrics, engine: TemplateEngine) -> None:
+    headings = {engine.write_heading(HeadingRequest("dangguan-wuzhuang", "duty", metrics, seed=s)) for s in range(20)}
+    assert headings <= set(load_profile().section("duty").headings) and len(headings) >= 3
+
+
+def test_metric_without_a_phrase_gets_a_generic_sentence_and_a_warning(metrics: Metrics,
+                                                                        engine: TemplateEngine) -> None:
+    answer = engine.write_facet(_request(metrics, "rural_support", ("custom.village_posts",)))
+    assert placeholders(answer.text) == ("custom.village_posts",)
+    assert "村级民兵哨所" in answer.text
+    assert answer.warnings and "custom.village_posts" in answer.warnings[0]
+
+
+def test_names_come_from_this_years_data(metrics: Metrics, engine: TemplateEngine) -> None:
+    conscription = engine.write_facet(_request(metrics, "conscription", ("conscription.recruits",))).text
+    assert "《青岚县征兵工作20条措施》" in conscription
+    opening = engine.write_facet(_request(metrics, "opening", ("ranking.conscription_five_rates",))).text
+    assert "“践行强军目标先进单位”“双拥模范县”" in opening
+    assert opening.endswith("如下：")
+    rural = engine.write_facet(_request(metrics, "rural_support", ("foundation.rural_support_funding",))).text
+    assert "云溪镇竹坪村" in rural
+
+
+@pytest.mark.parametrize(
+    ("sentence", "keys", "expected"),
+    [
+        ("全年向部队输送合格青年215人，大学生征集比例达到60％。",
+         ["conscription.recruits", "conscription.college_ratio"],
+         "全年向部队输送合格青年{conscription.recruits}，大学生征集比例达到{conscription.college_ratio}。"),
+        ("拨付***万元补助***名退役士兵自谋职业，**名退役士兵实现岗位安置。",
+         ["veterans.self_employed_funding", "veterans.self_employed", "veterans.job_placements"],
+         "拨付{veterans.self_employed_funding}补助{veterans.self_employed}退役士兵自谋职业，"
+         "{veterans.job_placements}退役士兵实现岗位安置。"),
+        ("在三所高中设立征兵工作站。", ["conscription.school_stations"],
+         "在{conscription.school_stations:cn}高中设立征兵工作站。"),
+        ("全县基干民兵分3批参加集中轮训。", ["militia.training_batches"],
+         "{whole}基干民兵分{militia.training_batches}参加集中轮训。"),
+        ("县财政保障社会聘用人员经费52万元。", ["foundation.staff_funding"],
+         "{level}财政保障社会聘用人员经费{foundation.staff_funding}。"),
+        # rejected: a figure no key fits, a place name, a stray year, a key bound twice
+        ("向部队输送合格青年215人，新建哨所8个。", ["conscription.recruits"], None),
+        ("向云溪镇输送合格青年215人。", ["conscription.recruits"], None),
+        ("2023年向部队输送合格青年215人。", ["conscription.recruits"], None),
+        ("输送合格青年215人，其中女兵12人。", ["conscription.recruits"], None),
+        ("驻地海防部队输送合格青年215人。", ["conscription.recruits"], None),
+    ],
+)
+def test_rebind_figures(sentence: str, keys: list[str], expected: str | None) -> None:
+    from pipeline.engines.template import generalise
+
+    result = rebind_figures(generalise(sentence), keys, load_catalog())
+    assert (result[0] if result else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "number_free", "name_free"),
+    [("坚持把国防教育纳入干部教育培训内容。", True, True),
+     ("分三批参加集中轮训。", False, True),
+     ("走访驻青岚某部。", True, False),
+     ("荣获“双拥模范县”称号。", True, False),
+     ("基干民兵**人。", False, True)],
+)
+def test_number_and_name_free(sentence: str, number_free: bool, name_free: bool) -> None:
+    assert is_number_free(sentence) is number_free
+    assert is_name_free(sentence) is name_free
+
+
+def test_corpus_sentences_are_reused_with_provenance(metrics: Metrics, engine: TemplateEngine) -> None:
+    generic = "坚持把民兵组织建设与基层治理结合起来，推动民兵在乡村振兴中发挥骨干作用。"
+    with_name = "对云溪镇等地民兵组织进行调整，推动民兵在乡村振兴中发挥骨干作用。"
+    rebindable = "全年编组基干民兵600人，普通民兵9000人。"
+    chunk = _chunk(f"一是{generic}{with_name}{rebindable}")
+    keys = ("militia.ordinary", "militia.primary")
+    used_generic = used_rebound = False
+    for seed in range(30):
+        parts, _ = engine.write_facet_parts(_request(metrics, "militia_reform", keys, seed=seed, exemplars=(chunk,)))
+        texts = [t for t, _ in parts]
+        assert with_name not in texts
+        assert sorted(k for t in texts for k in placeholders(t)) == sorted(keys)
+        for text, sources in parts:
+            if text == generic:
+                used_generic = True
+                assert sources == ("c1",)
+            if text == "全年编组基干民兵{militia.primary}，普通民兵{militia.ordinary}。":
+                used_rebound = True
+                assert sources == ("c1",)
+    assert used_generic and used_rebound
+
+
+def test_a_rebinding_that_would_copy_the_corpus_figures_is_refused(metrics: Metrics, engine: TemplateEngine) -> None:
+    same = "全年编组基干民兵1420人，普通民兵16850人。"        # this year's very figures
+    for seed in range(30):
+        parts, _ = engine.write_facet_parts(_request(
+            metrics, "militia_reform", ("militia.ordinary", "militia.primary"), seed=seed, exemplars=(_chunk(same),)))
+        assert all(not sources for _, sources in parts)
+
+
+def test_own_region_and_repairs_do_not_reuse_corpus_text(metrics: Metrics, engine: TemplateEngine) -> None:
+    generic = "坚持把民兵组织建设与基层治理结合起来，推动民兵在乡村振兴中发挥骨干作用。"
+    own = _chunk(generic, region="青岚县")
+    other = _chunk(generic, region="远山县")
+    for seed in range(20):
+        request = _request(metrics, "militia_reform", ("militia.primary",), seed=seed, exemplars=(own,))
+        assert all(not s for _, s in engine.write_facet_parts(request)[0])
+        repaired = replace(request, exemplars=(other,), feedback=("“1420人”与数据不符",))
+        assert all(not s for _, s in engine.write_facet_parts(repaired)[0])

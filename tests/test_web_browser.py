@@ -1,0 +1,241 @@
+"""End-to-end tests of the web workbench in headless Chromium (Debian's /usr/bin/chromium, driven by
+Python Playwright with `executable_path`; `playwright install` is never needed).
+
+The server is uvicorn in a thread on a socket bound here first (port 0), so the browser's first
+request waits in the listen backlog instead of the test polling for readiness. Screenshots go to
+out/screenshots/. Skipped, with the reason, when Chromium or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import docx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIX = ROOT / "tests" / "fixtures" / "web"
+SAMPLE = ROOT / "corpus" / "sample" / "metrics.yaml"
+SHOTS = ROOT / "out" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+if not CHROMIUM.exists():
+    pytestmark = [pytest.mark.browser, pytest.mark.skip(
+        reason=f"浏览器测试已跳过：找不到 {CHROMIUM}（Debian：apt-get install chromium）")]
+elif sync_playwright is None:
+    pytestmark = [pytest.mark.browser, pytest.mark.skip(
+        reason="浏览器测试已跳过：没有安装 Python playwright（pip install -e '.[dev]'）")]
+
+
+class _Gate:
+    """Holds the drafting thread inside the engine until the test has seen the progress page."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import uvicorn
+
+    from pipeline.web.app import create_app
+
+    base = tmp_path_factory.mktemp("web")
+    app = create_app(base / "index", token=None, work_dir=base / "work")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(base_url=server, accept_downloads=True, locale="zh-CN",
+                                  viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    foreign: list[str] = []
+    dialogs: list[str] = []
+    pg.on("request", lambda req: foreign.append(req.url) if not req.url.startswith(server) else None)
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    pg.foreign_requests = foreign
+    pg.dialogs = dialogs
+    yield pg
+    context.close()
+    assert foreign == [], f"page fetched something off this machine: {foreign}"
+    assert dialogs == [], f"a script from report text ran: {dialogs}"
+
+
+def _shot(pg, name: str, *, full_page: bool = True) -> None:
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+
+def test_draft_upload_progress_highlight_and_docx(page, tmp_path, monkeypatch):
+    import pipeline.engines as engines
+
+    gate = _Gate()
+    real = engines.get_engine
+
+    class Held:
+        """The template engine, held at its first facet until the test has seen the progress page."""
+
+        def __init__(self, inner):
+            self._inner = inner
+            self.name, self.concurrent = inner.name, inner.concurrent
+
+        def write_heading(self, request):
+            return self._inner.write_heading(request)
+
+        def write_facet(self, request):
+            if request.section_key == "duty" and not gate.release.is_set():
+                gate.entered.set()
+                gate.release.wait(30)
+            return self._inner.write_facet(request)
+
+    monkeypatch.setattr(engines, "get_engine", lambda spec, profile: Held(real(spec, profile=profile)))
+
+    page.goto("/draft")
+    expect(page.get_by_role("link", name="下载样例指标文件")).to_be_visible()
+    _shot(page, "01-draft-form")
+    page.locator("#upload-form input[name=metrics_file]").set_input_files(str(SAMPLE))
+    page.locator("#upload-form button[type=submit]").click()
+    page.wait_for_url("**/draft/jobs/*")
+    assert gate.entered.wait(20)
+    expect(page.locator("#job-phase")).to_contain_text("正在写：履职")
+    _shot(page, "02-draft-progress")
+    gate.release.set()
+
+    report = page.locator("#report")
+    expect(report).to_be_visible()
+    expect(report).to_contain_text("2025年度党管武装工作述职报告")
+    supported = page.locator("#report .f.v-supported")
+    assert supported.count() >= 20
+    figure = page.locator("#report .f", has_text="238人").first
+    assert "conscription.recruits" in figure.get_attribute("title")
+    figure.hover()
+    expect(figure.locator(".tip")).to_be_visible()
+    expect(figure.locator(".tip")).to_contain_text("指标：conscription.recruits")
+    _shot(page, "03-draft-result-hover", full_page=False)
+    _shot(page, "03-draft-result")
+
+    with page.expect_download() as info:
+        page.locator("#downloads a", has_text="draft.docx").first.click()
+    download = info.value
+    target = tmp_path / "draft.docx"
+    download.save_as(str(target))
+    body = "\n".join(p.text for p in docx.Document(str(target)).paragraphs)
+    assert "2025年度党管武装工作述职报告" in body and "238人" in body
+    with page.expect_download() as info:
+        page.locator("#downloads a", has_text="draft-review.docx").click()
+    review_copy = tmp_path / "draft-review.docx"
+    info.value.save_as(str(review_copy))
+    assert docx.Document(str(review_copy)).paragraphs
+
+
+def test_draft_form_shows_errors_next_to_fields(page):
+    page.goto("/draft?prefill=sample")
+    region = page.locator("input[name='meta.region']")
+    expect(region).to_have_value("岚川县")
+    page.fill("input[name='metrics.militia.primary.value']", "很多")
+    region.fill("")
+    page.locator("#metrics-form button[type=submit]").click()
+    row = page.locator("tr.bad", has=page.locator("input[name='metrics.militia.primary.value']"))
+    expect(row.locator(".field-error")).to_contain_text("应为数字")
+    expect(page.locator("label.bad", has_text="地区名称")).to_contain_text("缺少 meta.region")
+    page.locator("tr.bad").first.scroll_into_view_if_needed()
+    _shot(page, "04-draft-form-errors")
+
+
+def test_review_flags_wrong_figure_and_filters(page):
+    page.goto("/review")
+    page.locator("input[name=report_file]").set_input_files(str(FIX / "report_wrong.txt"))
+    page.locator("input[name=metrics_file]").set_input_files(str(FIX / "metrics.yaml"))
+    page.locator("input[name=prior_file]").set_input_files(str(FIX / "prior.yaml"))
+    page.get_by_role("button", name="开始核对").click()
+    wrong = page.locator("#report .f.v-contradicted")
+    expect(wrong).to_contain_text("1230人")
+    assert "militia.primary" in wrong.get_attribute("title")
+    wrong.hover()
+    _shot(page, "05-review-result")
+    rows = page.locator("#findings-table tbody tr[data-verdict]")
+    total = rows.count()
+    page.get_by_role("button", name="只看有问题的").click()
+    visible = page.locator("#findings-table tbody tr[data-verdict]:visible")
+    expect(visible).to_have_count(1)
+    assert total > 1
+    expect(visible.first).to_contain_text("1230人")
+    _shot(page, "06-review-filtered")
+    page.emulate_media(media="print")
+    expect(page.locator(".topbar")).to_be_hidden()
+    expect(page.locator("#review-form")).to_be_hidden()
+    expect(page.locator("#report")).to_be_visible()
+    # What the reviewer filtered is what gets printed.
+    expect(page.locator("#findings-table tbody tr[data-verdict]:visible")).to_have_count(1)
+    _shot(page, "06b-review-print")
+
+
+def test_report_with_script_is_shown_as_text(page):
+    page.goto("/review")
+    page.locator("input[name=report_file]").set_input_files(str(FIX / "report_xss.txt"))
+    page.locator("input[name=metrics_file]").set_input_files(str(FIX / "metrics.yaml"))
+    page.get_by_role("button", name="开始核对").click()
+    expect(page.locator("#report")).to_contain_text("<script>alert('xss')</script>")
+    expect(page.locator("#report")).to_contain_text('onerror="alert(1)"')
+    assert page.locator("#report img, #report script, #report b").count() == 0
+    page.locator("#report").hover()           # would fire onmouseover if it had become markup
+    _shot(page, "07-review-xss-escaped")
+
+
+def test_compare_side_by_side(page):
+    page.goto("/compare")
+    page.locator("input[name=file_a]").set_input_files(str(FIX / "report_last_year.txt"))
+    page.locator("input[name=file_b]").set_input_files(str(FIX / "report_wrong.txt"))
+    page.get_by_role("button", name="开始对比").click()
+    expect(page.locator("#compare-summary")).to_contain_text("数字变化")
+    expect(page.locator("mark.fig-old", has_text="1290人")).to_be_visible()
+    expect(page.locator("mark.fig-new", has_text="1230人")).to_be_visible()
+    _shot(page, "08-compare")
+
+
+def test_corpus_ingest_and_search(page):
+    page.goto("/corpus")
+    page.locator("input[name=reports]").set_input_files([str(FIX / "report_last_year.txt"),
+                                                          str(ROOT / "corpus" / "reports" / "lanchuan-2023.docx")])
+    page.get_by_role("button", name="入库").click()
+    expect(page.locator("#ingest-result")).to_contain_text("新增 2 份")
+    expect(page.locator("#documents tbody tr")).to_have_count(2)
+    page.fill("input[name=q]", "基干民兵 整组")
+    page.select_option("select[name=section]", "systems")
+    page.get_by_role("button", name="检索").click()
+    expect(page.locator("#hits li").first).to_contain_text("制度落实")
+    _shot(page, "09-corpus")
+
