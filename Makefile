@@ -32,7 +32,7 @@ lint: $(VENV)/.installed-dev
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check pipeline tests eval
-	$(PY) -m pytest
+	$(PY) -m pytest -rs
 
 eval: $(VENV)/.installed-dev
 	$(PY) eval/run_all.py

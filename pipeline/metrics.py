@@ -71,7 +71,7 @@ class MetricsError(InputError):
     def __init__(self, problems: list[MetricProblem], *, path: str | None = None):
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
-        lines = "\n".join(f"  {p.location}：{p.message}" if p.location else f"  {p.message}" for p in errors)
+        lines = "\n".join(f"  {p.where}：{p.message}" if p.location else f"  {p.message}" for p in errors)
         super().__init__(f"指标文件有 {len(errors)} 处错误：\n{lines}", path=path)
 
     def __reduce__(self):

@@ -71,7 +71,7 @@ def read_yaml(text: str, out: ProblemCollector) -> tuple[Any, dict[DataPath, str
                 key = "" if key is None else str(key)
                 if key in result:
                     # PyYAML would silently keep the last one; the user must choose.
-                    out.add(line(key_node), f"键“{key}”重复（{locations[path + (key,)]} 已有）；同一个键只能写一次，请删除或合并其中一处。", key)
+                    out.add(line(key_node), f"键“{key}”重复（{_cn(locations[path + (key,)])} 已有）；同一个键只能写一次，请删除或合并其中一处。", key)
                     continue
                 locations[path + (key,)] = line(key_node)
                 result[key] = walk(value_node, path + (key,))
@@ -138,7 +138,7 @@ def read_json(text: str, out: ProblemCollector) -> tuple[Any, dict[DataPath, str
                 i = skip(i) + 1          # the colon
                 item, i = value(i, path + (key,))
                 if key in result:
-                    out.add(line_of(key_pos), f"键“{key}”重复（{locations[path + (key,)]} 已有）；请删除或合并其中一处。", key)
+                    out.add(line_of(key_pos), f"键“{key}”重复（{_cn(locations[path + (key,)])} 已有）；请删除或合并其中一处。", key)
                 else:
                     locations[path + (key,)] = line_of(key_pos)
                     result[key] = item
@@ -309,3 +309,8 @@ def read_xlsx(path: Path, out: ProblemCollector, sheet_name: str | None = None) 
                 locations[("metrics", key, field)] = where
         data["metrics"][key] = entry
     return data, locations
+
+
+def _cn(location: str) -> str:
+    """A stored location (`line 8`) as it reads inside a Chinese message (`第 8 行`)."""
+    return MetricProblem(source="", location=location, message="").where

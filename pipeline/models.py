@@ -7,6 +7,7 @@ was given, end exclusive.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -214,8 +215,16 @@ class MetricProblem:
     key: str | None = None
     severity: str = "error"   # error | warning
 
+    @property
+    def where(self) -> str:
+        """The location as a secretary reads it: `第 12 行第 5 列`, `单元格 C7` (stored as
+        `line 12, column 5` / `cell C7` so code can sort and match it)."""
+        text = re.sub(r"line (\d+)", r"第 \1 行", self.location)
+        text = re.sub(r",?\s*column (\d+)", r"第 \1 列", text)
+        return re.sub(r"cell ([A-Z]+\d+)", r"单元格 \1", text)
+
     def __str__(self) -> str:
-        where = f"{self.source}" + (f" {self.location}" if self.location else "")
+        where = f"{self.source}" + (f" {self.where}" if self.location else "")
         return f"{where}: {self.message}"
 
 

@@ -136,7 +136,7 @@ PROBLEM_CASES = [
     ("custom without section", "  custom.posts: {label: 村级民兵哨所, unit: 个, value: 12}\n", "line 5", "没有 section", "warning"),
     ("custom without label", "  custom.posts: {unit: 个, section: foundation, value: 12}\n", "line 5", "缺少 label", "error"),
     ("custom with a bad section", "  custom.posts: {label: 哨所, unit: 个, section: misc, value: 1}\n", "line 5", "section “misc”无效", "error"),
-    ("duplicate key", "  militia.primary: 1800\n  militia.primary: 1900\n", "line 6", "重复（line 5 已有）", "error"),
+    ("duplicate key", "  militia.primary: 1800\n  militia.primary: 1900\n", "line 6", "重复（第 5 行 已有）", "error"),
     ("missing year", "meta:\n  region: 青岚县\nmetrics: {}\n", "line 1", "缺少 meta.year", "error"),
     ("missing region", "meta:\n  year: 2023\nmetrics: {}\n", "line 1", "缺少 meta.region", "error"),
     ("bad year", "meta:\n  year: 23\n  region: 青岚县\n", "line 2", "四位年份", "error"),
@@ -190,7 +190,7 @@ def test_every_problem_is_reported_at_once():
     assert len(_errors(info.value.problems)) == len(errors)
     message = str(info.value)
     assert f"{len(errors)} 处错误" in message
-    assert "line 9" in message and "line 10" in message
+    assert "第 9 行" in message and "第 10 行" in message
     assert isinstance(info.value, InputError)
 
 
@@ -418,7 +418,7 @@ def test_cli_validate_errors(capsys):
     path = FIXTURES / "problems.yaml"
     assert run(["metrics", "validate", str(path)]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert f"{path} line 7: militia.training_rate.value：百分比 120% 超过 100%；请按百分数填写（98 表示 98%）。" in out
+    assert f"{path} 第 7 行: militia.training_rate.value：百分比 120% 超过 100%；请按百分数填写（98 表示 98%）。" in out
     assert out[-1].startswith("未通过：7 处错误")
 
 

@@ -45,7 +45,7 @@ def validate_command(
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
     for problem in problems:
-        prefix = f"{problem.source}" + (f" {problem.location}" if problem.location else "")
+        prefix = f"{problem.source}" + (f" {problem.where}" if problem.location else "")
         mark = "" if problem.severity == "error" else "提示："
         typer.echo(f"{prefix}: {mark}{problem.message}")
     if errors:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -36,7 +35,7 @@ from starlette.datastructures import FormData
 from pipeline.check_html import KIND_NAMES, VERDICT_COLOURS, VERDICT_NAMES, render_report_spans
 from pipeline.diff import SECTION_NAMES
 from pipeline.errors import ShuzhiError
-from pipeline.models import BAD_VERDICTS, VERDICTS, Metrics
+from pipeline.models import BAD_VERDICTS, VERDICTS, MetricProblem, Metrics
 from pipeline.web import forms
 from pipeline.web.compare_view import compare_sections
 from pipeline.web.jobs import JobStore, valid_job_id
@@ -529,9 +528,7 @@ def _hide(message: str, folder: Path) -> str:
 
 def _where(location: str) -> str:
     """`line 12, column 5` / `cell C7` as a secretary reads them: 第 12 行第 5 列 / 单元格 C7."""
-    text = re.sub(r"line (\d+)", r"第 \1 行", location)
-    text = re.sub(r",?\s*column (\d+)", r"第 \1 列", text)
-    return re.sub(r"cell ([A-Z]+\d+)", r"单元格 \1", text)
+    return MetricProblem(source="", location=location, message="").where
 
 
 def _text(value: object) -> str:
