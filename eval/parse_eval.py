@@ -9,8 +9,12 @@ section heading the parser emits at level 1 or 2.
 - lenient: the same, with the heading's number (一、 （一） 第一章 …) also removed.
 Matching is a multiset intersection per document, micro-averaged over the set.
 When the JSON also has `"keys"` (the section key of each heading, by hand), section-key accuracy
-is reported over the headings the parser found (strict match).
+is reported over the headings the parser found (strict match). When it has `"region"` and/or
+`"year"` (null when the text states none), report-meta accuracy is reported over those documents.
 Writes eval/results/parse_eval.json and eval/results/parse_eval.md.
+
+`.venv/bin/python eval/parse_eval.py --table DIR [DIR…]` instead prints one row per report file
+(file, title, year, region, section keys) and writes nothing.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ def evaluate(directory: Path) -> dict:
     totals = {"strict": [0, 0, 0], "lenient": [0, 0, 0]}
     key_hits = key_total = 0
     key_errors: list[dict] = []
+    meta_hits = meta_total = 0
+    meta_errors: list[dict] = []
     for gold_path in sorted(directory.glob("*.json")):
         source = next((gold_path.with_suffix(s) for s in (".txt", ".md", ".docx", ".doc")
                        if gold_path.with_suffix(s).exists()), None)
@@ -75,6 +81,14 @@ def evaluate(directory: Path) -> dict:
                 key_hits += got == key
                 if got != key:
                     key_errors.append({"doc": source.name, "heading": heading, "expected": key, "got": got})
+        for field in ("region", "year"):
+            if field in annotation:
+                got = getattr(report, field)
+                meta_total += 1
+                meta_hits += got == annotation[field]
+                if got != annotation[field]:
+                    meta_errors.append({"doc": source.name, "field": field, "expected": annotation[field],
+                                        "got": got})
         row = {"doc": source.name, "gold": len(gold), "predicted": len(predicted)}
         for mode, form in (("strict", strict_form), ("lenient", lenient_form)):
             g = Counter(form(h) for h in gold)
@@ -95,12 +109,33 @@ def evaluate(directory: Path) -> dict:
                          "tp": tp, "predicted": n_pred, "gold": n_gold}
     summary["section_key"] = {"accuracy": round(key_hits / key_total, 4) if key_total else None,
                               "correct": key_hits, "total": key_total}
+    summary["meta"] = {"accuracy": round(meta_hits / meta_total, 4) if meta_total else None,
+                       "correct": meta_hits, "total": meta_total}
     return {"set": str(directory), "documents": len(docs), "summary": summary, "per_document": docs,
-            "key_errors": key_errors}
+            "key_errors": key_errors, "meta_errors": meta_errors}
+
+
+REPORT_SUFFIXES = (".txt", ".md", ".docx", ".doc")
+
+
+def table(directories: list[Path]) -> list[tuple[str, str | None, int | None, str | None, list[str]]]:
+    """(file, title, year, region, section keys) for every report file in `directories`."""
+    rows = []
+    for directory in directories:
+        for path in sorted(directory.iterdir()):
+            if path.suffix in REPORT_SUFFIXES and path.name != "README.md":
+                report = parse_file(path)
+                rows.append((path.name, report.title, report.year, report.region,
+                             [s.key for s in report.sections]))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "--table":
+        for name, title, year, region, keys in table([Path(a) for a in args[1:]]):
+            print(f"{name}\t{title or '（无标题）'}\t{year}\t{region}\t{' '.join(keys)}")
+        return 0
     directory = Path(args[0]) if args else ROOT / "eval" / "parse_set"
     result = evaluate(directory)
     print(f"{'document':34} gold pred strict_tp lenient_tp")
@@ -120,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"key error: {error['doc']} {error['heading']} expected {error['expected']} got {error['got']}")
     if keys["total"]:
         print(f"section key accuracy {keys['accuracy']:.3f} ({keys['correct']}/{keys['total']})")
+    for error in result["meta_errors"]:
+        print(f"meta error: {error['doc']} {error['field']} expected {error['expected']} got {error['got']}")
+    meta = result["summary"]["meta"]
+    if meta["total"]:
+        print(f"region/year accuracy {meta['accuracy']:.3f} ({meta['correct']}/{meta['total']})")
     out = ROOT / "eval" / "results"
     atomic_write_text(out / "parse_eval.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     try:
@@ -143,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     if keys["total"]:
         md += ["", f"Section key (duty/systems/foundation/plans/other) accuracy on found headings: "
                    f"{keys['accuracy']:.3f} ({keys['correct']}/{keys['total']})."]
+    meta = result["summary"]["meta"]
+    if meta["total"]:
+        md += ["", f"Region/year on the documents annotated with them: {meta['accuracy']:.3f} "
+                   f"({meta['correct']}/{meta['total']})."]
     atomic_write_text(out / "parse_eval.md", "\n".join(md) + "\n")
     return 0
 

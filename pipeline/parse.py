@@ -15,6 +15,9 @@ page-break digits, traditional characters, stray whitespace. The parser works in
 
 Section keys come from `classify_heading`, which maps traditional characters to simplified with a
 small table and scores keyword hits (the first clause of a heading counts double).
+
+Year, region and the byline under the title (`岚川县委书记 林某某`, kept out of the sections) are read
+by `pipeline.report_meta`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ from pathlib import Path
 
 from pipeline.models import Report, Section
 from pipeline.readers import read_text
+from pipeline.report_meta import (  # noqa: F401 - to_simplified re-exported
+    is_speaker_line,
+    report_region,
+    report_year,
+    to_simplified,
+)
 
 # --------------------------------------------------------------------------- numerals
 
@@ -66,24 +75,6 @@ def normalise_text(text: str) -> str:
     """`\\r\\n`/`\\r` → `\\n`, odd spaces → space, zero-width marks dropped, lines stripped."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_SPACE_TABLE)
     return "\n".join(line.strip() for line in text.split("\n")).strip("\n")
-
-
-# Traditional → simplified, only the characters that decide a section key or a structure cue.
-_TRAD = (
-    "堅坚製制實实礎础紮扎設设崗岗職职責责學学習习劃划練练徵征動动員员國国務务黨党裝装軍军區区縣县"
-    "鎮镇鄉乡應应幹干為为會会議议與与發发進进強强領领導导總总結结體体輪轮訓训後后問问題题顯显點点"
-    "計计傳传統统織织單单態态優优擁拥雙双轉转業业費费經经濟济護护時时內内種种際际權权達达層层級级"
-    "處处來来們们這这個个對对將将還还當当從从說说書书記记報报畢毕請请評评據据規规範范標标準准論论"
-    "開开關关係系陣阵機机構构備备戰战網网絡络營营衛卫戶户齊齐夠够腳脚紀纪綱纲覺觉識识線线響响勢势"
-    "鬥斗爭争興兴隊队員员謀谋廣广東东專专揮挥隨随項项較较積积極极聯联辦办勵励執执雖虽顧顾過过壓压"
-    "認认緊紧務务穩稳質质貫贯徹彻讓让變变歲岁萬万億亿舉举層层參参權权辦办組组織织編编員员訓训擔担"
-)
-_TRAD_TABLE = {ord(_TRAD[i]): _TRAD[i + 1] for i in range(0, len(_TRAD) - 1, 2)}
-
-
-def to_simplified(text: str) -> str:
-    """Map the traditional characters our keyword rules look at; other characters unchanged."""
-    return text.translate(_TRAD_TABLE)
 
 
 # --------------------------------------------------------------------------- markers
@@ -501,10 +492,34 @@ class _Block:
     mid_list: bool = False
 
 
+def _line_marker(line: str) -> tuple[str, int] | None:
+    """(kind, number) of a sub-point marker opening `line`: `（三）`, `3、`, `三是`."""
+    for kind, pattern in (("paren", _PAREN_RE), ("arabic", _ARABIC_RE), ("shi", _SHI_RE)):
+        m = pattern.match(line)
+        if m:
+            num = m.group("num")
+            number = int(num) if num.isdigit() else cn_numeral(num)
+            return (kind, number) if number is not None else None
+    return None
+
+
+def _next_marker(paragraphs: list[str]) -> tuple[str, int] | None:
+    """The marker that would continue the last sub-point list of a section (`（二）…` → `（三）`)."""
+    for line in reversed(paragraphs):
+        marker = _line_marker(line)
+        if marker:
+            return marker[0], marker[1] + 1
+    return None
+
+
 def _is_plans_start(line: str) -> bool:
     line = to_simplified(line)
     if line.startswith(("一是进一步", "一是要进一步", "一是继续")):
         return True
+    # A sub-point that continues a list (`（三）协调服务不打折…`, `三是…`) belongs to its section.
+    marker = _line_marker(line)
+    if marker and marker[1] > 1:
+        return False
     if _NEXT_YEAR_START_RE.match(line):
         return True
     m = _ADMISSION_START_RE.match(line)
@@ -531,6 +546,10 @@ def parse_text(text: str, source: str = "") -> Report:
     lines = _logical_lines(norm)
     title = _title(lines)
     body_lines = lines[1:] if title else lines
+    # A byline under the title (`岚川县委书记 林某某`) is metadata, not the opening's first paragraph.
+    byline = body_lines[0] if body_lines and is_speaker_line(body_lines[0]) else None
+    if byline is not None:
+        body_lines = body_lines[1:]
 
     blocks: list[_Block] = []
     current = _Block("opening", "", 1)
@@ -538,7 +557,15 @@ def parse_text(text: str, source: str = "") -> Report:
     top_kind: str | None = None
     restart_next: int | None = None     # next number of a count restarted inside a section
     later_numbers = _later_heading_numbers(body_lines)
+    resume: tuple[str, int] | None = None   # sub-point marker continuing the section a plans block cut
     for index, line in enumerate(body_lines):
+        if (resume and current.key == "plans" and not current.numbered and _line_marker(line) == resume
+                and not any(_line_marker(p) for p in current.paragraphs)):
+            # The section's sub-points go on (`（二）…`, a paragraph, `（三）…`): the paragraph that
+            # looked like the plans block was the section's own text, so give it back.
+            previous = blocks.pop()
+            previous.paragraphs.extend(current.paragraphs)
+            current, resume = previous, None
         if current.key == "closing":
             # Signature and date lines follow the closing formula; only the next numbered heading
             # (a closing-like sentence met mid-report) reopens the body.
@@ -587,6 +614,7 @@ def parse_text(text: str, source: str = "") -> Report:
         if (last_number and current.key != "plans" and current.paragraphs and current.numbered
                 and last_number + 1 not in later_numbers[index] and _is_plans_start(line)):
             blocks.append(current)
+            resume = _next_marker(current.paragraphs)
             current = _Block("plans", "", 1, [line])
             continue
         if current.key == "opening" and not current.paragraphs and not blocks and _starts_mid_list(line):
@@ -609,8 +637,8 @@ def parse_text(text: str, source: str = "") -> Report:
         if b.paragraphs or b.heading
     )
     opening = next((s for s in sections if s.key == "opening"), None)
-    year = _year(title, opening.text if opening else "", norm)
-    region = _region(title, opening.text if opening else "")
+    year = report_year(title, opening.text if opening else "", norm)
+    region = report_region(title, opening.text if opening else "", byline=byline, full=norm)
     return Report(source=source, title=title, year=year, region=region, sections=sections, text=norm)
 
 
@@ -714,10 +742,10 @@ def _starts_mid_list(line: str) -> bool:
     return False
 
 
-# --------------------------------------------------------------------------- title, year, region
+# --------------------------------------------------------------------------- title (year, region: report_meta)
 
 def _title(lines: list[str]) -> str | None:
-    if not lines:
+    if not lines or is_speaker_line(lines[0]):
         return None
     first = lines[0]
     # A title has no comma and does not end like a salutation (`各位领导：`) or a sentence.
@@ -727,64 +755,6 @@ def _title(lines: list[str]) -> str | None:
         return first.rstrip("。")
     if len(first) <= 30 and not re.search(r"[，。；：:]", first) and len(lines) > 1:
         return first
-    return None
-
-
-_CN_YEAR_DIGITS = {"〇": "0", "零": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5",
-                   "六": "6", "七": "7", "八": "8", "九": "9"}
-
-
-def _year(title: str | None, opening: str, full: str) -> int | None:
-    """The report year: stated in the title, else `2023年度`/`2022年以来`/a leading `2023年，` in the
-    opening. A masked year (`20XX年`) gives None."""
-    title_s = to_simplified(title or "")
-    opening_s = to_simplified(opening)
-    m = re.search(r"((?:19|20)\d{2})\s*年", title_s)
-    if m:
-        return int(m.group(1))
-    m = re.search(r"([二][〇零○][〇零○一二三四五六七八九]{2})年", title_s + "\n" + opening_s[:200])
-    if m:
-        return int("".join(_CN_YEAR_DIGITS.get(c, "0") for c in m.group(1)))
-    m = re.search(r"((?:19|20)\d{2})\s*年(?:度|以来)", opening_s) or re.match(
-        r"^.{0,8}?((?:19|20)\d{2})\s*年", opening_s)
-    if m:
-        return int(m.group(1))
-    m = re.search(r"((?:19|20)\d{2})\s*年(?:度|以来)", to_simplified(full[:600]))
-    return int(m.group(1)) if m else None
-
-
-_REGION_SUFFIX_TITLE = "县区旗市镇乡"
-_REGION_SUFFIX_BODY = "县区旗市"
-# Characters that cannot be part of a place name: they end the backwards scan for the name.
-_REGION_STOP = set("在于对向和与及是为全本我该各其的了把将按照经由从被委市省州党中共年度以来、，。：；“”《》（）() \t")
-_MASK_CHARS = set("*＊xX×")
-_NOT_REGION = ("军分区", "社区", "辖区", "园区", "城区", "景区", "地区", "山区", "牧区", "战区", "市区",
-               "开发区", "示范区", "保护区", "片区", "小区", "营区", "库区", "功能区", "新区", "分区")
-_ORGAN_AFTER = re.compile(r"委|人武部|人民武装部|人民政府|政府|党委|武装部|党管|\d|20|年|武装工作")
-
-
-def _region(title: str | None, opening: str) -> str | None:
-    """`青岚县`/`墨川区`/`**县` from the title, else from the opening where an organ of the place
-    follows (`青岚县委`, `**县人武部`). Text as written (traditional characters kept)."""
-    for original, suffixes, need_organ in ((title or "", _REGION_SUFFIX_TITLE, False),
-                                           (opening, _REGION_SUFFIX_BODY, True)):
-        simple = to_simplified(original)
-        for j, ch in enumerate(simple):
-            if ch not in suffixes or j == 0:
-                continue
-            if any(simple[: j + 1].endswith(bad) for bad in _NOT_REGION):
-                continue
-            if need_organ and not _ORGAN_AFTER.match(simple, j + 1):
-                continue
-            i = j
-            if simple[j - 1] in _MASK_CHARS:
-                while i > 0 and simple[i - 1] in _MASK_CHARS:
-                    i -= 1
-                return original[i: j + 1]
-            while i > 0 and j - i < 4 and simple[i - 1] not in _REGION_STOP and "\u4e00" <= simple[i - 1] <= "\u9fff":
-                i -= 1
-            if j - i >= 2:
-                return original[i: j + 1]
     return None
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from pipeline.cli import run
 from pipeline.models import Report
 from pipeline.parse import classify_heading, cn_numeral, parse_file, parse_text, to_simplified
+from pipeline.report_meta import is_speaker_line
 
 SEED = Path(__file__).resolve().parent.parent / "corpus" / "reports" / "000_82892d5cb8a93b68.txt"
 
@@ -58,7 +60,7 @@ def test_seed_report_structure() -> None:
         "二、坚持制度，努力推动党管武装工作措施落地",
         "三、夯实基础，积极助推县人武部机关全面建设",
     ]
-    assert report.title is None and report.year == 2022 and report.region is None
+    assert report.title is None and report.year == 2022 and report.region == "**县"
     assert report.doc_id == hashlib.sha256(SEED.read_bytes()).hexdigest()[:16]
     by_key = {s.key: s for s in report.sections}
     assert [len(by_key[k].subpoints) for k in ("duty", "systems", "foundation", "plans")] == [0, 3, 3, 4]
@@ -520,3 +522,181 @@ def test_cli_parse_missing_file(capsys, tmp_path: Path) -> None:
     assert run(["parse", str(missing)]) == 1
     err = capsys.readouterr().err
     assert "文件不存在" in err and str(missing) in err
+
+
+# --------------------------------------------------------------------------- region boundary (report_meta)
+
+
+def _with_opening(opening: str, title: str = "党管武装工作述职报告", rest: str = "") -> Report:
+    return parse_text("\n".join([title, opening + "现将履职情况报告如下：", f"一、{H1}", BODY1 + rest, CLOSING]))
+
+
+@pytest.mark.parametrize(
+    ("opening", "region"),
+    [
+        # Verbs and function words before the name are not part of it.
+        ("2023年，我带领澄浦县委一班人扎实推进武装工作。", "澄浦县"),
+        ("2023年，我同砚溪县委班子成员一道抓武装。", "砚溪县"),
+        ("2023年，我团结带领鹤汀区委一班人抓武装。", "鹤汀区"),
+        ("2023年，我作为青石岭县委书记，坚持抓武装。", "青石岭县"),
+        ("2023年，在中共岚川县委的领导下，武装工作稳步推进。", "岚川县"),
+        ("一年来，青岚县2023年武装工作取得新进展。", "青岚县"),
+        # No name at all: generic words before 县 are never a region.
+        ("2023年，我认真履行县人武部党委第一书记职责。", None),
+        ("2023年，我团结带领县委一班人抓武装。", None),
+        ("2023年，全县上下共同努力，县委高度重视武装工作。", None),
+        ("2023年，我县各级党组织和本县人武部密切配合。", None),
+    ],
+)
+def test_region_is_a_place_name_never_a_verb_phrase(opening: str, region) -> None:
+    assert _with_opening(opening).region == region
+
+
+def test_region_name_recurring_in_the_text_drops_a_one_off_lead_word() -> None:
+    # `依靠` is in no word list: the name is the form that recurs (`澄浦县` four times).
+    rest = "澄浦县人武部、澄浦县财政局和澄浦县征兵办共同推进。"
+    report = _with_opening("2023年，我紧紧依靠澄浦县委一班人抓武装。", rest=rest)
+    assert report.region == "澄浦县"
+
+
+def test_region_from_the_title_comes_first() -> None:
+    assert _with_opening("2023年，我同砚溪县委一道抓武装。", title="澄浦县2023年度党管武装工作述职报告").region == "澄浦县"
+
+
+def test_region_masked_in_the_body_and_verbs_before_a_generic_county_organ() -> None:
+    # The seed's shape: nothing in the opening, `积极助推县人武部` in a heading (a verb, no name),
+    # the masked name only in the body.
+    text = "\n".join([
+        "2022年以来，我认真履行人武部党委第一书记职责。现将履职情况报告如下：",
+        "一、夯实基础，积极助推县人武部机关全面建设", "出台了《**县征兵工作20条》。",
+        "二、坚持制度，努力推动措施落地", "全力推动**县武装工作再上新台阶。", CLOSING])
+    assert parse_text(text).region == "**县"
+    assert parse_text(text.replace("**县", "县")).region is None
+
+
+def test_seed_region_is_masked() -> None:
+    assert parse_file(SEED).region == "**县"
+
+
+# --------------------------------------------------------------------------- byline
+
+
+@pytest.mark.parametrize(
+    ("byline", "region"),
+    [
+        ("岚川县委书记 林某某", "岚川县"),
+        ("岚川县委书记　林某某", "岚川县"),                         # full-width space
+        ("砚溪县委书记、县人武部党委第一书记 张某某", "砚溪县"),
+        ("鹤汀区委书记  柳岑溪", "鹤汀区"),
+        ("霁桥镇党委书记 李某", "霁桥镇"),
+    ],
+)
+def test_byline_under_the_title_is_metadata_not_the_opening(byline: str, region: str) -> None:
+    report = parse_text("\n".join(["党管武装工作述职报告", byline, OPENING, f"一、{H1}", BODY1, CLOSING]))
+    assert report.title == "党管武装工作述职报告"
+    assert report.section("opening").paragraphs == (OPENING,)
+    assert all(byline.split()[0][:4] not in p for s in report.sections for p in s.paragraphs)
+    assert report.region == region
+
+
+def test_byline_without_a_title_is_not_taken_for_the_title() -> None:
+    report = parse_text("\n".join(["澄浦县委书记 周某某", OPENING, f"一、{H1}", BODY1, CLOSING]))
+    assert report.title is None
+    assert report.section("opening").paragraphs == (OPENING,)
+    assert report.region == "澄浦县"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "县委高度重视武装工作",                   # a sentence fragment: no name after an office
+        "岚川县委书记",                           # office alone
+        "我作为县委书记，主持研究武装工作。",     # sentence punctuation
+    ],
+)
+def test_lines_that_are_no_byline_stay_in_the_opening(line: str) -> None:
+    report = parse_text("\n".join(["党管武装工作述职报告", line, OPENING, f"一、{H1}", BODY1, CLOSING]))
+    assert report.section("opening").paragraphs == (line, OPENING)
+
+
+# --------------------------------------------------------------------------- sub-points never open plans
+
+HETING_LIKE = [
+    "鹤汀区委书记2023年度党管武装工作述职报告",
+    "2023年，我坚持以强军思想为指导，全区武装工作实现新的突破。现将履职情况报告如下：",
+    "一、坚持把方向、谋大局，切实履行第一书记职责",
+    "（一）思想引领不放松。全年专题学习党管武装理论三次。",
+    "（二）统筹决策不缺位。全年召开区委常委会专题研究武装工作四次。",
+    "二、坚持建制度、抓落实，推动武装工作提质增效",
+    "（一）制度运行更加规范。严格落实军地领导双向兼职制度。",
+    "（二）民兵建设更加精准。完成新兴领域民兵整组。",
+    "一年来，针对民兵训练场地不足的问题，区委先后三次召开专题会议研究。",
+    "（三）协调服务不打折。全年协调解决实际问题12个。",
+    "总的看，全区武装工作有了新的进步，但与上级要求相比还有差距。下一步，我将继续努力。",
+    CLOSING,
+]
+
+
+def test_sub_point_continuing_the_last_section_is_not_in_the_plans() -> None:
+    report = parse_text("\n".join(HETING_LIKE))
+    assert keys(report) == ["opening", "duty", "systems", "plans", "closing"]
+    systems = report.section("systems")
+    assert systems.paragraphs[-1].startswith("（三）协调服务不打折")
+    assert systems.subpoints[-1].startswith("协调服务不打折")
+    assert report.section("plans").paragraphs == (HETING_LIKE[-2],)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "（三）协调服务不打折。虽然训练场地仍有不足，但全年协调解决实际问题12个。",
+        "三是协调服务不打折。一年来，虽有困难，但协调解决问题12个，差距正在缩小。",
+        "3、下一步工作中继续协调解决实际问题。",
+    ],
+)
+def test_sub_point_line_in_the_last_section_never_opens_the_plans(line: str) -> None:
+    lines = HETING_LIKE[:8] + [line] + HETING_LIKE[10:]
+    report = parse_text("\n".join(lines))
+    assert keys(report) == ["opening", "duty", "systems", "plans", "closing"]
+    assert report.section("systems").paragraphs[-1] == line
+
+
+def test_plans_items_continuing_the_count_stay_in_the_plans() -> None:
+    # The plans block lists its own items: they are not the section's sub-points coming back.
+    lines = HETING_LIKE[:8] + ["总的看，工作还有差距。下一步，我将抓好以下工作：", "（一）进一步压实责任。",
+                               "（二）进一步抓好训练。", "（三）进一步加强国防教育。", CLOSING]
+    report = parse_text("\n".join(lines))
+    assert keys(report) == ["opening", "duty", "systems", "plans", "closing"]
+    assert len(report.section("plans").paragraphs) == 4
+
+
+# --------------------------------------------------------------------------- the corpus
+
+REPORTS = SEED.parent
+CORPUS_REGIONS = {"lanchuan": "岚川县", "chengpu": "澄浦县", "heting": "鹤汀区", "yanxi": "砚溪县"}
+CORPUS_FILES = sorted(p for p in REPORTS.iterdir() if p.suffix in (".txt", ".md", ".docx", ".doc"))
+
+
+def _corpus_expectation(path: Path) -> tuple[int, str]:
+    if path == SEED:
+        return 2022, "**县"
+    pinyin, year = path.stem.split("-")
+    return int(year), CORPUS_REGIONS[pinyin]
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=[p.name for p in CORPUS_FILES])
+def test_corpus_report_year_region_and_sections(path: Path) -> None:
+    year, region = _corpus_expectation(path)
+    report = parse_file(path)
+    assert (report.year, report.region) == (year, region)
+    assert keys(report) == EXPECTED_KEYS
+    # No byline, heading or closing formula leaks into the opening.
+    opening = report.section("opening")
+    assert len(opening.paragraphs) == 1 and not is_speaker_line(opening.paragraphs[0])
+    # A sub-point of a numbered section never starts the plans block.
+    assert not re.match(r"^(?:[（(][一二三四五六七八九十]+[）)]|\d+[、.．]|[二三四五六七八九十]是)",
+                        report.section("plans").paragraphs[0])
+
+
+def test_corpus_covers_every_region() -> None:
+    assert {p.stem.split("-")[0] for p in CORPUS_FILES if p != SEED} == set(CORPUS_REGIONS)
