@@ -137,7 +137,7 @@ def render_check_table(result: CheckResult, *, all_findings: bool = False) -> st
              f.metric or "", f.expected or "", f.reason)
             for f in rows
         ]
-        widths = [min(max(_width(r[i]) for r in table), 24) for i in range(5)]
+        widths = [min(max(_width(r[i]) for r in table), 36) for i in range(5)]
         for row in table:
             cells = [_pad(row[i], widths[i]) for i in range(5)]
             lines.append("  ".join(cells) + "  " + row[5])

@@ -9,6 +9,15 @@ findings as feedback (at most `MAX_REPAIRS` times), then replaced by the templat
 the same facet. The whole text is checked once per round rather than section by section: the checker
 locates sections by parsing, so a figure in 下步打算 is only judged as a target in the whole report.
 
+Progress protocol: `progress` is called with `DraftEvent`s, in this order for a sequential engine —
+for each section of the plan (opening, duty, systems, foundation, plans, closing): `section_start`,
+then `section_done` once every sub-point of it is written (filled, not yet checked); then `repair` for
+each facet re-asked or replaced; finally one `done`. A `DraftEvent` is a frozen dataclass *and* a
+`str` (its Chinese message), so a callback that only logs text keeps working, and a progress page
+reads `event.kind`, `event.section`, `event.index` / `event.total`. With a concurrent engine the
+sections' sub-points run in parallel: each section still gets one start before its done, but
+sections may finish out of order; callbacks are never called from two threads at once.
+
 `write_draft_outputs` writes draft.docx, draft.md, draft.json and check.html (and draft-review.docx
 with a Word comment on every figure) as one set: all files are built in a temporary folder beside the
 output folder, then moved in; a failure leaves the previous set untouched.
@@ -19,8 +28,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -52,9 +63,30 @@ MAX_REPAIRS = 2
 EXEMPLARS_PER_FACET = 8
 ORDINALS = "一二三四五六七八九十"
 SECTION_NUMERALS = ("一", "二", "三", "四", "五", "六", "七", "八", "九", "十")
+SECTION_LABELS = {"opening": "开头", "duty": "履职", "systems": "制度落实", "foundation": "基础建设",
+                  "plans": "下步打算", "closing": "结尾"}
 
 
 # --------------------------------------------------------------------------- results
+
+EVENT_KINDS = ("section_start", "section_done", "repair", "done")
+
+
+@dataclass(frozen=True)
+class DraftEvent(str):
+    """A progress event of `draft_report` (see the module docstring). `str(event)` is its message."""
+
+    kind: str                     # one of EVENT_KINDS
+    section: str | None = None    # section key; None for `done`
+    index: int = 0                # 1-based position of the section in the plan (0 for `done`)
+    total: int = 0                # number of sections in the plan
+    facet: str | None = None      # facet id, for `repair`
+    message: str = ""
+
+    def __new__(cls, kind: str, section: str | None = None, index: int = 0, total: int = 0,
+                facet: str | None = None, message: str = "") -> DraftEvent:
+        return super().__new__(cls, message)
+
 
 @dataclass(frozen=True)
 class SentenceRecord:
@@ -165,7 +197,7 @@ class _Context:
     past_texts: tuple[tuple[str, int | None], ...]
     index: Any
     warnings: list[str]
-    progress: Callable[[str], None]
+    progress: Callable[[DraftEvent], None]
 
 
 # --------------------------------------------------------------------------- public API
@@ -179,12 +211,15 @@ def draft_report(
     seed: int = 0,
     prior: Metrics | None = None,
     past_texts: Sequence[tuple[str, int | None]] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[DraftEvent], None] | None = None,
+    reuse_corpus: bool = True,
 ) -> DraftResult:
     """Draft this year's report from `metrics`; every figure in it comes from `metrics`.
 
-    `index` (a HybridIndex) supplies exemplar chunks per facet and, when `past_texts` is None, the
-    region's earlier reports for stale detection. `prior` is last year's metrics.
+    `index` (a HybridIndex) supplies exemplar chunks per facet and past headings and, when
+    `past_texts` is None, the region's earlier reports for stale detection. `prior` is last year's
+    metrics. `progress` receives `DraftEvent`s (module docstring). `reuse_corpus=False` keeps corpus
+    sentences out of the template engine's text (exemplars still reach an LLM engine as style).
     """
     from pipeline.check import check_text
 
@@ -192,9 +227,14 @@ def draft_report(
     t0 = time.perf_counter()
     profile_name = profile or metrics.meta.profile or DEFAULT_PROFILE
     prof = load_profile(profile_name)
-    engine_obj = get_engine(engine, profile=profile_name) if isinstance(engine, str) else engine
-    fallback = engine_obj if engine_obj.name == "template" else get_engine("template", profile=profile_name)
-    say = progress or (lambda _msg: None)
+    engine_obj = _engine(engine, profile_name, reuse_corpus) if isinstance(engine, str) else engine
+    fallback = engine_obj if engine_obj.name == "template" else _engine("template", profile_name, reuse_corpus)
+    lock = threading.Lock()
+
+    def say(event: DraftEvent) -> None:
+        if progress is not None:
+            with lock:      # sections may finish in worker threads: one callback at a time
+                progress(event)
     if past_texts is None:
         past_texts = _past_texts(index, metrics) if index is not None else ()
     ctx = _Context(
@@ -205,18 +245,13 @@ def draft_report(
     timings["setup"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    plan = _plan_units(ctx)
     headings = _headings(ctx)
+    plan = _plan_units(ctx, headings)
     timings["plan"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
     units = [u for units in plan.values() for u in units]
-    if engine_obj.concurrent and len(units) > 1:
-        with ThreadPoolExecutor(max_workers=min(4, len(units))) as pool:
-            list(pool.map(lambda u: _write(ctx, u, ctx.engine), units))
-    else:
-        for unit in units:
-            _write(ctx, unit, ctx.engine)
+    _write_sections(ctx, plan, say)
     timings["write"] = time.perf_counter() - t2
 
     repairs: list[Repair] = []
@@ -234,7 +269,11 @@ def draft_report(
             else:
                 action, engine_for = "template", ctx.fallback
             repairs.append(Repair(unit.facet.id, round_no, tuple(problems), action))
-            say(f"修正：{unit.facet.id} 第{round_no}次（{'重写' if action == 'reask' else '改用模板'}）")
+            say(DraftEvent(
+                "repair", unit.section.key, _section_index(ctx, unit.section.key), len(ctx.profile.sections),
+                unit.facet.id,
+                f"修正：{unit.facet.id} 第{round_no}次（{'重写' if action == 'reask' else '改用模板'}）",
+            ))
             unit.request = replace(unit.request, feedback=unit.request.feedback + tuple(problems))
             _write(ctx, unit, engine_for)
         rendered = _render(ctx, plan, headings)
@@ -257,12 +296,72 @@ def draft_report(
         warnings=tuple(dict.fromkeys(ctx.warnings)),
         signature=rendered.signature,
     )
-    say(f"起草完成：{len(rendered.sections)} 部分，{len(rendered.text)} 字，用时 {timings['total']:.2f} 秒")
+    say(DraftEvent("done", None, 0, len(ctx.profile.sections), None,
+                   f"起草完成：{len(rendered.sections)} 部分，{len(rendered.text)} 字，用时 {timings['total']:.2f} 秒"))
     return DraftResult(
         draft=draft, text=rendered.text, check=check, sentences=rendered.records,
         figures=rendered.figures, warnings=draft.warnings, repairs=tuple(repairs), timings=timings,
         metrics=metrics,
     )
+
+
+def _engine(spec: str, profile: str, reuse_corpus: bool) -> Engine:
+    if spec == "template" and not reuse_corpus:
+        from pipeline.engines.template import TemplateEngine
+
+        return TemplateEngine(profile, reuse_corpus=False)
+    return get_engine(spec, profile=profile)
+
+
+def _section_index(ctx: _Context, key: str) -> int:
+    return next((i for i, s in enumerate(ctx.profile.sections, 1) if s.key == key), 0)
+
+
+def _write_sections(ctx: _Context, plan: dict[str, list[_Unit]], say: Callable[[DraftEvent], None]) -> None:
+    """Write every facet, telling `say` when each section starts and is done (module docstring)."""
+    sections = ctx.profile.sections
+    total = len(sections)
+    names = {s.key: s.name if s.name != s.key else SECTION_LABELS.get(s.key, s.key) for s in sections}
+
+    def start(i: int, key: str) -> None:
+        say(DraftEvent("section_start", key, i, total, None, f"开始写：{names[key]}（{i}/{total}）"))
+
+    def done(i: int, key: str) -> None:
+        say(DraftEvent("section_done", key, i, total, None, f"写完：{names[key]}（{i}/{total}）"))
+
+    units = [u for us in plan.values() for u in us]
+    if not (ctx.engine.concurrent and len(units) > 1):
+        for i, section in enumerate(sections, 1):
+            start(i, section.key)
+            for unit in plan.get(section.key, []):
+                _write(ctx, unit, ctx.engine)
+            done(i, section.key)
+        return
+    position = {s.key: i for i, s in enumerate(sections, 1)}
+    left = {key: len(us) for key, us in plan.items() if us}
+    started: set[str] = set()
+    lock = threading.Lock()
+
+    def run(unit: _Unit) -> None:
+        key = unit.section.key
+        with lock:
+            first = key not in started
+            started.add(key)
+        if first:
+            start(position[key], key)
+        _write(ctx, unit, ctx.engine)
+        with lock:
+            left[key] -= 1
+            finished = left[key] == 0
+        if finished:
+            done(position[key], key)
+
+    with ThreadPoolExecutor(max_workers=min(4, len(units))) as pool:
+        list(pool.map(run, units))
+    for i, section in enumerate(sections, 1):      # sections with no sub-points (closing)
+        if not plan.get(section.key):
+            start(i, section.key)
+            done(i, section.key)
 
 
 # --------------------------------------------------------------------------- planning
@@ -343,7 +442,7 @@ def _stated_keys(ctx: _Context) -> dict[str, list[str]]:
     return by_facet
 
 
-def _plan_units(ctx: _Context) -> dict[str, list[_Unit]]:
+def _plan_units(ctx: _Context, headings: dict[str, str]) -> dict[str, list[_Unit]]:
     from pipeline.plan import names_for
 
     metrics = ctx.metrics
@@ -384,7 +483,7 @@ def _plan_units(ctx: _Context) -> dict[str, list[_Unit]]:
                 unit = (m.unit if m else entry.unit if entry else "")
                 labels[k] = f"{(m.label if m else entry.label if entry else k)}（{unit}）"
             request = FacetRequest(
-                profile=ctx.profile.spec, section_key=section.key, section_heading="",
+                profile=ctx.profile.spec, section_key=section.key, section_heading=headings.get(section.key, ""),
                 facet_id=facet.id, topic=topic, ordinal=ordinal, metric_keys=keys, metric_labels=labels,
                 # Plans are this unit's own targets: corpus plans of other units would read as promises.
                 metrics=metrics, exemplars=_exemplars(ctx, section, facet) if section.key != "plans" else (),
@@ -395,13 +494,52 @@ def _plan_units(ctx: _Context) -> dict[str, list[_Unit]]:
     return plan
 
 
+_HEADING_CACHE: weakref.WeakKeyDictionary[Any, dict[str, tuple[str, ...]]] = weakref.WeakKeyDictionary()
+_HEADING_NUMBER_RE = re.compile(r"^\s*(?:[一二三四五六七八九十]+[、.．]|（[一二三四五六七八九十]+）|\d+[、.．])\s*")
+MAX_HEADING_EXEMPLARS = 8
+
+
+def past_headings(index: Any, section_key: str) -> tuple[str, ...]:
+    """Distinct headings the corpus gave this section (numbering stripped), most frequent first.
+    Cached per index object: one pass over the chunks serves a whole batch."""
+    if index is None:
+        return ()
+    try:
+        per_index = _HEADING_CACHE.setdefault(index, {})
+    except TypeError:
+        per_index = {}
+    if not per_index:
+        counts: dict[str, dict[str, int]] = {}
+        try:
+            chunks = index.all_chunks()
+        except Exception:  # noqa: BLE001 - exemplars are optional style hints
+            chunks = []
+        for chunk in chunks:
+            heading = _HEADING_NUMBER_RE.sub("", (chunk.heading or "").strip()).rstrip("。：:")
+            if 6 <= len(heading) <= 40 and not any(ch.isdigit() or ch in "*＊×" for ch in heading):
+                bucket = counts.setdefault(chunk.section_key, {})
+                bucket[heading] = bucket.get(heading, 0) + 1
+        for key, bucket in counts.items():
+            ranked = sorted(bucket, key=lambda h: (-bucket[h], h))
+            per_index[key] = tuple(ranked[:MAX_HEADING_EXEMPLARS])
+        per_index.setdefault("", ())     # marks the index as scanned even when it holds no headings
+    return per_index.get(section_key, ())
+
+
+def _heading_key(heading: str) -> str:
+    return re.sub(r"[，,、。；;：:\s]", "", heading)
+
+
 def _headings(ctx: _Context) -> dict[str, str]:
+    """One heading per numbered section. Two sections never share a heading: a repeated one (an LLM
+    may write the same line twice) is replaced by the template's heading, or the next unused pattern."""
     out: dict[str, str] = {}
+    used: set[str] = set()
     for section in ctx.profile.sections:
         if not section.numbered:
             continue
         request = HeadingRequest(profile=ctx.profile.spec, section_key=section.key, metrics=ctx.metrics,
-                                 seed=ctx.seed)
+                                 exemplars=past_headings(ctx.index, section.key), seed=ctx.seed)
         try:
             heading = ctx.engine.write_heading(request).strip()
         except Exception as exc:  # noqa: BLE001 - a heading is style; fall back rather than fail
@@ -409,7 +547,17 @@ def _headings(ctx: _Context) -> dict[str, str]:
             heading = ""
         if not heading or any(ch.isdigit() for ch in heading):
             heading = ctx.fallback.write_heading(request)
-        out[section.key] = fill(heading, ctx.metrics, slots=ctx.slots).text
+        candidates = [heading]
+        if ctx.engine is not ctx.fallback:
+            candidates.append(ctx.fallback.write_heading(request))
+        start = section.headings.index(candidates[-1]) if candidates[-1] in section.headings else 0
+        candidates += list(section.headings[start:] + section.headings[:start])
+        filled = [fill(c, ctx.metrics, slots=ctx.slots).text for c in candidates if c]
+        chosen = next((h for h in filled if _heading_key(h) not in used), filled[0] if filled else "")
+        if chosen != (filled[0] if filled else ""):
+            ctx.warnings.append(f"章节 {section.key} 的标题与前文重复，已改用“{chosen}”。")
+        used.add(_heading_key(chosen))
+        out[section.key] = chosen
     return out
 
 
@@ -451,14 +599,48 @@ def _fill_parts(ctx: _Context, unit: _Unit, answer) -> list:  # noqa: ANN001
     pieces, _warnings = answer
     if unit.plan_text:
         text, sources = pieces[-1] if pieces else ("", ())
-        plan = unit.plan_text.strip().rstrip("。；;")
-        text = (text.rstrip("。") + "，" + plan + "。") if text else plan + "。"
-        pieces = pieces[:-1] + [(text, sources)]
+        pieces = pieces[:-1] + [(join_plan(text, unit.plan_text), sources)]
     filled = []
     for text, sources in pieces:
         result = fill(text, ctx.metrics, slots=ctx.slots, percent_sign=ctx.profile.percent_sign)
         filled.append((result.text, result.spans, tuple(sources)))
     return filled
+
+
+_CLAUSE_SPLIT_RE = re.compile(r"[，；]")
+_PLAN_VERBS = frozenset({"推动", "推进", "加强", "加大", "完善", "提高", "提升", "确保", "做好", "抓好", "落实",
+                         "健全", "深化", "强化", "力争", "持续", "积极", "全面", "扎实", "切实", "进一"})
+# Other openings of a target the user may write: kept as written.
+_PLAN_STARTS = frozenset({"完成", "建成", "建立", "开展", "组织", "实现", "争取", "保持", "新建", "改造", "打造",
+                          "创建", "举办", "召开", "出台", "制定", "启动", "继续", "坚持", "用好", "依托", "配齐",
+                          "加快", "巩固", "争创", "全力", "努力", "建设", "开通", "优化", "规范", "拓展", "探索",
+                          "创新", "落细", "筹建", "组建", "新增", "增加", "提早", "严格", "着力", "大力", "不断",
+                          "年内", "全年", "明年", "同时"})
+
+
+def join_plan(lead: str, plan: str) -> str:
+    """The bank's measure sentence and the user's own target as one sentence: `措施，目标。`
+
+    When the target uses a verb the measure's last clause already uses (`…，推动A。` + `推动B`), that
+    clause gives way to the target instead of reading `推动A，推动B`; a one-clause measure then stands
+    as its own sentence before the target. A bare result (`达标率全面提升`) is introduced with 确保.
+    """
+    plan = plan.strip().rstrip("。；;，,")
+    lead = lead.strip().rstrip("。；;，,")
+    if not lead:
+        return plan + "。"
+    if not plan:
+        return lead + "。"
+    if plan[:2] not in _PLAN_VERBS and plan[:2] not in _PLAN_STARTS and "争" not in plan:
+        plan = "确保" + plan        # a bare result (`训练达标率全面提升`) reads as a target with 确保
+    clauses = _CLAUSE_SPLIT_RE.split(lead)
+    # The target's own verbs (`推动…`, `…全面提升`) already in the measure's last clause: it gives way.
+    if any(v in clauses[-1] and v in plan for v in _PLAN_VERBS - {"进一", "全面"}):
+        if len(clauses) > 1:
+            cut = max(lead.rfind("，"), lead.rfind("；"))
+            return lead[:cut] + "，" + plan + "。"
+        return lead + "。" + plan + "。"
+    return lead + "，" + plan + "。"
 
 
 # --------------------------------------------------------------------------- rendering
@@ -508,7 +690,11 @@ def _render(ctx: _Context, plan: dict[str, list[_Unit]], headings: dict[str, str
         if section.intro:
             bank = profile.bank(section.intro)
             if bank.leads:
-                text = fill(rng.choice(bank.leads), metrics, slots=ctx.slots).text
+                from pipeline.engines.template import repeats_idea
+
+                # An intro restating the heading just above it (年度军事工作任务 twice) is dropped from the choice.
+                leads = [t for t in bank.leads if not repeats_idea(t, heading)] or list(bank.leads)
+                text = fill(rng.choice(leads), metrics, slots=ctx.slots).text
                 records.append(SentenceRecord(section.key, section.intro, text, pos, pos + len(text)))
                 add_paragraph([DraftSentence(text, facet=section.intro)])
         if section.key == "closing":

@@ -124,16 +124,24 @@ def _format_rank(metric: MetricValue, *, with_scope: bool, before: str) -> str:
     return body
 
 
+# Without superiors in the metrics file: the three bodies a county's first secretary answers to.
+DEFAULT_SUPERIORS = ("上级党委", "政府", "军事机关")
+
+
+def join_superiors(superiors: tuple[str, ...] | list[str]) -> str:
+    """`市委` / `市委和军分区党委` / `市委、市政府和军分区党委`: 和 once, before the last item only."""
+    items = [s.strip() for s in superiors if s and s.strip()] or list(DEFAULT_SUPERIORS)
+    if len(items) == 1:
+        return items[0]
+    return "、".join(items[:-1]) + "和" + items[-1]
+
+
 def meta_slots(metrics: Metrics, *, role: str = "人武部党委第一书记") -> dict[str, str]:
     """Plain slots a phrase may use; all come from this year's metrics file."""
     meta = metrics.meta
     region = meta.region
     level_char = region[-1] if region and region[-1] in "县区市旗镇乡" else (meta.level or "县")[:1]
-    superiors = list(meta.superiors) or ["上级党委", "政府和军事机关"]
-    if len(superiors) > 1:
-        superiors_text = "、".join(superiors[:-1]) + "和" + superiors[-1]
-    else:
-        superiors_text = superiors[0]
+    superiors_text = join_superiors(meta.superiors)
     title = meta.reporter_title or ""
     if "第一书记" in title:
         role = title.split("、")[-1]

@@ -10,6 +10,7 @@ YAML; nothing here is specific to one genre.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,27 @@ KNOWN_SLOTS: frozenset[str] = frozenset(
 )
 MIN_VARIANTS = 5
 MIN_HEADINGS = 6
+# `[A|B|C]` in a phrase is a choice: the phrase stands for one variant per combination of choices, so a
+# bank line `[坚持A|落实B]，[做到C|确保D]。` gives four sentences. An empty choice (`[全年|]`) drops the
+# words. Expansion stops at this many variants per line (a typo must not explode the bank).
+MAX_EXPANSION = 400
+_CHOICE_RE = re.compile(r"\[([^\[\]]*\|[^\[\]]*)\]")
+
+
+def expand_choices(text: str) -> tuple[str, ...]:
+    """Every variant a phrase with `[A|B]` choices stands for, in order (first choices first)."""
+    out = [text]
+    while True:
+        match = _CHOICE_RE.search(out[0])
+        if match is None:
+            return tuple(dict.fromkeys(out))
+        nxt: list[str] = []
+        for item in out:
+            m = _CHOICE_RE.search(item)
+            assert m is not None
+            for option in m.group(1).split("|"):
+                nxt.append(item[:m.start()] + option + item[m.end():])
+        out = nxt[:MAX_EXPANSION]
 
 
 @dataclass(frozen=True)
@@ -92,6 +114,11 @@ def _strings(value: object, where: str, path: Path) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _phrases(value: object, where: str, path: Path) -> tuple[str, ...]:
+    """A list of phrases with `[A|B]` choices expanded (duplicates dropped, order kept)."""
+    return tuple(dict.fromkeys(v for item in _strings(value, where, path) for v in expand_choices(item)))
+
+
 @lru_cache(maxsize=16)
 def load_profile(profile: str = DEFAULT_PROFILE) -> Profile:
     """Load a profile's plan and phrase banks (cached: the batch drafts thousands of reports)."""
@@ -126,7 +153,7 @@ def load_profile(profile: str = DEFAULT_PROFILE) -> Profile:
                 key=key,
                 name=str(raw.get("name") or key),
                 numbered=bool(raw.get("numbered", True)),
-                headings=_strings(raw.get("headings"), f"章节 {key} 的 headings", plan_path),
+                headings=_phrases(raw.get("headings"), f"章节 {key} 的 headings", plan_path),
                 facets=facets,
                 intro=raw.get("intro"),
             )
@@ -142,7 +169,7 @@ def load_profile(profile: str = DEFAULT_PROFILE) -> Profile:
             banks[facet_id] = PhraseBank(
                 facet_id=facet_id,
                 **{
-                    part: _strings(spec.get(part), f"{facet_id}.{part}", bank_path)
+                    part: _phrases(spec.get(part), f"{facet_id}.{part}", bank_path)
                     for part in ("topics", "leads", "sentences", "names", "closers")
                 },
             )

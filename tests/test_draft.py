@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import run
-from pipeline.draft import MAX_REPAIRS, draft_report, draft_to_markdown, write_draft_outputs
+from pipeline.draft import (
+    EVENT_KINDS,
+    MAX_REPAIRS,
+    DraftEvent,
+    draft_report,
+    draft_to_markdown,
+    join_plan,
+    write_draft_outputs,
+)
 from pipeline.engines.base import FacetRequest, FacetText, HeadingRequest
 from pipeline.metrics import load_metrics
 from pipeline.models import BAD_VERDICTS, Chunk, Metrics, SearchHit
@@ -42,14 +50,15 @@ def test_golden_template_draft(result) -> None:  # noqa: ANN001
 def test_draft_has_the_genre_shape(result) -> None:  # noqa: ANN001
     text = result.text
     lines = text.splitlines()
-    assert lines[0] == "2024年度党管武装工作述职报告"
-    assert lines[1].startswith(("2024年以来，在市委、市政府和军分区党委", "一年来，在市委、市政府和军分区党委"))
+    assert lines[0] == "青岚县2024年度党管武装工作述职报告"
+    assert lines[1].startswith(("2024年以来，在市委、市政府和军分区党委", "一年来，在市委、市政府和军分区党委",
+                                "2024年，在市委、市政府和军分区党委"))
     assert lines[1].endswith("如下：")
     headings = [line for line in lines if line[:2] in ("一、", "二、", "三、")]
     assert len(headings) == 3 and all("，" in h for h in headings)
     assert sum(line.startswith("一是") for line in lines) == 4          # three sections + plans
     assert "二是" in text and "三是" in text
-    assert "我的述职完毕，不妥之处，请各位领导批评指正。" in lines
+    assert lines[-3].endswith("请各位领导批评指正。") and "不" in lines[-3]
     assert lines[-1] == "2025年1月12日"
     assert "{" not in text and "}" not in text
 
@@ -172,7 +181,7 @@ def test_cli_draft_writes_the_four_files(tmp_path: Path, capsys) -> None:  # noq
     assert run(["draft", str(METRICS), "-o", str(out), "--seed", "3"]) == 0
     assert {p.name for p in out.iterdir()} == OUTPUTS
     md = (out / "draft.md").read_text(encoding="utf-8")
-    assert md.startswith("# 2024年度党管武装工作述职报告")
+    assert md.startswith("# 青岚县2024年度党管武装工作述职报告")
     data = json.loads((out / "draft.json").read_text(encoding="utf-8"))
     assert data["seed"] == 3 and data["engine"] == "template"
     assert {s["key"] for s in data["sections"]} >= {"opening", "duty", "systems", "foundation", "plans", "closing"}
@@ -261,3 +270,139 @@ def test_review_blocks_comment_exactly_the_figures(result) -> None:  # noqa: ANN
     assert [b.style for b in blocks][:3] == ["title", "body", "h1"]
     assert [b.style for b in blocks][-2:] == ["signature", "date"]
     assert not any(b.comments for b in draft_to_blocks(result))
+
+
+# --------------------------------------------------------------------------- progress, headings, plans
+
+SECTION_ORDER = ["opening", "duty", "systems", "foundation", "plans", "closing"]
+
+
+def _section_events(events: list[DraftEvent]) -> list[tuple[str, str | None]]:
+    return [(e.kind, e.section) for e in events if e.kind.startswith("section_")]
+
+
+def test_progress_reports_each_section_start_and_done_in_order(metrics: Metrics) -> None:
+    events: list[DraftEvent] = []
+    draft_report(metrics, progress=events.append)
+    assert all(isinstance(e, DraftEvent) and isinstance(e, str) and e.kind in EVENT_KINDS for e in events)
+    assert _section_events(events) == [(k, s) for s in SECTION_ORDER for k in ("section_start", "section_done")]
+    starts = [e for e in events if e.kind == "section_start"]
+    assert [(e.index, e.total) for e in starts] == [(i, 6) for i in range(1, 7)]
+    assert str(starts[1]) == "开始写：履职（2/6）"
+    assert events[-1].kind == "done" and events[-1].section is None and "起草完成" in events[-1]
+
+
+def test_progress_with_a_concurrent_engine_starts_each_section_once_before_it_is_done(metrics: Metrics) -> None:
+    events: list[DraftEvent] = []
+    engine = WrongFigureEngine()
+    assert engine.concurrent
+    draft_report(metrics, engine=engine, progress=events.append)
+    pairs = _section_events(events)
+    for key in SECTION_ORDER:
+        mine = [kind for kind, section in pairs if section == key]
+        assert mine == ["section_start", "section_done"], key
+    repairs = [e for e in events if e.kind == "repair"]
+    assert repairs and all(e.section == "systems" and e.facet == "conscription" for e in repairs)
+    assert events[-1].kind == "done"
+
+
+@dataclass
+class RecordingEngine(WrongFigureEngine):
+    """Writes clean facets, records every request; `heading` (when set) is its answer for every section."""
+
+    heading: str = ""
+    concurrent: bool = False
+
+    def __post_init__(self) -> None:
+        self.facets: list[FacetRequest] = []
+        self.headings: list[HeadingRequest] = []
+
+    def write_heading(self, request: HeadingRequest) -> str:
+        self.headings.append(request)
+        return self.heading or super().write_heading(request)
+
+    def write_facet(self, request: FacetRequest) -> FacetText:
+        self.facets.append(request)
+        return FacetText(text="".join(f"落实{{{k}}}。" for k in request.metric_keys))
+
+
+def test_facet_requests_carry_their_sections_heading(metrics: Metrics) -> None:
+    engine = RecordingEngine()
+    result = draft_report(metrics, engine=engine)
+    headings = {s.key: s.heading for s in result.draft.sections if s.numbered}
+    assert headings["duty"] == "履职尽责，扛起政治责任"
+    for request in engine.facets:
+        assert request.section_heading == headings.get(request.section_key, ""), request.facet_id
+
+
+def test_an_engine_repeating_a_heading_gets_the_templates_instead(metrics: Metrics) -> None:
+    engine = RecordingEngine(heading="坚持党管武装，扛起政治责任")
+    result = draft_report(metrics, engine=engine, seed=2)
+    headings = [s.heading for s in result.draft.sections if s.numbered]
+    assert headings[0] == "坚持党管武装，扛起政治责任"
+    assert len(set(headings)) == len(headings) == 3
+    assert any("标题与前文重复" in w for w in result.warnings)
+
+
+class HeadingIndex(FakeIndex):
+    def all_chunks(self, region: str | None = None, **_kw) -> list[Chunk]:
+        def chunk(i: int, section: str, heading: str) -> Chunk:
+            return Chunk(chunk_id=f"d:{i}", doc_id="d", path="x.txt", text="正文。", region="远山县", year=2023,
+                         section_key=section, heading=heading, position=i)
+
+        return [chunk(1, "duty", "一、提高站位，扛牢党管武装政治责任"), chunk(2, "duty", "一、提高站位，扛牢党管武装政治责任"),
+                chunk(3, "systems", "二、健全制度，推动武装工作落实"), chunk(4, "systems", "二、第3次会议")]
+
+
+def test_heading_requests_carry_past_headings_of_their_section(metrics: Metrics) -> None:
+    engine = RecordingEngine()
+    draft_report(metrics, engine=engine, index=HeadingIndex())
+    by_section = {r.section_key: r.exemplars for r in engine.headings}
+    assert by_section["duty"] == ("提高站位，扛牢党管武装政治责任",)
+    assert by_section["systems"] == ("健全制度，推动武装工作落实",)       # numbered/figured headings left out
+    assert by_section["foundation"] == ()
+
+
+def test_reuse_corpus_false_keeps_corpus_sentences_out(metrics: Metrics) -> None:
+    index = FakeIndex()
+    for seed in range(12):
+        result = draft_report(metrics, index=index, seed=seed, reuse_corpus=False)
+        assert not any(r.sources for r in result.sentences)
+        assert index.chunk.text[2:] not in result.text
+
+
+def test_cli_no_corpus_flag_reaches_the_drafter(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import pipeline.draft
+
+    seen: dict[str, object] = {}
+    real = pipeline.draft.draft_report
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline.draft, "draft_report", spy)
+    assert run(["draft", str(METRICS), "-o", str(tmp_path / "a"), "--no-corpus"]) == 0
+    assert seen["reuse_corpus"] is False
+    assert run(["draft", str(METRICS), "-o", str(tmp_path / "b")]) == 0
+    assert seen["reuse_corpus"] is True
+
+
+@pytest.mark.parametrize(
+    ("lead", "plan", "expected"),
+    [
+        ("完善征兵工作机制，推动征兵工作提质增效。", "力争征兵“五率”考评保持全市前列",
+         "完善征兵工作机制，推动征兵工作提质增效，力争征兵“五率”考评保持全市前列。"),
+        # the target's verb is already in the last clause: that clause gives way
+        ("加强国防教育基地建设，推动国防教育常态化开展。", "推动国防教育馆与中小学研学实践深度融合",
+         "加强国防教育基地建设，推动国防教育馆与中小学研学实践深度融合。"),
+        ("围绕应急处突任务，提升快速反应能力。", "民兵专业分队训练达标率全面提升",
+         "围绕应急处突任务，确保民兵专业分队训练达标率全面提升。"),
+        ("推动国防教育常态化开展。", "推动国防教育馆建设", "推动国防教育常态化开展。推动国防教育馆建设。"),
+        ("严格民兵整组标准，推动民兵组织编实建强。", "建成县级国防教育馆",
+         "严格民兵整组标准，推动民兵组织编实建强，建成县级国防教育馆。"),
+        ("", "建成县级国防教育馆。", "建成县级国防教育馆。"),
+    ],
+)
+def test_join_plan(lead: str, plan: str, expected: str) -> None:
+    assert join_plan(lead, plan) == expected

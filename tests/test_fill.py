@@ -14,6 +14,7 @@ from pipeline.fill import (
     decimal_text,
     fill,
     format_metric,
+    join_superiors,
     meta_slots,
     placeholders,
 )
@@ -117,6 +118,25 @@ def test_meta_slots() -> None:
                        values=())
     assert meta_slots(district)["whole"] == "全区"
     assert meta_slots(district)["role"] == "区人武部党委第一书记"
+
+
+@pytest.mark.parametrize(
+    ("superiors", "expected"),
+    [
+        ((), "上级党委、政府和军事机关"),
+        (("市委",), "市委"),
+        (("市委", "军分区党委"), "市委和军分区党委"),
+        (("市委", "市政府", "军分区党委"), "市委、市政府和军分区党委"),
+        (("市委", "市政府", "军分区党委", "省军区"), "市委、市政府、军分区党委和省军区"),
+        ((" 市委 ", ""), "市委"),
+    ],
+)
+def test_superiors_are_joined_with_one_he(superiors: tuple[str, ...], expected: str) -> None:
+    assert join_superiors(superiors) == expected
+    metrics = Metrics(meta=ReportMeta(year=2024, region="青岚县", superiors=superiors), values=())
+    text = fill("在{superiors}的正确领导下", metrics, slots=meta_slots(metrics)).text
+    assert text == f"在{expected}的正确领导下"
+    assert text.count("和") <= 1
 
 
 def test_placeholders() -> None:

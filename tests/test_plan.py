@@ -13,7 +13,7 @@ from pipeline.catalog import load_catalog, profile_dir
 from pipeline.engines.template import is_number_free
 from pipeline.errors import InputError
 from pipeline.fill import PLACEHOLDER_RE
-from pipeline.plan import load_profile, route_names, route_plans, validate_profile
+from pipeline.plan import expand_choices, load_profile, route_names, route_plans, validate_profile
 
 
 def test_default_profile_plan_has_the_genre_shape() -> None:
@@ -127,3 +127,23 @@ def test_route_plans() -> None:
     assert len(chosen) == profile.max_plans and all(text is None for _, text in chosen)
     order = [f.id for f in profile.section("plans").facets]
     assert [fid for fid, _ in chosen] == sorted((fid for fid, _ in chosen), key=order.index)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("无选择。", ("无选择。",)),
+        ("[甲|乙]和[丙|丁]。", ("甲和丙。", "甲和丁。", "乙和丙。", "乙和丁。")),
+        ("现将[一年来的|]情况报告如下：", ("现将一年来的情况报告如下：", "现将情况报告如下：")),
+        ("[同|同]样", ("同样",)),
+        ("{militia.primary}[名|人]", ("{militia.primary}名", "{militia.primary}人")),
+    ],
+)
+def test_expand_choices(text: str, expected: tuple[str, ...]) -> None:
+    assert expand_choices(text) == expected
+
+
+def test_bank_lines_with_choices_are_expanded_when_loaded() -> None:
+    closers = load_profile().bank("closing").closers
+    assert "以上述职，不当之处，恳请各位领导批评指正。" in closers
+    assert all("[" not in c and "|" not in c for b in load_profile().banks for c in b.leads + b.closers + b.topics)

@@ -11,7 +11,14 @@ import pytest
 from pipeline.catalog import load_catalog
 from pipeline.engines import get_engine
 from pipeline.engines.base import FacetRequest, HeadingRequest
-from pipeline.engines.template import TemplateEngine, is_name_free, is_number_free, rebind_figures
+from pipeline.engines.template import (
+    TemplateEngine,
+    is_name_free,
+    is_number_free,
+    only_metric_phrases,
+    rebind_figures,
+    repeats_idea,
+)
 from pipeline.fill import placeholders
 from pipeline.metrics import load_metrics
 from pipeline.models import Chunk, Metrics
@@ -187,3 +194,77 @@ def test_own_region_and_repairs_do_not_reuse_corpus_text(metrics: Metrics, engin
         assert all(not s for _, s in engine.write_facet_parts(request)[0])
         repaired = replace(request, exemplars=(other,), feedback=("“1420人”与数据不符",))
         assert all(not s for _, s in engine.write_facet_parts(repaired)[0])
+
+
+@pytest.mark.parametrize(
+    ("template", "keys", "plain"),
+    [
+        ("全年向部队输送合格青年{conscription.recruits}，大学生征集比例{conscription.college_ratio}。",
+         ("conscription.recruits", "conscription.college_ratio"), True),
+        ("{level}财政拨付{veterans.self_employed_funding}，补助{veterans.self_employed}退役士兵自谋职业。",
+         ("veterans.self_employed_funding", "veterans.self_employed"), True),
+        ("{whole}{militia.towns}乡镇和{militia.units}机关及企事业单位完成民兵整组。",
+         ("militia.towns", "militia.units"), True),
+        # another county's works, claims and events: not carried over
+        ("{level}财政落实人武部社会聘用人员经费{foundation.staff_funding}，投入{foundation.infrastructure_funding}"
+         "改造人武部训练场和民兵装备仓库。", ("foundation.staff_funding", "foundation.infrastructure_funding"), False),
+        ("全年向部队输送合格青年{conscription.recruits}，兵员质量创近年最好水平。", ("conscription.recruits",), False),
+        ("在{conscription.school_stations:cn}高中征兵工作站常态开展政策咨询。", ("conscription.school_stations",), False),
+        ("{level}财政克服困难，拨付{veterans.self_employed_funding}。", ("veterans.self_employed_funding",), False),
+    ],
+)
+def test_only_metric_phrases(template: str, keys: tuple[str, ...], plain: bool) -> None:
+    assert only_metric_phrases(template, keys, load_catalog()) is plain
+
+
+def test_strict_rebinding_leaves_other_counties_details_out(metrics: Metrics) -> None:
+    detailed = "投入80万元改造人武部训练场和民兵装备仓库。"
+    keys = ("foundation.infrastructure_funding",)
+    loose, strict = TemplateEngine(strict_rebind=False), TemplateEngine()
+    loose_used = False
+    for seed in range(30):
+        request = _request(metrics, "department_support", keys, seed=seed, exemplars=(_chunk(detailed),))
+        assert all("仓库" not in text for text, _ in strict.write_facet_parts(request)[0])
+        loose_used |= any("仓库" in text for text, _ in loose.write_facet_parts(request)[0])
+    assert loose_used        # the corpus sentence does re-bind: strictness is what keeps it out
+
+
+def test_reuse_corpus_false_never_uses_corpus_sentences(metrics: Metrics) -> None:
+    generic = "坚持把民兵组织建设与基层治理结合起来，推动民兵在乡村振兴中发挥骨干作用。"
+    engine = TemplateEngine(reuse_corpus=False)
+    for seed in range(20):
+        request = _request(metrics, "militia_reform", ("militia.primary",), seed=seed, exemplars=(_chunk(generic),))
+        assert all(not sources and text != generic for text, sources in engine.write_facet_parts(request)[0])
+
+
+@pytest.mark.parametrize(
+    ("sentence", "text", "repeats"),
+    [
+        ("兵员质量实现稳步提升。", "向部队输送合格青年{x}，兵员质量创近年最好水平。", True),
+        ("军政军民关系更加融洽。", "扎实开展双拥共建，密切军政军民关系", True),
+        ("圆满完成了年度征兵任务。", "坚持把征兵工作作为重大政治任务。", False),
+        # the genre's common words alone are not a repetition
+        ("推动了党管武装工作有效落实。", "坚持把党管武装工作摆上重要议事日程。", False),
+    ],
+)
+def test_repeats_idea(sentence: str, text: str, repeats: bool) -> None:
+    assert repeats_idea(sentence, text) is repeats
+
+
+def test_closers_do_not_restate_the_sub_point(metrics: Metrics, engine: TemplateEngine) -> None:
+    for facet in _facets_with_metrics():
+        for seed in range(10):
+            request = replace(_request(metrics, facet.id, facet.metrics, seed=seed), topic="")
+            parts = [t for t, _ in engine.write_facet_parts(request)[0]]
+            closers = engine.profile.bank(facet.id).closers
+            if parts[-1] in closers:
+                assert not repeats_idea(parts[-1], "".join(parts[:-1])), (facet.id, parts)
+
+
+def test_a_partner_named_by_a_highlight_gets_no_sentence_of_its_own(metrics: Metrics, engine: TemplateEngine) -> None:
+    data = replace(metrics, partners=("青岚县国防教育馆",), documents=(), highlights=("青岚县国防教育馆建成开放。",))
+    keys = ("education.events",)
+    for seed in range(5):
+        text = "".join(t for t, _ in engine.write_facet_parts(
+            _request(data, "defence_education", keys, seed=seed))[0])
+        assert text.count("青岚县国防教育馆") == 1 and "建成开放" in text

@@ -27,6 +27,8 @@ def draft_command(
     prior: Path | None = typer.Option(None, "--prior", help="上年指标文件：用来发现照抄去年的旧数字"),
     out: Path = typer.Option(Path("out/draft"), "-o", "--out", help="输出文件夹"),
     annotate: bool = typer.Option(False, "--annotate", help="另写一份带批注的 draft-review.docx（每个数字注明来源）"),
+    no_corpus: bool = typer.Option(False, "--no-corpus",
+                                   help="模板引擎不借用往年报告的句子（只用短语库），避免带入别县的具体做法"),
 ) -> int:
     """按指标数据起草述职报告：写出 draft.docx、draft.md、draft.json 和 check.html。"""
     from pipeline.draft import draft_report, write_draft_outputs
@@ -42,7 +44,7 @@ def draft_command(
     prior_data = load_metrics(prior, profile=profile or data.meta.profile) if prior else None
     hybrid = _open_index(index) if index is not None else None
     result = draft_report(data, engine=engine, index=hybrid, profile=profile, seed=seed, prior=prior_data,
-                          progress=lambda msg: typer.echo(msg, err=True))
+                          progress=_echo_event, reuse_corpus=not no_corpus)
     written = write_draft_outputs(result, out, annotate=annotate)
     _summary(result, written)
     return 0 if result.ok else 1
@@ -82,6 +84,12 @@ def demo_command(
     _summary(result, written)
     typer.echo(f"演示完成，用时 {time.perf_counter() - started:.1f} 秒。")
     return 0 if result.ok else 1
+
+
+def _echo_event(event) -> None:  # noqa: ANN001 - pipeline.draft.DraftEvent
+    # Per-section events are for progress pages; the terminal shows repairs and the final line.
+    if getattr(event, "kind", None) not in ("section_start", "section_done"):
+        typer.echo(str(event), err=True)
 
 
 def _open_index(path: Path):  # noqa: ANN202 - HybridIndex, imported lazily

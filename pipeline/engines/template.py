@@ -26,7 +26,7 @@ from functools import lru_cache
 
 from pipeline.catalog import load_catalog
 from pipeline.engines.base import FacetRequest, FacetText, HeadingRequest
-from pipeline.fill import FillError, fill, placeholders
+from pipeline.fill import PLACEHOLDER_RE, FillError, fill, placeholders
 from pipeline.models import Metrics
 from pipeline.numerals import fullwidth_to_ascii
 from pipeline.plan import FacetNames, PhraseBank, Profile, load_profile, names_for
@@ -108,10 +108,14 @@ class TemplateEngine:
     name = "template"
     concurrent = False   # pure Python and fast: threads would only add overhead under the GIL
 
-    def __init__(self, profile: str = "dangguan-wuzhuang", *, reuse_corpus: bool = True):
+    def __init__(self, profile: str = "dangguan-wuzhuang", *, reuse_corpus: bool = True,
+                 strict_rebind: bool = True):
         self.profile_name = profile
         self.profile: Profile = load_profile(profile)
         self.reuse_corpus = reuse_corpus
+        # Strict: a figure-bearing corpus sentence is re-bound only when it says nothing but its
+        # metric phrases (see `only_metric_phrases`): no other county's works, events or claims.
+        self.strict_rebind = strict_rebind
         self._catalog = load_catalog(profile)
 
     # ------------------------------------------------------------------ protocol
@@ -138,12 +142,16 @@ class TemplateEngine:
         warnings: list[str] = []
 
         reusable = self._reusable(request) if (self.reuse_corpus and attempt == 0) else ()
-        number_free = [r for r in reusable if is_number_free(r.text) and is_name_free(r.text)]
+        # First-person sentences (`我要求相关部门建立台账`) report another secretary's own acts: not reused.
+        number_free = [r for r in reusable
+                       if "我" not in r.text and is_number_free(r.text) and is_name_free(r.text)]
         if number_free and rng.random() < 0.5:
             pick = rng.choice(number_free)
             parts.append((pick.text, (pick.chunk_id,)))
         elif bank.leads:
-            parts.append((rng.choice(bank.leads), ()))
+            # The sub-point's topic clause comes right before: a lead echoing it reads as a stammer.
+            leads = [t for t in bank.leads if not repeats_idea(t, request.topic)] or list(bank.leads)
+            parts.append((rng.choice(leads), ()))
 
         remaining = list(keys)
         if reusable and remaining and rng.random() < 0.4:
@@ -163,13 +171,21 @@ class TemplateEngine:
         names = names_for(self.profile, request.metrics).get(request.facet_id)
         closer = rng.choice(bank.closers) if bank.closers else None
         if names:
-            name_sentences = [(s, ()) for s in self._name_sentences(bank, names, rng)]
+            said = request.topic + "".join(t for t, _ in parts)
+            name_sentences = [(s, ()) for s in self._name_sentences(bank, names, rng, said)]
             if request.facet_id == "opening":
                 parts.extend(name_sentences)
             else:
                 # Documents read best right after the measures they ground, highlights last.
                 parts[1:1] = [p for p in name_sentences if "《" in p[0]]
                 parts.extend(p for p in name_sentences if "《" not in p[0])
+        if closer:
+            # A closer restating what the sub-point already said (兵员质量…兵员质量) reads as padding:
+            # take another closer that shares no phrase with the text, or none.
+            said = request.topic + "".join(t for t, _ in parts)
+            if repeats_idea(closer, said):
+                fresh = [c for c in bank.closers if not repeats_idea(c, said)]
+                closer = rng.choice(fresh) if fresh else None
         if closer:
             parts.append((closer, ()))
         return parts, tuple(warnings)
@@ -194,6 +210,8 @@ class TemplateEngine:
             result = rebind_figures(item.text, keys, self._catalog)
             if result is None:
                 continue
+            if self.strict_rebind and not only_metric_phrases(result[0], result[1], self._catalog):
+                continue
             try:
                 filled = fill(result[0], metrics).text
             except FillError:
@@ -215,23 +233,82 @@ class TemplateEngine:
         template = rng.choice(bank.sentences) if bank.sentences else "{label}为{metric}。"
         return template.replace("{label}", label).replace("{metric}", "{" + key + "}")
 
-    def _name_sentences(self, bank: PhraseBank, names: FacetNames, rng: random.Random) -> list[str]:
+    def _name_sentences(self, bank: PhraseBank, names: FacetNames, rng: random.Random, said: str = "") -> list[str]:
         generic = self.profile.bank("generic_names").names
         out: list[str] = []
+        # A partner a highlight already names (`国防教育馆建成开放`) needs no sentence of its own.
+        partners = tuple(p for p in names.partners if not any(p in h for h in names.highlights))
         for slot, items, wrap in (
             ("{honours}", names.honours, lambda xs: "".join(f"“{x}”" for x in xs)),
             ("{documents}", names.documents, lambda xs: "、".join(f"《{x}》" for x in xs)),
-            ("{partners}", names.partners, lambda xs: "、".join(xs)),
+            ("{partners}", partners, lambda xs: "、".join(xs)),
         ):
             if not items:
                 continue
             fitting = [t for t in bank.names if slot in t] or [t for t in generic if slot in t]
+            # Prefer a frame that does not echo the sub-point (`集中轮训…在基地开展集中轮训`).
+            fitting = [t for t in fitting if not repeats_idea(t.replace(slot, "|"), said)] or fitting
             template = rng.choice(fitting) if fitting else slot + "。"
             out.append(template.replace(slot, wrap(items)))
         for sentence in names.highlights:
             sentence = sentence.strip()
             out.append(sentence if sentence.endswith(("。", "！", "；")) else sentence + "。")
         return out
+
+
+# Words any sentence stating a metric may wrap around it: time, actor, verbs of giving and counting.
+# Whatever else a re-bound corpus sentence says is another county's detail (改造训练场和装备仓库).
+_FRAME_WORDS = tuple(sorted((
+    "全年", "年内", "年初", "一年来", "共", "累计", "合计", "其中", "先后", "分别", "全", "{level}", "{whole}",
+    "财政", "人武部", "安排", "投入", "拨付", "落实", "保障", "发放", "组织", "召开", "完成", "开展", "达到",
+    "达", "为", "占", "到", "至", "在", "向", "对", "给", "和", "及", "与", "、", "部队", "主持", "专题",
+    "研究", "的", "了", "名", "人", "个", "次", "所", "新", "优秀", "补助", "资金", "经费", "实现", "得到",
+    "妥善", "安置", "精简", "编组", "调整", "参加", "集中", "轮训", "比例", "民兵", "退役士兵", "士官",
+), key=len, reverse=True))
+_CLAUSE_RE = re.compile(r"[^，；。：]+")
+MAX_RESIDUE = 3
+
+
+def only_metric_phrases(template: str, keys: tuple[str, ...], catalog) -> bool:  # noqa: ANN001
+    """True when every clause of a re-bound sentence states a figure and says little else.
+
+    Each clause must hold a placeholder; after removing placeholders, the bound metrics' labels and
+    aliases and common frame words (全年, 财政, 投入, 拨付…), at most `MAX_RESIDUE` characters may
+    remain. `投入{x}改造人武部训练场和民兵装备仓库` and `…，创历史新高` fail; `全年向部队输送合格青年{x}`
+    passes."""
+    terms: list[str] = []
+    for key in keys:
+        entry = catalog.get(key)
+        if entry is not None:
+            terms += [entry.label, *entry.aliases]
+    terms.sort(key=len, reverse=True)
+    for clause in _CLAUSE_RE.findall(template):
+        if not PLACEHOLDER_RE.search(clause):
+            return False
+        rest = PLACEHOLDER_RE.sub("", clause)
+        for word in (*terms, *_FRAME_WORDS):
+            rest = rest.replace(word, "")
+        if len(rest) > MAX_RESIDUE:
+            return False
+    return True
+
+
+# Words every sub-point of the genre uses: sharing them is not saying the same thing twice.
+_GENRE_WORDS = re.compile(
+    "党管武装工作|党管武装|武装工作|人武部|国防和军队建设|国防教育|民兵队伍|退役军人|退役士兵|进一步|"
+    "明显增强|不断增强|明显提升|稳步提升|不断提高|得到有效|更加|有力|有效"
+)
+
+
+@lru_cache(maxsize=200_000)      # leads × topics repeat across a batch: the check is paid once
+def repeats_idea(sentence: str, text: str, size: int = 4) -> bool:
+    """Whether `sentence` shares a run of `size` characters with `text`, beyond the genre's common
+    words and punctuation (`兵员质量创近年最好水平` … `兵员质量实现稳步提升` does)."""
+    body = _GENRE_WORDS.sub("|", re.sub(r"[，。；：、“”《》{}]", "|", sentence))
+    text = _GENRE_WORDS.sub("|", text)
+    return any(
+        "|" not in body[i:i + size] and body[i:i + size] in text for i in range(len(body) - size + 1)
+    )
 
 
 def _normalise(sentence: str) -> str:
