@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.draft import draft_report, write_draft_outputs  # noqa: E402
+from pipeline.draft import draft_report  # noqa: E402
+from pipeline.draft_output import write_draft_outputs  # noqa: E402
 from pipeline.index import HybridIndex  # noqa: E402
 from pipeline.metrics import load_metrics  # noqa: E402
 

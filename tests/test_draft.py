@@ -15,10 +15,9 @@ from pipeline.draft import (
     MAX_REPAIRS,
     DraftEvent,
     draft_report,
-    draft_to_markdown,
     join_plan,
-    write_draft_outputs,
 )
+from pipeline.draft_output import draft_to_blocks, draft_to_markdown, write_draft_outputs
 from pipeline.engines.base import FacetRequest, FacetText, HeadingRequest
 from pipeline.metrics import load_metrics
 from pipeline.models import BAD_VERDICTS, Chunk, Metrics, SearchHit
@@ -260,8 +259,6 @@ def test_draft_json_gives_each_sentence_its_keys_sources_and_findings(result) ->
 
 
 def test_review_blocks_comment_exactly_the_figures(result) -> None:  # noqa: ANN001
-    from pipeline.draft import draft_to_blocks
-
     blocks = draft_to_blocks(result, comments=True)
     commented = [(b.text[a:e], note) for b in blocks for a, e, note in b.comments]
     expected = [result.text[a:e] for a, e, _ in sorted(result.figures)]
@@ -406,3 +403,11 @@ def test_cli_no_corpus_flag_reaches_the_drafter(tmp_path: Path, monkeypatch) -> 
 )
 def test_join_plan(lead: str, plan: str, expected: str) -> None:
     assert join_plan(lead, plan) == expected
+
+
+def test_write_draft_outputs_is_re_exported_from_draft() -> None:
+    # pipeline.batch calls it through pipeline.draft, where tests/test_batch.py patches it.
+    import pipeline.draft
+    import pipeline.draft_output
+
+    assert pipeline.draft.write_draft_outputs is pipeline.draft_output.write_draft_outputs

@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 
 from pipeline.cli import run
 from pipeline.commands.serve_cmd import resolve_token
+from pipeline.draft import DraftEvent
 from pipeline.errors import EngineError, UsageError
 from pipeline.web.app import CSP, create_app
-from pipeline.web.jobs import SectionTracker, valid_job_id
+from pipeline.web.jobs import DraftJob, valid_job_id
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures" / "web"
@@ -246,31 +247,56 @@ def test_draft_with_prior_metrics_and_bad_prior(client):
     assert bad.status_code == 400 and "prior.yaml" in bad.text
 
 
-def test_progress_follows_sections_in_order(client):
+def test_progress_follows_sections_in_order(client, monkeypatch):
+    # The page polls /jobs/{id}: record what it would see after every progress event of a real draft.
+    states: list[tuple[str, int, int, str | None]] = []
+    real = DraftJob.on_progress
+
+    def recording(self, event):
+        real(self, event)
+        state = self.to_json()
+        states.append((getattr(event, "kind", "str"), state["done"], state["total"], state["current"]))
+
+    monkeypatch.setattr(DraftJob, "on_progress", recording)
     job_id = _draft_from_sample(client)
     job = client.app.state.jobs.get(job_id)
-    assert job.seen == ["opening", "duty", "systems", "foundation", "plans"]
+    keys = ["opening", "duty", "systems", "foundation", "plans"]
+    assert job.seen == job.finished == keys
+    starts = [(done, total, current) for kind, done, total, current in states if kind == "section_start"]
+    assert starts == [(i, 5, key) for i, key in enumerate(keys)] + [(5, 5, "plans")]   # closing: not counted
+    assert [s[1] for s in states] == sorted(s[1] for s in states)                       # the bar never goes back
+    assert states[-1][0] == "done" and client.get(f"/jobs/{job_id}").json()["done"] == 5
 
 
-def test_section_tracker_passes_the_engine_through():
-    seen: list[str] = []
+def _event(kind: str, section: str | None = None, message: str = "") -> DraftEvent:
+    return DraftEvent(kind, section, 0, 6, None, message or f"{kind}:{section}")
 
-    class Engine:
-        name, concurrent = "fake", False
 
-        def write_heading(self, request):
-            return "标题"
+SECTIONS = ("opening", "duty", "systems")
 
-        def write_facet(self, request):
-            return "text"
 
-    class Request:
-        section_key = "duty"
-
-    tracker = SectionTracker(Engine(), seen.append)
-    assert (tracker.name, tracker.concurrent) == ("fake", False)
-    assert not hasattr(tracker, "write_facet_parts")       # draft_report picks write_facet, as for the engine
-    assert tracker.write_facet(Request()) == "text" and seen == ["duty"]
+@pytest.mark.parametrize("events, done, current, phase, messages", [
+    ([], 0, None, "排队中", []),
+    ([_event("section_start", "opening")], 0, "opening", "正在写：开头", []),
+    ([_event("section_start", "opening"), _event("section_done", "opening"), _event("section_start", "duty")],
+     1, "duty", "正在写：履职", []),
+    # A concurrent engine: sections finish out of order; the latest section still being written is shown.
+    ([_event("section_start", "opening"), _event("section_start", "duty"), _event("section_start", "systems"),
+      _event("section_done", "systems"), _event("section_done", "opening")], 2, "duty", "正在写：履职", []),
+    # Every counted section written: checking; a repeated done counts once; closing is not a step.
+    ([_event(k, s) for s in SECTIONS for k in ("section_start", "section_done")]
+     + [_event("section_done", "systems"), _event("section_start", "closing"), _event("section_done", "closing")],
+     3, "systems", "正在核对数字", []),
+    ([_event("repair", "duty", "修正：duty_x 第1次（重写）"), _event("done", None, "起草完成：6 部分"), "旧式消息"],
+     0, None, "正在修正有问题的数字", ["修正：duty_x 第1次（重写）", "起草完成：6 部分", "旧式消息"]),
+])
+def test_job_progress_from_draft_events(events, done, current, phase, messages):
+    job = DraftJob(job_id="a" * 32, out_dir=Path("unused"), sections=SECTIONS, status="running")
+    for event in events:
+        job.on_progress(event)
+    state = job.to_json()
+    assert (state["done"], state["total"], state["current"], state["phase"]) == (done, 3, current, phase)
+    assert state["messages"] == messages
 
 
 def test_failing_engine_shows_error_on_job_page(client, monkeypatch):

@@ -39,7 +39,7 @@ elif sync_playwright is None:
 
 
 class _Gate:
-    """Holds the drafting thread inside the engine until the test has seen the progress page."""
+    """Holds the drafting thread in its progress callback until the test has seen the progress page."""
 
     def __init__(self) -> None:
         self.entered = threading.Event()
@@ -100,28 +100,19 @@ def _shot(pg, name: str, *, full_page: bool = True) -> None:
 
 
 def test_draft_upload_progress_highlight_and_docx(page, tmp_path, monkeypatch):
-    import pipeline.engines as engines
+    from pipeline.web.jobs import DraftJob
 
     gate = _Gate()
-    real = engines.get_engine
+    real = DraftJob.on_progress
 
-    class Held:
-        """The template engine, held at its first facet until the test has seen the progress page."""
+    def held(self, event):
+        """The job's own progress handler, then a hold at the start of 履职 until the screenshot is taken."""
+        real(self, event)
+        if getattr(event, "kind", None) == "section_start" and event.section == "duty" and not gate.release.is_set():
+            gate.entered.set()
+            gate.release.wait(30)
 
-        def __init__(self, inner):
-            self._inner = inner
-            self.name, self.concurrent = inner.name, inner.concurrent
-
-        def write_heading(self, request):
-            return self._inner.write_heading(request)
-
-        def write_facet(self, request):
-            if request.section_key == "duty" and not gate.release.is_set():
-                gate.entered.set()
-                gate.release.wait(30)
-            return self._inner.write_facet(request)
-
-    monkeypatch.setattr(engines, "get_engine", lambda spec, profile: Held(real(spec, profile=profile)))
+    monkeypatch.setattr(DraftJob, "on_progress", held)
 
     page.goto("/draft")
     expect(page.get_by_role("link", name="下载样例指标文件")).to_be_visible()
@@ -131,6 +122,7 @@ def test_draft_upload_progress_highlight_and_docx(page, tmp_path, monkeypatch):
     page.wait_for_url("**/draft/jobs/*")
     assert gate.entered.wait(20)
     expect(page.locator("#job-phase")).to_contain_text("正在写：履职")
+    expect(page.locator("#job-done")).to_have_text("1")          # 开头 written, 履职 under way
     _shot(page, "02-draft-progress")
     gate.release.set()
 

@@ -31,7 +31,8 @@ def draft_command(
                                    help="模板引擎不借用往年报告的句子（只用短语库），避免带入别县的具体做法"),
 ) -> int:
     """按指标数据起草述职报告：写出 draft.docx、draft.md、draft.json 和 check.html。"""
-    from pipeline.draft import draft_report, write_draft_outputs
+    from pipeline.draft import draft_report
+    from pipeline.draft_output import write_draft_outputs
     from pipeline.metrics import load_metrics
 
     if not metrics.exists():
@@ -55,7 +56,8 @@ def demo_command(
     seed: int = typer.Option(0, "--seed", help="随机种子"),
 ) -> int:
     """演示：建立 corpus/ 的索引，检索一例，按样例指标起草并核对，写出四个文件。全程离线。"""
-    from pipeline.draft import draft_report, write_draft_outputs
+    from pipeline.draft import draft_report
+    from pipeline.draft_output import write_draft_outputs
     from pipeline.index import HybridIndex
     from pipeline.metrics import load_metrics
 

@@ -1,8 +1,8 @@
 """Background draft jobs for the web workbench: one thread per job, progress polled as JSON.
 
-`draft_report`'s own `progress` callback reports repairs and completion, not which section is being
-written; a thin engine wrapper (`SectionTracker`) sees every facet request, whose `section_key` says
-where the orchestrator is. The job keeps the `DraftResult` in memory so the result page can colour
+`draft_report`'s `progress` callback (`DraftJob.on_progress`) receives `DraftEvent`s: `section_start`
+and `section_done` drive the current section and the count of sections written, `repair` and `done`
+become messages on the page. The job keeps the `DraftResult` in memory so the result page can colour
 the figures; the files live under `work_dir/jobs/<job id>/`.
 """
 
@@ -12,7 +12,6 @@ import re
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,8 @@ class DraftJob:
     sections: tuple[str, ...]              # section keys in writing order
     status: str = "queued"                 # queued | running | done | error
     current: str | None = None             # section key being written
-    seen: list[str] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)          # sections started, in order
+    finished: list[str] = field(default_factory=list)      # sections written, in order
     phase: str = "排队中"
     messages: list[str] = field(default_factory=list)
     error: str | None = None
@@ -48,10 +48,7 @@ class DraftJob:
 
     @property
     def done_sections(self) -> int:
-        if self.status == "done":
-            return len(self.sections)
-        # Sections are written in order; every section seen before the current one is finished.
-        return max(0, len(self.seen) - 1) if self.status == "running" else 0
+        return len(self.sections) if self.status == "done" else len(self.finished)
 
     def to_json(self) -> dict[str, Any]:
         with self.lock:
@@ -68,54 +65,39 @@ class DraftJob:
                 "files": sorted(self.files),
             }
 
-    def note(self, message: str) -> None:
+    def _note(self, message: str) -> None:
+        self.messages.append(message)
+        del self.messages[:-MAX_MESSAGES]
+
+    def on_progress(self, event: Any) -> None:
+        """`draft_report`'s progress callback: section events move the progress bar, the rest are notes.
+
+        Section events for keys outside `sections` (the fixed closing) are ignored, so the bar ends at
+        `total`. A plain `str` (a message without a kind) is kept as a note.
+        """
+        kind = getattr(event, "kind", None)
+        key = getattr(event, "section", None)
         with self.lock:
-            self.messages.append(message)
-            del self.messages[:-MAX_MESSAGES]
-
-    def enter_section(self, key: str) -> None:
-        with self.lock:
-            if key not in self.seen:
-                self.seen.append(key)
-            self.current = key
-            self.phase = f"正在写：{SECTION_NAMES.get(key, key)}"
-
-
-class SectionTracker:
-    """Wraps an engine and tells the job which section each facet request belongs to.
-
-    It passes every attribute through, so `draft_report` sees the same engine (name, `concurrent`,
-    `write_facet_parts` when the engine has it) and its identity checks against the fallback hold.
-    """
-
-    _TRACKED = ("write_facet_parts",)
-
-    def __init__(self, inner: Any, on_section: Callable[[str], None]):
-        self._inner = inner
-        self._on_section = on_section
-        self.name = inner.name
-        self.concurrent = inner.concurrent
-
-    def write_heading(self, request: Any) -> str:
-        return self._inner.write_heading(request)
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("_"):
-            # Only reached when `_inner` is not set yet (copy, pickle): never recurse into it.
-            raise AttributeError(attr)
-        target = getattr(self._inner, attr)
-        if attr not in self._TRACKED:
-            return target
-
-        def tracked(request: Any, *args: Any, **kwargs: Any) -> Any:
-            self._on_section(request.section_key)
-            return target(request, *args, **kwargs)
-
-        return tracked
-
-    def write_facet(self, request: Any) -> Any:
-        self._on_section(request.section_key)
-        return self._inner.write_facet(request)
+            if kind == "section_start":
+                if key in self.sections:
+                    if key not in self.seen:
+                        self.seen.append(key)
+                    self.current = key
+                    self.phase = f"正在写：{SECTION_NAMES.get(key, key)}"
+            elif kind == "section_done":
+                if key in self.sections and key not in self.finished:
+                    self.finished.append(key)
+                    # A concurrent engine may still be writing sections started earlier: show the latest.
+                    running = [k for k in self.seen if k not in self.finished]
+                    if running:
+                        self.current = running[-1]
+                        self.phase = f"正在写：{SECTION_NAMES.get(self.current, self.current)}"
+                    elif len(self.finished) == len(self.sections):
+                        self.phase = "正在核对数字"
+            else:                           # repair, done, or a plain message
+                if kind == "repair":
+                    self.phase = "正在修正有问题的数字"
+                self._note(str(event))
 
 
 class JobStore:
@@ -146,7 +128,8 @@ class JobStore:
         from pipeline.plan import load_profile
 
         profile = load_profile(metrics.meta.profile)
-        # The orchestrator skips `closing` (it is fixed text) and sections without facets.
+        # The bar counts sections with sub-points to write: not `closing` (fixed text), whose events
+        # `on_progress` ignores.
         keys = tuple(s.key for s in profile.sections if s.facets and s.key != "closing")
         job_id = uuid.uuid4().hex
         job = DraftJob(job_id=job_id, out_dir=self.root / job_id, sections=keys)
@@ -164,20 +147,21 @@ class JobStore:
 
 def _run_draft(job: DraftJob, metrics: Metrics, engine: str, seed: int, prior: Metrics | None,
                index_dir: Path | None) -> None:
-    from pipeline.draft import draft_report, write_draft_outputs
+    from pipeline.draft import draft_report
+    from pipeline.draft_output import write_draft_outputs
     from pipeline.engines import get_engine
 
     with job.lock:
         job.status, job.phase = "running", "准备中"
     try:
-        inner = get_engine(engine, profile=metrics.meta.profile)
-        tracked = SectionTracker(inner, job.enter_section)
+        engine_obj = get_engine(engine, profile=metrics.meta.profile)
         index = None
         if index_dir is not None and (index_dir / "state.json").is_file():
             from pipeline.index import HybridIndex
 
             index = HybridIndex.open(index_dir, read_only=True)
-        result = draft_report(metrics, engine=tracked, index=index, seed=seed, prior=prior, progress=job.note)
+        result = draft_report(metrics, engine=engine_obj, index=index, seed=seed, prior=prior,
+                              progress=job.on_progress)
         with job.lock:
             job.phase, job.current = "正在写出 Word 文件", None
         files = write_draft_outputs(result, job.out_dir, annotate=True)
