@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -58,10 +59,14 @@ def main(argv: list[str]) -> int:
 
     jieba = segment._jieba()          # the reference with the user dict, initialised before timing
     jieba.lcut("预热")
-    started = time.perf_counter()
-    for text in texts:
-        jieba.lcut(text)
-    jieba_s = time.perf_counter() - started
+    # Best of two passes: a faster reference makes the ratio harsher, never kinder.
+    passes = []
+    for _ in range(2):
+        started = time.perf_counter()
+        for text in texts:
+            jieba.lcut(text)
+        passes.append(time.perf_counter() - started)
+    jieba_s = min(passes)
 
     started = time.perf_counter()
     summary = HybridIndex.open(index_dir).ingest([corpus_dir])
@@ -87,17 +92,19 @@ def main(argv: list[str]) -> int:
         "floor": FLOOR,
         "pass": ratio >= FLOOR,
         "reingest_unchanged_s": round(reingest_s, 3),
+        # Other processes share this 2-core machine; the ratio is only comparable at similar load.
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     rows = [
-        ("plain jieba.lcut (reference)", f"{jieba_s:.2f}", f"{chars / jieba_s / 1e6:.3f}", "1.00"),
+        ("plain jieba.lcut (reference, best of 2)", f"{jieba_s:.2f}", f"{chars / jieba_s / 1e6:.3f}", "1.00"),
         ("shuzhi ingest (whole)", f"{ingest_s:.2f}", f"{chars / ingest_s / 1e6:.3f}", f"{ratio:.2f}"),
         ("re-ingest, all unchanged", f"{reingest_s:.2f}", f"{chars / reingest_s / 1e6:.3f}", "—"),
     ]
     header = f"{len(texts)} files, {chars:,} chars, {summary.chunks:,} chunks (segmenter: {figures['segmenter']})"
     print(header)
-    print(f"{'step':32} {'seconds':>8} {'M chars/s':>10} {'ratio':>6}")
+    print(f"{'step':40} {'seconds':>8} {'M chars/s':>10} {'ratio':>6}")
     for row in rows:
-        print(f"{row[0]:32} {row[1]:>8} {row[2]:>10} {row[3]:>6}")
+        print(f"{row[0]:40} {row[1]:>8} {row[2]:>10} {row[3]:>6}")
     print(f"ratio floor {FLOOR}: {'PASS' if ratio >= FLOOR else 'FAIL'}")
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -112,7 +119,8 @@ def main(argv: list[str]) -> int:
         "|---|---|---|---|",
         *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
         "",
-        f"Floor: ratio ≥ {FLOOR} — {'**pass**' if ratio >= FLOOR else '**FAIL**'}.",
+        f"Floor: ratio ≥ {FLOOR} — {'**pass**' if ratio >= FLOOR else '**FAIL**'}. Load average during the "
+        f"run: {figures['load_average_1m']} on 2 cores (the reference and the ingest ran under the same load).",
         "",
     ]
     (RESULTS / "bench_ingest.md").write_text("\n".join(md), encoding="utf-8")

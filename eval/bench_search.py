@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pipeline.embedding import resolve_embedder  # noqa: E402
 from pipeline.index import HybridIndex  # noqa: E402
 from pipeline.readers import read_text  # noqa: E402
 
@@ -69,7 +70,8 @@ def main(argv: list[str]) -> int:
 
     index_dir = WORK / "index"
     index = HybridIndex.open(index_dir)
-    if args.rebuild or len(index) < MIN_CHUNKS:
+    stale = index.exists() and index.embedder_name != resolve_embedder(None).name
+    if args.rebuild or stale or len(index) < MIN_CHUNKS:
         synthesise(args.copies, WORK / "corpus")
         started = time.perf_counter()
         index.ingest([WORK / "corpus"], rebuild=True)

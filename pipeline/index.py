@@ -38,7 +38,14 @@ from typing import Any
 import numpy as np
 
 from pipeline import segment
-from pipeline.embedding import CHROMA_BATCH, DEFAULT_EMBEDDER, VectorWriter, chroma_metadata, resolve_embedder
+from pipeline.embedding import (
+    DEFAULT_EMBEDDER,
+    VectorWriter,
+    open_chroma,
+    open_collection,
+    release_chroma,
+    resolve_embedder,
+)
 from pipeline.errors import IndexLockedError, InputError, ShuzhiError, UsageError
 from pipeline.fsutil import atomic_write_bytes, atomic_write_text
 from pipeline.models import Chunk, SearchHit
@@ -208,6 +215,8 @@ class _IngestRun:
 
     manifest: dict[str, dict[str, Any]]
     failed: list[tuple[str, str]]
+    cwd: str = field(default_factory=os.getcwd)
+    touched: bool = False       # a manifest entry changed without any chunk changing
     doc_owner: dict[str, str] = field(default_factory=dict)      # doc_id → manifest key
     removed_docs: set[str] = field(default_factory=set)
     new_docs: list[tuple[list[Chunk], list[list[str]]]] = field(default_factory=list)
@@ -390,27 +399,15 @@ class HybridIndex:
         with self._mutex:
             if self._collection is not None:
                 return self._collection
-            os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-            import chromadb
-            from chromadb.config import Settings
-
-            settings = Settings(anonymized_telemetry=False)
-            if self.chroma_url:
-                host, port, ssl = _parse_chroma_url(self.chroma_url)
-                try:
-                    self._client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=settings)
-                except Exception as exc:
-                    raise ShuzhiError(f"连接不上 Chroma 服务 {self.chroma_url}：{exc}；请确认服务已启动。") from exc
-            else:
-                self._client = chromadb.PersistentClient(path=str(self.index_dir / CHROMA_DIR), settings=settings)
+            url = _parse_chroma_url(self.chroma_url) if self.chroma_url else None
+            try:
+                self._client = open_chroma(str(self.index_dir / CHROMA_DIR), url)
+            except Exception as exc:
+                raise ShuzhiError(f"连接不上 Chroma 服务 {self.chroma_url}：{exc}；请确认服务已启动。"
+                                  if url else f"打开向量库失败：{exc}", path=str(self.index_dir)) from exc
             name = self._collection_name()
             try:
-                # No embedding function: we always pass vectors, so Chroma never loads its own
-                # (download-on-first-use) default model.
-                self._collection = self._client.get_or_create_collection(
-                    name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
-                    metadata={"embedder": self.embedder_name},
-                )
+                self._collection = open_collection(self._client, name, self.embedder_name)
             except Exception as exc:
                 raise ShuzhiError(f"打开 Chroma 集合 {name} 失败：{exc}") from exc
             return self._collection
@@ -529,25 +526,41 @@ class HybridIndex:
                 self._reset_collection()
             return self._chroma()
 
+        def release() -> None:              # before a child process writes: drop our own client
+            self._collection = self._client = None
+            if not self.chroma_url:
+                release_chroma(str(self.index_dir / CHROMA_DIR))
+
         run = _IngestRun(manifest={k: dict(v) for k, v in loaded.manifest.items()}, failed=list(missing))
         run.doc_owner = {entry["doc_id"]: key for key, entry in run.manifest.items()}
         for path_str, _ in missing:
             if progress:
                 progress(path_str, "failed")
-        writer = VectorWriter(open_collection, embedder)
+        writer = VectorWriter(
+            embedder, local=open_collection, release=release, reset=fresh, name=self._collection_name(),
+            path=None if self.chroma_url else str(self.index_dir / CHROMA_DIR),
+            url=_parse_chroma_url(self.chroma_url) if self.chroma_url else None,
+        )
         try:
-            for path in files:
+            for number, path in enumerate(files):
                 status = self._read_one(path, run)
                 if status in ("added", "replaced"):
+                    if len(run.new_docs) == 1:
+                        writer.expect(len(files) - number)
                     writer.add(*run.new_docs[-1])
                 if progress:
                     progress(str(path), status)
             writer.finish()
+            return self._commit(run, loaded, writer, fresh=fresh, index_id=index_id, generation=generation,
+                                embedder=embedder)
         finally:
             writer.close()
 
+    def _commit(self, run: _IngestRun, loaded: _Loaded, writer: VectorWriter, *, fresh: bool, index_id: str,
+                generation: int, embedder: Any) -> IngestSummary:
+
         # A rebuild in which every file failed keeps the old index rather than an empty one.
-        if not run.new_docs and not run.removed_docs:
+        if not run.new_docs and not run.removed_docs and not run.touched:
             self._state, self._state_mtime, self._loaded = None, None, None
             kept = self._read_state() or {}
             return run.summary(int(kept.get("chunks", 0)), int(kept.get("documents", 0)))
@@ -568,10 +581,8 @@ class HybridIndex:
 
         # Vectors are written before the commit (Chroma is secondary: ids not in the committed
         # store are ignored), so a crash up to the state.json write leaves the old generation.
-        collection = writer.collection
-        for start in range(0, len(stale_ids), CHROMA_BATCH):
-            collection.delete(ids=stale_ids[start:start + CHROMA_BATCH])
-        self._reconcile(collection, chunks_out, terms_out)
+        writer.delete(stale_ids)
+        self._reconcile(writer, chunks_out, terms_out)
         vectors = self._sidecar_rows(loaded, chunks_out, terms_out, writer.vectors)
 
         generation += 1
@@ -598,23 +609,31 @@ class HybridIndex:
         from pipeline.parse import parse_file
 
         shown = str(path)
-        key = os.path.abspath(path)        # not resolve(): one lstat per path component adds up
+        # Not resolve() (an lstat per path component) nor abspath() (a getcwd per call, which is
+        # slow on some overlay filesystems): the working directory is read once per ingest.
+        key = os.path.normpath(os.path.join(run.cwd, path))
         try:
-            data = path.read_bytes()
-            doc_id = hashlib.sha256(data).hexdigest()[:16]
+            stat = path.stat()
             previous = run.manifest.get(key)
+            # Same size and modification time as when indexed: unchanged without opening the file
+            # (opening costs milliseconds on some network and overlay filesystems).
+            if previous and (previous.get("size"), previous.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+                run.unchanged.append(shown)
+                return "unchanged"
+            report = parse_file(path)
+            doc_id = report.doc_id or hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            report = replace(report, doc_id=doc_id)
             if previous and previous["doc_id"] == doc_id:
+                # Touched, not changed: the content hash is the truth. Record the new time so the
+                # next ingest skips it without parsing.
+                run.manifest[key] = {**previous, "mtime_ns": stat.st_mtime_ns}
+                run.touched = True
                 run.unchanged.append(shown)
                 return "unchanged"
             owner = run.doc_owner.get(doc_id)
             if owner is not None and owner != key:
                 run.duplicates.append((shown, run.manifest[owner]["path"]))
                 return "duplicate"
-            report = parse_file(path)
-            if report.doc_id:
-                doc_id = report.doc_id
-            else:
-                report = replace(report, doc_id=doc_id)
             chunks = chunk_report(report, path=shown)
             if not chunks:
                 raise InputError("文件里没有可索引的正文。", path=shown)
@@ -636,7 +655,7 @@ class HybridIndex:
         run.manifest[key] = {
             "path": shown, "doc_id": doc_id, "title": report.title, "region": report.region,
             "year": chunks[0].year, "sections": [s.key for s in report.sections],
-            "chunks": len(chunks), "size": len(data),
+            "chunks": len(chunks), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
             "ingested": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         return "replaced" if previous else "added"
@@ -647,25 +666,17 @@ class HybridIndex:
             self._client.delete_collection(name)
         self._collection = None
 
-    def _add_vectors(self, collection: Any, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> None:
-        for start in range(0, len(chunks), CHROMA_BATCH):
-            batch = chunks[start:start + CHROMA_BATCH]
-            vectors = self._embedder.embed_documents([c.text for c in batch], terms[start:start + CHROMA_BATCH])
-            collection.upsert(ids=[c.chunk_id for c in batch], embeddings=vectors,
-                              metadatas=[chroma_metadata(c) for c in batch])
-
-    def _reconcile(self, collection: Any, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> None:
+    @staticmethod
+    def _reconcile(writer: VectorWriter, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> None:
         """After a crash Chroma may hold ids the store does not, or miss some: fix both ways."""
-        if collection.count() == len(chunks):
+        if writer.count() == len(chunks):
             return
-        stored = set(collection.get(include=[])["ids"])
+        stored = writer.stored_ids()
         wanted = {c.chunk_id: i for i, c in enumerate(chunks)}
-        extra = [cid for cid in stored if cid not in wanted]
-        for start in range(0, len(extra), CHROMA_BATCH):
-            collection.delete(ids=extra[start:start + CHROMA_BATCH])
+        writer.delete([cid for cid in stored if cid not in wanted])
         lacking = [i for cid, i in wanted.items() if cid not in stored]
         if lacking:
-            self._add_vectors(collection, [chunks[i] for i in lacking], [terms[i] for i in lacking])
+            writer.upsert([chunks[i] for i in lacking], [terms[i] for i in lacking])
 
     def _sidecar_rows(
         self,

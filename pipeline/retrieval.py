@@ -10,16 +10,16 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from pipeline.models import Chunk, Report, SearchHit
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
 
 SEARCH_MODES = ("hybrid", "bm25", "vector")
 
@@ -34,7 +34,7 @@ VECTOR_WEIGHT = 0.35
 # How deep each retriever looks before fusion, as a multiple of k (with a floor).
 CANDIDATE_FACTOR = 4
 MIN_CANDIDATES = 40
-_MATVEC_BLOCK = 1024
+_MATVEC_ELEMENTS = 131_072     # per block: below OpenBLAS's threading threshold
 
 
 # Sub-points longer than this are cut at sentence ends so one chunk stays one idea.
@@ -182,11 +182,12 @@ def exact_vector_rank(vectors: np.ndarray, query: np.ndarray, n: int, mask: np.n
     Matrix-vector products over every row, then the mask: cheaper than gathering the rows
     first, which copies them. The product runs in row blocks because OpenBLAS goes
     multi-threaded above a size threshold, and on a busy machine each call then waits for a
-    descheduled worker thread (20–30 ms instead of 0.5 ms at 12k × 256).
+    descheduled worker thread (20–80 ms instead of ~1 ms at 12k × 512).
     """
     scores = np.empty(vectors.shape[0], dtype=np.float64)
-    for start in range(0, vectors.shape[0], _MATVEC_BLOCK):
-        scores[start:start + _MATVEC_BLOCK] = vectors[start:start + _MATVEC_BLOCK] @ query
+    block = max(16, _MATVEC_ELEMENTS // max(1, vectors.shape[1]))
+    for start in range(0, vectors.shape[0], block):
+        scores[start:start + block] = vectors[start:start + block] @ query
     rows = np.arange(scores.size) if mask is None else np.flatnonzero(mask)
     if rows.size == 0:
         return []
@@ -257,6 +258,9 @@ def rrf_fuse(
 
 
 def hit_to_document(hit: SearchHit) -> Document:
+    """A search hit as a LangChain Document: the chunk text plus all its metadata."""
+    from langchain_core.documents import Document
+
     chunk = hit.chunk
     return Document(
         page_content=chunk.text,
@@ -277,26 +281,45 @@ def hit_to_document(hit: SearchHit) -> Document:
     )
 
 
-class ShuzhiRetriever(BaseRetriever):
-    """The hybrid index as a LangChain retriever: `ShuzhiRetriever(index=HybridIndex.open(...))`.
+@lru_cache(maxsize=1)
+def _retriever_class() -> type:
+    # Built on first use: importing langchain_core costs ~0.5 s, which the CLI and the drafter
+    # should not pay unless someone asks for the LangChain retriever.
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.retrievers import BaseRetriever
+    from pydantic import ConfigDict
 
-    Filters (`section`, `region`, `year`) and `mode` are fields, so a chain can hold a retriever
-    pinned to one section; `invoke(query)` returns Documents with the chunk metadata.
-    """
+    class ShuzhiRetriever(BaseRetriever):
+        """The hybrid index as a LangChain retriever: `ShuzhiRetriever(index=HybridIndex.open(...))`.
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+        Filters (`section`, `region`, `year`) and `mode` are fields, so a chain can hold a retriever
+        pinned to one section; `invoke(query)` returns Documents with the chunk metadata.
+        """
 
-    index: Any
-    k: int = 5
-    section: str | None = None
-    region: str | None = None
-    year: int | None = None
-    mode: str = "hybrid"
+        model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        hits = self.index.search(
-            query, k=self.k, section=self.section, region=self.region, year=self.year, mode=self.mode
-        )
-        return [hit_to_document(hit) for hit in hits]
+        index: Any
+        k: int = 5
+        section: str | None = None
+        region: str | None = None
+        year: int | None = None
+        mode: str = "hybrid"
+
+        def _get_relevant_documents(
+            self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        ) -> list[Document]:
+            hits = self.index.search(
+                query, k=self.k, section=self.section, region=self.region, year=self.year, mode=self.mode
+            )
+            return [hit_to_document(hit) for hit in hits]
+
+    ShuzhiRetriever.__module__ = __name__
+    ShuzhiRetriever.__qualname__ = "ShuzhiRetriever"
+    return ShuzhiRetriever
+
+
+def __getattr__(name: str) -> Any:
+    """`pipeline.retrieval.ShuzhiRetriever` resolves lazily (see `_retriever_class`)."""
+    if name == "ShuzhiRetriever":
+        return _retriever_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

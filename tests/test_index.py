@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import index as index_mod
+from pipeline import retrieval as retrieval_mod
 from pipeline.cli import run
 from pipeline.errors import IndexLockedError, InputError, UsageError
 from pipeline.index import HybridIndex, chunk_report
@@ -107,7 +108,17 @@ def test_chunk_report_splits_overlong_passage_at_sentences() -> None:
     chunks = chunk_report(report)
     assert len(chunks) > 1
     assert "".join(c.text for c in chunks) == body
-    assert all(len(c.text) <= index_mod.MAX_CHUNK_CHARS for c in chunks)
+    assert all(len(c.text) <= retrieval_mod.MAX_CHUNK_CHARS for c in chunks)
+
+
+def test_chunk_report_merges_table_rows_into_one_passage() -> None:
+    paragraphs = ("全年主要工作数据如下：", "项目 2023年", "基干民兵 1176人", "输送合格青年 183人",
+                  "民兵队伍建设规范有序。完成民兵整组。")
+    report = Report(source="b.docx", title=None, year=2023, region=None, text="",
+                    sections=(Section("systems", "二、制度", 1, paragraphs),), doc_id="t")
+    assert [c.text for c in chunk_report(report)] == [
+        "全年主要工作数据如下：", "项目 2023年\n基干民兵 1176人\n输送合格青年 183人", "民兵队伍建设规范有序。完成民兵整组。",
+    ]
 
 
 # --------------------------------------------------------------------------- ingest
@@ -140,6 +151,42 @@ def test_ingest_reingest_change_and_rebuild(reports: Path, tmp_path: Path) -> No
     assert len(rebuilt.added) == 1 and rebuilt.documents == 1
     assert {c.region for c in index.all_chunks()} == {"雁澄区"}
     assert HybridIndex.open(tmp_path / "idx")._chroma().count() == len(index)
+
+
+def test_touched_file_is_unchanged_and_then_skipped_without_parsing(reports: Path, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    index = HybridIndex.open(tmp_path / "idx")
+    index.ingest([reports])
+    target = reports / "qitong-2023.txt"
+    stat = target.stat()
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    touched = index.ingest([reports])
+    assert len(touched.unchanged) == 2 and touched.added == () and touched.replaced == ()
+
+    import pipeline.parse
+
+    def refuse(path):
+        raise AssertionError(f"parsed {path} although size and time are unchanged")
+
+    monkeypatch.setattr(pipeline.parse, "parse_file", refuse)
+    assert len(index.ingest([reports]).unchanged) == 2
+
+
+def test_big_ingest_writes_vectors_from_a_child_process(reports: Path, tmp_path: Path, monkeypatch) -> None:
+    # A batch that fills mid-ingest starts the Chroma writer process; 3 forces it on this tiny set.
+    import pipeline.embedding
+
+    monkeypatch.setattr(pipeline.embedding, "CHROMA_BATCH", 3)
+    index = HybridIndex.open(tmp_path / "idx")
+    summary = index.ingest([reports])
+    assert len(summary.added) == 2 and not summary.failed
+    assert index._chroma().count() == len(index)
+    _write(reports, "qitong-2023.txt", CHANGED_2023)
+    assert len(index.ingest([reports]).replaced) == 1
+    assert index._chroma().count() == len(index)
+    hits = index.search("渔船民兵分队", k=3, mode="vector")
+    assert any("渔船民兵分队4支" in h.chunk.text for h in hits)
+    assert not any("1380" in h.chunk.text for h in index.search("基干民兵编组1380人", k=20, mode="vector"))
 
 
 def test_documents_and_all_chunks_filters(built: HybridIndex) -> None:
@@ -176,6 +223,17 @@ def test_filters_apply_to_every_retriever(built: HybridIndex, filters: dict, che
     hits = built.search("民兵 征兵 国防教育 学习", k=10, mode=mode, **filters)
     assert hits
     assert all(check(h.chunk) for h in hits)
+
+
+@pytest.mark.parametrize("filters", [{"region": "雁澄区"}, {"section": "systems", "year": 2023}])
+def test_chroma_where_filter_agrees_with_the_sidecar(built: HybridIndex, filters: dict) -> None:
+    sidecar = [h.chunk.chunk_id for h in built.search("民兵 征兵 国防教育", k=5, mode="vector", **filters)]
+    try:
+        built.filter_in_chroma = True
+        chroma = [h.chunk.chunk_id for h in built.search("民兵 征兵 国防教育", k=5, mode="vector", **filters)]
+    finally:
+        built.filter_in_chroma = False
+    assert chroma and chroma == sidecar
 
 
 def test_search_edge_cases(built: HybridIndex) -> None:

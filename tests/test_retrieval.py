@@ -98,7 +98,7 @@ def test_bm25_save_and_load(tmp_path: Path, ranker: Bm25Ranker) -> None:
 def test_hash_embedding_is_deterministic_normalised_and_meaningful() -> None:
     emb = HashEmbedder()
     docs = emb.embed_documents([p[3] for p in PASSAGES])
-    assert docs.shape == (len(PASSAGES), 512) and docs.dtype == np.float32
+    assert docs.shape == (len(PASSAGES), 384) and docs.dtype == np.float32
     assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-5)
     assert np.array_equal(docs, HashEmbedder().embed_documents([p[3] for p in PASSAGES]))
     query = emb.embed_query("征兵宣传 参军入伍")
@@ -115,8 +115,8 @@ def test_hash_embedding_of_empty_text_is_zero() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "name"),
-    [(None, "hash-v1:512"), ("hash", "hash-v1:512"), ("hash-v1", "hash-v1:512"), ("hash:128", "hash-v1:128"),
-     ("hash-v1:512", "hash-v1:512")],
+    [(None, "hash-v1:384"), ("hash", "hash-v1:384"), ("hash-v1", "hash-v1:384"), ("hash:128", "hash-v1:128"),
+     ("hash-v1:512", "hash-v1:512"), ("hash:384", "hash-v1:384")],
 )
 def test_resolve_embedder_names_round_trip(spec: str | None, name: str) -> None:
     emb = resolve_embedder(spec)
