@@ -130,31 +130,11 @@ def check_file(
 
 
 def _past_texts_from_index(index_dir: str | Path, metrics: Metrics) -> tuple[tuple[str, int | None], ...]:
-    """Past reports of the same region, rebuilt from the index's chunks (earlier years only).
-
-    A document whose region the parser could not tell counts as this region's when its text names
-    the region: comparing with another county's figures would call coincidences stale.
-    """
+    """Past reports of the same region from the index (earlier years only)."""
     from pipeline.index import HybridIndex
 
     index = HybridIndex.open(Path(index_dir), read_only=True)
-    docs: dict[str, list] = {}
-    for chunk in index.all_chunks():
-        docs.setdefault(chunk.doc_id, []).append(chunk)
-    region = metrics.meta.region
-    past: list[tuple[str, int | None]] = []
-    for chunks in docs.values():
-        chunks.sort(key=lambda c: c.position)
-        text = "\n".join(c.text for c in chunks)
-        year = next((c.year for c in chunks if c.year is not None), None)
-        doc_region = next((c.region for c in chunks if c.region), None)
-        if doc_region is None and region in text:
-            doc_region = region
-        if doc_region != region or (year is not None and year >= metrics.meta.year):
-            continue
-        past.append((text, year))
-    past.sort(key=lambda item: item[1] or 0)
-    return tuple(past)
+    return tuple(index.past_reports(metrics.meta.region, before_year=metrics.meta.year))
 
 
 # --------------------------------------------------------------------------- spans of the text

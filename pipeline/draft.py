@@ -362,16 +362,7 @@ def _write_sections(ctx: _Context, plan: dict[str, list[_Unit]], say: Callable[[
 # --------------------------------------------------------------------------- planning
 
 def _past_texts(index: Any, metrics: Metrics) -> tuple[tuple[str, int | None], ...]:
-    docs: dict[str, list[Chunk]] = {}
-    for chunk in index.all_chunks(region=metrics.meta.region):
-        if chunk.year is not None and chunk.year >= metrics.meta.year:
-            continue
-        docs.setdefault(chunk.doc_id, []).append(chunk)
-    out = []
-    for chunks in docs.values():
-        chunks.sort(key=lambda c: c.position)
-        out.append(("\n".join(c.text for c in chunks), chunks[0].year))
-    return tuple(out)
+    return tuple(index.past_reports(metrics.meta.region, before_year=metrics.meta.year))
 
 
 # index object → {(profile, facet id): chunks}. Weak keys: a closed index takes its cache with it.

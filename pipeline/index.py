@@ -740,6 +740,32 @@ class HybridIndex:
             and (section is None or c.section_key == section)
         ]
 
+    def past_reports(self, region: str, before_year: int | None = None) -> list[tuple[str, int | None]]:
+        """Earlier reports of one region as (text, year), oldest first, rebuilt from their chunks.
+
+        Used to call a figure stale. A document whose region the parser could not tell counts as
+        this region's when its text names the region; another county's figures never count
+        (comparing with them would call coincidences stale).
+        """
+        docs: dict[str, list[Chunk]] = {}
+        for chunk in self._load().chunks:
+            docs.setdefault(chunk.doc_id, []).append(chunk)
+        past: list[tuple[str, int | None]] = []
+        for chunks in docs.values():
+            chunks.sort(key=lambda c: c.position)
+            text = "\n".join(c.text for c in chunks)
+            year = next((c.year for c in chunks if c.year is not None), None)
+            doc_region = next((c.region for c in chunks if c.region), None)
+            if doc_region is None and region and region in text:
+                doc_region = region
+            if doc_region != region:
+                continue
+            if before_year is not None and year is not None and year >= before_year:
+                continue
+            past.append((text, year))
+        past.sort(key=lambda item: item[1] or 0)
+        return past
+
     def documents(self) -> list[dict[str, Any]]:
         """One dict per indexed file: path, doc_id, title, region, year, sections, chunks."""
         manifest = self._load().manifest

@@ -155,6 +155,9 @@ class FakeIndex:
     def all_chunks(self, region: str | None = None, **_kw) -> list[Chunk]:
         return []
 
+    def past_reports(self, region: str, before_year: int | None = None) -> list[tuple[str, int | None]]:
+        return []
+
 
 def test_corpus_provenance_reaches_draft_json(metrics: Metrics, tmp_path: Path) -> None:
     index = FakeIndex()

@@ -396,3 +396,12 @@ def test_cli_search_usage_errors(built: HybridIndex, argv: list[str], code: int,
 def test_cli_search_without_index(tmp_path: Path, capsys) -> None:
     assert run(["search", "民兵", "--index", str(tmp_path / "none")]) == 1
     assert "shuzhi ingest" in capsys.readouterr().err
+
+
+def test_past_reports_are_one_regions_earlier_years(built: HybridIndex) -> None:
+    past = built.past_reports("栖桐县", before_year=2024)
+    assert [year for _, year in past] == [2023]
+    assert past[0][0].startswith("2023年以来") and "雁澄区" not in past[0][0]
+    assert built.past_reports("栖桐县", before_year=2023) == []     # this year's own report is not "past"
+    assert [year for _, year in built.past_reports("雁澄区")] == [2022]
+    assert built.past_reports("无此县") == []

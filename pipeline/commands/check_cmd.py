@@ -39,7 +39,7 @@ def check_command(
     if prior is not None and not prior.exists():
         raise UsageError(f"找不到上年指标文件：{prior}。请检查路径。")
     if index is not None and not index.is_dir():
-        raise UsageError(f"找不到索引目录：{index}。请先运行 shuzhi index 建立索引，或去掉 --index。")
+        raise UsageError(f"找不到索引目录：{index}。请先运行 shuzhi ingest 建立索引，或去掉 --index。")
 
     result = check_file(doc, metrics, prior_path=prior, index_dir=index)
     if fmt == "json":

@@ -40,7 +40,7 @@ def draft_command(
     if prior is not None and not prior.exists():
         raise UsageError(f"找不到上年指标文件：{prior}。请检查路径。")
     if index is not None and not index.is_dir():
-        raise UsageError(f"找不到索引目录：{index}。请先运行 shuzhi index 建立索引，或去掉 --index。")
+        raise UsageError(f"找不到索引目录：{index}。请先运行 shuzhi ingest 建立索引，或去掉 --index。")
     data = load_metrics(metrics, profile=profile)
     prior_data = load_metrics(prior, profile=profile or data.meta.profile) if prior else None
     hybrid = _open_index(index) if index is not None else None
