@@ -16,10 +16,8 @@ summary of what finished.
 
 from __future__ import annotations
 
-import csv
+import datetime
 import hashlib
-import html
-import io
 import json
 import os
 import re
@@ -29,15 +27,26 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
+from pipeline.batch_report import (  # noqa: F401 - re-exported: callers import them from here
+    SUMMARY_VERDICTS,
+    BatchReport,
+    Progress,
+    ProgressFn,
+    UnitResult,
+    iter_failed_lines,
+    one_line,
+    summary_html,
+    worker_stats,
+    write_summary,
+)
 from pipeline.errors import InputError, ShuzhiError, UsageError
-from pipeline.fsutil import atomic_write_text
 
 METRICS_SUFFIXES = (".yaml", ".yml", ".json", ".xlsx")
 DRAFT_SUFFIXES = (".docx", ".txt", ".md")
@@ -92,20 +101,6 @@ def _profile_stamp(profile: str | None) -> str:
         if path.is_file():
             parts += [str(path.relative_to(folder)).encode(), path.read_bytes()]
     return _hash_bytes(*parts)
-
-
-@dataclass
-class UnitResult:
-    name: str
-    status: str                     # done | failed | skipped
-    source: str = ""
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0        # CPU time of the unit in its worker (wall time includes waiting)
-    findings: dict[str, int] = field(default_factory=dict)
-    error: str = ""
-    warnings: int = 0
-    worker: str = ""                # host:pid that ran the unit (which node, under Ray)
-    worker_rss_mb: float = 0.0      # that worker's peak resident memory so far
 
 
 _SAFE = re.compile(r"[^\w\u4e00-\u9fff.-]+")
@@ -243,8 +238,10 @@ def _wide_rows(path: Path, sheet: str, header: list[str], rows: list[tuple], see
                 continue
             if head in ("unit", "单位", "region", "地区"):
                 mapping["meta"]["region"] = str(value).strip()
+            elif head == "meta.superiors":
+                mapping["meta"]["superiors"] = [s.strip() for s in re.split(r"[；;、，,\n]", str(value)) if s.strip()]
             elif head.startswith("meta."):
-                mapping["meta"][head[5:]] = value if not isinstance(value, float) or not value.is_integer() else int(value)
+                mapping["meta"][head[5:]] = _cell_value(value)
             elif head in ("honours", "documents", "partners", "plans", "highlights"):
                 mapping[head] = [s.strip() for s in re.split(r"[；;\n]", str(value)) if s.strip()]
             elif head.endswith(".previous"):
@@ -262,6 +259,9 @@ def _wide_rows(path: Path, sheet: str, header: list[str], rows: list[tuple], see
 def _cell_value(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, datetime.datetime | datetime.date):
+        # Excel stores a typed date as a datetime; the metrics want 2026-01-14.
+        return value.isoformat()[:10]
     return value
 
 
@@ -468,9 +468,6 @@ class _staged_unit_dir:
 
 # --------------------------------------------------------------------------- executors
 
-ProgressFn = Callable[[UnitResult], None]
-
-
 def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
                on_result: ProgressFn) -> None:
     if workers <= 1 and os.environ.get("SHUZHI_BATCH_INPROCESS"):
@@ -480,7 +477,7 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
         return
     import multiprocessing
 
-    workers = workers if workers > 0 else (os.cpu_count() or 1)
+    workers = max(1, min(workers if workers > 0 else (os.cpu_count() or 1), len(tasks)))
     context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
     pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
                                initializer=_init_worker, initargs=(settings,))
@@ -560,71 +557,23 @@ def _run_ray(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int, a
             def run(self, task: UnitTask) -> UnitResult:
                 return run_unit(task, self.state)
 
-        actors = [UnitActor.remote(settings) for _ in range(max(1, workers))]
-        actor_pool = ActorPool(actors)
-        for result in actor_pool.map_unordered(lambda actor, task: actor.run.remote(task), list(tasks)):
-            on_result(result)
+        # No more actors than units: each one pays the start-up (jieba, index) once.
+        actors = [UnitActor.remote(settings) for _ in range(max(1, min(workers, len(tasks))))]
+        try:
+            actor_pool = ActorPool(actors)
+            for result in actor_pool.map_unordered(lambda actor, task: actor.run.remote(task), list(tasks)):
+                on_result(result)
+        finally:
+            # On a shared cluster the actors must not outlive the batch (Ctrl-C included): they
+            # hold CPUs that the next batch would wait for.
+            for actor in actors:
+                ray.kill(actor)
     finally:
         if started_here:
             ray.shutdown()
 
 
 # --------------------------------------------------------------------------- the batch
-
-@dataclass
-class BatchReport:
-    results: list[UnitResult]
-    out_dir: Path
-    seconds: float
-
-    @property
-    def failed(self) -> list[UnitResult]:
-        return [r for r in self.results if r.status == "failed"]
-
-    def counts(self) -> dict[str, int]:
-        out = {"done": 0, "failed": 0, "skipped": 0}
-        for r in self.results:
-            out[r.status] = out.get(r.status, 0) + 1
-        return out
-
-
-class Progress:
-    """A one-line progress bar on stderr: units done, failed, skipped, and the rate."""
-
-    def __init__(self, total: int, stream=None, enabled: bool = True):
-        self.total = total
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self.done = self.failed = self.skipped = 0
-        self.started = time.perf_counter()
-
-    def update(self, result: UnitResult) -> None:
-        if result.status == "failed":
-            self.failed += 1
-            if self.enabled:
-                # A bad unit is logged as it happens, above the bar, and the batch goes on.
-                first_line = result.error.splitlines()[0] if result.error else ""
-                self.stream.write(f"\r\033[K失败：{result.name}：{first_line}\n")
-        elif result.status == "skipped":
-            self.skipped += 1
-        else:
-            self.done += 1
-        if self.enabled:
-            self._draw()
-
-    def _draw(self) -> None:
-        finished = self.done + self.failed + self.skipped
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
-        width = 24
-        filled = int(width * finished / max(self.total, 1))
-        rate = (self.done + self.failed) / elapsed
-        line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {finished}/{self.total} "
-                f"完成 {self.done} 失败 {self.failed} 跳过 {self.skipped}  {rate:.1f} 个/秒")
-        self.stream.write(line)
-        if finished >= self.total:
-            self.stream.write("\n")
-        self.stream.flush()
-
 
 def run_batch(
     input_path: Path,
@@ -741,8 +690,29 @@ def _validate_settings(settings: BatchSettings) -> None:
     if settings.index_dir or settings.chroma_url:
         from pipeline.index import HybridIndex
 
-        HybridIndex.open(Path(settings.index_dir) if settings.index_dir else None,
-                         chroma_url=settings.chroma_url, read_only=True)
+        try:
+            index = HybridIndex.open(Path(settings.index_dir) if settings.index_dir else None,
+                                     chroma_url=settings.chroma_url, read_only=True)
+        except InputError as exc:
+            if not settings.chroma_url or settings.index_dir:
+                raise
+            # The Chroma server holds the vectors only; chunk texts and BM25 live in the index
+            # folder, which every machine of the batch must be able to read.
+            raise InputError(
+                "--chroma-url 目前还需要本机能读到的索引文件夹（段落文本与 BM25 在其中，Chroma 服务只存向量）："
+                "请把 shuzhi ingest --chroma-url 生成的索引文件夹共享或复制到每台机器，并用 --index 指定。",
+                path=exc.path,
+            ) from exc
+        if settings.chroma_url:
+            # The drafter treats a retrieval failure as "no exemplars" and carries on; with a dead
+            # shared server that would quietly give thousands of plainer drafts. Ask it once here.
+            try:
+                index.search("民兵", k=1, mode="vector")
+            except ShuzhiError as exc:
+                raise ShuzhiError(
+                    f"共享 Chroma 服务 {settings.chroma_url} 不可用，批量未开始：{exc}"
+                    "请先启动服务（chroma run --host 0.0.0.0 --port 8000 --path 数据目录），或去掉 --chroma-url。"
+                ) from exc
     if not settings.check_only:
         from pipeline.engines import get_engine
 
@@ -774,78 +744,3 @@ def _clean_stale_staging(out_dir: Path) -> None:
     for pattern in (".tmp-*", "..tmp-*"):
         for leftover in out_dir.glob(pattern):
             shutil.rmtree(leftover, ignore_errors=True)
-
-
-# --------------------------------------------------------------------------- summaries
-
-SUMMARY_VERDICTS = ("supported", "derived", "contradicted", "stale", "unsupported", "masked")
-
-
-def write_summary(report: BatchReport) -> None:
-    counts = report.counts()
-    payload = {
-        "counts": counts,
-        "seconds": round(report.seconds, 3),
-        "workers": worker_stats(report.results),
-        "units": [asdict(r) for r in report.results],
-    }
-    atomic_write_text(report.out_dir / "summary.json", json.dumps(payload, ensure_ascii=False, indent=2))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["unit", "status", *SUMMARY_VERDICTS, "seconds", "error"])
-    for r in report.results:
-        writer.writerow([r.name, r.status, *(r.findings.get(v, 0) for v in SUMMARY_VERDICTS),
-                         f"{r.seconds:.3f}", r.error])
-    # utf-8-sig so Excel on a Chinese Windows opens the CSV with the right encoding.
-    atomic_write_text(report.out_dir / "summary.csv", buffer.getvalue(), encoding="utf-8-sig")
-    atomic_write_text(report.out_dir / "summary.html", summary_html(report))
-
-
-def worker_stats(results: Iterable[UnitResult]) -> dict[str, dict[str, float]]:
-    """Per worker (host:pid): units run and peak resident memory in MB."""
-    stats: dict[str, dict[str, float]] = {}
-    for r in results:
-        if not r.worker:
-            continue
-        entry = stats.setdefault(r.worker, {"units": 0, "peak_rss_mb": 0.0})
-        entry["units"] += 1
-        entry["peak_rss_mb"] = max(entry["peak_rss_mb"], r.worker_rss_mb)
-    return dict(sorted(stats.items()))
-
-
-_STATUS_CN = {"done": "完成", "failed": "失败", "skipped": "跳过（未变化）"}
-_VERDICT_CN = {"supported": "有据", "derived": "推算", "contradicted": "矛盾", "stale": "旧数",
-               "unsupported": "无据", "masked": "未填"}
-
-
-def summary_html(report: BatchReport) -> str:
-    counts = report.counts()
-    rows = []
-    for r in report.results:
-        link = (f'<a href="{html.escape(r.name)}/check.html">{html.escape(r.name)}</a>'
-                if r.status != "failed" else html.escape(r.name))
-        cells = "".join(f"<td class=n>{r.findings.get(v, 0)}</td>" for v in SUMMARY_VERDICTS)
-        rows.append(
-            f'<tr class="{r.status}"><td>{link}</td><td>{_STATUS_CN.get(r.status, r.status)}</td>{cells}'
-            f"<td class=n>{r.seconds:.2f}</td><td>{html.escape(r.error)}</td></tr>"
-        )
-    heads = "".join(f"<th>{_VERDICT_CN[v]}</th>" for v in SUMMARY_VERDICTS)
-    return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>批量起草汇总</title>
-<style>
-body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;color:#222}}
-table{{border-collapse:collapse;width:100%}}th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
-td.n{{text-align:right}}tr.failed{{background:#fde8e8}}tr.skipped{{color:#666}}
-.summary span{{margin-right:1.5em}}@media print{{a{{color:inherit;text-decoration:none}}}}
-</style></head><body>
-<h1>批量起草汇总</h1>
-<p class="summary"><span>完成 {counts.get('done', 0)}</span><span>失败 {counts.get('failed', 0)}</span>
-<span>跳过 {counts.get('skipped', 0)}</span><span>用时 {report.seconds:.1f} 秒</span></p>
-<table><thead><tr><th>单位</th><th>状态</th>{heads}<th>秒</th><th>错误</th></tr></thead>
-<tbody>{''.join(rows)}</tbody></table></body></html>
-"""
-
-
-def iter_failed_lines(report: BatchReport) -> Iterable[str]:
-    for r in report.failed:
-        yield f"  {r.name}: {r.error}"

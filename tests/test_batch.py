@@ -259,12 +259,13 @@ def test_one_sheet_per_unit_workbook_and_per_sheet_resume(tmp_path: Path):
 def test_wide_workbook_batch_drafts_each_row(tmp_path: Path):
     data = yaml.safe_load((SAMPLE / "metrics.yaml").read_text("utf-8"))
     keys = [k for k, spec in data["metrics"].items() if spec.get("value") is not None]
-    meta_keys = [k for k in data["meta"] if k not in ("region", "superiors")]
+    meta_keys = [k for k in data["meta"] if k != "region"]
     book = Workbook()
     sheet = book.active
     sheet.append(["单位", *(f"meta.{k}" for k in meta_keys), *keys])
     for region, bump in (("甲河县", 0), ("乙山县", 5)):
-        row = [region, *(str(data["meta"][k]) for k in meta_keys)]
+        # As a secretary types them: superiors in one cell, the date as a real Excel date.
+        row = [region, *("、".join(v) if isinstance(v := data["meta"][k], list) else v for k in meta_keys)]
         row += [spec["value"] + bump if not k.startswith("ranking.") and "rate" not in k
                 else spec["value"] for k, spec in ((k, data["metrics"][k]) for k in keys)]
         sheet.append(row)
@@ -273,7 +274,8 @@ def test_wide_workbook_batch_drafts_each_row(tmp_path: Path):
     out = tmp_path / "out"
     report = run_batch(path, _settings(out), workers=1, progress=False)
     assert report.counts()["done"] == 2, report.failed
-    assert "乙山县" in (out / "乙山县" / "draft.md").read_text("utf-8")
+    text = (out / "乙山县" / "draft.md").read_text("utf-8")
+    assert "乙山县" in text and "军分区党委" in text and "2026年1月14日" in text
     recruits = data["metrics"]["conscription.recruits"]["value"]
     assert str(recruits + 5) in (out / "乙山县" / "draft.md").read_text("utf-8")
 
@@ -349,5 +351,34 @@ def test_progress_logs_a_failed_unit_and_the_rate():
     bar.update(batch_mod.UnitResult(name="甲", status="failed", error="坏数据：第 3 行\n详情"))
     bar.update(batch_mod.UnitResult(name="乙", status="done"))
     text = stream.getvalue()
-    assert "失败：甲：坏数据：第 3 行\n" in text and "详情" not in text
+    # The whole reason on one line, so a log keeps one line per failed unit.
+    assert "失败：甲：坏数据：第 3 行 详情\n" in text
     assert "2/2 完成 1 失败 1 跳过 0" in text and "个/秒" in text and text.endswith("\n")
+
+
+def test_cli_check_only_and_argument_errors(tmp_path: Path, capsys):
+    drafts, metrics = tmp_path / "drafts", tmp_path / "metrics"
+    drafts.mkdir()
+    metrics.mkdir()
+    shutil.copy(ROOT / "corpus" / "reports" / "heting-2022.txt", drafts / "heting-2022.txt")
+    shutil.copy(ROOT / "corpus" / "metrics" / "heting-2022.yaml", metrics / "heting-2022.yaml")
+    out = tmp_path / "out"
+    code = run(["batch", "--check-only", str(drafts), "--metrics-dir", str(metrics), "-o", str(out), "-q"])
+    assert code == 0, capsys.readouterr().err
+    assert "完成 1 个" in capsys.readouterr().out
+    assert json.loads((out / "heting-2022" / "check.json").read_text("utf-8"))["summary"]["supported"] > 5
+    # Misused options are usage errors (exit 2) with a Chinese message naming the fix.
+    assert run(["batch", "--check-only", str(drafts), "-o", str(out)]) == 2
+    assert "--metrics-dir" in capsys.readouterr().err
+    assert run(["batch", str(drafts), "-o", str(out), "--ray-address", "ray://10.0.0.5:10001"]) == 2
+    assert "--executor ray" in capsys.readouterr().err
+
+
+def test_cli_logs_a_failed_unit_as_it_happens_without_a_terminal(units_dir: Path, tmp_path: Path, capsys):
+    code = run(["batch", str(units_dir), "-o", str(tmp_path / "o"), "--workers", "1"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.count("失败：broken：") == 1
+    line = next(x for x in captured.err.splitlines() if x.startswith("失败：broken："))
+    assert "broken.yaml" in line and "很多" in line        # the reason, not just "1 处错误"
+    assert f"完成 {GOOD_UNITS} 个，失败 1 个" in captured.out

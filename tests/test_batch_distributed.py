@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.batch import BatchSettings, run_batch
+from pipeline.errors import ShuzhiError
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "corpus" / "sample"
@@ -177,9 +178,17 @@ def test_batch_reads_a_shared_chroma_server(units_dir: Path, tmp_path: Path, chr
         assert sources, folder.name
         assert all(":" in s for s in sources)
 
-    # And they really depend on it: with the server gone, drafting fails unit by unit (each one
-    # logged with the reason) instead of silently writing drafts without exemplars.
+    # And they really depend on it: with the server gone the batch refuses to start, rather than
+    # writing every draft without exemplars.
     chroma_server.stop()
-    down = run_batch(units_dir, replace(settings, out_dir=str(tmp_path / "down")), workers=1, progress=False)
-    assert down.counts()["failed"] == 3
-    assert all("检索" in r.error or "Chroma" in r.error for r in down.results), [r.error for r in down.results]
+    with pytest.raises(ShuzhiError, match="共享 Chroma 服务.*不可用"):
+        run_batch(units_dir, replace(settings, out_dir=str(tmp_path / "down")), workers=1, progress=False)
+    assert not list((tmp_path / "down").glob("*/draft.md"))
+
+
+def test_chroma_url_without_an_index_folder_says_what_is_missing(units_dir: Path, tmp_path: Path, monkeypatch):
+    # No server is needed to see the message: the index folder is checked first.
+    monkeypatch.setenv("SHUZHI_INDEX", str(tmp_path / "no-index-here"))
+    with pytest.raises(ShuzhiError, match="--index"):
+        run_batch(units_dir, BatchSettings(out_dir=str(tmp_path / "out"), chroma_url="http://127.0.0.1:9"),
+                  workers=1, progress=False)

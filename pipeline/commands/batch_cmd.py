@@ -16,7 +16,7 @@ def batch(
                                       help="指标文件夹，或每个单位一张表/一行的 Excel 工作簿；--check-only 时为草稿文件夹"),
     out: Path = typer.Option(..., "-o", "--out", help="输出文件夹：每个单位一个子文件夹，另有 summary.csv/json/html"),
     engine: str = typer.Option("template", "--engine", help="template | transformers:PATH | openai:URL#MODEL"),
-    workers: int = typer.Option(0, "--workers", help="并行进程数（默认：CPU 核数）"),
+    workers: int = typer.Option(0, "--workers", help="并行进程数（默认：本机 CPU 核数；Ray 时为集群 CPU 总数）"),
     executor: str = typer.Option("local", "--executor", help="local（本机进程池）或 ray"),
     ray_address: str = typer.Option(None, "--ray-address", help="Ray 集群地址，如 ray://10.0.0.5:10001；不填则在本机启动"),
     index: Path = typer.Option(None, "--index", help="语料索引文件夹（默认 .shuzhi/index，存在时使用）"),
@@ -31,11 +31,16 @@ def batch(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="不显示进度条"),
 ) -> int:
     """批量起草（或核对）多个单位的述职报告，可中断续跑。"""
-    from pipeline.batch import BatchSettings, iter_failed_lines, run_batch
+    from pipeline.batch import BatchSettings, UnitResult, iter_failed_lines, one_line, run_batch
 
     if check_only and metrics_dir is None:
         raise UsageError("--check-only 需要 --metrics-dir（各草稿对应的指标文件夹，文件名相同）。")
-    if index is None and chroma_url is None:
+    if ray_address and executor != "ray":
+        raise UsageError("--ray-address 只用于 --executor ray；本机进程池不需要地址。")
+    if workers < 0:
+        raise UsageError("--workers 应为正整数（0 或不填表示按 CPU 核数）。")
+    if index is None:
+        # With --chroma-url too: the server holds vectors, the index folder the texts and BM25.
         default = Path(os.environ.get("SHUZHI_INDEX", ".shuzhi/index"))
         index = default if default.exists() else None
     settings = BatchSettings(
@@ -43,21 +48,33 @@ def batch(
         index_dir=str(index) if index else None, chroma_url=chroma_url,
         check_only=check_only, annotate=annotate,
     )
-    workers = workers or (os.cpu_count() or 1)
-    report = run_batch(
-        metrics_dir if check_only else input_path, settings, workers=workers, executor=executor,
-        ray_address=ray_address, resume=resume, drafts_dir=input_path if check_only else None,
-        prior_dir=prior_dir, progress=not quiet and sys.stderr.isatty(),
-    )
+    bar = not quiet and sys.stderr.isatty()
+
+    def log_failure(result: UnitResult) -> None:
+        # Without a terminal (nohup, CI logs) a bad unit is still logged the moment it fails.
+        if result.status == "failed":
+            typer.echo(f"失败：{result.name}：{one_line(result.error)}", err=True)
+
+    try:
+        report = run_batch(
+            metrics_dir if check_only else input_path, settings, workers=workers, executor=executor,
+            ray_address=ray_address, resume=resume, drafts_dir=input_path if check_only else None,
+            prior_dir=prior_dir, progress=bar, on_result=None if quiet or bar else log_failure,
+        )
+    except KeyboardInterrupt:
+        typer.echo(f"\n已中断：已完成的单位已保存（见 {out / 'summary.csv'}），未完成的单位没有留下文件；"
+                   "加 --resume 重新运行即可从中断处继续。", err=True)
+        raise
     counts = report.counts()
     typer.echo(
         f"完成 {counts['done']} 个，失败 {counts['failed']} 个，跳过（未变化）{counts['skipped']} 个，"
         f"用时 {report.seconds:.1f} 秒。汇总：{out / 'summary.html'}"
     )
     if report.failed:
-        typer.echo("失败的单位：", err=True)
-        for line in iter_failed_lines(report):
-            typer.echo(line, err=True)
+        if quiet or bar:
+            typer.echo("失败的单位：", err=True)
+            for line in iter_failed_lines(report):
+                typer.echo(line, err=True)
         return 1
     return 0
 
