@@ -30,7 +30,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("bench_search", ["eval/bench.py", "search"]),
     ("bench_check", ["eval/bench.py", "check"]),
     ("bench_draft", ["eval/bench.py", "draft"]),
-    ("bench_batch", ["eval/bench.py", "batch"]),
+    ("bench_batch", ["eval/bench.py", "batch", "--ray"]),
 ]
 
 
