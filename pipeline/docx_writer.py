@@ -13,12 +13,14 @@ box, and substitutes visibly rather than silently falling back to Calibri).
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache, lru_cache
 from pathlib import Path
 
 from docx import Document
@@ -330,6 +332,15 @@ def _boundaries(text: str, comments: Sequence[tuple[int, int, str]]) -> list[int
     return sorted(cuts)
 
 
+@cache
+def _run_rpr(spec: _StyleSpec) -> OxmlElement:
+    """The w:rPr every run of `spec` carries; callers insert a deep copy, never this element."""
+    rpr = _element("w:rPr")
+    for child in _rpr_children(spec.east_asia, spec.size, bold=spec.bold):
+        rpr.append(child)
+    return rpr
+
+
 def _add_runs(doc: DocxDocument, paragraph: Paragraph, block: WordBlock, spec: _StyleSpec,
               *, annotate: bool, author: str) -> None:
     text = block.text
@@ -340,7 +351,8 @@ def _add_runs(doc: DocxDocument, paragraph: Paragraph, block: WordBlock, spec: _
         if start == end:
             continue
         run = paragraph.add_run(_XML_ILLEGAL.sub("", text[start:end]))
-        _replace_rpr(run._r, _rpr_children(spec.east_asia, spec.size, bold=spec.bold))
+        # a copy of the style's run properties: building them element by element per run costs more
+        run._r.insert(0, copy.deepcopy(_run_rpr(spec)))
         runs[start] = run
     ordered = sorted(runs)
     for start, end, note in comments:
@@ -350,7 +362,12 @@ def _add_runs(doc: DocxDocument, paragraph: Paragraph, block: WordBlock, spec: _
         doc.add_comment(covered, text=note, author=author, initials=initials)
 
 
-def _build(blocks: Sequence[WordBlock], *, annotate: bool, author: str) -> DocxDocument:
+@lru_cache(maxsize=1)
+def _prepared_template() -> bytes:
+    """The stock template with this module's defaults, styles, page set-up and footers, saved once
+    per process: building the styles costs more than writing a whole report, and it never changes.
+    Each write opens its own copy from these bytes, so no document state is shared between writes
+    (or threads)."""
     doc = Document()
     # the stock template starts with one empty paragraph; a report starts with its title
     body = doc.element.body
@@ -359,6 +376,13 @@ def _build(blocks: Sequence[WordBlock], *, annotate: bool, author: str) -> DocxD
     _setup_defaults(doc)
     _setup_styles(doc)
     _setup_section(doc)
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+def _build(blocks: Sequence[WordBlock], *, annotate: bool, author: str) -> DocxDocument:
+    doc = Document(io.BytesIO(_prepared_template()))
 
     title_texts = [b.text for b in blocks if b.style == "title"]
     core = doc.core_properties
@@ -378,7 +402,11 @@ def _build(blocks: Sequence[WordBlock], *, annotate: bool, author: str) -> DocxD
             if formatted != block.text:
                 # the comment offsets pointed into the ISO text, which is gone
                 block = WordBlock(style="date", text=formatted)
-        paragraph = doc.add_paragraph(style=doc.styles[spec.name])
+        paragraph = doc.add_paragraph()
+        # The style id straight into w:pPr/w:pStyle: `add_paragraph(style=…)` resolves the style by
+        # scanning every style in styles.xml per paragraph, the largest cost of a write. Like
+        # python-docx, the default style (Normal) gets an empty w:pPr and no w:pStyle.
+        paragraph._p.style = None if spec.style_id == "Normal" else spec.style_id
         _add_runs(doc, paragraph, block, spec, annotate=annotate, author=author)
 
         # 标题下空一行: one blank line between the title group and the text

@@ -193,6 +193,11 @@ class _Context:
     index: Any
     warnings: list[str]
     progress: Callable[[DraftEvent], None]
+    # Set when an exemplar search failed in THIS draft: the remaining facets skip retrieval and
+    # the user is warned once. It lives here, not in the per-index cache, so the next draft in a
+    # long-lived batch worker tries the index again instead of inheriting one transient failure.
+    retrieval_failed: bool = False
+    retrieval_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 # --------------------------------------------------------------------------- public API
@@ -381,21 +386,26 @@ def _exemplars(ctx: _Context, section: SectionPlan, facet: FacetPlan) -> tuple[C
     except TypeError:           # an index object that cannot be weakly referenced: no caching
         per_index = {}
     cache_key = (ctx.profile.spec, facet.id)
-    if ("", "retrieval-failed") in per_index:
-        return ()
     cached = per_index.get(cache_key)
-    if cached is None:
-        bank = ctx.profile.bank(facet.id)
-        catalog = load_catalog(ctx.profile.spec)
-        words = list(bank.topics[:2]) + [catalog[k].label for k in facet.metrics if k in catalog]
-        try:
-            hits = ctx.index.search(" ".join(words) or facet.id, k=EXEMPLARS_PER_FACET, section=section.key)
-        except Exception as exc:  # noqa: BLE001 - retrieval helps style only; a draft must not fail on it
-            ctx.warnings.append(f"检索范文失败（{exc}），本稿只用短语库。")
-            per_index[("", "retrieval-failed")] = ()     # one failure is enough: do not retry per facet
-            hits = []
-        cached = tuple(h.chunk for h in hits)
-        per_index[cache_key] = cached
+    if cached is not None:
+        return cached
+    if ctx.retrieval_failed:
+        return ()           # one failure per draft is enough: do not retry (and re-warn) per facet
+    bank = ctx.profile.bank(facet.id)
+    catalog = load_catalog(ctx.profile.spec)
+    words = list(bank.topics[:2]) + [catalog[k].label for k in facet.metrics if k in catalog]
+    try:
+        hits = ctx.index.search(" ".join(words) or facet.id, k=EXEMPLARS_PER_FACET, section=section.key)
+    except Exception as exc:  # noqa: BLE001 - retrieval helps style only; a draft must not fail on it
+        # Nothing goes into the shared cache: the failure may be transient (a locked index file,
+        # a timeout), and caching it would strip exemplars from every later draft in the process.
+        with ctx.retrieval_lock:       # facets may run in threads: still one warning per draft
+            if not ctx.retrieval_failed:
+                ctx.retrieval_failed = True
+                ctx.warnings.append(f"检索范文失败（{exc}），本稿只用短语库。")
+        return ()
+    cached = tuple(h.chunk for h in hits)
+    per_index[cache_key] = cached
     return cached
 
 

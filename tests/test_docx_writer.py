@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -256,3 +257,42 @@ def test_rewrite_replaces_atomically(tmp_path):
     write_docx((WordBlock("body", "一年来。"),), target)
     assert zipfile.is_zipfile(target)
     assert [p.name for p in tmp_path.iterdir()] == ["draft.docx"]
+
+
+def _parts(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    # Comment dates are the write time; nothing else in the package may differ between writes.
+    if "word/comments.xml" in parts:
+        parts["word/comments.xml"] = re.sub(rb'w:date="[^"]*"', b'w:date=""', parts["word/comments.xml"])
+    return parts
+
+
+def test_writes_in_one_process_share_no_state(tmp_path):
+    # The styled base document is prepared once per process; a write must not leave anything
+    # (paragraphs, comments, core properties) behind in it for the next write.
+    first = _parts(write_docx(BLOCKS, tmp_path / "a.docx", annotate=True, author="核稿"))
+    other = (WordBlock("title", "另一份报告"), WordBlock("body", "输送合格青年9人。", comments=((6, 8, "批注"),)))
+    write_docx(other, tmp_path / "b.docx", annotate=True, author="另一人")
+    plain = _parts(write_docx(BLOCKS, tmp_path / "c.docx"))
+    second = _parts(write_docx(BLOCKS, tmp_path / "d.docx", annotate=True, author="核稿"))
+    assert list(second) == list(first)
+    for name in ("word/document.xml", "word/styles.xml", "word/comments.xml", "docProps/core.xml",
+                 "word/footer1.xml", "word/footer2.xml", "word/settings.xml"):
+        assert second[name] == first[name], name
+    assert second == first
+    assert "word/comments.xml" not in plain
+    assert b"\xe5\x8f\xa6\xe4\xb8\x80" not in plain["word/document.xml"]    # 「另一」 from the other write
+    assert plain["word/styles.xml"] == first["word/styles.xml"]
+
+
+def test_paragraph_styles_are_written_as_ids(plain):
+    # pStyle carries the style id directly; Normal paragraphs carry none (Word's default style)
+    paragraphs = _xml(plain, "word/document.xml").findall(".//w:body/w:p", NS)
+    ids = [p.find("w:pPr/w:pStyle", NS) for p in paragraphs]
+    got = [i.get(_a("val")) if i is not None else None for i in ids]
+    assert got == ["ShuzhiTitle", "ShuzhiSubtitle", None, "ShuzhiHeading1", "ShuzhiHeading2", "ShuzhiHeading3",
+                   None, "ShuzhiSignature", "ShuzhiSignature", "ShuzhiDate"]
+    styles = _xml(plain, "word/styles.xml")
+    for style_id in filter(None, got):
+        _style(styles, style_id)

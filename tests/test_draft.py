@@ -414,3 +414,39 @@ def test_write_draft_outputs_is_re_exported_from_draft() -> None:
     import pipeline.draft_output
 
     assert pipeline.draft.write_draft_outputs is pipeline.draft_output.write_draft_outputs
+
+
+class FlakyIndex(FakeIndex):
+    """Raises on the first `failures` searches, then answers like FakeIndex; counts every search."""
+
+    def __init__(self, failures: int = 1) -> None:
+        super().__init__()
+        self.failures = failures
+        self.searches = 0
+
+    def search(self, query: str, *, k: int = 5, section: str | None = None, **_kw) -> list[SearchHit]:
+        self.searches += 1
+        if self.failures > 0:
+            self.failures -= 1
+            raise OSError("索引文件被占用")
+        return super().search(query, k=k, section=section)
+
+
+def test_a_failed_search_costs_only_the_current_draft_its_exemplars(metrics: Metrics) -> None:
+    # A batch worker keeps one index for thousands of drafts: one transient error must not leave
+    # every later draft without exemplars.
+    index = FlakyIndex(failures=1)
+    first_engine, second_engine = RecordingEngine(), RecordingEngine()
+    first = draft_report(metrics, engine=first_engine, index=index)
+    failed = [w for w in first.warnings if "检索范文失败" in w]
+    assert len(failed) == 1 and "索引文件被占用" in failed[0]          # warned once, not per facet
+    assert index.searches == 1                                          # no retry within the draft
+    assert first_engine.facets and all(r.exemplars == () for r in first_engine.facets)
+
+    second = draft_report(metrics, engine=second_engine, index=index)
+    assert not any("检索范文失败" in w for w in second.warnings)
+    asked = [r for r in second_engine.facets if r.section_key != "plans"]
+    assert asked and all(r.exemplars == (index.chunk,) for r in asked)
+    searches = index.searches
+    draft_report(metrics, engine=RecordingEngine(), index=index)
+    assert index.searches == searches                                   # successes are cached per index
