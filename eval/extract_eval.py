@@ -100,7 +100,7 @@ def evaluate(set_dir: Path = SET_DIR) -> dict:
         "floor": FLOOR,
         "splits": {
             "development": _scores([d for d in per_doc if not d["doc"].startswith("h")]),
-            "held_out": _scores([d for d in per_doc if d["doc"].startswith("h")]),
+            "h_batches (blind at first, since tuned)": _scores([d for d in per_doc if d["doc"].startswith("h")]),
         },
         "per_document": per_doc,
         "errors": errors,
@@ -151,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
           f"Hand-annotated set: {result['documents']} fictional documents, {result['gold_quantities']} "
           "quantities (`eval/extract_set/`). Exact-span matching; a value match also needs value, unit "
           "and masked to agree.", "",
-          "```", ".venv/bin/python eval/extract_eval.py", "```", "", *_table(result), ""]
+          "```", ".venv/bin/python eval/extract_eval.py", "```", "", *_table(result), "",
+          "Caveat: every document here, the `h*` ones included, has informed the rules, so these "
+          "figures overstate accuracy on unseen text. The honest measure is each blind batch's first "
+          "run, before the fixes it prompted: h01–h05 span P 0.967 / R 0.978 (89 quantities), "
+          "h06–h08 span P 0.985 / R 0.970 (67 quantities). Both are above the 0.95 floors.", ""]
     atomic_write_text(RESULTS / "extract_eval.md", "\n".join(md))
     return 0 if result["passed"] else 1
 
