@@ -165,9 +165,10 @@ def render_md(result: dict) -> str:
         "",
         "Spreading the run over a Ray cluster: `shuzhi batch UNITS -o OUT --executor ray --ray-address "
         "ray://HEAD:10001` starts one actor per cluster CPU; each actor loads jieba, the profile and the index "
-        "once, then takes units one at a time (a slow node simply takes fewer). Every node must see INPUT, OUT "
-        "and the index folder at the same path (a shared NFS/SMB folder), and `--chroma-url` points all of them "
-        "at one Chroma server. Units are independent and the driver only collects small results, so throughput "
+        "once, then takes units one at a time (a slow node simply takes fewer). Every node must see INPUT and "
+        "OUT at the same path (a shared NFS/SMB folder); the index needs no shared folder: with `--chroma-url` "
+        "alone every actor reads the whole index (texts, metadata, vectors) from one Chroma server once, then "
+        "searches in memory. Units are independent and the driver only collects small results, so throughput "
         f"should grow with cores: at {per_worker:.1f} units/s per worker (measured) to {per_core:.1f} (CPU-bound, "
         f"idle core), an 8-core node should give about {_span(per_worker * 8, per_core * 8)} units/s with about "
         f"{peak:.0f} MB per worker (≈{peak * 8 / 1024:.1f} GB per node); four such nodes would draft a "

@@ -26,6 +26,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("retrieval_eval", ["eval/retrieval_eval.py"]),
     ("checker_eval", ["eval/checker_eval.py"]),
     ("draft_eval", ["eval/draft_eval.py"]),
+    ("holdout_eval", ["eval/holdout_eval.py"]),
     ("bench_ingest", ["eval/bench.py", "ingest"]),
     ("bench_search", ["eval/bench.py", "search"]),
     ("bench_check", ["eval/bench.py", "check"]),

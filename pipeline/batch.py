@@ -690,19 +690,8 @@ def _validate_settings(settings: BatchSettings) -> None:
     if settings.index_dir or settings.chroma_url:
         from pipeline.index import HybridIndex
 
-        try:
-            index = HybridIndex.open(Path(settings.index_dir) if settings.index_dir else None,
-                                     chroma_url=settings.chroma_url, read_only=True)
-        except InputError as exc:
-            if not settings.chroma_url or settings.index_dir:
-                raise
-            # The Chroma server holds the vectors only; chunk texts and BM25 live in the index
-            # folder, which every machine of the batch must be able to read.
-            raise InputError(
-                "--chroma-url 目前还需要本机能读到的索引文件夹（段落文本与 BM25 在其中，Chroma 服务只存向量）："
-                "请把 shuzhi ingest --chroma-url 生成的索引文件夹共享或复制到每台机器，并用 --index 指定。",
-                path=exc.path,
-            ) from exc
+        index = HybridIndex.open(Path(settings.index_dir) if settings.index_dir else None,
+                                 chroma_url=settings.chroma_url, read_only=True)
         if settings.chroma_url:
             # The drafter treats a retrieval failure as "no exemplars" and carries on; with a dead
             # shared server that would quietly give thousands of plainer drafts. Ask it once here.

@@ -343,8 +343,8 @@ def _chroma_worker(inbox: Any, conn: Any, path: str | None, url: tuple[str, int,
                     client.delete_collection(name)
                 collection = open_collection(client, name, embedder)
             if command == "upsert":
-                ids, vectors, metadatas = payload
-                collection.upsert(ids=ids, embeddings=vectors, metadatas=metadatas)
+                ids, vectors, metadatas, documents = payload
+                collection.upsert(ids=ids, embeddings=vectors, metadatas=metadatas, documents=documents)
                 conn.send(("ok", None))
             elif command == "delete":
                 collection.delete(ids=payload)
@@ -368,8 +368,13 @@ class VectorWriter:
     """
 
     def __init__(self, embedder: Any, *, local: Callable[[], Any], path: str | None,
-                 url: tuple[str, int, bool] | None, name: str, reset: bool, release: Callable[[], None]):
+                 url: tuple[str, int, bool] | None, name: str, reset: bool, release: Callable[[], None],
+                 metadata: Callable[[Chunk, Sequence[str]], dict[str, Any]] | None = None,
+                 documents: bool = False):
         self._embedder = embedder
+        # The shared server (no local store) also keeps texts and full metadata: see index_remote.
+        self._metadata = metadata or (lambda chunk, _terms: chroma_metadata(chunk))
+        self._documents = documents
         self._local_open = local        # opens (and, when fresh, resets) the collection in-process
         self._local: Any = None
         self._target = (path, url, name, embedder.name, reset)
@@ -467,11 +472,12 @@ class VectorWriter:
             vectors = self._embedder.embed_documents([c.text for c in batch], batch_terms)
             ids = [c.chunk_id for c in batch]
             self.vectors.update(zip(ids, vectors, strict=True))
-            metadatas = [chroma_metadata(c) for c in batch]
+            metadatas = [self._metadata(c, t) for c, t in zip(batch, batch_terms, strict=True)]
+            documents = [c.text for c in batch] if self._documents else None
             if self._proc is not None:
-                self._call("upsert", (ids, vectors, metadatas), wait=wait)
+                self._call("upsert", (ids, vectors, metadatas, documents), wait=wait)
             else:
-                self._collection().upsert(ids=ids, embeddings=vectors, metadatas=metadatas)
+                self._collection().upsert(ids=ids, embeddings=vectors, metadatas=metadatas, documents=documents)
 
     def delete(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), CHROMA_BATCH):
@@ -488,6 +494,18 @@ class VectorWriter:
         if self._proc is not None:
             return set(self._call("ids"))
         return set(self._collection().get(include=[])["ids"])
+
+    def reconcile(self, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> None:
+        """Make the collection hold exactly `chunks`: after a crash it may hold ids the store does
+        not, or miss some. Fixes both ways."""
+        if self.count() == len(chunks):
+            return
+        stored = self.stored_ids()
+        wanted = {c.chunk_id: i for i, c in enumerate(chunks)}
+        self.delete([cid for cid in stored if cid not in wanted])
+        lacking = [i for cid, i in wanted.items() if cid not in stored]
+        if lacking:
+            self.upsert([chunks[i] for i in lacking], [terms[i] for i in lacking])
 
     def finish(self) -> None:
         """Write what is buffered and wait until the vector store has it."""

@@ -14,6 +14,10 @@ ignored, and the next ingest reconciles Chroma with the store.
 
 Opening is cheap (reads `state.json`); the store, BM25 and Chroma load on first use, because the
 drafter searches many times per report and the web app opens the index per request.
+
+With `chroma_url` and no `index_dir` there is no local folder: the Chroma server holds texts,
+metadata, vectors and the manifest, and every machine reads it (see `pipeline.index_remote`).
+An explicit `index_dir` with `chroma_url` keeps the local store and puts only vectors in the server.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import threading
 import time
@@ -37,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import segment
+from pipeline import index_remote, segment
 from pipeline.embedding import (
     DEFAULT_EMBEDDER,
     VectorWriter,
@@ -48,6 +51,8 @@ from pipeline.embedding import (
 )
 from pipeline.errors import IndexLockedError, InputError, ShuzhiError, UsageError
 from pipeline.fsutil import atomic_write_bytes, atomic_write_text
+from pipeline.index_remote import SHARED_COLLECTION
+from pipeline.index_remote import parse_chroma_url as _parse_chroma_url
 from pipeline.models import Chunk, SearchHit
 from pipeline.retrieval import (
     BM25_WEIGHT,
@@ -58,8 +63,12 @@ from pipeline.retrieval import (
     VECTOR_WEIGHT,
     Bm25Ranker,
     ChunkFilter,
+    chroma_where,
+    chunk_from_json,
     chunk_report,
+    chunk_to_json,
     exact_vector_rank,
+    expand_paths,
     rrf_fuse,
 )
 
@@ -70,7 +79,6 @@ VECTORS_FILE = "vectors.npy"
 LOCK_FILE = ".lock"
 CHROMA_DIR = "chroma"
 DEFAULT_LOCK_TIMEOUT = 30.0
-FALLBACK_SUFFIXES = (".txt", ".md", ".docx")
 
 
 
@@ -104,62 +112,6 @@ class IngestSummary:
 
 # --------------------------------------------------------------------------- helpers
 
-def _chunk_to_json(chunk: Chunk, terms: Sequence[str]) -> str:
-    return json.dumps({
-        "id": chunk.chunk_id, "doc": chunk.doc_id, "text": chunk.text, "path": chunk.path,
-        "region": chunk.region, "year": chunk.year, "section": chunk.section_key,
-        "heading": chunk.heading, "pos": chunk.position, "terms": list(terms),
-    }, ensure_ascii=False)
-
-
-def _chunk_from_json(row: dict[str, Any]) -> Chunk:
-    return Chunk(
-        chunk_id=row["id"], doc_id=row["doc"], text=row["text"], path=row["path"], region=row["region"],
-        year=row["year"], section_key=row["section"], heading=row["heading"], position=row["pos"],
-    )
-
-
-def _where(section: str | None, region: str | None, year: int | None) -> dict[str, Any] | None:
-    clauses: list[dict[str, Any]] = []
-    if section is not None:
-        clauses.append({"section": section})
-    if region is not None:
-        clauses.append({"region": region})
-    if year is not None:
-        clauses.append({"year": year})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def supported_suffixes() -> tuple[str, ...]:
-    try:
-        from pipeline.readers import SUPPORTED_SUFFIXES
-    except ImportError:       # readers not installed in a stripped-down checkout
-        return FALLBACK_SUFFIXES
-    return tuple(s.lower() for s in SUPPORTED_SUFFIXES)
-
-
-def expand_paths(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files to ingest from files and folders (recursive), and (path, message) for missing ones."""
-    suffixes = supported_suffixes()
-    files: list[Path] = []
-    missing: list[tuple[str, str]] = []
-    for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith((".", "~$"))
-            )
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            missing.append((str(path), "文件或文件夹不存在，请检查路径。"))
-    return files, missing
-
-
 def default_index_dir() -> Path:
     env = os.environ.get("SHUZHI_INDEX")
     return Path(env) if env else DEFAULT_INDEX_DIR
@@ -182,15 +134,6 @@ def _check_writable(index_dir: Path) -> None:
         )
     if not os.access(probe, os.W_OK | os.X_OK):
         raise InputError("索引目录不可写；请检查权限，或用 --index 指定一个可写的文件夹。", path=str(index_dir))
-
-
-def _parse_chroma_url(url: str) -> tuple[str, int, bool]:
-    match = re.fullmatch(r"(?:(https?)://)?([^/:]+)(?::(\d+))?/?", url.strip())
-    if not match:
-        raise UsageError(f"--chroma-url “{url}” 无法识别；应形如 http://127.0.0.1:8000。")
-    scheme, host, port = match.groups()
-    ssl = scheme == "https"
-    return host, int(port) if port else (443 if ssl else 8000), ssl
 
 
 # --------------------------------------------------------------------------- the index
@@ -235,14 +178,17 @@ class HybridIndex:
 
     def __init__(
         self,
-        index_dir: Path,
+        index_dir: Path | None,
         *,
         chroma_url: str | None = None,
         embedder: str | None = None,
         read_only: bool = False,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ):
-        self.index_dir = Path(index_dir)
+        if index_dir is None and not chroma_url:
+            raise UsageError("没有索引目录时必须给出 --chroma-url。")
+        # None: the shared index on the Chroma server is the whole index (pipeline.index_remote).
+        self.index_dir = Path(index_dir) if index_dir is not None else None
         self.chroma_url = chroma_url
         self.read_only = read_only
         self.lock_timeout = lock_timeout
@@ -271,22 +217,47 @@ class HybridIndex:
         read_only: bool = False,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> HybridIndex:
-        """Open (or prepare to create) an index. Cheap: nothing heavy loads until first use."""
-        directory = Path(index_dir) if index_dir is not None else default_index_dir()
+        """Open (or prepare to create) an index. Cheap: nothing heavy loads until first use.
+
+        `index_dir=None` with `chroma_url`: the shared index on the server, no local state (the
+        server is asked for its state now, so a dead server or an empty one fails here)."""
+        remote = index_dir is None and bool(chroma_url)
+        directory = None if remote else Path(index_dir) if index_dir is not None else default_index_dir()
         if embedder is not None:
             resolve_embedder(embedder)       # reject a bad spec now, not halfway through an ingest
         index = cls(directory, chroma_url=chroma_url, embedder=embedder, read_only=read_only,
                     lock_timeout=lock_timeout)
+        if remote:      # the server is asked now: a dead or empty one fails here, not mid-batch
+            index._client = index_remote.connect(str(chroma_url))
+            if read_only and index._read_state() is None:
+                raise InputError(index_remote.missing_message(str(chroma_url)), path=chroma_url)
+            if read_only and embedder is not None:
+                index._get_embedder()      # a mismatch is an error now, not at the first query
+            return index
         if read_only and not index.exists():
             raise InputError("索引不存在；请先运行 shuzhi ingest 建立索引，或用 --index 指定索引目录。",
                              path=str(directory))
         index._read_state()
         return index
 
+    @property
+    def location(self) -> str:
+        """Where the index lives, for messages: the folder, or the server and collection."""
+        if self.index_dir is None:
+            return f"{self.chroma_url} 集合 {SHARED_COLLECTION}"
+        return str(self.index_dir)
+
     def exists(self) -> bool:
+        if self.index_dir is None:
+            return self._read_state() is not None
         return (self.index_dir / STATE_FILE).is_file()
 
     def _read_state(self) -> dict[str, Any] | None:
+        if self.index_dir is None:          # the shared server's state, read once per open/ingest
+            if self._state is None:
+                self._client = self._client or index_remote.connect(str(self.chroma_url))
+                self._state = index_remote.read_state(self._client, FORMAT_VERSION)
+            return self._state
         path = self.index_dir / STATE_FILE
         try:
             mtime = path.stat().st_mtime_ns
@@ -335,6 +306,7 @@ class HybridIndex:
     # ------------------------------------------------------------------ generations
 
     def _gen_dir(self, generation: int) -> Path:
+        assert self.index_dir is not None, "the shared index has no generation folders"
         return self.index_dir / f"gen-{generation:06d}"
 
     def _load(self) -> _Loaded:
@@ -345,6 +317,10 @@ class HybridIndex:
             if state is None:
                 self._loaded = _Loaded(0, [], [], {})
                 return self._loaded
+            if self.index_dir is None:
+                key = (self.chroma_url, state.get("index_id"), int(state["generation"]))
+                self._loaded = index_remote.cached(key, lambda: self._load_remote(state))
+                return self._loaded
             generation = int(state["generation"])
             gen_dir = self._gen_dir(generation)
             chunks: list[Chunk] = []
@@ -353,7 +329,7 @@ class HybridIndex:
                 with (gen_dir / "chunks.jsonl").open(encoding="utf-8") as handle:
                     for line in handle:
                         row = json.loads(line)
-                        chunks.append(_chunk_from_json(row))
+                        chunks.append(chunk_from_json(row))
                         terms.append(row["terms"])
                 manifest = json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
@@ -363,6 +339,17 @@ class HybridIndex:
             loaded.by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
             self._loaded = loaded
             return loaded
+
+    def _load_remote(self, state: dict[str, Any]) -> _Loaded:
+        """The whole shared index, paged out of the server: chunks, BM25 and the vector matrix."""
+        self._client = self._client or index_remote.connect(str(self.chroma_url))
+        manifest = index_remote.read_manifest(self._client)
+        chunks, terms, vectors = index_remote.read_chunks(self._client, manifest, int(state.get("dim") or 0))
+        loaded = _Loaded(int(state["generation"]), chunks, terms, manifest, vectors=vectors)
+        loaded.by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
+        if chunks:
+            loaded.bm25 = Bm25Ranker.build(chunks, terms)
+        return loaded
 
     def _filter(self, loaded: _Loaded) -> ChunkFilter:
         with self._mutex:
@@ -374,6 +361,8 @@ class HybridIndex:
         """The generation's vector sidecar (in memory: 1 MB per 1,000 chunks), or None if absent."""
         with self._mutex:
             if loaded.vectors is None:
+                if self.index_dir is None:
+                    return None
                 path = self._gen_dir(loaded.generation) / VECTORS_FILE
                 if not path.is_file():
                     return None
@@ -386,8 +375,8 @@ class HybridIndex:
     def _bm25(self, loaded: _Loaded) -> Bm25Ranker:
         with self._mutex:
             if loaded.bm25 is None:
-                bm25_dir = self._gen_dir(loaded.generation) / "bm25"
-                if loaded.chunks and bm25_dir.is_dir():
+                bm25_dir = self._gen_dir(loaded.generation) / "bm25" if self.index_dir else None
+                if loaded.chunks and bm25_dir is not None and bm25_dir.is_dir():
                     loaded.bm25 = Bm25Ranker.load(bm25_dir, loaded.chunks)
                 else:
                     loaded.bm25 = Bm25Ranker.build(loaded.chunks, loaded.terms)
@@ -400,11 +389,14 @@ class HybridIndex:
             if self._collection is not None:
                 return self._collection
             url = _parse_chroma_url(self.chroma_url) if self.chroma_url else None
-            try:
-                self._client = open_chroma(str(self.index_dir / CHROMA_DIR), url)
-            except Exception as exc:
-                raise ShuzhiError(f"连接不上 Chroma 服务 {self.chroma_url}：{exc}；请确认服务已启动。"
-                                  if url else f"打开向量库失败：{exc}", path=str(self.index_dir)) from exc
+            if self.index_dir is None:
+                self._client = self._client or index_remote.connect(str(self.chroma_url))
+            else:
+                try:
+                    self._client = open_chroma(str(self.index_dir / CHROMA_DIR), url)
+                except Exception as exc:
+                    raise ShuzhiError(f"连接不上 Chroma 服务 {self.chroma_url}：{exc}；请确认服务已启动。"
+                                      if url else f"打开向量库失败：{exc}", path=str(self.index_dir)) from exc
             name = self._collection_name()
             try:
                 self._collection = open_collection(self._client, name, self.embedder_name)
@@ -413,6 +405,8 @@ class HybridIndex:
             return self._collection
 
     def _collection_name(self) -> str:
+        if self.index_dir is None:
+            return SHARED_COLLECTION
         state = self._state or {}
         return f"shuzhi-{state.get('index_id') or 'new'}"
 
@@ -455,13 +449,16 @@ class HybridIndex:
         """
         if self.read_only:
             raise UsageError("索引以只读方式打开，不能写入。")
-        _check_writable(self.index_dir)
+        if self.index_dir is not None:
+            _check_writable(self.index_dir)
         files, missing = expand_paths(paths)
         if not files and not rebuild:
             # Nothing to read: report the missing paths without creating or locking anything.
             state = self._read_state()
             return IngestSummary(failed=tuple(missing), chunks=len(self),
                                  documents=int((state or {}).get("documents", 0)))
+        if self.index_dir is None:          # the shared server: no folder, no lock (see index_remote)
+            return self._ingest_under_lock(files, missing, rebuild=rebuild, progress=progress)
         created = not self.index_dir.exists()
         try:
             with self._locked():
@@ -489,7 +486,7 @@ class HybridIndex:
             raise UsageError(
                 f"索引已用“{state.get('embedder')}”向量化，不能混入“{requested.name}”；"
                 "如要更换，请加 --rebuild 重建索引。",
-                path=str(self.index_dir),
+                path=self.location,
             )
         if rebuild or state is None:
             return self._ingest_locked(files, missing, fresh=True, progress=progress)
@@ -533,6 +530,14 @@ class HybridIndex:
 
         run = _IngestRun(manifest={k: dict(v) for k, v in loaded.manifest.items()}, failed=list(missing))
         run.doc_owner = {entry["doc_id"]: key for key, entry in run.manifest.items()}
+        shared = self.index_dir is None
+        if shared:
+            run.cwd = ""        # files keyed by the path as given, the same on every machine
+
+        def metadata(chunk: Chunk, terms: Sequence[str]) -> dict[str, Any]:
+            title = run.manifest.get(run.doc_owner.get(chunk.doc_id, ""), {}).get("title")
+            return index_remote.chunk_metadata(chunk, terms, title)
+
         for path_str, _ in missing:
             if progress:
                 progress(path_str, "failed")
@@ -540,6 +545,7 @@ class HybridIndex:
             embedder, local=open_collection, release=release, reset=fresh, name=self._collection_name(),
             path=None if self.chroma_url else str(self.index_dir / CHROMA_DIR),
             url=_parse_chroma_url(self.chroma_url) if self.chroma_url else None,
+            metadata=metadata if shared else None, documents=shared,
         )
         try:
             for number, path in enumerate(files):
@@ -581,8 +587,15 @@ class HybridIndex:
 
         # Vectors are written before the commit (Chroma is secondary: ids not in the committed
         # store are ignored), so a crash up to the state.json write leaves the old generation.
+        if self.index_dir is None:
+            # Stale chunks go only after the commit: until then readers of the old generation
+            # still find them (the new ones are ignored until their document is in the manifest).
+            summary = self._commit_shared(run, loaded, writer, chunks_out, index_id, generation + 1, embedder)
+            writer.delete(stale_ids)
+            writer.reconcile(chunks_out, terms_out)
+            return summary
         writer.delete(stale_ids)
-        self._reconcile(writer, chunks_out, terms_out)
+        writer.reconcile(chunks_out, terms_out)
         vectors = self._sidecar_rows(loaded, chunks_out, terms_out, writer.vectors)
 
         generation += 1
@@ -601,6 +614,20 @@ class HybridIndex:
         self._read_state()
         self._remove_old_generations(keep=generation)
         return run.summary(len(chunks_out), len(run.manifest))
+
+    def _commit_shared(self, run: _IngestRun, loaded: _Loaded, writer: VectorWriter, chunks: list[Chunk],
+                       index_id: str, generation: int, embedder: Any) -> IngestSummary:
+        """The shared server's commit: the manifest, then the state record (see index_remote)."""
+        state = {
+            "format": FORMAT_VERSION, "index_id": index_id, "embedder": embedder.name,
+            "dim": embedder.dim or next((len(v) for v in writer.vectors.values()), 0),
+            "generation": generation, "chunks": len(chunks), "documents": len(run.manifest),
+        }
+        self._client = self._client or index_remote.connect(str(self.chroma_url))   # dropped for a writer process
+        index_remote.write_commit(self._client, state, run.manifest, loaded.manifest)
+        self._state, self._loaded = None, None
+        self._read_state()
+        return run.summary(len(chunks), len(run.manifest))
 
     @staticmethod
     def _read_one(path: Path, run: _IngestRun) -> str:
@@ -666,18 +693,6 @@ class HybridIndex:
             self._client.delete_collection(name)
         self._collection = None
 
-    @staticmethod
-    def _reconcile(writer: VectorWriter, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> None:
-        """After a crash Chroma may hold ids the store does not, or miss some: fix both ways."""
-        if writer.count() == len(chunks):
-            return
-        stored = writer.stored_ids()
-        wanted = {c.chunk_id: i for i, c in enumerate(chunks)}
-        writer.delete([cid for cid in stored if cid not in wanted])
-        lacking = [i for cid, i in wanted.items() if cid not in stored]
-        if lacking:
-            writer.upsert([chunks[i] for i in lacking], [terms[i] for i in lacking])
-
     def _sidecar_rows(
         self,
         loaded: _Loaded,
@@ -716,7 +731,7 @@ class HybridIndex:
         if gen_dir.exists():          # left by a crashed ingest that never committed
             shutil.rmtree(gen_dir)
         gen_dir.mkdir(parents=True)
-        lines = "".join(_chunk_to_json(c, t) + "\n" for c, t in zip(chunks, terms, strict=True))
+        lines = "".join(chunk_to_json(c, t) + "\n" for c, t in zip(chunks, terms, strict=True))
         atomic_write_text(gen_dir / "chunks.jsonl", lines)
         atomic_write_text(gen_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
         buffer = io.BytesIO()
@@ -827,17 +842,19 @@ class HybridIndex:
         # Filtered queries: exact search over the filtered rows of the vector sidecar. Chroma's
         # `where` pre-filter costs 20–70 ms at 12k chunks on a 2-core machine (a SQLite scan of
         # the metadata) against < 2 ms here; it stays the path when the sidecar is missing or
-        # when `filter_in_chroma` is set (eval/bench_search.py measures both).
-        if mask is not None and not self.filter_in_chroma:
+        # when `filter_in_chroma` is set (eval/bench_search.py measures both). The shared index
+        # holds every vector in memory already: no query needs a round trip to the server.
+        if (mask is not None or self.index_dir is None) and not self.filter_in_chroma:
             vectors = self._vectors(loaded)
             if vectors is not None and vectors.shape[1] == vector.shape[0]:
                 return [loaded.chunks[i].chunk_id for i in exact_vector_rank(vectors, vector, depth, mask)]
         collection = self._chroma()
         n = min(depth, len(loaded.chunks))
         try:
-            result = collection.query(query_embeddings=[vector], n_results=n, where=_where(*filters), include=[])
+            result = collection.query(query_embeddings=[vector], n_results=n, where=chroma_where(*filters),
+                                      include=[])
         except Exception as exc:
-            raise ShuzhiError(f"向量检索失败：{exc}；可用 --rebuild 重建索引。", path=str(self.index_dir)) from exc
+            raise ShuzhiError(f"向量检索失败：{exc}；可用 --rebuild 重建索引。", path=self.location) from exc
         ids = result.get("ids") or [[]]
         # Ids outside the committed store come from an interrupted ingest: skip them.
         return [cid for cid in ids[0] if cid in loaded.by_id]

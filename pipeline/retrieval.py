@@ -8,6 +8,7 @@ independent of where the chunks are kept.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -151,6 +152,65 @@ def chunk_report(report: Report, *, path: str | None = None) -> list[Chunk]:
                         position=position,
                     ))
     return chunks
+
+
+FALLBACK_SUFFIXES = (".txt", ".md", ".docx")
+
+
+def chunk_to_json(chunk: Chunk, terms: Sequence[str]) -> str:
+    return json.dumps({
+        "id": chunk.chunk_id, "doc": chunk.doc_id, "text": chunk.text, "path": chunk.path,
+        "region": chunk.region, "year": chunk.year, "section": chunk.section_key,
+        "heading": chunk.heading, "pos": chunk.position, "terms": list(terms),
+    }, ensure_ascii=False)
+
+
+def chunk_from_json(row: dict[str, Any]) -> Chunk:
+    return Chunk(
+        chunk_id=row["id"], doc_id=row["doc"], text=row["text"], path=row["path"], region=row["region"],
+        year=row["year"], section_key=row["section"], heading=row["heading"], position=row["pos"],
+    )
+
+
+def chroma_where(section: str | None, region: str | None, year: int | None) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    if section is not None:
+        clauses.append({"section": section})
+    if region is not None:
+        clauses.append({"region": region})
+    if year is not None:
+        clauses.append({"year": year})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def supported_suffixes() -> tuple[str, ...]:
+    try:
+        from pipeline.readers import SUPPORTED_SUFFIXES
+    except ImportError:       # readers not installed in a stripped-down checkout
+        return FALLBACK_SUFFIXES
+    return tuple(s.lower() for s in SUPPORTED_SUFFIXES)
+
+
+def expand_paths(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to ingest from files and folders (recursive), and (path, message) for missing ones."""
+    suffixes = supported_suffixes()
+    files: list[Path] = []
+    missing: list[tuple[str, str]] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith((".", "~$"))
+            )
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append((str(path), "文件或文件夹不存在，请检查路径。"))
+    return files, missing
 
 
 class ChunkFilter:

@@ -405,3 +405,34 @@ def test_past_reports_are_one_regions_earlier_years(built: HybridIndex) -> None:
     assert built.past_reports("栖桐县", before_year=2023) == []     # this year's own report is not "past"
     assert [year for _, year in built.past_reports("雁澄区")] == [2022]
     assert built.past_reports("无此县") == []
+
+
+# --------------------------------------------------------------------------- the shared server (no server needed)
+# The round trip through a real `chroma run` server is in tests/test_batch_distributed.py.
+
+@pytest.mark.parametrize("region, year", [("栖桐县", 2023), (None, None)])
+def test_shared_chunk_metadata_round_trips_without_none(region, year) -> None:
+    from pipeline.index_remote import chunk_from_record, chunk_metadata
+
+    report = Report(source="reports/x.txt", title="t", year=year, region=region, text="", doc_id="d1",
+                    sections=(Section("systems", "二、坚持制度落实", 1, ("民兵整组完成。",)),))
+    chunk = chunk_report(report, path="reports/x.txt")[0]
+    meta = chunk_metadata(chunk, ["民兵", "整组"], None)
+    # Chroma accepts only str/int/float/bool metadata values.
+    assert all(isinstance(v, str | int | float | bool) for v in meta.values())
+    assert (meta["region"], meta["year"], meta["title"]) == (region or "", year or -1, "")
+    assert chunk_from_record(chunk.chunk_id, chunk.text, meta) == (chunk, ["民兵", "整组"])
+
+
+def test_shared_index_on_an_unreachable_server_names_the_url(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=r"连接不上 Chroma 服务 http://127\.0\.0\.1:9") as caught:
+        HybridIndex.open(None, chroma_url="http://127.0.0.1:9", read_only=True)
+    assert caught.value.path == "http://127.0.0.1:9"
+    assert run(["search", "民兵", "--chroma-url", "http://127.0.0.1:9"]) != 0
+    assert not (tmp_path / ".shuzhi").exists()       # no local state was created or consulted
+
+
+def test_index_without_folder_or_server_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="--chroma-url"):
+        HybridIndex(None)

@@ -39,8 +39,8 @@ def batch(
         raise UsageError("--ray-address 只用于 --executor ray；本机进程池不需要地址。")
     if workers < 0:
         raise UsageError("--workers 应为正整数（0 或不填表示按 CPU 核数）。")
-    if index is None:
-        # With --chroma-url too: the server holds vectors, the index folder the texts and BM25.
+    if index is None and not chroma_url:
+        # With --chroma-url alone the whole index lives on the server (no folder needed).
         default = Path(os.environ.get("SHUZHI_INDEX", ".shuzhi/index"))
         index = default if default.exists() else None
     settings = BatchSettings(

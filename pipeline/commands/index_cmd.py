@@ -55,7 +55,10 @@ def register(app: typer.Typer) -> None:
     def ingest_command(
         paths: list[Path] = typer.Argument(..., help="报告文件或文件夹（递归查找 .txt/.md/.docx 等）"),
         index: Path | None = typer.Option(None, "--index", help="索引目录（默认 .shuzhi/index 或环境变量 SHUZHI_INDEX）"),
-        chroma_url: str | None = typer.Option(None, "--chroma-url", help="Chroma 服务地址，如 http://127.0.0.1:8000"),
+        chroma_url: str | None = typer.Option(
+            None, "--chroma-url",
+            help="Chroma 服务地址，如 http://127.0.0.1:8000；不加 --index 时整个索引（正文、元数据、向量）都存到服务上，"
+                 "各台机器直接用 --chroma-url 读取"),
         embedder: str | None = typer.Option(None, "--embedder", help="向量化方式：hash（默认）或 st:本地模型目录"),
         rebuild: bool = typer.Option(False, "--rebuild", help="清空索引后重建"),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="逐个文件显示处理结果"),
@@ -79,7 +82,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(
                 f"处理 {total} 个文件：新增 {len(summary.added)}，替换 {len(summary.replaced)}，"
                 f"未变 {len(summary.unchanged)}，重复 {len(summary.duplicates)}，失败 {len(summary.failed)}。"
-                f"索引共 {summary.documents} 份报告、{summary.chunks} 段（{hybrid.index_dir}）。"
+                f"索引共 {summary.documents} 份报告、{summary.chunks} 段（{hybrid.location}）。"
             )
             for path, same in summary.duplicates:
                 typer.echo(f"重复：{path} 与 {same} 内容相同，已跳过。")
@@ -96,7 +99,8 @@ def register(app: typer.Typer) -> None:
         k: int = typer.Option(5, "-k", "--top", help="返回条数"),
         mode: str = typer.Option("hybrid", "--mode", help="hybrid（默认，BM25+向量融合）/ bm25 / vector"),
         index: Path | None = typer.Option(None, "--index", help="索引目录"),
-        chroma_url: str | None = typer.Option(None, "--chroma-url", help="Chroma 服务地址"),
+        chroma_url: str | None = typer.Option(
+            None, "--chroma-url", help="Chroma 服务地址；不加 --index 时读取服务上的共享索引（集合 shuzhi-shared）"),
         as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
     ) -> int:
         """在往年报告中检索相似段落（BM25 与向量检索按倒数排名融合）。"""
