@@ -53,8 +53,24 @@ def main() -> int:
         proc = subprocess.run([sys.executable, *cmd], cwd=ROOT, env=env)
         elapsed = time.perf_counter() - started
         status.append((name, "ok" if proc.returncode == 0 else f"exit {proc.returncode}", elapsed))
+    status = merge_status(status)
     write_results(status)
     return 0 if all(s in ("ok", "missing") for _, s, _ in status) else 1
+
+
+def merge_status(status: list[tuple[str, str, float]]) -> list[tuple[str, str, float]]:
+    """Keep the last recorded status of steps not run this time (`--only`), in STEPS order."""
+    import json
+
+    path = RESULTS / "run_all_status.json"
+    try:
+        previous = {row[0]: tuple(row) for row in json.loads(path.read_text(encoding="utf-8"))}
+    except (OSError, ValueError):
+        previous = {}
+    previous.update({name: (name, state, secs) for name, state, secs in status})
+    merged = [previous[name] for name, _ in STEPS if name in previous]
+    path.write_text(json.dumps(merged, ensure_ascii=False), encoding="utf-8")
+    return merged
 
 
 def write_results(status: list[tuple[str, str, float]]) -> None:
