@@ -58,6 +58,59 @@ def main() -> int:
     return 0 if all(s in ("ok", "missing") for _, s, _ in status) else 1
 
 
+def _load(name: str) -> dict:
+    import json
+
+    try:
+        return json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def headline() -> list[str]:
+    """The figures the issues set floors on, read back from each step's JSON."""
+    rows: list[tuple[str, str, str]] = []
+
+    def add(label: str, floor: str, compute) -> None:
+        try:
+            rows.append((label, compute(), floor))
+        except (KeyError, TypeError, IndexError, StopIteration, ValueError):
+            rows.append((label, "not measured", floor))
+
+    parse, extract, retrieval = _load("parse_eval"), _load("extract_eval"), _load("retrieval_eval")
+    checker, holdout, draft = _load("checker_eval"), _load("holdout_eval"), _load("draft_eval")
+    ingest, search, check, batch = _load("bench_ingest"), _load("bench_search"), _load("bench_check"), _load("bench_batch")
+    add("parser headings P / R (in-sample)", "—",
+        lambda: f"{parse['summary']['strict']['precision']:.3f} / {parse['summary']['strict']['recall']:.3f}")
+    add("extraction span P / R (in-sample)", "≥ 0.95",
+        lambda: f"{extract['span_precision']:.3f} / {extract['span_recall']:.3f}")
+    add("retrieval recall@5 / MRR, hybrid vs BM25", "hybrid best",
+        lambda: (lambda r: f"{r[0]['recall@5_all']:.3f} / {r[0]['mrr_all']:.3f} vs "
+                           f"{r[1]['recall@5_all']:.3f} / {r[1]['mrr_all']:.3f}")(list(retrieval['rows'].values())))
+    add("checker recall overall / weakest kind (in-sample)", "≥ 0.97 / ≥ 0.90",
+        lambda: f"{checker['summary']['overall_recall']:.3f} / {checker['summary']['min_kind_recall']:.3f}")
+    add("checker false findings per 100 figures (in-sample)", "≤ 1",
+        lambda: f"{checker['summary']['false_findings_per_100_figures']:.2f}")
+    add("held-out set: checker recall / false per 100 figures", "—",
+        lambda: f"{holdout['recall']['all']['recall']:.3f} / {holdout['clean']['per_100']:.2f}")
+    add("drafts: bad findings / coverage / verbatim figure copies", "0 / all / 0",
+        lambda: f"{draft['bad_findings']} / {draft['metrics_covered']}/{draft['metrics_expected']} / "
+                f"{draft['verbatim_figure_sentences']}")
+    add("drafts: distinct-sentence ratio in one batch", "≥ 0.75",
+        lambda: f"{draft['distinct_sentence_ratio_one_batch']:.3f}")
+    add("ingest throughput / plain jieba.lcut", "≥ 0.4", lambda: f"{ingest['ratio_to_jieba']:.2f}")
+    add("search p95, hybrid, ≥ 10,000 chunks", "< 50 ms",
+        lambda: f"{search['modes']['hybrid']['p95_ms']:.1f} ms ({search['chunks']} chunks)")
+    add("check, 3,000-char report, p50", "—", lambda: f"{check['p50_ms']:.1f} ms")
+    add("batch units/s, 2 workers (1,000 units)", "≥ 5",
+        lambda: f"{next(r for r in batch['runs'] if r['workers'] == 2 and r['executor'] == 'local')['units_per_s']:.1f}")
+    if not rows:
+        return []
+    out = ["## Headline", "", "| measure | result | floor |", "|---|---|---|"]
+    out += [f"| {label} | {value} | {floor} |" for label, value, floor in rows]
+    return out + [""]
+
+
 def merge_status(status: list[tuple[str, str, float]]) -> list[tuple[str, str, float]]:
     """Keep the last recorded status of steps not run this time (`--only`), in STEPS order."""
     import json
@@ -83,6 +136,7 @@ def write_results(status: list[tuple[str, str, float]]) -> None:
         "Each section below names the command that reproduces it.",
         "",
     ]
+    lines += headline()
     if status:
         lines += ["| step | status | seconds |", "|---|---|---|"]
         lines += [f"| {name} | {state} | {secs:.1f} |" for name, state, secs in status]
