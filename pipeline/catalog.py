@@ -45,15 +45,25 @@ def profile_dir(profile: str = DEFAULT_PROFILE) -> Path:
     )
 
 
-@lru_cache(maxsize=16)
-def load_catalog(profile: str = DEFAULT_PROFILE) -> dict[str, CatalogEntry]:
-    path = profile_dir(profile) / "catalog.yaml"
+def read_profile_yaml(path: Path, what: str) -> dict:
+    """One YAML file of a profile as a mapping; a missing or malformed file is an InputError that
+    says which part of the profile it is (`what`, e.g. “指标目录”) and how to restore it."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
-        raise InputError("模板配置缺少 catalog.yaml（指标目录）。", path=str(path)) from exc
+        raise InputError(
+            f"模板配置缺少 {path.name}（{what}）；可从 prompts/{DEFAULT_PROFILE}/ 复制一份。", path=str(path)
+        ) from exc
     except yaml.YAMLError as exc:
-        raise InputError(f"指标目录不是合法的 YAML：{exc}", path=str(path)) from exc
+        raise InputError(f"{what}不是合法的 YAML：{exc}", path=str(path)) from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{what}应是“键: 内容”的映射，实际是 {type(data).__name__}。", path=str(path))
+    return data
+
+
+@lru_cache(maxsize=16)
+def load_catalog(profile: str = DEFAULT_PROFILE) -> dict[str, CatalogEntry]:
+    data = read_profile_yaml(profile_dir(profile) / "catalog.yaml", "指标目录")
     entries: dict[str, CatalogEntry] = {}
     for key, spec in (data.get("metrics") or {}).items():
         entries[key] = CatalogEntry(

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
-from pipeline.catalog import DEFAULT_PROFILE, load_catalog, profile_dir
+from pipeline.catalog import DEFAULT_PROFILE, load_catalog, profile_dir, read_profile_yaml
 from pipeline.errors import InputError
 from pipeline.fill import PLACEHOLDER_RE, SLOT_RE, placeholders
 from pipeline.models import SECTION_KEYS
@@ -124,13 +122,7 @@ def load_profile(profile: str = DEFAULT_PROFILE) -> Profile:
     """Load a profile's plan and phrase banks (cached: the batch drafts thousands of reports)."""
     folder = profile_dir(profile)
     plan_path = folder / "plan.yaml"
-    try:
-        data = yaml.safe_load(plan_path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as exc:
-        raise InputError("模板配置缺少 plan.yaml（章节计划）；可从 prompts/dangguan-wuzhuang 复制一份。",
-                         path=str(plan_path)) from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"章节计划不是合法的 YAML：{exc}", path=str(plan_path)) from exc
+    data = read_profile_yaml(plan_path, "章节计划")
     sections: list[SectionPlan] = []
     for i, raw in enumerate(data.get("sections") or []):
         key = raw.get("key")
@@ -160,10 +152,7 @@ def load_profile(profile: str = DEFAULT_PROFILE) -> Profile:
         )
     banks: dict[str, PhraseBank] = {}
     for bank_path in sorted((folder / "phrases").glob("*.yaml")):
-        try:
-            bank_data = yaml.safe_load(bank_path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise InputError(f"短语库不是合法的 YAML：{exc}", path=str(bank_path)) from exc
+        bank_data = read_profile_yaml(bank_path, "短语库")
         for facet_id, spec in bank_data.items():
             spec = spec or {}
             banks[facet_id] = PhraseBank(

@@ -147,3 +147,24 @@ def test_bank_lines_with_choices_are_expanded_when_loaded() -> None:
     closers = load_profile().bank("closing").closers
     assert "以上述职，不当之处，恳请各位领导批评指正。" in closers
     assert all("[" not in c and "|" not in c for b in load_profile().banks for c in b.leads + b.closers + b.topics)
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "message"),
+    [
+        ("catalog.yaml", None, "缺少 catalog.yaml（指标目录）"),
+        ("catalog.yaml", "metrics: [", "指标目录不是合法的 YAML"),
+        ("llm.yaml", "- a list", "大模型提示词应是“键: 内容”的映射"),
+    ],
+)
+def test_profile_files_fail_with_their_name_and_part(tmp_path, filename, content, message):
+    from pipeline.catalog import read_profile_yaml
+    from pipeline.errors import InputError
+
+    path = tmp_path / filename
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    what = {"catalog.yaml": "指标目录", "llm.yaml": "大模型提示词"}[filename]
+    with pytest.raises(InputError) as info:
+        read_profile_yaml(path, what)
+    assert message in str(info.value) and str(path) in str(info.value)

@@ -12,9 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-import yaml
-
-from pipeline.catalog import profile_dir
+from pipeline.catalog import profile_dir, read_profile_yaml
 from pipeline.engines.base import FacetRequest, HeadingRequest
 from pipeline.errors import InputError
 from pipeline.models import Chunk, Metrics
@@ -55,13 +53,7 @@ class LLMPrompts:
 @lru_cache(maxsize=8)
 def load_llm_prompts(profile: str) -> LLMPrompts:
     path = profile_dir(profile) / "llm.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as exc:
-        raise InputError("模板配置缺少 llm.yaml（大模型提示词），请从 prompts/dangguan-wuzhuang/ 复制一份。",
-                         path=str(path)) from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"提示词文件不是合法的 YAML：{exc}", path=str(path)) from exc
+    data = read_profile_yaml(path, "大模型提示词")
     missing = [k for k in _REQUIRED_KEYS if not isinstance(data.get(k), str)]
     if missing:
         raise InputError(f"提示词文件缺少这些文本项：{'、'.join(missing)}；请按 prompts/dangguan-wuzhuang/llm.yaml 补齐。",
