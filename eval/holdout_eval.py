@@ -365,12 +365,24 @@ def _diagnosis(diagnoses: dict[str, str], *keys: str) -> str:
     return "（未诊断）"
 
 
+# The blind numbers, kept verbatim: every later run of this set measures tools fixed against these failures,
+# so a rerun must not overwrite the only out-of-sample record.
+BLIND_FIRST_RUN = (
+    "Blind first run (before any fixes): parse headings 24/24, region/year 9/10; false findings 3 per 156 "
+    "figures (1.92 per 100); recall 315/319 = 0.988 (values 124/125, 同比 14/15, masks 135/136, foreign "
+    "places 31/32). The fixes that followed were made against these failures, so later runs of this set are "
+    "no longer blind."
+)
+
+
 def markdown(result: dict[str, Any], command: str, diagnoses: dict[str, str]) -> str:
     parse, clean, recall = result["parse"], result["clean"], result["recall"]
-    md = ["## Held-out check (blind)", "",
+    md = ["## Held-out check (blind first run; no longer blind)", "",
+          BLIND_FIRST_RUN, "",
           f"`{command}` — {result['documents']} reports written for this set without reading the parser, "
           "quantity extractor or checker code (see eval/holdout/README.md). Seed "
-          f"{result['seed']}. Numbers as they came out; no tool or data was tuned on them. The only data change "
+          f"{result['seed']}. The numbers below come from the current tools, which were fixed against the "
+          "blind run's failures (see above); no report text or metric was changed for them. The only data change "
           "after the first run was a ground-truth correction (four place names renamed, see "
           "eval/holdout/README.md; it changed only the seeded foreign-name picks: first run foreign place 32/32, "
           "all 316/319); the first run's output is kept in eval/holdout/first_run.log.", "",

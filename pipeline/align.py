@@ -34,7 +34,13 @@ UNIT_FAMILY: dict[str, str] = {
     "个": "个", "家": "个", "批": "批", "批次": "批",
     "元": "元",
     "%": "%", "％": "%",
+    # `三连冠`: N consecutive titles, a count of times (a custom metric `…连冠` in 次)
+    "连冠": "次",
 }
+
+# Units that are themselves the noun a metric is named by (`三连冠` for a metric `考评连冠`): the unit is
+# read as part of the figure's right context.
+WORD_UNITS = frozenset({"连冠"})
 
 # Words that announce a change against last year: the figure after them is a difference, not a level.
 CHANGE_UP = ("增长", "增加", "提高", "上升", "提升", "增幅", "多出", "新增")
@@ -122,9 +128,11 @@ def _terms_for(m: MetricValue, aliases: Iterable[str]) -> tuple[tuple[str, float
     candidates = [(m.label, 1.5), (label, 1.5)] + [(a, 1.0) for a in aliases]
     if m.custom:
         # A user's own metric has no aliases: its label's heads and tails stand in for them
-        # (`镇武装工作经费` is written `武装工作经费`, `大学生新兵` is written `其中大学生11名`).
+        # (`镇武装工作经费` is written `武装工作经费`, `大学生新兵` is written `其中大学生11名`),
+        # and so do its own words, as a catalog alias would (`征兵“五率”考评连冠` is written `三连冠`).
         candidates += [(label[:n], 0.8) for n in range(3, len(label))]
         candidates += [(label[-n:], 0.8) for n in range(3, len(label))]
+        candidates += [(w, 0.7) for w in _label_words(label)]
     for term, factor in candidates:
         term = term.strip()
         if len(term) < 2:
@@ -132,6 +140,16 @@ def _terms_for(m: MetricValue, aliases: Iterable[str]) -> tuple[tuple[str, float
         weight = min(len(term), 6) * factor
         weighted[term] = max(weighted.get(term, 0.0), weight)
     return tuple(sorted(weighted.items(), key=lambda item: -len(item[0])))
+
+
+@lru_cache(maxsize=256)
+def _label_words(label: str) -> tuple[str, ...]:
+    """The words of a custom label (jieba), two characters or more: `征兵`, `五率`, `考评`, `连冠`."""
+    try:
+        import jieba
+    except ImportError:
+        return ()
+    return tuple(w for w in jieba.lcut(label) if len(w) >= 2 and all("\u4e00" <= c <= "\u9fff" for c in w))
 
 
 class MetricAligner:
@@ -174,6 +192,8 @@ class MetricAligner:
         left_start, right_end = bounds
         left = text[left_start:q.start]
         right = text[q.end:right_end]
+        if q.unit in WORD_UNITS:
+            right = q.unit + right
         scored: list[Alignment] = []
         present = frozenset(left) | frozenset(right)
         for p in self.candidates(q):

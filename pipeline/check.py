@@ -64,6 +64,8 @@ FUTURE_WORDS = ("力争", "争创", "确保", "保持", "争取", "冲刺", "重
                 "下步", "努力", "实现", "达到")
 LAST_YEAR_CITED = re.compile(r"(上年|去年|上一年|2\d{3}年)(的|为|是|底|末)?$")
 SUM_WORDS = ("共", "合计", "总计", "累计", "总数", "总量", "两项", "总额")
+# `提高2个百分点`: percentage points, a difference of two percents (not a growth rate).
+POINT_UNITS = frozenset({"个百分点", "百分点"})
 # Anniversaries and ages frame a claim (`建党一百周年`, `18至22周岁`), they do not measure the year's work.
 FRAMING_UNITS = frozenset({"周年", "周岁", "岁"})
 # Words after a count that make it part of the report's framing or a set name, not a figure of the year:
@@ -375,8 +377,13 @@ class _Run:
             # Nothing in the clause: the sentence may name the metric a clause earlier
             # (`拨付自谋职业补助58万元，惠及15名退役士兵`).
             # Only leftwards: the clause's right side was read already, and past it lies the next item.
-            aligned = self.aligner.align(self.text, q, (sentence_bounds(self.text, q)[0], bounds[1]), section)
-            aligned = [Alignment(a.profile, a.score * 0.5) for a in aligned]
+            sentence_start = sentence_bounds(self.text, q)[0]
+            aligned = self.aligner.align(self.text, q, (sentence_start, bounds[1]), section)
+            # A metric an earlier figure of the same kind already states is that figure's, not this
+            # one's (`补助137名退役士兵自谋职业，安排25名退役士兵到…岗位就业`: 25 is not self-employed).
+            # A change (`比上年增加12名`) is about the metric the earlier figure states: nothing is claimed.
+            claimed = frozenset() if change else self._claimed_before(i, q, sentence_start)
+            aligned = [Alignment(a.profile, a.score * 0.5) for a in aligned if a.profile.key not in claimed]
         if aligned:
             finding = self._against(q, aligned)
         else:
@@ -384,6 +391,22 @@ class _Run:
         if finding.verdict != "supported" and "每" in self.text[bounds[0]:q.start]:
             return None        # `每半年至少研究一次`: a rule of frequency, not a figure of the year
         return finding
+
+    def _claimed_before(self, i: int, q: Quantity, sentence_start: int) -> frozenset[str]:
+        """Metrics aligned in their own clause to the earlier figures of `q`'s family in its sentence."""
+        family = quantity_family(q)
+        claimed: set[str] = set()
+        for j in range(i - 1, -1, -1):
+            other = self.quantities[j]
+            if other.start < sentence_start:
+                break
+            if quantity_family(other) != family or other.value is None and not other.masked:
+                continue
+            bounds = clause_bounds(self.text, other, _neighbours(self.quantities, j))
+            aligned = self.aligner.align(self.text, other, bounds)
+            if aligned:
+                claimed.add(aligned[0].profile.key)
+        return frozenset(claimed)
 
     # ----------------------------------------------------------------- verdict builders
 
@@ -636,20 +659,28 @@ class _Run:
         # The metric is named earlier in the sentence (`基干民兵1560人，比上年减少20人`), whatever its
         # unit; rank the metrics with a previous figure by how strongly their words occur there.
         left = self.text[start:q.start]
+        # `个百分点` (percentage points) is a difference of two percents: only a percent metric can give it,
+        # never another metric's growth rate. And a change is only derived from a metric the sentence
+        # names: among ~30 metrics one will match any small figure by chance.
+        points = q.unit in POINT_UNITS
         named: list[tuple[float, MetricProfile]] = []
         for p in self.aligner.profiles:
             if p.base_value is None or p.base_previous is None:
                 continue
+            if points and p.metric.kind != "percent":
+                continue
             score = max((w for t, w in p.terms if t in left), default=0.0)
-            named.append((score, p))
+            if score > 0:
+                named.append((score, p))
         named.sort(key=lambda item: -item[0])
         family = quantity_family(q)
         for _, p in named:
             computed = self._change_value(q, p, family, direction)
             if computed is not None and value_agrees(q, computed[1], self.text):
                 return self._finding(q, "derived", f"同比变化：{computed[0]}", p.metric, expected=None)
-        if named and named[0][0] > 0:
-            p = named[0][1]
+        # The most strongly named metric whose unit can give this change (`自谋职业补助72万元…补助132名
+        # 退役士兵自谋职业，比上年增加19名`: the people count, not the money named more strongly).
+        for _, p in named:
             computed = self._change_value(q, p, family, direction)
             if computed is not None:
                 return self._finding(q, "contradicted", f"与数据算出的变化不符：{computed[0]}", p.metric,
@@ -681,6 +712,8 @@ class _Run:
         """A sum of two metrics or a ratio of two, when no metric is named (`共计`, `占比`)."""
         family = quantity_family(q)
         profiles = [p for p in self.aligner.profiles if p.base_value is not None]
+        if q.unit in POINT_UNITS:
+            return None        # percentage points are a change of a percent, never a ratio of counts
         if family == "%":
             counts = [p for p in profiles if p.family not in ("%", "rank")]
             for a in counts:

@@ -72,6 +72,14 @@ PLACE_STOP_TOKENS = frozenset({
 # jieba tags of words that are not names: a verb or adverb right before 县委 (`召开县委`, `纳入乡镇`).
 NON_NAME_TAGS = frozenset({"v", "vd", "vn", "vg", "ad", "d", "p", "c", "u", "r", "m", "q", "f", "a", "an", "t",
                            "y", "e", "o", "ul", "uj", "ud", "ug", "uz", "uv", "mq", "df", "dg"})
+# Verb + result complement (建强, 配强, 做强, 筑牢, 夯实, 压实, 编实, 抓好, 配齐): the genre's stock verbs,
+# often glued to a 镇/乡/村 that belongs to the next phrase (`编实建强镇民兵应急排` is 建强 + 镇民兵应急排).
+# jieba lacks most of them, so the two characters would otherwise pass as a name.
+_RESULT_VERBS = "建配做筑夯压编抓落选管用办守练充备育健"
+_RESULT_COMPLEMENTS = "强实牢好优齐严细全紧稳精"
+VERB_RESULT_PREFIXES = frozenset(v + c for v in _RESULT_VERBS for c in _RESULT_COMPLEMENTS)
+# Where a name may start: the text's or a line's start, after punctuation or a list number (`2、`).
+_BOUNDARY_BEFORE = frozenset("\n。；，：、！？.．)） \t\u3000")
 UNIT_STOP = frozenset({"地", "军", "当地", "本地", "我县", "本县", "我市", "县", "市", "区", "守", "防", "训", "外"})
 
 
@@ -212,10 +220,16 @@ def _looks_like_place(text: str, start: int, token: str) -> bool:
     prefix, suffix = token[:2], token[2:]
     if token in PLACE_STOP_TOKENS or any(c in PLACE_STOP_CHARS for c in prefix):
         return False
-    after = text[start + len(token):start + len(token) + 1]
-    if after and after in SUFFIX_COMPOUNDS.get(suffix, ""):
-        return False
+    if prefix in VERB_RESULT_PREFIXES:
+        return False           # `编实建强镇民兵`: a stock verb phrase, not a name
     tags = _word_tags()
+    end = start + len(token)
+    after = text[end:end + 1]
+    if after and after in SUFFIX_COMPOUNDS.get(suffix, ""):
+        # `村组`, `村民`, `县委` usually close a common word; but when the character after the suffix opens
+        # a word of its own (`岩脚村组织`, `X村民兵`) and the name starts at a word boundary, it is a name.
+        if not (text[end:end + 2] in tags and _at_word_start(text, start, tags)):
+            return False
     tag = tags.get(prefix)
     if tag is not None and tag in NON_NAME_TAGS:
         return False
@@ -225,6 +239,14 @@ def _looks_like_place(text: str, start: int, token: str) -> bool:
     if tail is not None and not tail.startswith("ns"):
         return False           # `营区`, `城区`, `农村`, `山村`: the suffix closes a common word
     return True
+
+
+def _at_word_start(text: str, start: int, tags: dict[str, str]) -> bool:
+    """Does a word begin at `start`: after a line start, punctuation or a list number, or right after a
+    whole dictionary word (`依托|岩脚村`, `慰问|X村`)?"""
+    if start == 0 or text[start - 1] in _BOUNDARY_BEFORE:
+        return True
+    return start >= 2 and text[start - 2:start] in tags and text[start - 1] + text[start] not in tags
 
 
 def _looks_like_name_start(text: str, start: int, prefix: str) -> bool:

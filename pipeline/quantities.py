@@ -184,6 +184,13 @@ _GENERAL_RE = re.compile(
     + _SUFFIX
 )
 _PERCENT_WORDS_RE = re.compile(_PREFIX + rf"百分之(?P<n1>{NUM})" + _SUFFIX)
+# `三成` = 30 %: tenths. Only a numeral right before 成 at a word edge; 成 followed by these starts a
+# word (成员, 成效, 成绩, 成立, 成为, 成果, 成功, 成熟, 成本, 成交, 一成不变), and a numeral glued to a
+# word before it (统一成…, 之一成…) is part of that word.
+_TENTHS_FOLLOW_BLOCK = "员效绩立为果功熟本交品型长才就色分份套像规批群片年人事不家婚"
+_TENTHS_RE = re.compile(
+    _PREFIX + rf"(?P<n1>{MK}|[0-9０-９](?:[.．][0-9０-９])?|[一二两三四五六七八九十](?:点[一二三四五六七八九])?)"
+    + rf"成(?![{_TENTHS_FOLLOW_BLOCK}])" + _SUFFIX)
 _SCOPE_RE = _alt(SCOPES)
 _RANK_RE = re.compile(rf"(?P<scope>{_SCOPE_RE})?第(?P<n1>{NUM})(?P<unit>名|位)?")
 _TOP_RE = re.compile(rf"(?P<scope>{_SCOPE_RE})?前(?P<n1>{NUM})(?P<unit>名|位)")
@@ -466,6 +473,27 @@ def _percent_words(text: str) -> Iterator[Quantity]:
                        approx, lower, upper)
 
 
+def _tenths(text: str) -> Iterator[Quantity]:
+    """`超过三成`, `近五成`, `八成以上`: a percent of N×10. A bare `三成` is itself rounded to tenths
+    (the writer had 26–34 % in mind), so it carries ±5 points as its bounds."""
+    for m in _TENTHS_RE.finditer(text):
+        start = m.start("n1")
+        if start > 0 and (text[start - 1] in _CN_PRECEDE_BLOCK or text[start - 1] in "0123456789０-９"):
+            continue
+        number = _read_number(m.group("n1"))
+        if number is None or (number.value is not None and not 0 < number.value <= 10):
+            continue
+        value = None if number.value is None else _tidy(number.value * 10)
+        pre, suf = m.group("pre") or "", m.group("suf") or ""
+        approx, lower, upper = value is not None, None, None
+        if value is not None:
+            _, lower, upper = _approx_bounds(value, pre, suf, "")
+            if not (pre or suf) or pre in ("约", "大约") or suf == "左右":
+                lower, upper = value - 5, value + 5
+        yield Quantity(m.start(), m.end(), m.group(0), value, "%", "percent", number.masked,
+                       approx, lower, upper)
+
+
 _RANK_CUES = ("排名", "排位", "排", "位列", "位居", "名列", "列", "居", "获得", "荣获", "获")
 
 
@@ -615,6 +643,7 @@ def _years(text: str) -> Iterator[Quantity]:
 
 _PASSES = (
     (0, _percent_words),
+    (0, _tenths),
     (1, _years),
     (2, _ranks),
     (2, _top_ranks),

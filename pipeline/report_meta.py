@@ -16,6 +16,7 @@ mostly writes `全县`/`县委`):
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # --------------------------------------------------------------------------- traditional → simplified
 
@@ -44,11 +45,17 @@ _CN_YEAR_DIGITS = {"〇": "0", "零": "0", "一": "1", "二": "2", "三": "3", "
                    "六": "6", "七": "7", "八": "8", "九": "9"}
 
 
+def _year_copy(text: str) -> str:
+    """Simplified, NFKC-normalised copy for year search: full-width `２０２３` becomes `2023`."""
+    return unicodedata.normalize("NFKC", to_simplified(text))
+
+
 def report_year(title: str | None, opening: str, full: str) -> int | None:
     """The report year: stated in the title, else `2023年度`/`2022年以来`/a leading `2023年，` in the
-    opening. A masked year (`20XX年`) gives None."""
-    title_s = to_simplified(title or "")
-    opening_s = to_simplified(opening)
+    opening. A masked year (`20XX年`) gives None. Full-width digits (`２０２３年度`) are read too:
+    the search runs on NFKC copies (only the year's value is returned, so offsets need not survive)."""
+    title_s = _year_copy(title or "")
+    opening_s = _year_copy(opening)
     m = re.search(r"((?:19|20)\d{2})\s*年", title_s)
     if m:
         return int(m.group(1))
@@ -59,7 +66,7 @@ def report_year(title: str | None, opening: str, full: str) -> int | None:
         r"^.{0,8}?((?:19|20)\d{2})\s*年", opening_s)
     if m:
         return int(m.group(1))
-    m = re.search(r"((?:19|20)\d{2})\s*年(?:度|以来)", to_simplified(full[:600]))
+    m = re.search(r"((?:19|20)\d{2})\s*年(?:度|以来)", _year_copy(full[:600]))
     return int(m.group(1)) if m else None
 
 

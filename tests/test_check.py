@@ -115,6 +115,27 @@ CASES = [
     ("要求县委常委会每半年至少专题研究一次武装工作。", None, None, None),
     ("2023年，全县上下团结一心。", None, None, None),
     ("庆祝建党一百周年。", None, None, None),
+    # 个百分点 is a difference of two percents: never another metric's growth rate (民兵单位 36 vs 33 is
+    # +9.1 %), and only from the percent metric the sentence names.
+    ("大学生征集比例62.5%，提高9个百分点。", "9个百分点", "contradicted", "conscription.college_ratio"),
+    ("大学生征集比例62.5%，提高2.5个百分点。", "2.5个百分点", "derived", "conscription.college_ratio"),
+    ("全县工作稳中有进，提高9个百分点。", "9个百分点", "unsupported", None),
+    # a clause with its own words (岗位就业) or none: not the metric an earlier figure already states
+    ("补助190名退役士兵自谋职业，安排31名退役士兵到国有企业岗位就业。", "31名", "supported",
+     "veterans.job_placements"),
+    ("补助190名退役士兵自谋职业，另有31名退役士兵进入机关事业单位。", "31名", "supported",
+     "veterans.job_placements"),
+    ("补助190名退役士兵自谋职业，另有35名退役士兵进入机关事业单位。", "35名", "unsupported", None),
+    # a change in 名 after a money metric named more strongly: held against the people count
+    ("拨付自谋职业补助105万元，补助190名退役士兵自谋职业，比上年增加9名。", "9名", "derived",
+     "veterans.self_employed"),
+    ("拨付自谋职业补助105万元，补助190名退役士兵自谋职业，比上年增加31名。", "31名", "contradicted",
+     "veterans.self_employed"),
+    # tenths: 六成 is 60 % ± 5, 超过六成 is at least 60 %
+    ("大学生征集比例超过六成。", "超过六成", "supported", "conscription.college_ratio"),
+    ("大学生征集比例超过七成。", "超过七成", "contradicted", "conscription.college_ratio"),
+    ("大学生征集比例约六成。", "约六成", "supported", "conscription.college_ratio"),
+    ("大学生征集比例达到**成。", "**成", "masked", "conscription.college_ratio"),
 ]
 
 
@@ -129,6 +150,24 @@ def test_verdict_of_a_figure(metrics, sentence, figure, verdict, metric):
     assert (finding.verdict, finding.metric) == (verdict, metric), finding.reason
     assert finding.reason
     assert result.text[finding.start:finding.end] == finding.text
+
+
+@pytest.mark.parametrize(("sentence", "figure", "verdict"), [
+    ("民兵比武实现四连冠。", "四连冠", "supported"),
+    ("民兵比武实现五连冠。", "五连冠", "contradicted"),
+    ("征兵宣传片获奖，实现四连冠。", "四连冠", "supported"),   # the unit word alone names the metric
+])
+def test_custom_metric_is_aligned_by_its_own_words(metrics, sentence, figure, verdict):
+    """A custom metric has no catalog aliases: the words of its label stand in (`民兵比武连冠` ← `连冠`)."""
+    from dataclasses import replace
+
+    from pipeline.models import MetricValue
+
+    streak = MetricValue(key="custom.drill_streak", label="民兵比武连冠", unit="次", section="opening",
+                         kind="count", value=Decimal(4), custom=True)
+    with_custom = replace(metrics, values=(*metrics.values, streak))
+    finding = _at(check_text(sentence, with_custom), figure)
+    assert (finding.verdict, finding.metric) == (verdict, "custom.drill_streak"), finding.reason
 
 
 def test_swapped_values_are_both_contradicted(metrics):
@@ -203,6 +242,9 @@ NAME_CASES = [
     ("走访慰问驻青岚某部官兵。", "驻青岚某部", "supported", "name"),
     ("走访慰问驻石门某部官兵。", "驻石门某部", "unsupported", "name"),
     ("与鹤浦职业技术学院开通体检绿色通道。", "鹤浦职业技术学院", "unsupported", "name"),
+    # a bare village opening a list item, or right after a whole verb, whose 村 is followed by 组织/民兵
+    ("3、石岗村组织民兵开展巡河护堤。", "石岗村", "unsupported", "name"),
+    ("二是依靠柳塘村民兵连开展防汛演练。", "柳塘村", "unsupported", "name"),
 ]
 
 
@@ -219,6 +261,8 @@ def test_names_are_held_against_the_data(metrics, sentence, needle, verdict, kin
     "推动全县乡镇党委落实责任，县委常委会专题研究，纳入乡镇年度考核。",
     "修缮村级活动场所，推进乡村振兴，硬化通村道路。",
     "在军分区党委领导下，深入营区、城区、社区开展工作。",
+    # verb + result complement glued to the next phrase's 镇/乡/村 (做强 + 镇民兵…)
+    "全面做强镇民兵应急分队，编实建强乡基干民兵排，选优配齐村民兵连长。",
 ])
 def test_slogans_and_phrases_are_not_findings(metrics, sentence):
     result = check_text(sentence, metrics)

@@ -444,6 +444,9 @@ def test_signature_lines_stay_in_closing() -> None:
         ("**县20XX年度党管武装工作述职报告", "20XX年以来……", None, "**县"),
         ("党管武装工作述职报告", "今年以来，按照县委和县人武部的部署，全县……", None, None),
         ("党管武装工作述职报告", "2023年，在军分区党委的领导下……", 2023, None),
+        # full-width digits (typed in a Chinese IME) in the title and in the opening
+        ("雁汀县２０２１年度党管武装工作述职报告", "一年来，我……", 2021, "雁汀县"),
+        ("党管武装工作述职报告", "２０２５年以来，在县委领导下……", 2025, None),
     ],
 )
 def test_title_year_region(title: str, opening: str, year, region) -> None:

@@ -244,6 +244,11 @@ POSITIVE: list[tuple[str, list[tuple[str, str | None, str, str, bool, bool]]]] =
         ("３批", "3", "批", C, False, False),
         ("９６０人次", "960", "人次", C, False, False),
     ]),
+    # --- N成: tenths as a percent (三成 = 30 %), always approximate
+    ("退役军人中党员占四成", [("四成", "40", "%", P, False, True)]),
+    ("参训人员接近六成以上来自农村", [("接近六成以上", "60", "%", P, False, True)]),
+    ("返乡大学生约两成报名", [("约两成", "20", "%", P, False, True)]),
+    ("合格率占比*成", [("*成", None, "%", P, True, False)]),
 ]
 
 TRAPS: list[str] = [
@@ -263,6 +268,9 @@ TRAPS: list[str] = [
     "四个全面", "五位一体", "一张蓝图绘到底", "一把尺子量到底", "我带领四套班子成员走访", "从四个方面持续用力",
     "新的一年，我将", "过去一年，在市委领导下", "国防教育三年行动", "专武干部一人多岗", "二十届三中全会",
     "两三次", "十几人", "数百人", "上级要求", "十分重要", "澄政发〔2023〕12号文件", "3号楼", "每季度召开", "“十一”期间", "十一期间走访", "十一黄金周", "提出三点要求", "还有一点差距", "抓好重点工作",
+    # 成 after a numeral that starts another word, or 成 inside a verb
+    "四成员单位联合检查", "取得三成效", "一成不变的老办法", "按期完成", "逐步形成合力", "营区已建成使用", "组成联合小组",
+    "统一成立应急分队", "五成群结队", "七成熟的方案",
 ]
 
 
@@ -311,6 +319,9 @@ def test_case_counts():
         ("215人", None, None),
         ("一点五万人", "14500", "15500"),
         ("80余万元", "80", None),
+        ("三成", "25", "35"),          # a bare tenth is itself rounded: ±5 points
+        ("超过七成", "70", None),
+        ("近九成", None, "90"),
     ],
 )
 def test_bounds(text, lower, upper):
