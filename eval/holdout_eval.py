@@ -375,8 +375,11 @@ BLIND_FIRST_RUN = (
 )
 
 
-def markdown(result: dict[str, Any], command: str, diagnoses: dict[str, str]) -> str:
-    parse, clean, recall = result["parse"], result["clean"], result["recall"]
+def markdown(result: dict[str, Any], command: str, diagnoses: dict[str, str], intro: str | None = None) -> str:
+    if intro is not None:   # another set describes itself (eval/holdout2/results_intro.md)
+        md = [intro.strip().replace("{command}", command), "",
+              "### (a) Parser", "", "| match | precision | recall | matched / predicted / gold |", "|---|---|---|---|"]
+        return _markdown_body(md, result, diagnoses)
     md = ["## Held-out check (blind first run; no longer blind)", "",
           BLIND_FIRST_RUN, "",
           f"`{command}` — {result['documents']} reports written for this set without reading the parser, "
@@ -387,6 +390,11 @@ def markdown(result: dict[str, Any], command: str, diagnoses: dict[str, str]) ->
           "eval/holdout/README.md; it changed only the seeded foreign-name picks: first run foreign place 32/32, "
           "all 316/319); the first run's output is kept in eval/holdout/first_run.log.", "",
           "### (a) Parser", "", "| match | precision | recall | matched / predicted / gold |", "|---|---|---|---|"]
+    return _markdown_body(md, result, diagnoses)
+
+
+def _markdown_body(md: list[str], result: dict[str, Any], diagnoses: dict[str, str]) -> str:
+    parse, clean, recall = result["parse"], result["clean"], result["recall"]
     for mode in ("strict", "lenient"):
         s = parse["summary"][mode]
         md.append(f"| {mode} | {s['precision']:.3f} | {s['recall']:.3f} | {s['tp']} / {s['predicted']} / "
@@ -452,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", nargs="?", default=str(ROOT / "eval" / "holdout"))
     parser.add_argument("--seed", type=int, default=20261129)
+    parser.add_argument("--results-name", default="holdout_eval",
+                        help="write eval/results/NAME.json and NAME.md (default holdout_eval: the first set)")
     args = parser.parse_args(argv)
     directory = Path(args.directory)
     docs = load_set(directory)
@@ -459,11 +469,13 @@ def main(argv: list[str] | None = None) -> int:
               "parse": eval_parse(docs), "clean": eval_clean(docs), "recall": eval_recall(docs, args.seed)}
     diag_path = directory / "diagnoses.yaml"
     diagnoses = (yaml.safe_load(diag_path.read_text(encoding="utf-8")) or {}) if diag_path.exists() else {}
-    command = ".venv/bin/python eval/holdout_eval.py" + (f" --seed {args.seed}" if args.seed != 20261129 else "")
+    command = ".venv/bin/python eval/holdout_eval.py" + (f" {args.directory}" if directory.resolve() != (ROOT / "eval" / "holdout").resolve() else "") + (f" --seed {args.seed}" if args.seed != 20261129 else "") + (f" --results-name {args.results_name}" if args.results_name != "holdout_eval" else "")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / "holdout_eval.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
-    md = markdown(result, command, diagnoses)
-    atomic_write_text(RESULTS / "holdout_eval.md", md)
+    atomic_write_text(RESULTS / f"{args.results_name}.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    intro_path = directory / "results_intro.md"
+    intro = intro_path.read_text(encoding="utf-8") if intro_path.exists() else None
+    md = markdown(result, command, diagnoses, intro)
+    atomic_write_text(RESULTS / f"{args.results_name}.md", md)
     print(md)
     return 0
 

@@ -27,6 +27,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("checker_eval", ["eval/checker_eval.py"]),
     ("draft_eval", ["eval/draft_eval.py"]),
     ("holdout_eval", ["eval/holdout_eval.py"]),
+    ("holdout2_eval", ["eval/holdout_eval.py", "eval/holdout2", "--seed", "7", "--results-name", "holdout2_eval"]),
     ("bench_ingest", ["eval/bench.py", "ingest"]),
     ("bench_search", ["eval/bench.py", "search"]),
     ("bench_check", ["eval/bench.py", "check"]),
@@ -97,10 +98,13 @@ def headline() -> list[str]:
         lambda: f"{checker['summary']['false_findings_per_100_figures']:.2f}")
     add("first held-out set, now in-sample (its blind run: 0.988 / 1.92): checker recall / false per 100", "—",
         lambda: f"{holdout['recall']['all']['recall']:.3f} / {holdout['clean']['per_100']:.2f}")
-    blind = _load_path(EVAL / "holdout2" / "results.json")
+    blind, now = _load_path(EVAL / "holdout2" / "results.json"), _load("holdout2_eval")
     if blind:
-        add("second held-out set, blind (eval/holdout2): checker recall / false per 100 figures", "—",
+        add("second held-out set (eval/holdout2), blind run: checker recall / false per 100 figures", "—",
             lambda: f"{blind['recall']['all']['recall']:.3f} / {blind['clean']['per_100']:.2f}")
+    if now:
+        add("second held-out set, current tools (in-sample if fixed since)", "—",
+            lambda: f"{now['recall']['all']['recall']:.3f} / {now['clean']['per_100']:.2f}")
     add("drafts: bad findings / coverage / verbatim figure copies", "0 / all / 0",
         lambda: f"{draft['bad_findings']} / {draft['metrics_covered']}/{draft['metrics_expected']} / "
                 f"{draft['verbatim_figure_sentences']}")
