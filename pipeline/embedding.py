@@ -172,6 +172,8 @@ class SentenceTransformerEmbedder:
 
     def _load(self) -> Any:
         if self._model is None:
+            # huggingface_hub reads this when it is imported: set it before the import.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:
@@ -179,13 +181,22 @@ class SentenceTransformerEmbedder:
                     "使用本地向量模型需要 sentence-transformers；请运行 pip install 'shuzhi[st]'"
                     "（或 pip install sentence-transformers）。"
                 ) from exc
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-            self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+            try:
+                self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            except (OSError, ValueError) as exc:
+                raise UsageError(
+                    f"{self.path} 不是可用的 sentence-transformers 模型文件夹（应含 modules.json 或 config.json "
+                    f"及权重文件）：{exc}"
+                ) from exc
+            dimension = getattr(self._model, "get_embedding_dimension", None) or \
+                self._model.get_sentence_embedding_dimension
+            self.dim = int(dimension() or 0)
         return self._model
 
     def embed_documents(self, texts: Sequence[str], terms: Sequence[Sequence[str]] | None = None) -> np.ndarray:
         model = self._load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         vectors = model.encode(list(texts), normalize_embeddings=True, batch_size=32, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
