@@ -207,6 +207,14 @@ class MetricAligner:
         return scored
 
 
+    def align_label(self, label: str, q: Quantity) -> list[Alignment]:
+        """Metrics of a compatible unit named by a table row's label (the figure's only context)."""
+        scored = [Alignment(p, score) for p in self.candidates(q)
+                  if (score := _context_score(p.terms, label, "", frozenset(label))) > 0]
+        scored.sort(key=lambda a: -a.score)
+        return scored
+
+
 # A conjunction between a word and the figure means the word belongs to the neighbouring item:
 # in `11个乡镇（街道）和33个机关` the 乡镇 before `和` is not what 33 counts.
 CONJUNCTIONS = frozenset("、和及与或")

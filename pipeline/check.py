@@ -15,6 +15,9 @@ Decisions (why these and not others):
   ages are not findings: they date and frame the claims rather than measure the work. They become
   findings only when a metric in the data has that unit (a custom `天` metric, say).
 - Figures inside 《…》 or a short “…” are part of a title or a name (`《征兵工作20条措施》`).
+- A figure in a typed text table (`基干民兵　　人　　1260　　1210`) is aligned by its row's label alone;
+  a column headed 上年/去年/上年度 (or last year's number) holds previous-year figures, held against
+  `previous` (equal is supported there; in the this-year column it is stale).
 - A figure is aligned by the words of its clause (see `pipeline.align`); when the clause names no
   metric, by the words of its sentence at half weight; when the sentence names none either, a figure
   whose value and unit equal exactly one metric's is supported "by value" (the reason says so), since
@@ -58,7 +61,11 @@ from pipeline.align import (
 from pipeline.check_names import QUOTE_RE, TITLE_RE, name_findings, norm_name
 from pipeline.errors import InputError
 from pipeline.models import CheckResult, Finding, Metrics, MetricValue, Quantity
+from pipeline.quantities import TableCell, previous_year_header, table_cell
 
+# Below this clause-fallback score a custom metric's words are too far from the figure to name it
+# (a two-character label word scores 1.4 adjacent, 0.35 at twelve characters' distance).
+CUSTOM_FAR_SCORE = 0.35
 SKIP_KINDS = frozenset({"year", "date", "duration", "ordinal"})
 FUTURE_WORDS = ("力争", "争创", "确保", "保持", "争取", "冲刺", "重返", "将", "计划", "目标", "进一步", "明年", "下一步",
                 "下步", "努力", "实现", "达到")
@@ -345,6 +352,9 @@ class _Run:
             return None
         if q.value is None and not q.masked:
             return None        # `前列`, `第x位` without a figure: a position, not a claim to check
+        cell = table_cell(self.text, q)
+        if cell is not None:
+            return self._table_figure(q, cell)
         bounds = clause_bounds(self.text, q, _neighbours(self.quantities, i))
         aligned = self.aligner.align(self.text, q, bounds)
         section: str | None = None
@@ -383,7 +393,10 @@ class _Run:
             # one's (`补助137名退役士兵自谋职业，安排25名退役士兵到…岗位就业`: 25 is not self-employed).
             # A change (`比上年增加12名`) is about the metric the earlier figure states: nothing is claimed.
             claimed = frozenset() if change else self._claimed_before(i, q, sentence_start)
-            aligned = [Alignment(a.profile, a.score * 0.5) for a in aligned if a.profile.key not in claimed]
+            # A custom metric has no catalog aliases, only its label's words: one of them (`资金`) far back in a
+            # long sentence names nothing, and an unrelated figure of the same unit would be held against it.
+            aligned = [Alignment(a.profile, a.score * 0.5) for a in aligned if a.profile.key not in claimed
+                       and not (a.profile.metric.custom and a.score < CUSTOM_FAR_SCORE)]
         if aligned:
             finding = self._against(q, aligned)
         else:
@@ -507,6 +520,25 @@ class _Run:
                 return self._finding(
                     q, "stale", f"与{year}述职报告中“{m.label}”的数字（{past.text}）相同，本年应为{_expected(m)}", m)
         return self._finding(q, "contradicted", f"“{m.label}”在数据中是{_expected(m)}，文中写的是{q.text}", m)
+
+    def _table_figure(self, q: Quantity, cell: TableCell) -> Finding:
+        """A figure in a text-table row: its metric is named by the row's label, its year by the column."""
+        aligned = self.aligner.align_label(cell.label, q)
+        if q.masked:
+            return self._masked(q, aligned)
+        if not previous_year_header(cell.header, self.metrics.meta.year):
+            return self._against(q, aligned) if aligned else self._unaligned(q)
+        if not aligned:
+            return self._finding(q, "unsupported", f"表中“{cell.label}”的上年数字，数据中没有对应指标")
+        p = aligned[0].profile
+        m = p.metric
+        if p.base_previous is None:
+            return self._finding(q, "unsupported", f"表中“{m.label}”的上年数字，数据中没有上年数字，无法核对", m)
+        if value_agrees(q, p.base_previous, self.text):
+            return self._finding(q, "supported", f"表中上年栏，与“{m.label}”上年{_show(m.previous, m)}一致",
+                                 m, expected=_show(m.previous, m))
+        return self._finding(q, "contradicted", f"表中“{cell.header}”栏：“{m.label}”上年在数据中是"
+                             f"{_show(m.previous, m)}，文中写的是{q.text}", m, expected=_show(m.previous, m))
 
     def _unaligned(self, q: Quantity) -> Finding:
         derived = self._derived(q)

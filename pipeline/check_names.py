@@ -134,6 +134,20 @@ def _is_honour(content: str, before: str) -> bool:
         and len(norm) >= 4
 
 
+# Words that make the quoted title after them a goal (`争创“X”`, `力争创成“X”`), not an honour already won.
+TARGET_WORDS = ("争创", "力争", "争取", "创建", "争当", "争做", "冲刺", "瞄准")
+# ...unless the clause says it was achieved (`成功创建“X”`, `被命名为“X”`).
+ACHIEVED_WORDS = ("成功", "荣获", "获评", "评为", "命名", "授予", "摘得", "获得")
+_CLAUSE_BREAKS = "。；;！？\n，,"
+
+
+def _is_target(text: str, quote_start: int) -> bool:
+    """Is the quote at `quote_start` the object of a goal verb in its own clause?"""
+    start = max(text.rfind(c, 0, quote_start) for c in _CLAUSE_BREAKS) + 1
+    clause = QUOTE_RE.sub("", text[start:quote_start])      # `“践行强军目标…”“X”`: words inside quotes don't count
+    return any(w in clause for w in TARGET_WORDS) and not any(w in clause for w in ACHIEVED_WORDS)
+
+
 @lru_cache(maxsize=64)
 def _known_names(metrics: Metrics) -> str:
     """Every string of the data a name may legitimately come from, joined for substring lookups."""
@@ -171,7 +185,12 @@ def name_findings(text: str, metrics: Metrics) -> list[Finding]:
         previous_honour_end = match.end()
         quotes.append((match.start(), match.end()))
         # Honours match exactly: “双拥模范县” and “全省双拥模范县” are different awards.
-        if _known(content, metrics.honours, partial=False):
+        if _is_target(text, match.start()):
+            # `争创“X”`: an aim, not an award won; it belongs to the plans, if anywhere.
+            if _known(content, metrics.honours, partial=False) or any(content in p for p in metrics.plans):
+                findings.append(Finding(match.start(), match.end(), match.group(0), "supported", found=content,
+                                        reason="争创目标，见数据“荣誉”或“计划”（plans）", kind="honour"))
+        elif _known(content, metrics.honours, partial=False):
             findings.append(Finding(match.start(), match.end(), match.group(0), "supported", found=content,
                                     reason="荣誉见数据“荣誉”（honours）", kind="honour"))
         else:
@@ -195,7 +214,7 @@ def name_findings(text: str, metrics: Metrics) -> list[Finding]:
             continue
         if prefix in known:
             findings.append(_name_finding(match.start(), match.end(), match.group(0), known, core=prefix))
-        elif _looks_like_name_start(text, match.start(), prefix):
+        elif _looks_like_name_start(text, match.start(), prefix) and _token_edges(text, match.start(), match.end()):
             findings.append(_name_finding(match.start(), match.end(), match.group(0), known, core=prefix))
     for match in UNIT_RE.finditer(text):
         where = match.group(1)
@@ -235,10 +254,58 @@ def _looks_like_place(text: str, start: int, token: str) -> bool:
         return False
     if start > 0 and text[start - 1] + prefix[0] in tags:
         return False           # the prefix starts inside a word: `硬化通村`, `领导包村`
+    if _common_noun(prefix, _GENERIC_SUFFIX_FREQ if suffix == "街道" else _COMMON_NOUN_FREQ):
+        return False           # `联系街道`, `编组街道`: a common noun, not a proper name
     tail = tags.get(prefix[1] + suffix)
-    if tail is not None and not tail.startswith("ns"):
-        return False           # `营区`, `城区`, `农村`, `山村`: the suffix closes a common word
+    if tail is not None and not tail.startswith("ns") and not _rare_char(prefix[0]):
+        # `营区`, `城区`, `农村`, `山村`: the suffix closes a common word. Not after a rare character,
+        # which no common word ends in but names start with (`X木村` is X木 + 村, not X + 木村).
+        return False
     return True
+
+
+# jieba's plain noun tags: 联系, 编组, 职业 are words of the language, while names are unknown to the
+# dictionary or tagged ns/nr/nz. Rare dictionary nouns (石笋, 松萝, 发祥: freq < 100) still make names,
+# and so do mid-frequency ones before 镇/乡/村/县 (石门); 街道 and schools follow generic nouns more often
+# (`联系街道`, `职业中学`), so there the bar is lower.
+_COMMON_NOUN_TAGS = frozenset({"n", "vn"})
+_COMMON_NOUN_FREQ = 1000
+_GENERIC_SUFFIX_FREQ = 100
+# A character jieba has seen fewer times than this as a word of its own opens names, not phrases.
+_RARE_CHAR_FREQ = 100
+
+
+def _common_noun(word: str, min_freq: int) -> bool:
+    if _word_tags().get(word) not in _COMMON_NOUN_TAGS:
+        return False
+    import jieba
+
+    jieba.initialize()
+    return (jieba.dt.FREQ.get(word) or 0) >= min_freq
+
+
+@lru_cache(maxsize=4096)
+def _rare_char(char: str) -> bool:
+    try:
+        import jieba
+    except ImportError:
+        return False
+    jieba.initialize()
+    return (jieba.dt.FREQ.get(char) or 0) < _RARE_CHAR_FREQ
+
+
+def _token_edges(text: str, start: int, end: int) -> bool:
+    """Does a word (jieba) end at `end`? In `中心组集中学习` none ends after 中学: 集中学习 runs past it."""
+    from pipeline.segment import tokenize
+
+    lo = max(0, start - 8)
+    hi = min(len(text), end + 8)
+    edges = {lo}
+    pos = lo
+    for token in tokenize(text[lo:hi]):
+        pos += len(token)
+        edges.add(pos)
+    return end in edges
 
 
 def _at_word_start(text: str, start: int, tags: dict[str, str]) -> bool:
@@ -255,8 +322,8 @@ def _looks_like_name_start(text: str, start: int, prefix: str) -> bool:
         return False
     tags = _word_tags()
     tag = tags.get(prefix)
-    if tag is not None and tag in NON_NAME_TAGS:
-        return False
+    if tag is not None and tag in NON_NAME_TAGS or _common_noun(prefix, _GENERIC_SUFFIX_FREQ):
+        return False           # `职业中学`: a kind of school, not a named one
     return not (start > 0 and text[start - 1] + prefix[0] in tags)
 
 

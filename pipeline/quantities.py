@@ -26,6 +26,10 @@ Conventions the checker relies on:
 * Ordinals: `第三季度`, `第二批` (no rank context), `二期工程`; `第1、2批` makes the 2批 an ordinal.
 * Masks (`***人`, `xx%`, `x.x万元`, `20XX年`, `第*名`, `全市第*`) → masked=True, value None.
   Masked names (`***镇`, `**村`, `×市`, `驻x部队`, `XX精神`) are not quantities.
+* Text tables: in a line of three or more cells (separated by tabs, ideographic spaces or two+
+  spaces) laid out as label, unit cell, figures (`基干民兵　　人　　1260　　1210`), each figure takes
+  the unit cell (`万元` stays the unit, `万人` folds into the value); the span is the figure alone.
+  `table_cell` gives the row's label and the column header, for the checker.
 * Not quantities: enumerators, titles and idioms, named formulas, congress and plan ordinals,
   holidays, place names (the stop list below), anything inside 《》 and inside short quotes
   (“五率”, “八一”, “一园二馆三区”), and a bare 一 before a vague measure word (一个, 一项, 一批:
@@ -639,9 +643,135 @@ def _years(text: str) -> Iterator[Quantity]:
                        masked, False, lower, upper)
 
 
+# --------------------------------------------------------------------------- text tables
+
+# A table typed as text: cells separated by a tab, an ideographic space or two+ spaces. Only lines with
+# three or more such cells count, so prose with one stray double space is never read as a table.
+_CELL_SEP_RE = re.compile(r"\t+|\u3000+| {2,}")
+_TABLE_NUMBER_RE = re.compile(rf"(?:{MK}|{AR})")
+_PREVIOUS_HEADERS = ("上年度", "上年", "去年", "上一年", "同期")
+
+
+@dataclass(frozen=True)
+class TableCell:
+    """Where a figure sits in a text-table row: the row's label (first cell), the unit cell and the
+    header of its column (empty when the table has no header line)."""
+
+    label: str
+    unit: str
+    header: str
+    row_start: int
+
+
+def _cells(line: str, offset: int) -> list[tuple[int, int, str]]:
+    cells: list[tuple[int, int, str]] = []
+    pos = 0
+    for m in _CELL_SEP_RE.finditer(line):
+        if m.start() > pos and line[pos:m.start()].strip():
+            cells.append((offset + pos, offset + m.start(), line[pos:m.start()].strip()))
+        pos = m.end()
+    if line[pos:].strip():
+        cells.append((offset + pos, offset + len(line), line[pos:].strip()))
+    return cells
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    offset = 0
+    for line in text.split("\n"):
+        yield offset, line
+        offset += len(line) + 1
+
+
+def _table_unit(cell: str) -> tuple[str, str, Decimal] | None:
+    """A cell that is only a unit (`人`, `%`, `万元`): (canonical unit, kind, factor)."""
+    if cell in _UNIT_TABLE:
+        unit, kind = _UNIT_TABLE[cell]
+        return unit, kind, Decimal(1)
+    if cell[:1] in "万亿" and cell[1:] in _UNIT_TABLE:
+        unit, kind = _UNIT_TABLE[cell[1:]]
+        if kind == "money":
+            return cell[0] + "元", kind, Decimal(1)
+        return unit, kind, Decimal(10_000) if cell[0] == "万" else Decimal(100_000_000)
+    return None
+
+
+def _table_row(cells: list[tuple[int, int, str]]) -> tuple[int, tuple[str, str, Decimal]] | None:
+    """(index of the unit cell, unit) when `cells` is a row: label first, then a unit cell, then figures."""
+    if len(cells) < 3 or _TABLE_NUMBER_RE.fullmatch(cells[0][2]):
+        return None
+    for i in range(1, len(cells) - 1):
+        unit = _table_unit(cells[i][2])
+        if unit is not None:
+            if all(_TABLE_NUMBER_RE.fullmatch(c[2]) or c[2] in ("—", "-", "/") for c in cells[i + 1:]):
+                return i, unit
+            return None
+    return None
+
+
+def _table_rows(text: str) -> Iterator[Quantity]:
+    if "\u3000" not in text and "\t" not in text and "  " not in text:
+        return
+    for offset, line in _lines(text):
+        cells = _cells(line, offset)
+        row = _table_row(cells)
+        if row is None:
+            continue
+        i, (unit, kind, factor) = row
+        for start, end, cell in cells[i + 1:]:
+            if not _TABLE_NUMBER_RE.fullmatch(cell):
+                continue
+            number = _read_number(cell)
+            if number is None:
+                continue
+            value = None if number.masked or number.value is None else _tidy(number.value * factor)
+            yield Quantity(start, end, text[start:end], value, unit, kind, number.masked)
+
+
+def table_cell(text: str, q: Quantity) -> TableCell | None:
+    """The table row and column of `q` when it is a figure of a text-table row, else None.
+
+    The header is the cell in the same column of the nearest line above (within the same block of
+    three-cell lines) that is not itself a row of figures.
+    """
+    line_start = text.rfind("\n", 0, q.start) + 1
+    line_end = text.find("\n", q.start)
+    line_end = len(text) if line_end < 0 else line_end
+    cells = _cells(text[line_start:line_end], line_start)
+    row = _table_row(cells)
+    if row is None:
+        return None
+    col = next((k for k, c in enumerate(cells) if c[0] <= q.start < c[1]), None)
+    if col is None or col <= row[0]:
+        return None
+    header = ""
+    end = line_start - 1
+    while end > 0:
+        start = text.rfind("\n", 0, end) + 1
+        above = _cells(text[start:end], start)
+        if len(above) < 3:
+            break
+        if _table_row(above) is None:
+            if len(above) == len(cells):
+                header = above[col][2]
+            break
+        end = start - 1
+    return TableCell(cells[0][2], cells[row[0]][2], header, line_start)
+
+
+def previous_year_header(header: str, year: int | None = None) -> bool:
+    """A column headed 上年/去年/上年度 (or the year before the report's) holds last year's figures."""
+    if any(word in header for word in _PREVIOUS_HEADERS):
+        return True
+    if year is not None:
+        m = re.search(r"(\d{4})", fullwidth_to_ascii(header))
+        return bool(m) and int(m.group(1)) == year - 1
+    return False
+
+
 # --------------------------------------------------------------------------- public API
 
 _PASSES = (
+    (0, _table_rows),
     (0, _percent_words),
     (0, _tenths),
     (1, _years),

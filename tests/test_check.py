@@ -243,14 +243,31 @@ NAME_CASES = [
     ("走访慰问驻石门某部官兵。", "驻石门某部", "unsupported", "name"),
     ("与鹤浦职业技术学院开通体检绿色通道。", "鹤浦职业技术学院", "unsupported", "name"),
     # a bare village opening a list item, or right after a whole verb, whose 村 is followed by 组织/民兵
+    # a title someone strives for is a goal: it need not be among the honours already won
+    ("下一步将力争创建“全省国防教育示范县”。", "全省国防教育示范县", None, "honour"),
+    ("成功创建“全省国防教育示范县”。", "全省国防教育示范县", "unsupported", "honour"),
     ("3、石岗村组织民兵开展巡河护堤。", "石岗村", "unsupported", "name"),
     ("二是依靠柳塘村民兵连开展防汛演练。", "柳塘村", "unsupported", "name"),
+    # a rare character before 木村: the name is X木 + 村, although 木村 alone is a dictionary word
+    ("帮扶槠木村修建民兵之家。", "槠木村", "unsupported", "name"),
+    ("到槠木村走访困难退役军人。", "槠木村", "unsupported", "name"),
 ]
+
+
+def test_target_title_is_supported_when_in_plans(metrics):
+    from dataclasses import replace
+
+    planned = replace(metrics, plans=("争创全省国防教育示范县",))
+    finding = _at(check_text("明年争创“全省国防教育示范县”。", planned), "全省国防教育示范县")
+    assert (finding.verdict, finding.kind) == ("supported", "honour")
 
 
 @pytest.mark.parametrize(("sentence", "needle", "verdict", "kind"), NAME_CASES)
 def test_names_are_held_against_the_data(metrics, sentence, needle, verdict, kind):
     result = check_text(sentence, metrics)
+    if verdict is None:
+        assert [f for f in result.findings if f.kind == kind and f.verdict in BAD_VERDICTS] == []
+        return
     finding = _at(result, needle)
     assert (finding.verdict, finding.kind) == (verdict, kind), finding.reason
 
@@ -263,6 +280,11 @@ def test_names_are_held_against_the_data(metrics, sentence, needle, verdict, kin
     "在军分区党委领导下，深入营区、城区、社区开展工作。",
     # verb + result complement glued to the next phrase's 镇/乡/村 (做强 + 镇民兵…)
     "全面做强镇民兵应急分队，编实建强乡基干民兵排，选优配齐村民兵连长。",
+    # a common noun or a verb before 街道/中学 is no name; a word running past 中学 (集中学习) is no school
+    "县领导分片联系街道和社区，督导民兵整组。",
+    "项目\u3000\u3000单位\u3000\u3000本年\n编组街道\u3000\u3000个\u3000\u300012",
+    "县委常委会中心组集中学习强军思想。",
+    "在县职业中学和县实验中学设立征兵工作站。",
 ])
 def test_slogans_and_phrases_are_not_findings(metrics, sentence):
     result = check_text(sentence, metrics)
@@ -333,3 +355,58 @@ def test_terminal_table_lists_problems_and_summary(metrics):
     assert "98％" not in table                       # supported figures only with --all
     assert "98％" in render_check_table(result, all_findings=True)
     assert "矛盾 1" in table
+
+
+# --------------------------------------------------------------------------- text tables
+
+_TABLE_HEAD = "项目\u3000\u3000单位\u3000\u3000本年\u3000\u3000上年\n"
+_YEAR_HEAD = "指标\t单位\t2023年\t2022年\n"
+
+TABLE_CASES = [
+    # (table text, figure, occurrence, verdict, metric)
+    (_TABLE_HEAD + "基干民兵\u3000\u3000人\u3000\u30001560\u3000\u30001580\n", "1560", 0, "supported", "militia.primary"),
+    (_TABLE_HEAD + "基干民兵\u3000\u3000人\u3000\u30001560\u3000\u30001580\n", "1580", 0, "supported", "militia.primary"),
+    (_YEAR_HEAD + "基干民兵\t人\t1580\t1580\n", "1580", 0, "stale", "militia.primary"),
+    (_YEAR_HEAD + "基干民兵\t人\t1580\t1580\n", "1580", 1, "supported", "militia.primary"),
+    (_TABLE_HEAD + "民兵参训率\u3000\u3000%\u3000\u300098\u3000\u300091\n", "91", 0, "contradicted",
+     "militia.training_rate"),
+    ("项目  单位  今年  去年\n输送新兵  人  230  198\n", "230", 0, "contradicted", "conscription.recruits"),
+    ("项目  单位  今年  去年\n输送新兵  人  215  198\n", "198", 0, "supported", "conscription.recruits"),
+    (_TABLE_HEAD + "基干民兵\u3000\u3000人\u3000\u3000***\u3000\u30001580\n", "***", 0, "masked", "militia.primary"),
+    # no header: every figure column is read as this year's
+    ("编兵单位\u3000个\u300036\n普通民兵\u3000人\u300021034\n", "21034", 0, "supported", "militia.ordinary"),
+]
+
+
+@pytest.mark.parametrize(("table", "figure", "occurrence", "verdict", "metric"), TABLE_CASES)
+def test_text_table_rows_are_aligned_by_label_and_column(metrics, table, figure, occurrence, verdict, metric):
+    """A row of a typed table names its metric in the first cell; a 上年/去年 column holds last year's figures."""
+    finding = _at(check_text(table, metrics), figure, occurrence)
+    assert (finding.verdict, finding.metric) == (verdict, metric), finding.reason
+
+
+@pytest.mark.parametrize(("sentence", "figure", "verdict"), [
+    ("全县营区建设资金总投资3000万元。", "3000万元", "supported"),
+    ("营区建设总投资达到3200万元。", "3200万元", "contradicted"),
+])
+def test_custom_money_metric_near_its_words(metrics, sentence, figure, verdict):
+    finding = _at(check_text(sentence, _with_custom_money(metrics)), figure)
+    assert (finding.verdict, finding.metric) == (verdict, "custom.barracks_total"), finding.reason
+
+
+def test_custom_money_metric_not_claimed_by_a_far_word(metrics):
+    """Only one of the label's words (资金), far back in a long sentence: the figure is not that metric's."""
+    text = "争取上级资金修通了连接结对村的机耕道路，又帮助村里办起茶叶合作社，村集体年收入突破三十万元。"
+    finding = _at(check_text(text, _with_custom_money(metrics)), "三十万元")
+    assert finding.metric != "custom.barracks_total", finding.reason
+    assert finding.verdict != "contradicted", finding.reason
+
+
+def _with_custom_money(metrics):
+    from dataclasses import replace
+
+    from pipeline.models import MetricValue
+
+    total = MetricValue(key="custom.barracks_total", label="营区建设资金总投资", unit="万元", section="foundation",
+                        kind="money", value=Decimal(3000), custom=True)
+    return replace(metrics, values=(*metrics.values, total))

@@ -457,3 +457,48 @@ def test_facts_cli_seed(capsys):
     items = json.loads(capsys.readouterr().out)
     assert sum(item["masked"] for item in items) == 15
     assert all(item["value"] is None for item in items if item["masked"])
+
+
+# --------------------------------------------------------------------------- text tables
+
+TABLE_CASES = [
+    # (text, expected (text, value, unit) of every figure)
+    ("项目\u3000\u3000单位\u3000\u3000本年\u3000\u3000上年\n民兵连\u3000\u3000个\u3000\u300014\u3000\u300012",
+     [("14", "14", "个"), ("12", "12", "个")]),
+    ("合格率\t%\t97.5\t95", [("97.5", "97.5", "%"), ("95", "95", "%")]),
+    ("专项经费  万元  18.6  —", [("18.6", "18.6", "万元")]),
+    ("参训人数  万人  1.2  0.9", [("1.2", "12000", "人"), ("0.9", "9000", "人")]),
+    ("退役军人\u3000人\u3000***", [("***", None, "人")]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), TABLE_CASES)
+def test_text_table_row_takes_its_unit_cell(text, expected):
+    """A figure in a typed table row has its unit in a cell of its own, to the left."""
+    from pipeline.quantities import table_cell
+
+    found = [q for q in extract_quantities(text) if q.kind != "year"]
+    assert [(q.text, None if q.value is None else str(q.value), q.unit) for q in found] == expected
+    assert all(table_cell(text, q) is not None for q in found)
+
+
+@pytest.mark.parametrize("text", [
+    "民兵连  个",                       # two cells only
+    "民兵连 个 14",                     # single spaces are not cell separators
+    "新建  民兵连  14个",               # no unit cell: left to the prose passes
+    "人员\u3000\u3000人\u3000\u3000若干",  # a word after the unit cell: not a row of figures
+])
+def test_text_table_needs_three_cells_and_a_unit_cell(text):
+    from pipeline.quantities import table_cell
+
+    assert all(table_cell(text, q) is None for q in extract_quantities(text))
+
+
+@pytest.mark.parametrize(("header", "year", "previous"), [
+    ("上年", None, True), ("去年", None, True), ("上年度", 2024, True), ("2023年", 2024, True),
+    ("本年", 2024, False), ("2024年", 2024, False), ("", 2024, False),
+])
+def test_previous_year_column_header(header, year, previous):
+    from pipeline.quantities import previous_year_header
+
+    assert previous_year_header(header, year) is previous
