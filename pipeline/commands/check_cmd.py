@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from pipeline.commands.inputs import require_metric_inputs
 from pipeline.errors import UsageError
 
 FORMATS = ("table", "json", "html")
@@ -34,12 +35,7 @@ def check_command(
         raise UsageError("缺少指标文件：请用 --metrics 指定本年的指标文件（可用 shuzhi metrics init 生成模板）。")
     if not doc.exists():
         raise UsageError(f"找不到报告文件：{doc}。请检查路径。")
-    if not metrics.exists():
-        raise UsageError(f"找不到指标文件：{metrics}。请检查路径，或用 shuzhi metrics init 生成模板。")
-    if prior is not None and not prior.exists():
-        raise UsageError(f"找不到上年指标文件：{prior}。请检查路径。")
-    if index is not None and not index.is_dir():
-        raise UsageError(f"找不到索引目录：{index}。请先运行 shuzhi ingest 建立索引，或去掉 --index。")
+    require_metric_inputs(metrics, prior, index)
 
     result = check_file(doc, metrics, prior_path=prior, index_dir=index)
     if fmt == "json":

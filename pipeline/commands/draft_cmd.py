@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from pipeline.commands.inputs import require_metric_inputs
 from pipeline.errors import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -35,12 +36,7 @@ def draft_command(
     from pipeline.draft_output import write_draft_outputs
     from pipeline.metrics import load_metrics
 
-    if not metrics.exists():
-        raise UsageError(f"找不到指标文件：{metrics}。请检查路径，或用 shuzhi metrics init 生成模板。")
-    if prior is not None and not prior.exists():
-        raise UsageError(f"找不到上年指标文件：{prior}。请检查路径。")
-    if index is not None and not index.is_dir():
-        raise UsageError(f"找不到索引目录：{index}。请先运行 shuzhi ingest 建立索引，或去掉 --index。")
+    require_metric_inputs(metrics, prior, index)
     data = load_metrics(metrics, profile=profile)
     prior_data = load_metrics(prior, profile=profile or data.meta.profile) if prior else None
     hybrid = _open_index(index) if index is not None else None
