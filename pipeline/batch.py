@@ -324,16 +324,7 @@ class _WorkerState:
         """The region's earlier reports, one (text, year) per document, for stale detection."""
         if self.index is None:
             return []
-        docs: dict[str, list[Any]] = {}
-        for chunk in self.index.all_chunks(region=region):
-            if year is not None and chunk.year is not None and chunk.year >= year:
-                continue
-            docs.setdefault(chunk.doc_id, []).append(chunk)
-        out = []
-        for chunks in docs.values():
-            chunks.sort(key=lambda c: c.position)
-            out.append(("\n".join(c.text for c in chunks), chunks[0].year))
-        return out
+        return self.index.past_reports(region, before_year=year)
 
 
 _STATE: _WorkerState | None = None
