@@ -28,6 +28,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("draft_eval", ["eval/draft_eval.py"]),
     ("holdout_eval", ["eval/holdout_eval.py"]),
     ("holdout2_eval", ["eval/holdout_eval.py", "eval/holdout2", "--seed", "7", "--results-name", "holdout2_eval"]),
+    ("holdout3_eval", ["eval/holdout_eval.py", "eval/holdout3", "--seed", "11", "--results-name", "holdout3_eval"]),
     ("bench_ingest", ["eval/bench.py", "ingest"]),
     ("bench_search", ["eval/bench.py", "search"]),
     ("bench_check", ["eval/bench.py", "check"]),
@@ -105,6 +106,10 @@ def headline() -> list[str]:
     if now:
         add("second held-out set, current tools (in-sample if fixed since)", "—",
             lambda: f"{now['recall']['all']['recall']:.3f} / {now['clean']['per_100']:.2f}")
+    third = _load_path(EVAL / "holdout3" / "results.json")
+    if third:
+        add("third held-out set (eval/holdout3), blind run after both rounds of fixes: recall / false per 100", "—",
+            lambda: f"{third['recall']['all']['recall']:.3f} / {third['clean']['per_100']:.2f}")
     add("drafts: bad findings / coverage / verbatim figure copies", "0 / all / 0",
         lambda: f"{draft['bad_findings']} / {draft['metrics_covered']}/{draft['metrics_expected']} / "
                 f"{draft['verbatim_figure_sentences']}")
