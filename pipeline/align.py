@@ -31,6 +31,9 @@ UNIT_FAMILY: dict[str, str] = {
     "人": "人", "名": "人", "位": "人", "个人": "人",
     "人次": "人次",
     "次": "次", "轮": "次", "场": "场次", "场次": "场次",
+    # `走访慰问优抚对象86户次`: household visits are visits, counted against a metric in 次 (人次 is a
+    # head count of attendance and stays its own family)
+    "户次": "次",
     "个": "个", "家": "个", "批": "批", "批次": "批",
     "元": "元",
     "%": "%", "％": "%",

@@ -137,7 +137,13 @@ STOP_PHRASES: tuple[str, ...] = tuple("""
 一村一品 一人一档 一人一策 一企一策 一校一策 一县一策 五好 三好 一肩挑 首位 万一 一举 一度 一再 一向 一直
 一旦 一般 一边 一面 一时 一味 一新 一番 一样 一身 一些 一批批 一次次 一个个 一件件 一项项 第一位的
 在第一位 放在第一位 一把尺子 一根弦 一张皮 一张蓝图绘到底 三大攻坚战 九三阅兵 一九三五 一二九
+不落一人 一人不落 不漏一人 一人不漏 不少一人 一人不少 一个不少 一个不落 一个不漏 一户不落 不落一户 一户不漏
+一户一档 一人一卡 一户一卡
 """.split())
+
+# characters that continue a Chinese numeral; the idiom traps below must not bite into one
+_NUMERAL_CHARS = "〇零○一二两兩三四五六七八九十百千万萬亿億点點"
+_POSITIONAL_CHARS = "十百千万萬亿億"
 
 # patterns that the stop list cannot spell out
 _STOP_PATTERNS: tuple[re.Pattern[str], ...] = (
@@ -146,7 +152,9 @@ _STOP_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"[一二三四五六七八九十]+届(?:全国|省|市|县|区)?人大"),
     re.compile(r"[一二三四五六七八九十]+届(?:全国|省|市|县|区)?政协"),
     re.compile(r"十[一二三四五六七八九]五(?:规划|时期|期间)?"),
-    re.compile(r"一[\u4e00-\u9fff]一[\u4e00-\u9fff]"),            # 一村一品, 一人一档, 一户一策
+    # 一村一品, 一人一档, 一户一策; the two slots hold nouns, never numeral characters, so 一百一十六
+    # and 一千一百二十 stay numbers
+    re.compile(rf"一(?:(?![{_NUMERAL_CHARS}])[\u4e00-\u9fff])一(?:(?![{_NUMERAL_CHARS}])[\u4e00-\u9fff])"),
     re.compile(r"[一二三四五六七八九十两]个[“\"「]"),
     re.compile(r"一点(?![〇零一二三四五六七八九])"),
     re.compile(r"[高初][一二三](?:学生|年级|毕业|学年|新生|班)"),       # 高三学生 (提高二点五 is a figure)                   # 一点 (a little), not 一点五               # 三个“……”: a named formula
@@ -303,9 +311,13 @@ def _quoted_spans(text: str) -> list[tuple[int, int]]:
 def _stop_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for phrase in STOP_PHRASES:
+        all_numeral = all(ch in _NUMERAL_CHARS for ch in phrase)
         start = text.find(phrase)
         while start != -1:
-            spans.append((start, start + len(phrase)))
+            end = start + len(phrase)
+            # 三万一千人: a phrase made of numerals (万一, 八一) followed by a place unit is a number
+            if not (all_numeral and end < len(text) and text[end] in _POSITIONAL_CHARS):
+                spans.append((start, end))
             start = text.find(phrase, start + 1)
     for pattern in _STOP_PATTERNS:
         spans.extend((m.start(), m.end()) for m in pattern.finditer(text))

@@ -50,9 +50,15 @@ def _year_copy(text: str) -> str:
     return unicodedata.normalize("NFKC", to_simplified(text))
 
 
+# `一年来，……。2022年，全县征兵工作……`: a later sentence of the opening that starts with the year and a
+# comma is the report year's summary. Only the opening is searched, never the plans (`2023年，我将…`).
+# The search runs on the NFKC copy, where full-width ；！？ have become ASCII; both forms are listed.
+_SENTENCE_YEAR_RE = re.compile(r"(?:^|[。！？；!?;\n])\s*((?:19|20)\d{2})\s*年[，,]")
+
+
 def report_year(title: str | None, opening: str, full: str) -> int | None:
     """The report year: stated in the title, else `2023年度`/`2022年以来`/a leading `2023年，` in the
-    opening. A masked year (`20XX年`) gives None. Full-width digits (`２０２３年度`) are read too:
+    opening, or a later sentence of the opening that starts `2022年，`. A masked year (`20XX年`) gives None. Full-width digits (`２０２３年度`) are read too:
     the search runs on NFKC copies (only the year's value is returned, so offsets need not survive)."""
     title_s = _year_copy(title or "")
     opening_s = _year_copy(opening)
@@ -63,7 +69,7 @@ def report_year(title: str | None, opening: str, full: str) -> int | None:
     if m:
         return int("".join(_CN_YEAR_DIGITS.get(c, "0") for c in m.group(1)))
     m = re.search(r"((?:19|20)\d{2})\s*年(?:度|以来)", opening_s) or re.match(
-        r"^.{0,8}?((?:19|20)\d{2})\s*年", opening_s)
+        r"^.{0,8}?((?:19|20)\d{2})\s*年", opening_s) or _SENTENCE_YEAR_RE.search(opening_s)
     if m:
         return int(m.group(1))
     m = re.search(r"((?:19|20)\d{2})\s*年(?:度|以来)", _year_copy(full[:600]))

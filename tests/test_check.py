@@ -170,6 +170,26 @@ def test_custom_metric_is_aligned_by_its_own_words(metrics, sentence, figure, ve
     assert (finding.verdict, finding.metric) == (verdict, "custom.drill_streak"), finding.reason
 
 
+@pytest.mark.parametrize(("sentence", "figure", "verdict", "metric"), [
+    ("春节前夕走访慰问困难军属和优抚对象64户次。", "64户次", "supported", "support.visits"),
+    ("春节前夕走访慰问困难军属和优抚对象71户次。", "71户次", "contradicted", "support.visits"),
+    ("春节前夕走访慰问驻地部队64次。", "64次", "supported", "support.visits"),
+    # 人次 counts heads, not visits: it stays out of the 次 family
+    ("春节前夕走访慰问困难军属和优抚对象64人次。", "64人次", "unsupported", None),
+])
+def test_household_visits_count_as_visits(metrics, sentence, figure, verdict, metric):
+    """`户次` (household visits) is a count of visits, held against a metric kept in 次."""
+    from dataclasses import replace
+
+    from pipeline.models import MetricValue
+
+    visits = MetricValue(key="support.visits", label="走访慰问驻地部队及优抚对象", unit="次", section="systems",
+                         kind="count", value=Decimal(64))
+    with_visits = replace(metrics, values=(*metrics.values, visits))
+    finding = _at(check_text(sentence, with_visits), figure)
+    assert (finding.verdict, finding.metric) == (verdict, metric), finding.reason
+
+
 def test_swapped_values_are_both_contradicted(metrics):
     text = "拨付105万元补助31名退役士兵自谋职业，190名退役士兵实现岗位安置。"
     result = check_text(text, metrics)

@@ -447,6 +447,12 @@ def test_signature_lines_stay_in_closing() -> None:
         # full-width digits (typed in a Chinese IME) in the title and in the opening
         ("雁汀县２０２１年度党管武装工作述职报告", "一年来，我……", 2021, "雁汀县"),
         ("党管武装工作述职报告", "２０２５年以来，在县委领导下……", 2025, None),
+        # the title has no year; a later sentence of the opening opens with it
+        ("沅汀县委书记党管武装工作述职报告", "一年来，我坚持把武装工作抓在手上。2021年，全县征兵任务圆满完成。",
+         2021, "沅汀县"),
+        ("党管武装工作述职报告", "过去一年，我认真履职尽责；2024年，全县民兵整组顺利完成。", 2024, None),
+        # a year inside a sentence (not opening it) is no report year
+        ("党管武装工作述职报告", "一年来，我始终坚持与2019年相比的高标准。", None, None),
     ],
 )
 def test_title_year_region(title: str, opening: str, year, region) -> None:

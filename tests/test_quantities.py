@@ -249,6 +249,23 @@ POSITIVE: list[tuple[str, list[tuple[str, str | None, str, str, bool, bool]]]] =
     ("参训人员接近六成以上来自农村", [("接近六成以上", "60", "%", P, False, True)]),
     ("返乡大学生约两成报名", [("约两成", "20", "%", P, False, True)]),
     ("合格率占比*成", [("*成", None, "%", P, True, False)]),
+    # --- an inner 一十 in a Chinese numeral must not be read as an idiom like 一村一品
+    ("全年接收退役士兵二百一十七名。", [("二百一十七名", "217", "名", C, False, False)]),
+    ("区财政安排优抚资金三百一十二万元", [("三百一十二万元", "312", "万元", M, False, False)]),
+    ("编组普通民兵五万一千一百一十人", [("五万一千一百一十人", "51110", "人", C, False, False)]),
+    ("登记应征青年一千零一十人", [("一千零一十人", "1010", "人", C, False, False)]),
+    # --- a change from one level to another: both levels are figures
+    ("应急分队由去年的七百四十人增至八百一十人", [
+        ("七百四十人", "740", "人", C, False, False),
+        ("八百一十人", "810", "人", C, False, False),
+    ]),
+    ("专武干部从43名增加到51名", [("43名", "43", "名", C, False, False), ("51名", "51", "名", C, False, False)]),
+    ("参训人数由一千一百人提高到一千三百一十人", [
+        ("一千一百人", "1100", "人", C, False, False),
+        ("一千三百一十人", "1310", "人", C, False, False),
+    ]),
+    # --- numeral-only stop words (万一, 八一) do not cut a number that goes on with a place unit
+    ("全县普通民兵二万一千人", [("二万一千人", "21000", "人", C, False, False)]),
 ]
 
 TRAPS: list[str] = [
@@ -271,6 +288,9 @@ TRAPS: list[str] = [
     # 成 after a numeral that starts another word, or 成 inside a verb
     "四成员单位联合检查", "取得三成效", "一成不变的老办法", "按期完成", "逐步形成合力", "营区已建成使用", "组成联合小组",
     "统一成立应急分队", "五成群结队", "七成熟的方案",
+    # nobody left out: idioms of completeness, not counts
+    "帮扶政策落实到位、不落一人", "困难军属一人不落全部走访", "参训对象不漏一人", "适龄青年一个不少完成登记",
+    "为退役军人建立一人一档", "困难家庭一户不落", "万一发生险情",
 ]
 
 
