@@ -110,6 +110,10 @@ def headline() -> list[str]:
     if third:
         add("third held-out set (eval/holdout3), blind run after both rounds of fixes: recall / false per 100", "—",
             lambda: f"{third['recall']['all']['recall']:.3f} / {third['clean']['per_100']:.2f}")
+    third_now = _load("holdout3_eval")
+    if third_now:
+        add("third held-out set, current tools (after fixing its parse/numeral bugs)", "—",
+            lambda: f"{third_now['recall']['all']['recall']:.3f} / {third_now['clean']['per_100']:.2f}")
     add("drafts: bad findings / coverage / verbatim figure copies", "0 / all / 0",
         lambda: f"{draft['bad_findings']} / {draft['metrics_covered']}/{draft['metrics_expected']} / "
                 f"{draft['verbatim_figure_sentences']}")
