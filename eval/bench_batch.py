@@ -26,10 +26,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from evalkit import RESULTS, write_json, write_markdown  # noqa: E402
+
 from pipeline.batch import BatchSettings, run_batch, worker_stats  # noqa: E402
 
 WORK = ROOT / "eval" / "_work" / "bench_batch"
-RESULTS = ROOT / "eval" / "results"
+
 REGION_STEMS = "东西南北中上下前后左右新旧青白金银松柏梅竹兰菊桃李杏"
 
 
@@ -189,7 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-json", action="store_true",
                         help="only rewrite bench_batch.md from the figures in bench_batch.json")
     args = parser.parse_args(argv)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     if args.from_json:
         result = json.loads((RESULTS / "bench_batch.json").read_text("utf-8"))
     else:
@@ -213,10 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         resume = timed_run(units, WORK / f"out-{last}", index_dir, last, resume=True, profile=profile)
         print(f"resume: {resume}", flush=True)
         result = summarise(runs, resume, args.units, args.ray, load_before)
-        (RESULTS / "bench_batch.json").write_text(json.dumps(result, ensure_ascii=False, indent=2),
-                                                  encoding="utf-8")
+        write_json("bench_batch", result)
     text = render_md(result)
-    (RESULTS / "bench_batch.md").write_text(text, encoding="utf-8")
+    write_markdown("bench_batch", text)
     print(text)
     return 0 if result["floor_met"] or result["scaling_efficiency_1_to_2"] is None else 1
 

@@ -12,7 +12,6 @@ Writes eval/results/bench_check.json and eval/results/bench_check.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -24,9 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pipeline.fsutil import atomic_write_text  # noqa: E402
+from evalkit import percentile, write_json, write_markdown  # noqa: E402
 
-RESULTS = ROOT / "eval" / "results"
 TARGET_CHARS = 3000
 
 
@@ -49,11 +47,6 @@ def _report(region: str = "lanchuan") -> tuple[str, Path]:
     metrics_path = ROOT / "corpus" / "metrics" / (main_report.stem + ".yaml")
     return text[: TARGET_CHARS + 200], metrics_path
 
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,11 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         "runs": args.runs,
         "first_call_ms": round(first_ms, 1),
         "p50_ms": round(statistics.median(times), 2),
-        "p95_ms": round(_percentile(times, 0.95), 2),
+        "p95_ms": round(percentile(times, 0.95), 2),
         "cpu_p50_ms": round(statistics.median(cpu_times), 2),
         "extract_quantities_p50_ms": round(statistics.median(extract_times), 2),
         "paragraph_p50_ms": round(statistics.median(para_times), 2),
-        "paragraph_p95_ms": round(_percentile(para_times, 0.95), 2),
+        "paragraph_p95_ms": round(percentile(para_times, 0.95), 2),
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
         "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
@@ -112,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  CPU time per call (less affected by other work on the machine): p50 {result['cpu_p50_ms']} ms")
     print(f"  of which extract_quantities (the extractor stage): p50 {result['extract_quantities_p50_ms']} ms")
     print(f"  one paragraph at a time: p50 {result['paragraph_p50_ms']} ms, p95 {result['paragraph_p95_ms']} ms")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / "bench_check.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    write_json("bench_check", result)
     md = [
         "## Benchmark: checker speed",
         "",
@@ -131,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| one paragraph, p50 | {result['paragraph_p50_ms']} |",
         f"| one paragraph, p95 | {result['paragraph_p95_ms']} |",
     ]
-    atomic_write_text(RESULTS / "bench_check.md", "\n".join(md) + "\n")
+    write_markdown("bench_check", md)
     return 0
 
 

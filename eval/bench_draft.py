@@ -11,7 +11,6 @@ one process (profile, jieba, parser and index loaded once, as the batch does). F
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -21,19 +20,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from evalkit import percentile, write_json, write_markdown  # noqa: E402
+
 from pipeline.draft import draft_report  # noqa: E402
 from pipeline.draft_output import write_draft_outputs  # noqa: E402
 from pipeline.index import HybridIndex  # noqa: E402
 from pipeline.metrics import load_metrics  # noqa: E402
 
 WORK = ROOT / "eval" / "_work" / "bench_draft"
-RESULTS = ROOT / "eval" / "results"
 FLOOR = 2.0
 
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main(argv: list[str]) -> int:
@@ -64,7 +60,7 @@ def main(argv: list[str]) -> int:
             for stage, seconds in result.timings.items():
                 stages.setdefault(stage, []).append(seconds)
         rows[label] = {
-            "drafts": args.drafts, "p50": statistics.median(totals), "p95": _pct(totals, 0.95), "max": max(totals),
+            "drafts": args.drafts, "p50": statistics.median(totals), "p95": percentile(totals, 0.95), "max": max(totals),
             "stages_p50": {k: statistics.median(v) for k, v in stages.items() if k != "total"},
             "not_clean": bad,
         }
@@ -78,9 +74,7 @@ def main(argv: list[str]) -> int:
 
     ok = all(r["p50"] < FLOOR for r in rows.values())
     summary = {"configurations": rows, "write_outputs_p50": write_p50, "floor_p50_seconds": FLOOR, "floor_met": ok}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench_draft.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
-                                              encoding="utf-8")
+    write_json("bench_draft", summary)
     md = [
         "## Benchmark: drafting time (template engine, in process)",
         "",
@@ -98,7 +92,7 @@ def main(argv: list[str]) -> int:
     md += ["", f"Writing draft.docx + draft-review.docx + draft.md + draft.json + check.html: p50 "
                f"{write_p50 * 1000:.0f} ms.", "",
            f"Floor p50 < {FLOOR:.0f} s: {'met' if ok else 'NOT met'}.", ""]
-    (RESULTS / "bench_draft.md").write_text("\n".join(md), encoding="utf-8")
+    write_markdown("bench_draft", md)
     print("\n".join(md))
     return 0 if ok else 1
 

@@ -11,7 +11,6 @@ file has its own content hash and is really indexed, not skipped as a duplicate)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -21,12 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from evalkit import write_json, write_markdown  # noqa: E402
+
 from pipeline import segment  # noqa: E402
 from pipeline.index import HybridIndex  # noqa: E402
 from pipeline.readers import read_text  # noqa: E402
 
 WORK = ROOT / "eval" / "_work" / "bench_ingest"
-RESULTS = ROOT / "eval" / "results"
 FLOOR = 0.4
 
 
@@ -107,8 +107,7 @@ def main(argv: list[str]) -> int:
         print(f"{row[0]:40} {row[1]:>8} {row[2]:>10} {row[3]:>6}")
     print(f"ratio floor {FLOOR}: {'PASS' if ratio >= FLOOR else 'FAIL'}")
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench_ingest.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    write_json("bench_ingest", figures)
     md = [
         "## Ingest throughput",
         "",
@@ -123,7 +122,7 @@ def main(argv: list[str]) -> int:
         f"run: {figures['load_average_1m']} on 2 cores (the reference and the ingest ran under the same load).",
         "",
     ]
-    (RESULTS / "bench_ingest.md").write_text("\n".join(md), encoding="utf-8")
+    write_markdown("bench_ingest", md)
     return 0 if ratio >= FLOOR else 1
 
 

@@ -11,7 +11,6 @@ counties' reports do. The index is kept in eval/_work/bench_search/ and rebuilt 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import statistics
@@ -22,12 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from evalkit import percentile, write_json, write_markdown  # noqa: E402
+
 from pipeline.embedding import resolve_embedder  # noqa: E402
 from pipeline.index import HybridIndex  # noqa: E402
 from pipeline.readers import read_text  # noqa: E402
 
 WORK = ROOT / "eval" / "_work" / "bench_search"
-RESULTS = ROOT / "eval" / "results"
 FLOOR_P95_MS = 50.0
 MIN_CHUNKS = 10_000
 NAME_CHARS = "栖桐雁澄苇岑楠溪枫渚蓼汀芜峦榆泮"
@@ -55,10 +55,6 @@ def synthesise(copies: int, folder: Path) -> int:
             (folder / f"{source.stem}-v{i:04d}.txt").write_text(body + f"\n（样本{i}）\n", encoding="utf-8")
     return len(sources) * copies
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main(argv: list[str]) -> int:
@@ -113,10 +109,9 @@ def main(argv: list[str]) -> int:
         print(f"{name:34} {row['n']:>5} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} {row['max_ms']:>8.2f}")
     print(f"floor: hybrid p95 < {FLOOR_P95_MS:g} ms on ≥ {MIN_CHUNKS:,} chunks: {'PASS' if passed else 'FAIL'}")
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
     figures = {"chunks": chunks, "cold_open_first_search_ms": round(cold_ms, 1), "modes": results,
                "floor_p95_ms": FLOOR_P95_MS, "pass": passed}
-    (RESULTS / "bench_search.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    write_json("bench_search", figures)
     md = [
         "## Search latency",
         "",
@@ -131,7 +126,7 @@ def main(argv: list[str]) -> int:
         f"Floor: hybrid p95 < {FLOOR_P95_MS:g} ms — {'**pass**' if passed else '**FAIL**'}.",
         "",
     ]
-    (RESULTS / "bench_search.md").write_text("\n".join(md), encoding="utf-8")
+    write_markdown("bench_search", md)
     return 0 if passed else 1
 
 

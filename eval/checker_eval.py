@@ -26,7 +26,6 @@ Writes eval/results/checker_eval.json and eval/results/checker_eval.md.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import sys
@@ -39,9 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from evalkit import write_json, write_markdown  # noqa: E402
+
 from pipeline.align import quantity_family, unit_family, unit_scale, value_agrees  # noqa: E402
 from pipeline.check import check_text  # noqa: E402
-from pipeline.fsutil import atomic_write_text  # noqa: E402
 from pipeline.metrics import load_metrics  # noqa: E402
 from pipeline.models import BAD_VERDICTS, Metrics, MetricValue, Quantity  # noqa: E402
 from pipeline.quantities import extract_quantities  # noqa: E402
@@ -51,7 +51,6 @@ KINDS = ("value_changed", "unit_swap", "percent_changed", "rank_changed", "swap"
          "foreign_place", "foreign_honour")
 NUMERIC_KINDS = ("value_changed", "unit_swap", "percent_changed", "rank_changed", "swap", "last_year")
 CN_PLACES = "一二三四五六七八九十"
-RESULTS = ROOT / "eval" / "results"
 CHECK_SET = ROOT / "eval" / "check_set"
 
 
@@ -428,11 +427,10 @@ def main(argv: list[str] | None = None) -> int:
         "floors": {"overall_recall": 0.97, "kind_recall": 0.90, "false_findings_per_100": 1.0},
         "floors_met": floors_met,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"summary": summary, "corpus": _json(main_group)}
     if extra_group:
         payload["check_set"] = _json(extra_group)
-    atomic_write_text(RESULTS / "checker_eval.json", json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    write_json("checker_eval", payload)
     md = [
         "## Checker: recall per error kind, false findings on clean reports",
         "",
@@ -465,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         "分别-lists, 比去年多输送N人, 是上年的N倍, 由上年的N人调整为, custom metric labels, 批次); those causes "
         "were then fixed, so the check_set row is no longer a held-out measure either.",
     ]
-    atomic_write_text(RESULTS / "checker_eval.md", "\n".join(md) + "\n")
+    write_markdown("checker_eval", md)
     return 0
 
 

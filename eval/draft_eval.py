@@ -18,7 +18,6 @@ strict re-binding (default), loose re-binding and `--no-corpus` (`batch_modes`).
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import statistics
@@ -30,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from evalkit import write_json, write_markdown  # noqa: E402
+
 from pipeline.draft import draft_report  # noqa: E402
 from pipeline.index import HybridIndex  # noqa: E402
 from pipeline.metrics import load_metrics  # noqa: E402
@@ -39,7 +40,6 @@ from pipeline.readers import read_text  # noqa: E402
 from pipeline.sentences import sentences as split_sentences  # noqa: E402
 
 WORK = ROOT / "eval" / "_work" / "draft_eval"
-RESULTS = ROOT / "eval" / "results"
 CORPUS = ROOT / "corpus"
 _STEM = re.compile(r"^(?P<region>[a-z]+)-(?P<year>\d{4})$")
 _HAS_FIGURE = re.compile(r"[0-9０-９]")
@@ -225,8 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "corpus_reuse_modes": modes,
         "floors": floors, "failures": failures[:20], "rows": rows,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "draft_eval.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json("draft_eval", summary)
     order = ["opening", "duty", "systems", "foundation", "plans", "closing"]
     md = [
         "## Drafting: template engine on every corpus region-year with a following year",
@@ -257,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                       "NOT met: " + ", ".join(k for k, v in floors.items() if not v) + "."),
         "",
     ]
-    (RESULTS / "draft_eval.md").write_text("\n".join(md), encoding="utf-8")
+    write_markdown("draft_eval", md)
     print("\n".join(md))
     for line in failures[:10]:
         print("  ", line)

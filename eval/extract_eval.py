@@ -30,11 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.fsutil import atomic_write_text  # noqa: E402
+from evalkit import write_json, write_markdown  # noqa: E402
+
 from pipeline.quantities import extract_quantities  # noqa: E402
 
 SET_DIR = ROOT / "eval" / "extract_set"
-RESULTS = ROOT / "eval" / "results"
 FLOOR = 0.95
 
 
@@ -145,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         if verbose:
             for e in result["errors"]:
                 print("  " + e)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / "extract_eval.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    write_json("extract_eval", result)
     md = ["## Quantity extraction (`extract_quantities`)", "",
           f"Hand-annotated set: {result['documents']} fictional documents, {result['gold_quantities']} "
           "quantities (`eval/extract_set/`). Exact-span matching; a value match also needs value, unit "
@@ -156,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
           "figures overstate accuracy on unseen text. The honest measure is each blind batch's first "
           "run, before the fixes it prompted: h01–h05 span P 0.967 / R 0.978 (89 quantities), "
           "h06–h08 span P 0.985 / R 0.970 (67 quantities). Both are above the 0.95 floors.", ""]
-    atomic_write_text(RESULTS / "extract_eval.md", "\n".join(md))
+    write_markdown("extract_eval", md)
     return 0 if result["passed"] else 1
 
 

@@ -43,14 +43,14 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from evalkit import write_json, write_markdown  # noqa: E402
+
 from pipeline.check import check_text  # noqa: E402
-from pipeline.fsutil import atomic_write_text  # noqa: E402
 from pipeline.metrics import load_metrics  # noqa: E402
 from pipeline.models import BAD_VERDICTS, Finding, Metrics  # noqa: E402
 from pipeline.parse import parse_text  # noqa: E402
 from pipeline.readers import read_text  # noqa: E402
 
-RESULTS = ROOT / "eval" / "results"
 KINDS = ("value_changed", "rank_changed", "comparison_changed", "masked", "foreign_place")
 FULL = str.maketrans("０１２３４５６７８９", "0123456789")
 HALF_TO_FULL = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -470,12 +470,11 @@ def main(argv: list[str] | None = None) -> int:
     diag_path = directory / "diagnoses.yaml"
     diagnoses = (yaml.safe_load(diag_path.read_text(encoding="utf-8")) or {}) if diag_path.exists() else {}
     command = ".venv/bin/python eval/holdout_eval.py" + (f" {args.directory}" if directory.resolve() != (ROOT / "eval" / "holdout").resolve() else "") + (f" --seed {args.seed}" if args.seed != 20261129 else "") + (f" --results-name {args.results_name}" if args.results_name != "holdout_eval" else "")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / f"{args.results_name}.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    write_json(args.results_name, result)
     intro_path = directory / "results_intro.md"
     intro = intro_path.read_text(encoding="utf-8") if intro_path.exists() else None
     md = markdown(result, command, diagnoses, intro)
-    atomic_write_text(RESULTS / f"{args.results_name}.md", md)
+    write_markdown(args.results_name, md)
     print(md)
     return 0
 

@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.fsutil import atomic_write_text  # noqa: E402
+from evalkit import write_json, write_markdown  # noqa: E402
+
 from pipeline.parse import parse_file  # noqa: E402
 
 _MARKER = re.compile(r"^(?:第[一二三四五六七八九十]+(?:章|部分|篇)|[一二三四五六七八九十]+[、．.]|[（(][一二三四五六七八九十]+[）)]"
@@ -160,8 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = result["summary"]["meta"]
     if meta["total"]:
         print(f"region/year accuracy {meta['accuracy']:.3f} ({meta['correct']}/{meta['total']})")
-    out = ROOT / "eval" / "results"
-    atomic_write_text(out / "parse_eval.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    write_json("parse_eval", result)
     try:
         shown = directory.resolve().relative_to(ROOT)
     except ValueError:
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                    "before the fixes they prompted: documents 23–30 30/30 headings; documents 35–38 17/18; "
                    "the 16 corpus reports (written by another engineer) 48/48 headings with year and "
                    "region right, 13/16 with the full six-part structure."]
-    atomic_write_text(out / "parse_eval.md", "\n".join(md) + "\n")
+    write_markdown("parse_eval", md)
     return 0
 
 

@@ -14,7 +14,6 @@ grid), showing how the defaults in pipeline/retrieval.py were chosen.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +23,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from evalkit import write_json, write_markdown  # noqa: E402
+
 from pipeline.index import HybridIndex  # noqa: E402
 from pipeline.models import Chunk  # noqa: E402
 
 WORK = ROOT / "eval" / "_work" / "retrieval_eval"
-RESULTS = ROOT / "eval" / "results"
 QUERIES = ROOT / "eval" / "retrieval_queries.yaml"
 K = 5
 MRR_DEPTH = 10
@@ -153,13 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {rrf_k:<4} " + " ".join(f"{c:>11}" for c in cells))
     index.rrf_k, index.vector_weight = chosen
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
     figures = {"queries": len(queries), "paraphrases": n_para, "chunks": len(chunks), "k": K,
                "mrr_depth": MRR_DEPTH, "rows": rows, "hybrid_beats_all": beats,
                "fusion": {"rrf_k": chosen[0], "vector_weight": chosen[1], "sweep_weights": list(weights),
                           "sweep": sweep}}
-    (RESULTS / "retrieval_eval.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n",
-                                                 encoding="utf-8")
+    write_json("retrieval_eval", figures)
     md = [
         "## Retrieval: hybrid vs single retrievers vs LangChain's stock BM25",
         "",
@@ -185,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         *[f"| {k} | {v} |" for k, v in sweep.items()],
         "",
     ]
-    (RESULTS / "retrieval_eval.md").write_text("\n".join(md), encoding="utf-8")
+    write_markdown("retrieval_eval", md)
     return 0 if beats else 1
 
 
