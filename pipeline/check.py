@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pipeline.align import (
     CHANGE_ANCHORS,
@@ -124,8 +125,12 @@ def check_file(
     *,
     prior_path: str | Path | None = None,
     index_dir: str | Path | None = None,
+    index: Any = None,
 ) -> CheckResult:
-    """Read a report (.docx/.txt/.md, any common encoding) and check it against a metrics file."""
+    """Read a report (.docx/.txt/.md, any common encoding) and check it against a metrics file.
+
+    Past reports for stale figures come from `index` (an open HybridIndex, e.g. a server's shared
+    one) or else from the index at `index_dir`."""
     from pipeline.metrics import load_metrics
     from pipeline.readers import read_text
 
@@ -134,16 +139,12 @@ def check_file(
     text = read_text(path)
     if not text.strip():
         raise InputError("报告是空的，没有可核对的内容；请确认选对了文件。", path=str(path))
-    past = _past_texts_from_index(index_dir, metrics) if index_dir else ()
+    if index is None and index_dir:
+        from pipeline.index import HybridIndex
+
+        index = HybridIndex.open(Path(index_dir), read_only=True)
+    past = tuple(index.past_reports(metrics.meta.region, before_year=metrics.meta.year)) if index else ()
     return check_text(text, metrics, prior=prior, past_texts=past, source=str(path))
-
-
-def _past_texts_from_index(index_dir: str | Path, metrics: Metrics) -> tuple[tuple[str, int | None], ...]:
-    """Past reports of the same region from the index (earlier years only)."""
-    from pipeline.index import HybridIndex
-
-    index = HybridIndex.open(Path(index_dir), read_only=True)
-    return tuple(index.past_reports(metrics.meta.region, before_year=metrics.meta.year))
 
 
 # --------------------------------------------------------------------------- spans of the text

@@ -556,3 +556,24 @@ def test_review_of_a_docx_draft_and_json_metrics(client, tmp_path):
     assert r.status_code == 200
     assert re.search(r'class="f v-contradicted"[^>]*>1230人', r.text)
     assert "核对结果：稿子.docx" in r.text
+
+
+def test_server_keeps_one_read_index_and_sees_new_ingests(client, monkeypatch):
+    """Searches, reviews and drafts share one loaded index; an ingest makes it reload, not reopen."""
+    from pipeline.index import HybridIndex
+
+    real_open = HybridIndex.open.__func__
+    read_opens = []
+
+    def counting_open(cls, *args, **kwargs):
+        if kwargs.get("read_only"):
+            read_opens.append(1)
+        return real_open(cls, *args, **kwargs)
+
+    monkeypatch.setattr(HybridIndex, "open", classmethod(counting_open))
+    client.post("/corpus/ingest", files=[("reports", _file("report_last_year.txt"))])
+    assert "基干民兵1290人" in client.get("/corpus", params={"q": "基干民兵"}).text
+    client.post("/corpus/ingest", files=[("reports", ("柘溪县-2024.txt", (FIX / "report_wrong.txt").read_bytes()))])
+    assert "基干民兵1230人" in client.get("/corpus", params={"q": "基干民兵1230人", "k": "10"}).text
+    client.get("/corpus", params={"q": "征兵"})
+    assert len(read_opens) == 1

@@ -268,7 +268,7 @@ def create_app(
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         job = await run_in_threadpool(jobs.start_draft, metrics, engine=spec, seed=int(seed_text), prior=prior,
-                                      index_dir=index_dir, run_inline=run_jobs_inline)
+                                      index=open_index(), run_inline=run_jobs_inline)
         return RedirectResponse(f"/draft/jobs/{job.job_id}", status_code=303)
 
     @app.get("/draft/jobs/{job_id}")
@@ -332,10 +332,9 @@ def create_app(
                 prior = save_upload(form["prior_file"], folder, allowed=METRICS_SUFFIXES, what="上年指标文件",
                                     max_bytes=limit)
                 saved.append(prior)
-            usable_index = index_dir if index_dir is not None and (index_dir / "state.json").is_file() else None
             # Library calls are synchronous: run them off the event loop so job polling stays live.
             result = await run_in_threadpool(check_file, report.path, metrics_file.path,
-                                             prior_path=prior.path if prior else None, index_dir=usable_index)
+                                             prior_path=prior.path if prior else None, index=open_index())
             result = replace(result, source=report.label)
         except UploadRejected as exc:
             return page(request, "review.html", exc.status, result=None, error=str(exc))
@@ -385,14 +384,22 @@ def create_app(
 
     # ------------------------------------------------------------------ 语料
 
+    shared_index: dict[str, Any] = {}
+
     def open_index(*, write: bool = False):  # noqa: ANN202 - HybridIndex, imported lazily
+        """One read-only index for the whole server (drafts, reviews, search), loaded once; it
+        notices a newer generation written by an ingest and reloads itself."""
         from pipeline.index import HybridIndex
 
         if index_dir is None:
             return None
-        if not write and not (index_dir / "state.json").is_file():
+        if write:
+            return HybridIndex.open(index_dir, read_only=False)
+        if not (index_dir / "state.json").is_file():
             return None
-        return HybridIndex.open(index_dir, read_only=not write)
+        if "read" not in shared_index:
+            shared_index["read"] = HybridIndex.open(index_dir, read_only=True)
+        return shared_index["read"]
 
     async def corpus_page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("error", None)

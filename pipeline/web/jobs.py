@@ -121,7 +121,7 @@ class JobStore:
         engine: str,
         seed: int,
         prior: Metrics | None,
-        index_dir: Path | None,
+        index: Any,
         run_inline: bool = False,
     ) -> DraftJob:
         """Create a job and start drafting in a background thread (`run_inline`: in this thread)."""
@@ -137,7 +137,7 @@ class JobStore:
             self._jobs[job_id] = job
             while len(self._jobs) > MAX_JOBS:
                 self._jobs.popitem(last=False)
-        args = (job, metrics, engine, seed, prior, index_dir)
+        args = (job, metrics, engine, seed, prior, index)
         if run_inline:
             _run_draft(*args)
         else:
@@ -146,7 +146,7 @@ class JobStore:
 
 
 def _run_draft(job: DraftJob, metrics: Metrics, engine: str, seed: int, prior: Metrics | None,
-               index_dir: Path | None) -> None:
+               index: Any) -> None:
     from pipeline.draft import draft_report
     from pipeline.draft_output import write_draft_outputs
     from pipeline.engines import get_engine
@@ -155,11 +155,6 @@ def _run_draft(job: DraftJob, metrics: Metrics, engine: str, seed: int, prior: M
         job.status, job.phase = "running", "准备中"
     try:
         engine_obj = get_engine(engine, profile=metrics.meta.profile)
-        index = None
-        if index_dir is not None and (index_dir / "state.json").is_file():
-            from pipeline.index import HybridIndex
-
-            index = HybridIndex.open(index_dir, read_only=True)
         result = draft_report(metrics, engine=engine_obj, index=index, seed=seed, prior=prior,
                               progress=job.on_progress)
         with job.lock:
