@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import io
 import json
 import os
@@ -33,7 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -647,9 +646,8 @@ class HybridIndex:
             if previous and (previous.get("size"), previous.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
                 run.unchanged.append(shown)
                 return "unchanged"
-            report = parse_file(path)
-            doc_id = report.doc_id or hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-            report = replace(report, doc_id=doc_id)
+            report = parse_file(path)      # doc_id: the content digest, from the same read
+            doc_id = report.doc_id
             if previous and previous["doc_id"] == doc_id:
                 # Touched, not changed: the content hash is the truth. Record the new time so the
                 # next ingest skips it without parsing.

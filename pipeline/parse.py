@@ -22,13 +22,12 @@ by `pipeline.report_meta`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.models import Report, Section
-from pipeline.readers import read_text
+from pipeline.readers import read_document
 from pipeline.report_meta import (  # noqa: F401 - to_simplified re-exported
     is_speaker_line,
     report_region,
@@ -761,10 +760,9 @@ def _title(lines: list[str]) -> str | None:
 # --------------------------------------------------------------------------- files
 
 def parse_file(path: str | Path) -> Report:
-    """Read a report file with `pipeline.readers.read_text` and parse it; doc_id from its bytes."""
+    """Read a report file (`pipeline.readers.read_document`) and parse it; doc_id is the digest of its bytes."""
     p = Path(path)
-    text = read_text(p)
-    digest = hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+    text, digest = read_document(p)
     report = parse_text(text, source=str(p))
     return Report(source=report.source, title=report.title, year=report.year, region=report.region,
                   sections=report.sections, text=report.text, doc_id=digest)

@@ -13,6 +13,7 @@ is written anywhere except a temporary directory for the `.doc` conversion.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -47,6 +48,16 @@ def read_text(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     (including ideographic spaces) is trimmed from line ends; the text is otherwise as written
     (full-width punctuation kept), because the checker reports offsets into it.
     """
+    return read_document(path, max_bytes=max_bytes)[0]
+
+
+def content_digest(data: bytes) -> str:
+    """A document's id: the first 16 hex digits of the sha256 of its bytes."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str]:
+    """`read_text` and the file's content digest, from one read of the file."""
     p = Path(path)
     shown = str(path)
     if not p.exists():
@@ -81,7 +92,7 @@ def read_text(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     text = normalise_whitespace(text)
     if not text.strip():
         raise InputError("文件中没有文字内容（或只有空白）。请确认选对了文件。", path=shown)
-    return text
+    return text, content_digest(data)
 
 
 def _mb(n: int) -> str:
