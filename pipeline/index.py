@@ -149,6 +149,7 @@ class _Loaded:
     bm25: Bm25Ranker | None = None
     filter: ChunkFilter | None = None
     vectors: np.ndarray | None = None          # the vector sidecar, rows aligned with chunks
+    past: dict[tuple[str, int | None], list[tuple[str, int | None]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -760,15 +761,24 @@ class HybridIndex:
         this region's when its text names the region; another county's figures never count
         (comparing with them would call coincidences stale).
         """
+        loaded = self._load()
+        # A batch asks once per unit; the answer only changes with a new generation (a new _Loaded).
+        key = (region, before_year)
+        if key not in loaded.past:
+            loaded.past[key] = self._collect_past(loaded.chunks, region, before_year)
+        return list(loaded.past[key])
+
+    @staticmethod
+    def _collect_past(chunks: list[Chunk], region: str, before_year: int | None) -> list[tuple[str, int | None]]:
         docs: dict[str, list[Chunk]] = {}
-        for chunk in self._load().chunks:
+        for chunk in chunks:
             docs.setdefault(chunk.doc_id, []).append(chunk)
         past: list[tuple[str, int | None]] = []
-        for chunks in docs.values():
-            chunks.sort(key=lambda c: c.position)
-            text = "\n".join(c.text for c in chunks)
-            year = next((c.year for c in chunks if c.year is not None), None)
-            doc_region = next((c.region for c in chunks if c.region), None)
+        for doc_chunks in docs.values():
+            doc_chunks.sort(key=lambda c: c.position)
+            text = "\n".join(c.text for c in doc_chunks)
+            year = next((c.year for c in doc_chunks if c.year is not None), None)
+            doc_region = next((c.region for c in doc_chunks if c.region), None)
             if doc_region is None and region and region in text:
                 doc_region = region
             if doc_region != region:

@@ -436,3 +436,20 @@ def test_shared_index_on_an_unreachable_server_names_the_url(tmp_path: Path, mon
 def test_index_without_folder_or_server_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="--chroma-url"):
         HybridIndex(None)
+
+
+def test_past_reports_are_computed_once_per_generation(built: HybridIndex, monkeypatch) -> None:
+    calls = []
+    real = HybridIndex._collect_past
+
+    def counting(chunks, region, before_year):
+        calls.append(region)
+        return real(chunks, region, before_year)
+
+    monkeypatch.setattr(HybridIndex, "_collect_past", staticmethod(counting))
+    # Keys no other test has asked for (the index fixture is shared by the module).
+    first = built.past_reports("栖桐县", before_year=2031)
+    first.clear()                                   # a caller's copy, not the cache
+    assert built.past_reports("栖桐县", before_year=2031) and calls == ["栖桐县"]
+    built.past_reports("雁澄区", before_year=2031)
+    assert calls == ["栖桐县", "雁澄区"]
