@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit import RESULTS, write_json, write_markdown  # noqa: E402
 
-from pipeline.batch import BatchSettings, run_batch, worker_stats  # noqa: E402
+from pipeline.batch.runner import BatchSettings, run_batch, worker_stats  # noqa: E402
 
 WORK = ROOT / "eval" / "_work" / "bench_batch"
 
@@ -63,7 +63,7 @@ def make_units(count: int, folder: Path, seed: int = 2026) -> None:
 
 
 def ensure_index() -> Path:
-    from pipeline.index import HybridIndex
+    from pipeline.index.hybrid import HybridIndex
 
     index_dir = WORK / "index"
     # Rebuilt every run: the index format may have changed since the last benchmark.

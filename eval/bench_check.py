@@ -29,7 +29,7 @@ TARGET_CHARS = 3000
 
 
 def _report(region: str = "lanchuan") -> tuple[str, Path]:
-    from pipeline.readers import read_text
+    from pipeline.reading.readers import read_text
 
     reports = sorted(p for p in (ROOT / "corpus" / "reports").glob(f"{region}-*") if p.suffix in (".txt", ".md", ".docx"))
     if not reports:
@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args(argv)
 
-    from pipeline.check import check_text
-    from pipeline.metrics import load_metrics
+    from pipeline.facts.check import check_text
+    from pipeline.facts.metrics import load_metrics
 
     text, metrics_path = _report()
     metrics = load_metrics(metrics_path)
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         check_text(text, metrics)
         times.append((time.perf_counter() - t0) * 1000)
         cpu_times.append((time.process_time() - c0) * 1000)
-    from pipeline.quantities import extract_quantities
+    from pipeline.facts.quantities import extract_quantities
 
     extract_times = []
     for _ in range(max(1, args.runs // 4)):

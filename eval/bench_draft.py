@@ -22,10 +22,10 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit import percentile, write_json, write_markdown  # noqa: E402
 
-from pipeline.draft import draft_report  # noqa: E402
-from pipeline.draft_output import write_draft_outputs  # noqa: E402
-from pipeline.index import HybridIndex  # noqa: E402
-from pipeline.metrics import load_metrics  # noqa: E402
+from pipeline.drafting.draft import draft_report  # noqa: E402
+from pipeline.facts.metrics import load_metrics  # noqa: E402
+from pipeline.index.hybrid import HybridIndex  # noqa: E402
+from pipeline.output.draft_files import write_draft_outputs  # noqa: E402
 
 WORK = ROOT / "eval" / "_work" / "bench_draft"
 FLOOR = 2.0

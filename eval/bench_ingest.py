@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit import write_json, write_markdown  # noqa: E402
 
-from pipeline import segment  # noqa: E402
-from pipeline.index import HybridIndex  # noqa: E402
-from pipeline.readers import read_text  # noqa: E402
+from pipeline.index.hybrid import HybridIndex  # noqa: E402
+from pipeline.reading import segment  # noqa: E402
+from pipeline.reading.readers import read_text  # noqa: E402
 
 WORK = ROOT / "eval" / "_work" / "bench_ingest"
 FLOOR = 0.4

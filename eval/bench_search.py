@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit import percentile, write_json, write_markdown  # noqa: E402
 
-from pipeline.embedding import resolve_embedder  # noqa: E402
-from pipeline.index import HybridIndex  # noqa: E402
-from pipeline.readers import read_text  # noqa: E402
+from pipeline.index.embedding import resolve_embedder  # noqa: E402
+from pipeline.index.hybrid import HybridIndex  # noqa: E402
+from pipeline.reading.readers import read_text  # noqa: E402
 
 WORK = ROOT / "eval" / "_work" / "bench_search"
 FLOOR_P95_MS = 50.0

@@ -40,12 +40,12 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit import write_json, write_markdown  # noqa: E402
 
-from pipeline.align import quantity_family, unit_family, unit_scale, value_agrees  # noqa: E402
-from pipeline.check import check_text  # noqa: E402
-from pipeline.metrics import load_metrics  # noqa: E402
+from pipeline.facts.align import quantity_family, unit_family, unit_scale, value_agrees  # noqa: E402
+from pipeline.facts.check import check_text  # noqa: E402
+from pipeline.facts.metrics import load_metrics  # noqa: E402
+from pipeline.facts.quantities import extract_quantities  # noqa: E402
 from pipeline.models import BAD_VERDICTS, Metrics, MetricValue, Quantity  # noqa: E402
-from pipeline.quantities import extract_quantities  # noqa: E402
-from pipeline.readers import read_text  # noqa: E402
+from pipeline.reading.readers import read_text  # noqa: E402
 
 KINDS = ("value_changed", "unit_swap", "percent_changed", "rank_changed", "swap", "last_year", "masked",
          "foreign_place", "foreign_honour")

@@ -31,13 +31,13 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit import write_json, write_markdown  # noqa: E402
 
-from pipeline.draft import draft_report  # noqa: E402
-from pipeline.index import HybridIndex  # noqa: E402
-from pipeline.metrics import load_metrics  # noqa: E402
+from pipeline.drafting.draft import draft_report  # noqa: E402
+from pipeline.facts.metrics import load_metrics  # noqa: E402
+from pipeline.facts.numerals import fullwidth_to_ascii  # noqa: E402
+from pipeline.index.hybrid import HybridIndex  # noqa: E402
 from pipeline.models import BAD_VERDICTS  # noqa: E402
-from pipeline.numerals import fullwidth_to_ascii  # noqa: E402
-from pipeline.readers import read_text  # noqa: E402
-from pipeline.sentences import sentences as split_sentences  # noqa: E402
+from pipeline.reading.readers import read_text  # noqa: E402
+from pipeline.reading.sentences import sentences as split_sentences  # noqa: E402
 
 WORK = ROOT / "eval" / "_work" / "draft_eval"
 CORPUS = ROOT / "corpus"
@@ -90,7 +90,7 @@ def detail_clauses(result) -> int:  # noqa: ANN001 - DraftResult
 def batch_modes(index, reports: dict[str, str]) -> dict[str, dict[str, float]]:  # noqa: ANN001
     """One batch (seed 0, every region-year) per corpus-reuse mode: the default strict re-binding,
     loose re-binding (any sentence whose figures all re-bind), and no corpus sentences at all."""
-    from pipeline.engines.template import TemplateEngine
+    from pipeline.drafting.engines.template import TemplateEngine
 
     modes = {
         "strict (default)": {"engine": TemplateEngine()},

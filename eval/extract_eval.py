@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit import write_json, write_markdown  # noqa: E402
 
-from pipeline.quantities import extract_quantities  # noqa: E402
+from pipeline.facts.quantities import extract_quantities  # noqa: E402
 
 SET_DIR = ROOT / "eval" / "extract_set"
 FLOOR = 0.95

@@ -45,11 +45,11 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit import write_json, write_markdown  # noqa: E402
 
-from pipeline.check import check_text  # noqa: E402
-from pipeline.metrics import load_metrics  # noqa: E402
+from pipeline.facts.check import check_text  # noqa: E402
+from pipeline.facts.metrics import load_metrics  # noqa: E402
 from pipeline.models import BAD_VERDICTS, Finding, Metrics  # noqa: E402
-from pipeline.parse import parse_text  # noqa: E402
-from pipeline.readers import read_text  # noqa: E402
+from pipeline.reading.parse import parse_text  # noqa: E402
+from pipeline.reading.readers import read_text  # noqa: E402
 
 KINDS = ("value_changed", "rank_changed", "comparison_changed", "masked", "foreign_place")
 FULL = str.maketrans("０１２３４５６７８９", "0123456789")

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit import write_json, write_markdown  # noqa: E402
 
-from pipeline.parse import parse_file  # noqa: E402
+from pipeline.reading.parse import parse_file  # noqa: E402
 
 _MARKER = re.compile(r"^(?:第[一二三四五六七八九十]+(?:章|部分|篇)|[一二三四五六七八九十]+[、．.]|[（(][一二三四五六七八九十]+[）)]"
                      r"|\d+[、.．])")

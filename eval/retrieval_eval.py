@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit import write_json, write_markdown  # noqa: E402
 
-from pipeline.index import HybridIndex  # noqa: E402
+from pipeline.index.hybrid import HybridIndex  # noqa: E402
 from pipeline.models import Chunk  # noqa: E402
 
 WORK = ROOT / "eval" / "_work" / "retrieval_eval"

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from openpyxl import Workbook
 
-from pipeline import batch as batch_mod
-from pipeline.batch import BatchSettings, discover_units, run_batch, safe_unit_name
+from pipeline.batch import runner as batch_mod
+from pipeline.batch.runner import BatchSettings, discover_units, run_batch, safe_unit_name
 from pipeline.cli import run
 from pipeline.errors import InputError
 
@@ -140,7 +140,7 @@ def test_cli_exit_code_is_one_when_a_unit_fails(units_dir: Path, tmp_path: Path,
 
 def test_a_unit_that_dies_while_writing_leaves_nothing(units_dir: Path, tmp_path: Path, monkeypatch):
     """Simulates a crash after the first output file: no unit folder, no done marker, no staging left."""
-    import pipeline.draft as draft_mod
+    import pipeline.output.draft_files as draft_mod
 
     real = draft_mod.write_draft_outputs
 
@@ -293,7 +293,7 @@ def test_output_folder_inside_input_is_not_read_as_units(units_dir: Path):
 
 def test_ctrl_c_with_the_real_process_pool(units_dir: Path, tmp_path: Path, monkeypatch):
     """A worker sends SIGINT to the parent mid-unit: the batch stops, no unit is half-written."""
-    import pipeline.draft as draft_mod
+    import pipeline.output.draft_files as draft_mod
 
     real = draft_mod.write_draft_outputs
     victim = "heting-2025"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.batch import BatchSettings, run_batch
+from pipeline.batch.runner import BatchSettings, run_batch
 from pipeline.errors import InputError, ShuzhiError, UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,8 +162,8 @@ def test_batch_reads_a_shared_chroma_server(units_dir: Path, tmp_path: Path, chr
     import chromadb
 
     from pipeline.cli import run
-    from pipeline.index import HybridIndex
-    from pipeline.index_remote import SHARED_COLLECTION
+    from pipeline.index.hybrid import HybridIndex
+    from pipeline.index.remote import SHARED_COLLECTION
 
     url = chroma_server.url
     # This process plays the machines that have no index folder: an empty working directory and

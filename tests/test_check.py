@@ -1,4 +1,4 @@
-"""The checker (pipeline.check, pipeline.align) and its renderers (pipeline.check_html)."""
+"""The checker (pipeline.facts.check, pipeline.facts.align) and its renderers (pipeline.output.check_html)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.align import quantity_bounds, value_agrees
-from pipeline.check import check_file, check_text
-from pipeline.check_html import render_check_html, render_check_table
 from pipeline.errors import InputError
-from pipeline.metrics import load_metrics
+from pipeline.facts.align import quantity_bounds, value_agrees
+from pipeline.facts.check import check_file, check_text
+from pipeline.facts.metrics import load_metrics
 from pipeline.models import BAD_VERDICTS, CheckResult, Finding, Quantity
+from pipeline.output.check_html import render_check_html, render_check_table
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "check"
 ROOT = Path(__file__).resolve().parent.parent

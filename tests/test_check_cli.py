@@ -90,7 +90,7 @@ def test_empty_draft_and_bad_metrics_are_clear_errors(tmp_path, capsys, monkeypa
 
 
 def test_huge_draft_is_refused(tmp_path, capsys, monkeypatch):
-    import pipeline.readers as readers
+    import pipeline.reading.readers as readers
 
     monkeypatch.setattr(readers, "DEFAULT_MAX_BYTES", 1000)
     monkeypatch.setattr(readers.read_text, "__kwdefaults__", {"max_bytes": 1000})
@@ -102,7 +102,7 @@ def test_huge_draft_is_refused(tmp_path, capsys, monkeypatch):
 
 
 def test_index_makes_a_past_reports_figure_stale(tmp_path, capsys):
-    from pipeline.index import HybridIndex
+    from pipeline.index.hybrid import HybridIndex
 
     index_dir = tmp_path / "index"
     HybridIndex.open(index_dir).ingest([FIXTURES / "qinglan_2022.txt"])
@@ -121,8 +121,8 @@ def test_index_makes_a_past_reports_figure_stale(tmp_path, capsys):
 
 def test_corpus_report_with_a_wrong_figure_names_figure_and_metric(tmp_path, capsys):
     """The issue's done-when: a corpus report with one figure changed names that figure and its metric."""
-    from pipeline.metrics import load_metrics
-    from pipeline.readers import read_text
+    from pipeline.facts.metrics import load_metrics
+    from pipeline.reading.readers import read_text
 
     metrics_path = ROOT / "corpus" / "metrics" / "lanchuan-2023.yaml"
     report = next((ROOT / "corpus" / "reports").glob("lanchuan-2023.*"))

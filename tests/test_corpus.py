@@ -537,7 +537,7 @@ def test_committed_files_match_their_sources():
 
 
 def test_metrics_files_load_with_the_pipeline_loader():
-    loader = pytest.importorskip("pipeline.metrics")
+    loader = pytest.importorskip("pipeline.facts.metrics")
     for path in REPORT_FILES:
         metrics = loader.load_metrics(METRICS / f"{path.stem}.yaml")
         assert metrics.meta.year == load_metrics(path)["meta"]["year"]

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from pipeline.cli import run
-from pipeline.diff import diff_reports, diff_to_html, diff_to_json, diff_to_table, figure_changes
+from pipeline.facts.diff import diff_reports, diff_to_html, diff_to_json, diff_to_table, figure_changes
 from pipeline.models import Report, Section
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from pipeline.docx_writer import format_cn_date, write_docx
 from pipeline.models import WordBlock
+from pipeline.output.docx_writer import format_cn_date, write_docx
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 NS = {"w": W}

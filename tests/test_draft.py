@@ -1,4 +1,4 @@
-"""pipeline.draft and the `draft`/`demo` commands: golden draft, coverage, repairs, outputs."""
+"""pipeline.drafting.draft and the `draft`/`demo` commands: golden draft, coverage, repairs, outputs."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import run
-from pipeline.draft import (
+from pipeline.drafting.draft import (
     EVENT_KINDS,
     MAX_REPAIRS,
     DraftEvent,
     draft_report,
     join_plan,
 )
-from pipeline.draft_output import draft_to_blocks, draft_to_markdown, write_draft_outputs
-from pipeline.engines.base import FacetRequest, FacetText, HeadingRequest
-from pipeline.metrics import load_metrics
+from pipeline.drafting.engines.base import FacetRequest, FacetText, HeadingRequest
+from pipeline.facts.metrics import load_metrics
 from pipeline.models import BAD_VERDICTS, Chunk, Metrics, SearchHit
+from pipeline.output.draft_files import draft_to_blocks, draft_to_markdown, write_draft_outputs
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 METRICS = GOLDEN / "qinglan-2024.yaml"
@@ -225,12 +225,12 @@ def test_outputs_are_replaced_as_a_set_or_not_at_all(result, tmp_path: Path, mon
     write_draft_outputs(result, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    import pipeline.check_html
+    import pipeline.output.check_html
 
     def broken(*_a, **_kw):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(pipeline.check_html, "render_check_html", broken)
+    monkeypatch.setattr(pipeline.output.check_html, "render_check_html", broken)
     other = draft_report(result.metrics, seed=5)
     with pytest.raises(RuntimeError):
         write_draft_outputs(other, out)
@@ -372,16 +372,16 @@ def test_reuse_corpus_false_keeps_corpus_sentences_out(metrics: Metrics) -> None
 
 
 def test_cli_no_corpus_flag_reaches_the_drafter(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    import pipeline.draft
+    import pipeline.drafting.draft
 
     seen: dict[str, object] = {}
-    real = pipeline.draft.draft_report
+    real = pipeline.drafting.draft.draft_report
 
     def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         seen.update(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline.draft, "draft_report", spy)
+    monkeypatch.setattr(pipeline.drafting.draft, "draft_report", spy)
     assert run(["draft", str(METRICS), "-o", str(tmp_path / "a"), "--no-corpus"]) == 0
     assert seen["reuse_corpus"] is False
     assert run(["draft", str(METRICS), "-o", str(tmp_path / "b")]) == 0
@@ -406,14 +406,6 @@ def test_cli_no_corpus_flag_reaches_the_drafter(tmp_path: Path, monkeypatch) -> 
 )
 def test_join_plan(lead: str, plan: str, expected: str) -> None:
     assert join_plan(lead, plan) == expected
-
-
-def test_write_draft_outputs_is_re_exported_from_draft() -> None:
-    # pipeline.batch calls it through pipeline.draft, where tests/test_batch.py patches it.
-    import pipeline.draft
-    import pipeline.draft_output
-
-    assert pipeline.draft.write_draft_outputs is pipeline.draft_output.write_draft_outputs
 
 
 class FlakyIndex(FakeIndex):

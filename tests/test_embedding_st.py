@@ -21,9 +21,9 @@ pytest.importorskip(
 )
 
 from pipeline.cli import run  # noqa: E402 - after the skip guard, like the imports it needs
-from pipeline.embedding import SentenceTransformerEmbedder, resolve_embedder  # noqa: E402
 from pipeline.errors import UsageError  # noqa: E402
-from pipeline.index import HybridIndex  # noqa: E402
+from pipeline.index.embedding import SentenceTransformerEmbedder, resolve_embedder  # noqa: E402
+from pipeline.index.hybrid import HybridIndex  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HIDDEN = 32

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.engines import get_engine
-from pipeline.engines.base import FacetRequest, HeadingRequest
-from pipeline.engines.llm import OpenAIEngine, TransformersEngine
-from pipeline.engines.prompting import (
+from pipeline.drafting.engines import get_engine
+from pipeline.drafting.engines.base import FacetRequest, HeadingRequest
+from pipeline.drafting.engines.llm import OpenAIEngine, TransformersEngine
+from pipeline.drafting.engines.prompting import (
     clean_facet_text,
     clean_heading,
     facet_messages,
@@ -332,8 +332,8 @@ def test_heading_from_server_and_fallback(chat_server):
 def test_template_engine_never_imports_torch_or_langchain():
     code = (
         "import sys\n"
-        "from pipeline.engines import get_engine\n"
-        "import pipeline.engines.llm\n"
+        "from pipeline.drafting.engines import get_engine\n"
+        "import pipeline.drafting.engines.llm\n"
         "get_engine('template')\n"
         "heavy = [m for m in ('torch', 'transformers', 'langchain_openai', 'langchain_huggingface') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
@@ -440,8 +440,9 @@ def _stubborn_writer(body: dict) -> str:
 
 
 def test_full_draft_with_openai_engine_repairs_then_falls_back(chat_server, monkeypatch, tmp_path):
-    from pipeline.draft import MAX_REPAIRS, draft_report, write_draft_outputs
-    from pipeline.metrics import load_metrics
+    from pipeline.drafting.draft import MAX_REPAIRS, draft_report
+    from pipeline.facts.metrics import load_metrics
+    from pipeline.output.draft_files import write_draft_outputs
 
     monkeypatch.setenv("SHUZHI_API_KEY", KEY)
     chat_server.answer = _stubborn_writer

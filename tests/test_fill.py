@@ -1,4 +1,4 @@
-"""pipeline.fill: placeholder filling and number formatting, and that the checker reads every format
+"""pipeline.drafting.fill: placeholder filling and number formatting, and that the checker reads every format
 back as the same figure."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.fill import (
+from pipeline.drafting.fill import (
     FillError,
     chinese_numeral,
     decimal_text,
@@ -18,7 +18,7 @@ from pipeline.fill import (
     meta_slots,
     placeholders,
 )
-from pipeline.metrics import load_metrics
+from pipeline.facts.metrics import load_metrics
 from pipeline.models import Metrics, MetricValue, ReportMeta
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -145,8 +145,8 @@ def test_placeholders() -> None:
 
 def test_every_bank_sentence_filled_is_read_back_as_supported() -> None:
     """The checker must accept every format fill produces, aligned to the metric the sentence names."""
-    from pipeline.check import check_text
-    from pipeline.plan import load_profile
+    from pipeline.drafting.plan import load_profile
+    from pipeline.facts.check import check_text
 
     metrics = load_metrics(GOLDEN / "qinglan-2024.yaml")
     profile = load_profile()

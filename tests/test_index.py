@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import index as index_mod
-from pipeline import retrieval as retrieval_mod
 from pipeline.cli import run
 from pipeline.errors import IndexLockedError, InputError, UsageError
-from pipeline.index import HybridIndex, chunk_report
+from pipeline.index import hybrid as index_mod
+from pipeline.index import retrieval as retrieval_mod
+from pipeline.index.hybrid import HybridIndex, chunk_report
+from pipeline.index.retrieval import ShuzhiRetriever
 from pipeline.models import Report, Section
-from pipeline.retrieval import ShuzhiRetriever
 
 QITONG_2023 = """栖桐县2023年度党管武装工作述职报告
 2023年以来，在市委、市政府和军分区党委的正确领导下，我认真履行县人武部党委第一书记职责，栖桐县党管武装工作取得新进展。现将履职情况报告如下：
@@ -163,20 +163,20 @@ def test_touched_file_is_unchanged_and_then_skipped_without_parsing(reports: Pat
     touched = index.ingest([reports])
     assert len(touched.unchanged) == 2 and touched.added == () and touched.replaced == ()
 
-    import pipeline.parse
+    import pipeline.reading.parse
 
     def refuse(path):
         raise AssertionError(f"parsed {path} although size and time are unchanged")
 
-    monkeypatch.setattr(pipeline.parse, "parse_file", refuse)
+    monkeypatch.setattr(pipeline.reading.parse, "parse_file", refuse)
     assert len(index.ingest([reports]).unchanged) == 2
 
 
 def test_big_ingest_writes_vectors_from_a_child_process(reports: Path, tmp_path: Path, monkeypatch) -> None:
     # A batch that fills mid-ingest starts the Chroma writer process; 3 forces it on this tiny set.
-    import pipeline.embedding
+    import pipeline.index.vectors
 
-    monkeypatch.setattr(pipeline.embedding, "CHROMA_BATCH", 3)
+    monkeypatch.setattr(pipeline.index.vectors, "CHROMA_BATCH", 3)
     index = HybridIndex.open(tmp_path / "idx")
     summary = index.ingest([reports])
     assert len(summary.added) == 2 and not summary.failed
@@ -412,7 +412,7 @@ def test_past_reports_are_one_regions_earlier_years(built: HybridIndex) -> None:
 
 @pytest.mark.parametrize("region, year", [("栖桐县", 2023), (None, None)])
 def test_shared_chunk_metadata_round_trips_without_none(region, year) -> None:
-    from pipeline.index_remote import chunk_from_record, chunk_metadata
+    from pipeline.index.remote import chunk_from_record, chunk_metadata
 
     report = Report(source="reports/x.txt", title="t", year=year, region=region, text="", doc_id="d1",
                     sections=(Section("systems", "二、坚持制度落实", 1, ("民兵整组完成。",)),))

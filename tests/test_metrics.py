@@ -9,20 +9,19 @@ import openpyxl
 import pytest
 import yaml
 
-from pipeline.catalog import load_catalog
 from pipeline.cli import run
 from pipeline.errors import InputError
-from pipeline.metrics import (
+from pipeline.facts.metrics import (
     MetricsError,
     format_metric_value,
     load_metrics,
     load_metrics_sheet,
     metrics_from_mapping,
-    template_yaml,
     validate_metrics_file,
-    write_template,
 )
+from pipeline.facts.metrics_template import template_yaml, write_template
 from pipeline.models import MetricValue
+from pipeline.profile.catalog import load_catalog
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metrics"
 CORPUS_METRICS = Path(__file__).resolve().parent.parent / "corpus" / "metrics"
@@ -503,6 +502,6 @@ def test_unknown_top_level_suggests(tmp_path, top, suggested):
     ],
 )
 def test_list_items_lose_only_wrapping_marks(raw, stored):
-    from pipeline.metrics import _strip_wrapping_marks
+    from pipeline.facts.metrics_rules import strip_wrapping_marks
 
-    assert _strip_wrapping_marks(raw) == stored
+    assert strip_wrapping_marks(raw) == stored

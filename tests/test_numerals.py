@@ -1,4 +1,4 @@
-"""Table-driven tests for `pipeline.numerals`."""
+"""Table-driven tests for `pipeline.facts.numerals`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.numerals import fullwidth_to_ascii, parse_arabic_number, parse_chinese_number
+from pipeline.facts.numerals import fullwidth_to_ascii, parse_arabic_number, parse_chinese_number
 
 
 @pytest.mark.parametrize(

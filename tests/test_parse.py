@@ -9,8 +9,8 @@ import pytest
 
 from pipeline.cli import run
 from pipeline.models import Report
-from pipeline.parse import classify_heading, cn_numeral, parse_file, parse_text, to_simplified
-from pipeline.report_meta import is_speaker_line
+from pipeline.reading.parse import classify_heading, cn_numeral, parse_file, parse_text, to_simplified
+from pipeline.reading.report_meta import is_speaker_line
 
 SEED = Path(__file__).resolve().parent.parent / "corpus" / "reports" / "000_82892d5cb8a93b68.txt"
 

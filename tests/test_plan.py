@@ -1,4 +1,4 @@
-"""pipeline.plan: the profile's section plan and phrase banks are data a user can copy and edit."""
+"""pipeline.drafting.plan: the profile's section plan and phrase banks are data a user can copy and edit."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.catalog import load_catalog, profile_dir
-from pipeline.engines.template import is_number_free
+from pipeline.drafting.engines.template import is_number_free
+from pipeline.drafting.fill import PLACEHOLDER_RE
+from pipeline.drafting.plan import expand_choices, load_profile, route_names, route_plans, validate_profile
 from pipeline.errors import InputError
-from pipeline.fill import PLACEHOLDER_RE
-from pipeline.plan import expand_choices, load_profile, route_names, route_plans, validate_profile
+from pipeline.profile.catalog import load_catalog, profile_dir
 
 
 def test_default_profile_plan_has_the_genre_shape() -> None:
@@ -39,7 +39,7 @@ def test_every_catalog_metric_has_exactly_one_facet_in_its_section() -> None:
 
 
 def test_headings_are_two_clauses_and_parse_back_to_their_section() -> None:
-    from pipeline.parse import classify_heading
+    from pipeline.reading.parse import classify_heading
 
     for section in load_profile().sections:
         for heading in section.headings:
@@ -60,8 +60,8 @@ def _copy_profile(tmp_path: Path) -> Path:
 
 
 def test_a_copied_and_edited_profile_is_used_without_code_changes(tmp_path: Path) -> None:
-    from pipeline.draft import draft_report
-    from pipeline.metrics import load_metrics
+    from pipeline.drafting.draft import draft_report
+    from pipeline.facts.metrics import load_metrics
 
     folder = _copy_profile(tmp_path)
     plan = yaml.safe_load((folder / "plan.yaml").read_text(encoding="utf-8"))
@@ -158,8 +158,8 @@ def test_bank_lines_with_choices_are_expanded_when_loaded() -> None:
     ],
 )
 def test_profile_files_fail_with_their_name_and_part(tmp_path, filename, content, message):
-    from pipeline.catalog import read_profile_yaml
     from pipeline.errors import InputError
+    from pipeline.profile.catalog import read_profile_yaml
 
     path = tmp_path / filename
     if content is not None:

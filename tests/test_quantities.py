@@ -1,4 +1,4 @@
-"""Table-driven tests for `pipeline.quantities` (quantity extraction, DOMAIN.md §3)."""
+"""Table-driven tests for `pipeline.facts.quantities` (quantity extraction, DOMAIN.md §3)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import run
-from pipeline.quantities import CANONICAL_UNITS, extract_quantities, to_base
+from pipeline.facts.quantities import CANONICAL_UNITS, extract_quantities, to_base
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "reports" / "000_82892d5cb8a93b68.txt"
@@ -495,7 +495,7 @@ TABLE_CASES = [
 @pytest.mark.parametrize(("text", "expected"), TABLE_CASES)
 def test_text_table_row_takes_its_unit_cell(text, expected):
     """A figure in a typed table row has its unit in a cell of its own, to the left."""
-    from pipeline.quantities import table_cell
+    from pipeline.facts.quantities import table_cell
 
     found = [q for q in extract_quantities(text) if q.kind != "year"]
     assert [(q.text, None if q.value is None else str(q.value), q.unit) for q in found] == expected
@@ -509,7 +509,7 @@ def test_text_table_row_takes_its_unit_cell(text, expected):
     "人员\u3000\u3000人\u3000\u3000若干",  # a word after the unit cell: not a row of figures
 ])
 def test_text_table_needs_three_cells_and_a_unit_cell(text):
-    from pipeline.quantities import table_cell
+    from pipeline.facts.quantities import table_cell
 
     assert all(table_cell(text, q) is None for q in extract_quantities(text))
 
@@ -519,6 +519,6 @@ def test_text_table_needs_three_cells_and_a_unit_cell(text):
     ("本年", 2024, False), ("2024年", 2024, False), ("", 2024, False),
 ])
 def test_previous_year_column_header(header, year, previous):
-    from pipeline.quantities import previous_year_header
+    from pipeline.facts.quantities import previous_year_header
 
     assert previous_year_header(header, year) is previous

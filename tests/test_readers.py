@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import readers
 from pipeline.errors import InputError
-from pipeline.readers import SUPPORTED_SUFFIXES, chinese_counting, format_number, read_text
+from pipeline.reading import readers
+from pipeline.reading.readers import SUPPORTED_SUFFIXES, chinese_counting, format_number, read_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parse"
 SAMPLE = "青岚县党管武装工作述职报告\n一、立足岗位，提升能力\n全年输送合格青年126人，比例达到98％。"

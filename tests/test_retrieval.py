@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import segment
-from pipeline.embedding import HashEmbedder, chroma_embedding_function, resolve_embedder
 from pipeline.errors import UsageError
+from pipeline.index.embedding import HashEmbedder, chroma_embedding_function, resolve_embedder
+from pipeline.index.retrieval import Bm25Ranker, ShuzhiRetriever, hit_to_document, rrf_fuse
 from pipeline.models import Chunk, SearchHit
-from pipeline.retrieval import Bm25Ranker, ShuzhiRetriever, hit_to_document, rrf_fuse
+from pipeline.reading import segment
 
 PASSAGES = [
     ("systems", "栖桐县", 2023, "扎实开展民兵整组，基干民兵编组1380人，完成集中轮训。"),

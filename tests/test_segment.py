@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import segment
 from pipeline.errors import InputError, UsageError
+from pipeline.reading import segment
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = sorted((ROOT / "corpus" / "reports").glob("*.*"))
 
 
 def _corpus_texts() -> list[tuple[str, str]]:
-    from pipeline.readers import read_text
+    from pipeline.reading.readers import read_text
 
     return [(p.name, read_text(p)) for p in REPORTS]
 
@@ -112,7 +112,7 @@ def test_index_terms_include_subwords_of_long_words() -> None:
 
 
 def test_spacy_pipeline_uses_jieba_userdict_and_rule_sentences() -> None:
-    from pipeline.sentences import split_sentences
+    from pipeline.reading.sentences import split_sentences
 
     nlp = segment.get_nlp()
     assert nlp is segment.get_nlp()                 # cached

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.sentences import sentences, split_sentences
+from pipeline.reading.sentences import sentences, split_sentences
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import run
-from pipeline.parse import parse_file
-from pipeline.quantities import extract_quantities
-from pipeline.summarize import summarize_report, unsupported_figures
+from pipeline.drafting.summarize import summarize_report, unsupported_figures
+from pipeline.facts.quantities import extract_quantities
+from pipeline.reading.parse import parse_file
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "llm" / "summary_report.txt"

@@ -1,4 +1,4 @@
-"""pipeline.engines.template: phrase-bank facets, corpus sentence reuse and figure re-binding."""
+"""pipeline.drafting.engines.template: phrase-bank facets, corpus sentence reuse and figure re-binding."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.catalog import load_catalog
-from pipeline.engines import get_engine
-from pipeline.engines.base import FacetRequest, HeadingRequest
-from pipeline.engines.template import (
+from pipeline.drafting.engines import get_engine
+from pipeline.drafting.engines.base import FacetRequest, HeadingRequest
+from pipeline.drafting.engines.template import (
     TemplateEngine,
     is_name_free,
     is_number_free,
@@ -19,10 +18,11 @@ from pipeline.engines.template import (
     rebind_figures,
     repeats_idea,
 )
-from pipeline.fill import placeholders
-from pipeline.metrics import load_metrics
+from pipeline.drafting.fill import placeholders
+from pipeline.drafting.plan import load_profile
+from pipeline.facts.metrics import load_metrics
 from pipeline.models import Chunk, Metrics
-from pipeline.plan import load_profile
+from pipeline.profile.catalog import load_catalog
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -136,7 +136,7 @@ def test_names_come_from_this_years_data(metrics: Metrics, engine: TemplateEngin
     ],
 )
 def test_rebind_figures(sentence: str, keys: list[str], expected: str | None) -> None:
-    from pipeline.engines.template import generalise
+    from pipeline.drafting.engines.template import generalise
 
     result = rebind_figures(generalise(sentence), keys, load_catalog())
     assert (result[0] if result else None) == expected

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pipeline.cli import run
-from pipeline.commands.serve_cmd import resolve_token
-from pipeline.draft import DraftEvent
+from pipeline.cli.serve_cmd import resolve_token
+from pipeline.drafting.draft import DraftEvent
 from pipeline.errors import EngineError, UsageError
 from pipeline.web.app import CSP, create_app
 from pipeline.web.jobs import DraftJob, valid_job_id
@@ -309,7 +309,7 @@ def test_failing_engine_shows_error_on_job_page(client, monkeypatch):
         def write_facet(self, request):
             raise EngineError("内网模型服务没有响应：请检查地址。")
 
-    monkeypatch.setattr("pipeline.engines.get_engine", lambda spec, profile: Broken())
+    monkeypatch.setattr("pipeline.drafting.engines.get_engine", lambda spec, profile: Broken())
     r = client.post("/draft", files={"metrics_file": _file("metrics.yaml")},
                     data={"engine": "other", "engine_spec": "openai:http://127.0.0.1:9/v1#m"}, follow_redirects=False)
     job_id = r.headers["location"].rsplit("/", 1)[1]
@@ -560,7 +560,7 @@ def test_review_of_a_docx_draft_and_json_metrics(client, tmp_path):
 
 def test_server_keeps_one_read_index_and_sees_new_ingests(client, monkeypatch):
     """Searches, reviews and drafts share one loaded index; an ingest makes it reload, not reopen."""
-    from pipeline.index import HybridIndex
+    from pipeline.index.hybrid import HybridIndex
 
     real_open = HybridIndex.open.__func__
     read_opens = []

@@ -1,7 +1,7 @@
 """The web workbench (`shuzhi serve`): four server-rendered pages over the same library calls as the CLI.
 
 起草 /draft, 审核 /review, 对比 /compare, 语料 /corpus. The routes parse the request, call
-`pipeline.metrics`, `pipeline.draft`, `pipeline.check`, `pipeline.diff`, `pipeline.index`, and
+`pipeline.facts.metrics`, `pipeline.drafting.draft`, `pipeline.facts.check`, `pipeline.facts.diff`, `pipeline.index.hybrid`, and
 render a Jinja2 template (autoescape on: every piece of report text is untrusted).
 
 Safety, in one place (`_guard`): without a token only loopback Host names are served (a page on
@@ -32,10 +32,10 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from pipeline.check_html import KIND_NAMES, VERDICT_COLOURS, VERDICT_NAMES, render_report_spans
-from pipeline.diff import SECTION_NAMES
 from pipeline.errors import ShuzhiError
+from pipeline.facts.diff import SECTION_NAMES
 from pipeline.models import BAD_VERDICTS, VERDICTS, MetricProblem, Metrics
+from pipeline.output.check_html import KIND_NAMES, VERDICT_COLOURS, VERDICT_NAMES, render_report_spans
 from pipeline.web import forms
 from pipeline.web.compare_view import compare_sections
 from pipeline.web.jobs import JobStore, valid_job_id
@@ -207,14 +207,14 @@ def create_app(
     async def draft_form(request: Request, prefill: str = "") -> HTMLResponse:
         values: dict[str, str] = {}
         if prefill == "sample" and SAMPLE_METRICS.is_file():
-            from pipeline.metrics import load_metrics
+            from pipeline.facts.metrics import load_metrics
 
             values = forms.form_from_metrics(load_metrics(SAMPLE_METRICS))
         return draft_page(request, values=values, prefilled=bool(values))
 
     @app.post("/draft")
     async def draft_submit(request: Request) -> Response:
-        from pipeline.metrics import MetricsError, load_metrics, metrics_from_mapping
+        from pipeline.facts.metrics import MetricsError, load_metrics, metrics_from_mapping
 
         form, rejected = await _read_form(request, error_page)
         if rejected is not None:
@@ -311,7 +311,7 @@ def create_app(
 
     @app.post("/review")
     async def review_submit(request: Request) -> Response:
-        from pipeline.check import check_file
+        from pipeline.facts.check import check_file
 
         form, rejected = await _read_form(request, error_page)
         if rejected is not None:
@@ -354,9 +354,9 @@ def create_app(
 
     @app.post("/compare")
     async def compare_submit(request: Request) -> Response:
-        from pipeline.diff import diff_reports
-        from pipeline.parse import parse_text
-        from pipeline.readers import read_text
+        from pipeline.facts.diff import diff_reports
+        from pipeline.reading.parse import parse_text
+        from pipeline.reading.readers import read_text
 
         form, rejected = await _read_form(request, error_page)
         if rejected is not None:
@@ -389,7 +389,7 @@ def create_app(
     def open_index(*, write: bool = False):  # noqa: ANN202 - HybridIndex, imported lazily
         """One read-only index for the whole server (drafts, reviews, search), loaded once; it
         notices a newer generation written by an ingest and reloads itself."""
-        from pipeline.index import HybridIndex
+        from pipeline.index.hybrid import HybridIndex
 
         if index_dir is None:
             return None

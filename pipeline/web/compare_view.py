@@ -1,4 +1,4 @@
-"""Rows for the side-by-side 对比 page, from a `ReportDiff` (pipeline.diff does the comparing).
+"""Rows for the side-by-side 对比 page, from a `ReportDiff` (pipeline.facts.diff does the comparing).
 
 Each section becomes a list of (A cell, B cell) rows; in a changed sentence the figures that differ
 (`FigureChange.old` in A, `.new` in B) are wrapped in <mark>. All text is escaped here, before the
@@ -12,7 +12,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from pipeline.diff import SECTION_NAMES, FigureChange, ReportDiff, SectionDiff
+from pipeline.facts.diff import SECTION_NAMES, FigureChange, ReportDiff, SectionDiff
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class CompareSection:
 
 def mark_figures(sentence: str, figures: set[str], css: str) -> Markup:
     """`sentence` escaped, each extracted figure whose text is in `figures` wrapped in <mark>."""
-    from pipeline.quantities import extract_quantities
+    from pipeline.facts.quantities import extract_quantities
 
     out: list[str] = []
     pos = 0

@@ -1,5 +1,5 @@
 """The metrics form: generated from the profile's metric catalog, read back into the mapping that
-`pipeline.metrics.metrics_from_mapping` validates, and filled again from a `Metrics` (the sample).
+`pipeline.facts.metrics.metrics_from_mapping` validates, and filled again from a `Metrics` (the sample).
 
 Field names mirror the metrics file: `meta.year`, `metrics.<key>.value`, `metrics.<key>.previous`,
 `metrics.<key>.scope`, `list.honours` (one item per line). Validation is the library's; this module
@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.catalog import CatalogEntry, load_catalog
-from pipeline.diff import SECTION_NAMES
-from pipeline.metrics import LIST_LABELS, plain_number
+from pipeline.facts.diff import SECTION_NAMES
+from pipeline.facts.metrics_rules import LIST_LABELS, plain_number
 from pipeline.models import MetricProblem, Metrics
+from pipeline.profile.catalog import CatalogEntry, load_catalog
 
 META_FIELDS: tuple[tuple[str, str, str], ...] = (
     # (name, label, placeholder); placeholders are fictional examples

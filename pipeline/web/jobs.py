@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.diff import SECTION_NAMES
 from pipeline.errors import ShuzhiError
+from pipeline.facts.diff import SECTION_NAMES
 from pipeline.models import Metrics
 
 JOB_ID_RE = re.compile(r"[0-9a-f]{32}")
@@ -125,7 +125,7 @@ class JobStore:
         run_inline: bool = False,
     ) -> DraftJob:
         """Create a job and start drafting in a background thread (`run_inline`: in this thread)."""
-        from pipeline.plan import load_profile
+        from pipeline.drafting.plan import load_profile
 
         profile = load_profile(metrics.meta.profile)
         # The bar counts sections with sub-points to write: not `closing` (fixed text), whose events
@@ -147,9 +147,9 @@ class JobStore:
 
 def _run_draft(job: DraftJob, metrics: Metrics, engine: str, seed: int, prior: Metrics | None,
                index: Any) -> None:
-    from pipeline.draft import draft_report
-    from pipeline.draft_output import write_draft_outputs
-    from pipeline.engines import get_engine
+    from pipeline.drafting.draft import draft_report
+    from pipeline.drafting.engines import get_engine
+    from pipeline.output.draft_files import write_draft_outputs
 
     with job.lock:
         job.status, job.phase = "running", "准备中"

@@ -1,0 +1,1 @@
+"""Drafting: the profile plan and phrase banks, placeholder filling, the engines (template, OpenAI-compatible, local transformers), the drafter that verifies and repairs with the checker, and report summaries."""

@@ -1,0 +1,323 @@
+"""A profile's section plan and phrase banks, loaded from `prompts/<profile>/plan.yaml` and
+`prompts/<profile>/phrases/*.yaml`.
+
+The plan says which sections a draft has, in which order, their heading patterns and their facets
+(sub-points) with the metric keys each states. The phrase banks hold, per facet, topic clauses,
+number-free lead and closing sentences, sentences stating figures through `{metric.key}`
+placeholders, and sentences carrying this year's names. Users copy a profile folder and edit the
+YAML; nothing here is specific to one genre.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pipeline.drafting.fill import PLACEHOLDER_RE, SLOT_RE, placeholders
+from pipeline.errors import InputError
+from pipeline.models import SECTION_KEYS
+from pipeline.profile.catalog import (
+    DEFAULT_PROFILE,
+    CatalogEntry,
+    load_catalog,
+    profile_dir,
+    read_profile_yaml,
+)
+
+KNOWN_SLOTS: frozenset[str] = frozenset(
+    {"year", "prev_year", "next_year", "region", "whole", "level", "superiors", "role", "unit",
+     "honours", "documents", "partners"}
+)
+MIN_VARIANTS = 5
+MIN_HEADINGS = 6
+# `[A|B|C]` in a phrase is a choice: the phrase stands for one variant per combination of choices, so a
+# bank line `[坚持A|落实B]，[做到C|确保D]。` gives four sentences. An empty choice (`[全年|]`) drops the
+# words. Expansion stops at this many variants per line (a typo must not explode the bank).
+MAX_EXPANSION = 400
+_CHOICE_RE = re.compile(r"\[([^\[\]]*\|[^\[\]]*)\]")
+
+
+def expand_choices(text: str) -> tuple[str, ...]:
+    """Every variant a phrase with `[A|B]` choices stands for, in order (first choices first)."""
+    out = [text]
+    while True:
+        match = _CHOICE_RE.search(out[0])
+        if match is None:
+            return tuple(dict.fromkeys(out))
+        nxt: list[str] = []
+        for item in out:
+            m = _CHOICE_RE.search(item)
+            assert m is not None
+            for option in m.group(1).split("|"):
+                nxt.append(item[:m.start()] + option + item[m.end():])
+        out = nxt[:MAX_EXPANSION]
+
+
+@dataclass(frozen=True)
+class FacetPlan:
+    id: str
+    section_key: str
+    metrics: tuple[str, ...] = ()
+    optional: bool = False
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SectionPlan:
+    key: str
+    name: str
+    numbered: bool
+    headings: tuple[str, ...]
+    facets: tuple[FacetPlan, ...]
+    intro: str | None = None
+
+
+@dataclass(frozen=True)
+class PhraseBank:
+    facet_id: str
+    topics: tuple[str, ...] = ()
+    leads: tuple[str, ...] = ()
+    sentences: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    closers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    path: Path
+    title: str
+    percent_sign: str
+    role: str
+    max_plans: int
+    sections: tuple[SectionPlan, ...]
+    banks: tuple[PhraseBank, ...] = field(default=())
+    spec: str = DEFAULT_PROFILE     # the name or folder the profile was loaded by
+    # The profile's metric catalog, read once with the plan: the drafter, the template engine and the
+    # checker's aligner all take it from here instead of looking the profile up again.
+    catalog: Mapping[str, CatalogEntry] = field(default_factory=dict, compare=False, hash=False)
+
+    def bank(self, facet_id: str) -> PhraseBank:
+        for bank in self.banks:
+            if bank.facet_id == facet_id:
+                return bank
+        return PhraseBank(facet_id=facet_id)
+
+    def section(self, key: str) -> SectionPlan | None:
+        return next((s for s in self.sections if s.key == key), None)
+
+    def facet_of_metric(self) -> dict[str, FacetPlan]:
+        """Catalog key → the facet that states it."""
+        return {key: facet for s in self.sections for facet in s.facets for key in facet.metrics}
+
+
+def _strings(value: object, where: str, path: Path) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{where} 应当是字符串列表。", path=str(path))
+    return tuple(value)
+
+
+def _phrases(value: object, where: str, path: Path) -> tuple[str, ...]:
+    """A list of phrases with `[A|B]` choices expanded (duplicates dropped, order kept)."""
+    return tuple(dict.fromkeys(v for item in _strings(value, where, path) for v in expand_choices(item)))
+
+
+@lru_cache(maxsize=16)
+def load_profile(profile: str = DEFAULT_PROFILE) -> Profile:
+    """Load a profile's plan and phrase banks (cached: the batch drafts thousands of reports)."""
+    folder = profile_dir(profile)
+    plan_path = folder / "plan.yaml"
+    data = read_profile_yaml(plan_path, "章节计划")
+    sections: list[SectionPlan] = []
+    for i, raw in enumerate(data.get("sections") or []):
+        key = raw.get("key")
+        if key not in SECTION_KEYS:
+            raise InputError(
+                f"第 {i + 1} 个章节的 key “{key}” 无效；可用：{'、'.join(SECTION_KEYS)}。", path=str(plan_path)
+            )
+        facets = tuple(
+            FacetPlan(
+                id=str(f["id"]),
+                section_key=key,
+                metrics=_strings(f.get("metrics"), f"章节 {key} 的要点 {f.get('id')} 的 metrics", plan_path),
+                optional=bool(f.get("optional", False)),
+                keywords=_strings(f.get("keywords"), f"要点 {f.get('id')} 的 keywords", plan_path),
+            )
+            for f in raw.get("facets") or []
+        )
+        sections.append(
+            SectionPlan(
+                key=key,
+                name=str(raw.get("name") or key),
+                numbered=bool(raw.get("numbered", True)),
+                headings=_phrases(raw.get("headings"), f"章节 {key} 的 headings", plan_path),
+                facets=facets,
+                intro=raw.get("intro"),
+            )
+        )
+    banks: dict[str, PhraseBank] = {}
+    for bank_path in sorted((folder / "phrases").glob("*.yaml")):
+        bank_data = read_profile_yaml(bank_path, "短语库")
+        for facet_id, spec in bank_data.items():
+            spec = spec or {}
+            banks[facet_id] = PhraseBank(
+                facet_id=facet_id,
+                **{
+                    part: _phrases(spec.get(part), f"{facet_id}.{part}", bank_path)
+                    for part in ("topics", "leads", "sentences", "names", "closers")
+                },
+            )
+    return Profile(
+        name=folder.name,
+        path=folder,
+        title=str(data.get("title") or "{year}年度述职报告"),
+        percent_sign=str(data.get("percent_sign") or "％"),
+        role=str(data.get("role") or "人武部党委第一书记"),
+        max_plans=int(data.get("max_plans") or 4),
+        sections=tuple(sections),
+        banks=tuple(banks.values()),
+        spec=profile,
+        catalog=load_catalog(profile),
+    )
+
+
+def validate_profile(profile: Profile) -> list[str]:
+    """Problems that would make drafts read badly or miss figures (Chinese, one per line).
+
+    Checked: enough heading patterns and variants so units in one batch do not read alike; every
+    placeholder names a catalog key of its facet; every slot is known; every facet metric has a
+    sentence stating it alone, so any subset of metrics can be covered.
+    """
+    problems: list[str] = []
+    catalog = profile.catalog
+    for section in profile.sections:
+        if section.key in ("duty", "systems", "foundation", "plans") and len(section.headings) < MIN_HEADINGS:
+            problems.append(f"章节 {section.key} 的标题句式少于 {MIN_HEADINGS} 个。")
+        if section.intro and len(profile.bank(section.intro).leads) < MIN_VARIANTS:
+            problems.append(f"章节 {section.key} 的导语 {section.intro} 少于 {MIN_VARIANTS} 种。")
+        for facet in section.facets:
+            bank = profile.bank(facet.id)
+            parts = {"leads": bank.leads, "closers": bank.closers}
+            if section.key not in ("opening", "closing"):
+                parts["topics"] = bank.topics
+            for part, items in parts.items():
+                if facet.id == "closing" and part == "leads":
+                    continue
+                if section.key == "plans" and part == "closers":
+                    continue
+                if len(items) < MIN_VARIANTS:
+                    problems.append(f"要点 {facet.id} 的 {part} 少于 {MIN_VARIANTS} 种。")
+            if bank.names and len(bank.names) < MIN_VARIANTS:
+                problems.append(f"要点 {facet.id} 的 names 少于 {MIN_VARIANTS} 种。")
+            for key in facet.metrics:
+                if key not in catalog:
+                    problems.append(f"要点 {facet.id} 的指标 {key} 不在指标目录中。")
+                if not any(set(placeholders(t)) == {key} for t in bank.sentences):
+                    problems.append(f"要点 {facet.id} 缺少只写指标 {key} 的句式。")
+            if facet.metrics:
+                full = [t for t in bank.sentences if set(placeholders(t)) == set(facet.metrics)]
+                if len(full) < MIN_VARIANTS:
+                    problems.append(f"要点 {facet.id} 写全部指标的句式少于 {MIN_VARIANTS} 种。")
+            for text in bank.leads + bank.sentences + bank.names + bank.closers + bank.topics:
+                for key in placeholders(text):
+                    if key not in facet.metrics:
+                        problems.append(f"要点 {facet.id} 的句子用了不属于它的指标 {key}：{text}")
+                stripped = PLACEHOLDER_RE.sub("", text)
+                for slot in SLOT_RE.findall(stripped):
+                    if slot not in KNOWN_SLOTS:
+                        problems.append(f"要点 {facet.id} 的句子用了未知的槽位 {{{slot}}}：{text}")
+    return problems
+
+
+# --------------------------------------------------------------------------- routing this year's lists
+
+@dataclass(frozen=True)
+class FacetNames:
+    """This year's names and free sentences that fall to one facet."""
+
+    documents: tuple[str, ...] = ()
+    partners: tuple[str, ...] = ()
+    honours: tuple[str, ...] = ()
+    highlights: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.documents or self.partners or self.honours or self.highlights)
+
+
+def _best_facet(text: str, facets: tuple[FacetPlan, ...], default: FacetPlan) -> FacetPlan:
+    best, best_score = default, 0
+    for facet in facets:
+        score = sum(len(k) for k in facet.keywords if k in text)
+        if score > best_score:
+            best, best_score = facet, score
+    return best
+
+
+@lru_cache(maxsize=4096)
+def route_names(profile: Profile, metrics_lists: tuple[tuple[str, ...], ...]) -> dict[str, FacetNames]:
+    """Facet id → the documents, partners and highlights it mentions, by the facets' keywords.
+
+    `metrics_lists` is (honours, documents, partners, highlights) of the metrics file: names in a
+    draft come from this year's data only. Honours go to the opening; a name no keyword claims goes to
+    the first sub-point of 制度落实 (documents), 双拥 (partners) or 履职 (highlights).
+    """
+    honours, documents, partners, highlights = metrics_lists
+    body = tuple(f for s in profile.sections if s.key in ("duty", "systems", "foundation") for f in s.facets)
+    if not body:
+        return {}
+    by_id = {f.id: f for f in body}
+    default_doc = next((f for f in body if f.section_key == "systems"), body[0])
+    default_partner = by_id.get("support", default_doc)
+    default_highlight = body[0]
+    routed: dict[str, dict[str, list[str]]] = {}
+
+    def put(facet: FacetPlan, kind: str, item: str) -> None:
+        routed.setdefault(facet.id, {}).setdefault(kind, []).append(item)
+
+    for doc in documents:
+        put(_best_facet(doc, body, default_doc), "documents", doc)
+    for partner in partners:
+        put(_best_facet(partner, body, default_partner), "partners", partner)
+    for sentence in highlights:
+        put(_best_facet(sentence, body, default_highlight), "highlights", sentence)
+    result = {fid: FacetNames(**{k: tuple(v) for k, v in kinds.items()}) for fid, kinds in routed.items()}
+    opening = next((f for s in profile.sections if s.key == "opening" for f in s.facets), None)
+    if opening is not None and honours:
+        result[opening.id] = FacetNames(honours=tuple(honours))
+    return result
+
+
+def names_for(profile: Profile, metrics) -> dict[str, FacetNames]:  # noqa: ANN001 - Metrics, avoids a cycle
+    return route_names(profile, (metrics.honours, metrics.documents, metrics.partners, metrics.highlights))
+
+
+def route_plans(profile: Profile, plans: tuple[str, ...], rng) -> list[tuple[str, str | None]]:  # noqa: ANN001
+    """Next year's sub-points as (plan facet id, the user's plan text or None).
+
+    With plans in the metrics file each becomes one sub-point under the plan facet its words fit best
+    (each facet once, then the next unused one); without, `max_plans` facets of the bank are chosen by
+    the seeded RNG, kept in plan order.
+    """
+    section = profile.section("plans")
+    facets = section.facets if section else ()
+    if not facets:
+        return [("", p) for p in plans]
+    if not plans:
+        count = min(profile.max_plans, len(facets))
+        chosen = sorted(rng.sample(range(len(facets)), count))
+        return [(facets[i].id, None) for i in chosen]
+    unused = list(facets)
+    routed: list[tuple[str, str | None]] = []
+    for plan in plans:
+        if not unused:
+            routed.append(("", plan))
+            continue
+        best = _best_facet(plan, tuple(unused), unused[0])
+        unused.remove(best)
+        routed.append((best.id, plan))
+    return routed

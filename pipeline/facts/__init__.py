@@ -1,0 +1,1 @@
+"""Facts and checking: Chinese and Arabic numerals, quantity extraction, the metrics file and its readers and validation, aligning figures to metric keys, the checker (figures, honours, titles, places) and report diffs."""

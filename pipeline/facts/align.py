@@ -1,0 +1,356 @@
+"""Align a figure in a report to the metric it states, and compare the two (RotoWire-style, rules only).
+
+A figure is aligned by the words around it: every metric's catalog label and aliases are looked for in
+the figure's clause (the text between the nearest `，；。：` on either side, cut at the neighbouring
+figures so `拨付105万元补助190名退役士兵` gives `补助` to the money and `退役士兵` to the count). A term
+right before the number scores highest (`基干民兵精简至1560人`, `参训率达到98％`); a term after it
+scores a little less (`6所高中`). Units decide which metrics may compete at all: `%` only meets percent
+metrics, ranks only rank metrics, money only money metrics (万元/元/亿元 compared after conversion),
+people counts (人/名/位) only people metrics.
+
+Values are compared as the text states them: `2.1万人` agrees with 21,034 because the text gives one
+decimal in 万; `两千余人` agrees with anything from 2,000 to 2,999; `至少一次` with anything ≥ 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+
+from pipeline.errors import InputError
+from pipeline.models import Metrics, MetricValue, Quantity
+from pipeline.profile.catalog import CatalogEntry, load_catalog
+
+CLAUSE_BREAKS = frozenset("，；。：！？,;:!?\n")
+
+# Base units that mean the same thing in this genre. The key is what `to_base` returns; the value is
+# the family a metric and a figure must share to be compared at all.
+UNIT_FAMILY: dict[str, str] = {
+    "人": "人", "名": "人", "位": "人", "个人": "人",
+    "人次": "人次",
+    "次": "次", "轮": "次", "场": "场次", "场次": "场次",
+    # `走访慰问优抚对象86户次`: household visits are visits, counted against a metric in 次 (人次 is a
+    # head count of attendance and stays its own family)
+    "户次": "次",
+    "个": "个", "家": "个", "批": "批", "批次": "批",
+    "元": "元",
+    "%": "%", "％": "%",
+    # `三连冠`: N consecutive titles, a count of times (a custom metric `…连冠` in 次)
+    "连冠": "次",
+}
+
+# Units that are themselves the noun a metric is named by (`三连冠` for a metric `考评连冠`): the unit is
+# read as part of the figure's right context.
+WORD_UNITS = frozenset({"连冠"})
+
+# Words that announce a change against last year: the figure after them is a difference, not a level.
+CHANGE_UP = ("增长", "增加", "提高", "上升", "提升", "增幅", "多出", "新增")
+CHANGE_DOWN = ("下降", "减少", "降低", "压减", "减幅", "少了")
+CHANGE_ANCHORS = ("同比", "较上年", "比上年", "较去年", "比去年", "与上年相比", "较2", "比2")
+
+# An approximate figure with an open upper side (`两千余人`) means the next digit is unknown, not that
+# anything larger will do; these words, on the other hand, do give an open side.
+OPEN_LOWER_WORDS = ("至少", "不少于", "不低于", "以上", "超过", "逾", "超")
+OPEN_UPPER_WORDS = ("不超过", "不到", "以下", "以内", "不足", "最多")
+
+
+def to_base(value: Decimal, unit: str) -> tuple[Decimal, str]:
+    """Figure in its base unit (万元→元, 万人→人), via the quantity extractor's own table."""
+    from pipeline.facts.quantities import to_base as _to_base
+
+    return _to_base(value, unit)
+
+
+@lru_cache(maxsize=256)
+def unit_family(unit: str) -> str:
+    """The comparison family of a unit: `名`→人, `万元`→元, `场次`→次; unknown units stand alone."""
+    if not unit:
+        return ""
+    try:
+        _, base = to_base(Decimal(1), unit)
+    except (KeyError, ValueError, ArithmeticError):
+        base = unit
+    return UNIT_FAMILY.get(base, base)
+
+
+@lru_cache(maxsize=256)
+def unit_scale(unit: str) -> Decimal:
+    """How many base units one `unit` is (万元 → 10000)."""
+    if not unit:
+        return Decimal(1)
+    try:
+        scaled, _ = to_base(Decimal(1), unit)
+    except (KeyError, ValueError, ArithmeticError):
+        return Decimal(1)
+    return scaled
+
+
+# --------------------------------------------------------------------------- metric profiles
+
+@dataclass(frozen=True)
+class MetricProfile:
+    """A metric prepared for alignment: its words with weights and its figures in base units."""
+
+    metric: MetricValue
+    terms: tuple[tuple[str, float], ...]
+    family: str
+    base_value: Decimal | None
+    base_previous: Decimal | None
+
+    @property
+    def key(self) -> str:
+        return self.metric.key
+
+
+@dataclass(frozen=True)
+class Alignment:
+    profile: MetricProfile
+    score: float
+
+
+def _metric_family(m: MetricValue) -> str:
+    if m.kind == "rank":
+        return "rank"
+    if m.kind == "percent" or m.unit in ("%", "％"):
+        return "%"
+    return unit_family(m.unit)
+
+
+def _base(value: Decimal | None, unit: str, kind: str) -> Decimal | None:
+    if value is None or kind == "rank":
+        return value
+    return value * unit_scale(unit)
+
+
+def _terms_for(m: MetricValue, aliases: Iterable[str]) -> tuple[tuple[str, float], ...]:
+    """Label and aliases, weighted by length so `基干民兵` outweighs `基干`; the full label a bit more."""
+    weighted: dict[str, float] = {}
+    label = m.label.replace("“", "").replace("”", "")
+    candidates = [(m.label, 1.5), (label, 1.5)] + [(a, 1.0) for a in aliases]
+    if m.custom:
+        # A user's own metric has no aliases: its label's heads and tails stand in for them
+        # (`镇武装工作经费` is written `武装工作经费`, `大学生新兵` is written `其中大学生11名`),
+        # and so do its own words, as a catalog alias would (`征兵“五率”考评连冠` is written `三连冠`).
+        candidates += [(label[:n], 0.8) for n in range(3, len(label))]
+        candidates += [(label[-n:], 0.8) for n in range(3, len(label))]
+        candidates += [(w, 0.7) for w in _label_words(label)]
+    for term, factor in candidates:
+        term = term.strip()
+        if len(term) < 2:
+            continue
+        weight = min(len(term), 6) * factor
+        weighted[term] = max(weighted.get(term, 0.0), weight)
+    return tuple(sorted(weighted.items(), key=lambda item: -len(item[0])))
+
+
+@lru_cache(maxsize=256)
+def _label_words(label: str) -> tuple[str, ...]:
+    """The words of a custom label (jieba), two characters or more: `征兵`, `五率`, `考评`, `连冠`."""
+    try:
+        import jieba
+    except ImportError:
+        return ()
+    return tuple(w for w in jieba.lcut(label) if len(w) >= 2 and all("\u4e00" <= c <= "\u9fff" for c in w))
+
+
+class MetricAligner:
+    """Per-metrics preprocessing, built once and cached (the drafter checks after every section)."""
+
+    def __init__(self, metrics: Metrics, prior: Metrics | None = None, *,
+                 catalog: Mapping[str, CatalogEntry] | None = None):
+        self.metrics = metrics
+        if catalog is None:
+            try:
+                catalog = load_catalog(metrics.meta.profile)
+            except InputError:
+                catalog = {}
+        profiles: list[MetricProfile] = []
+        for m in metrics.values:
+            entry = catalog.get(m.key)
+            aliases = entry.aliases if entry else ()
+            previous = m.previous
+            if previous is None and prior is not None:
+                before = prior.get(m.key)
+                previous = before.value if before is not None else None
+            profiles.append(
+                MetricProfile(
+                    metric=m,
+                    terms=_terms_for(m, aliases),
+                    family=_metric_family(m),
+                    base_value=_base(m.value, m.unit, m.kind),
+                    base_previous=_base(previous, m.unit, m.kind),
+                )
+            )
+        self.profiles: tuple[MetricProfile, ...] = tuple(profiles)
+        self.by_family: dict[str, tuple[MetricProfile, ...]] = {}
+        for p in self.profiles:
+            self.by_family[p.family] = self.by_family.get(p.family, ()) + (p,)
+
+    def candidates(self, q: Quantity) -> tuple[MetricProfile, ...]:
+        return self.by_family.get(quantity_family(q), ())
+
+    def align(self, text: str, q: Quantity, bounds: tuple[int, int],
+              section: str | None = None) -> list[Alignment]:
+        """Metrics of a compatible unit whose words occur around `q`, best first (score > 0 only)."""
+        left_start, right_end = bounds
+        left = text[left_start:q.start]
+        right = text[q.end:right_end]
+        if q.unit in WORD_UNITS:
+            right = q.unit + right
+        scored: list[Alignment] = []
+        present = frozenset(left) | frozenset(right)
+        for p in self.candidates(q):
+            score = _context_score(p.terms, left, right, present)
+            if score <= 0:
+                continue
+            if section and p.metric.section == section:
+                score += 0.5        # a tie-breaker only: a report may state any figure anywhere
+            scored.append(Alignment(p, score))
+        scored.sort(key=lambda a: -a.score)
+        return scored
+
+
+    def align_label(self, label: str, q: Quantity) -> list[Alignment]:
+        """Metrics of a compatible unit named by a table row's label (the figure's only context)."""
+        scored = [Alignment(p, score) for p in self.candidates(q)
+                  if (score := _context_score(p.terms, label, "", frozenset(label))) > 0]
+        scored.sort(key=lambda a: -a.score)
+        return scored
+
+
+# A conjunction between a word and the figure means the word belongs to the neighbouring item:
+# in `11个乡镇（街道）和33个机关` the 乡镇 before `和` is not what 33 counts.
+CONJUNCTIONS = frozenset("、和及与或")
+
+
+def _context_score(terms: Sequence[tuple[str, float]], left: str, right: str,
+                   present: frozenset[str] | None = None) -> float:
+    best = 0.0
+    for term, weight in terms:
+        if present is not None and term[0] not in present:
+            continue           # most terms cannot occur: skip their two string searches
+        pos = left.rfind(term)
+        if pos >= 0:
+            gap = left[pos + len(term):]
+            score = weight / (1.0 + len(gap) / 4.0)
+            if any(c in CONJUNCTIONS for c in gap):
+                score *= 0.3
+            best = max(best, score)
+        pos = right.find(term)
+        if pos >= 0:
+            # `6所高中`, `11个机关`: a word right after the measure word is what is counted.
+            score = (1.0 if pos == 0 else 0.9) * weight / (1.0 + pos / 4.0)
+            if any(c in CONJUNCTIONS for c in right[:pos]):
+                score *= 0.3
+            best = max(best, score)
+    return best
+
+
+@lru_cache(maxsize=64)
+def aligner_for(metrics: Metrics, prior: Metrics | None = None,
+                catalog_items: tuple[tuple[str, CatalogEntry], ...] | None = None) -> MetricAligner:
+    """A cached aligner; `catalog_items` is a loaded catalog as a tuple (hashable), None to read it."""
+    return MetricAligner(metrics, prior, catalog=dict(catalog_items) if catalog_items is not None else None)
+
+
+def quantity_family(q: Quantity) -> str:
+    if q.kind == "rank":
+        return "rank"
+    if q.kind == "percent" or q.unit in ("%", "％"):
+        return "%"
+    return unit_family(q.unit)
+
+
+# --------------------------------------------------------------------------- context windows
+
+def clause_bounds(text: str, q: Quantity, neighbours: tuple[int, int], right_limit: int = 30) -> tuple[int, int]:
+    """The clause around `q`, cut at the previous figure's end and the next figure's start."""
+    prev_end, next_start = neighbours
+    start = q.start
+    while start > prev_end and text[start - 1] not in CLAUSE_BREAKS:
+        start -= 1
+    end = q.end
+    limit = min(next_start, q.end + right_limit, len(text))
+    while end < limit and text[end] not in CLAUSE_BREAKS:
+        end += 1
+    return start, end
+
+
+_SENTENCE_ENDS = "。；！？\n"
+
+
+def sentence_bounds(text: str, q: Quantity) -> tuple[int, int]:
+    """The sentence around `q` (between 。；！？ or line ends), end exclusive."""
+    start = max(text.rfind(c, 0, q.start) for c in _SENTENCE_ENDS) + 1
+    ends = [e for e in (text.find(c, q.end) for c in _SENTENCE_ENDS) if e >= 0]
+    return start, min(ends) if ends else len(text)
+
+
+# --------------------------------------------------------------------------- comparing values
+
+def _step(value: Decimal) -> Decimal:
+    """The place value of the last significant digit: 2000 → 1000, 2.1 → 0.1, 25 → 1."""
+    if value == 0:
+        return Decimal(1)
+    exponent = value.normalize().as_tuple().exponent
+    return Decimal(1).scaleb(int(exponent))
+
+
+def _decimals(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return max(0, -int(exponent)) if isinstance(exponent, int) else 0
+
+
+def quantity_bounds(q: Quantity, text: str = "") -> tuple[Decimal, Decimal] | None:
+    """The interval of true values (in base units) the figure allows, None when masked."""
+    if q.value is None:
+        return None
+    scale = unit_scale(q.unit) if q.kind not in ("rank", "percent") else Decimal(1)
+    before = text[max(0, q.start - 4):q.start] if text else ""
+    inside = q.text + before
+    if q.lower is not None or q.upper is not None:
+        lower, upper = q.lower, q.upper
+        if upper is None and lower is not None:
+            upper = Decimal("Infinity") if any(w in inside for w in OPEN_LOWER_WORDS) \
+                else lower + _step(lower)
+        if lower is None and upper is not None:
+            # `近千人` is a little under a thousand; `不足千人` may be far under.
+            lower = Decimal(0) if any(w in inside for w in OPEN_UPPER_WORDS) else upper * Decimal("0.8")
+        assert lower is not None and upper is not None
+        if lower + upper == 2 * q.value and not any(w in inside for w in ("约", "左右")):
+            # `3.8万人次` folded from 38,600: reports cut the digits as often as they round them.
+            upper = q.value + 2 * (upper - q.value)
+        return lower * scale, upper * scale
+    if q.approx:          # 约/左右 without bounds: the stated figure give or take one last digit
+        step = _step(q.value)
+        return (q.value - step) * scale, (q.value + step) * scale
+    # Half a unit of the last written digit: `2.1万人` (one decimal in 万) holds 20,500–21,500.
+    half = Decimal(5).scaleb(-_decimals(q.value) - 1)
+    return (q.value - half) * scale, (q.value + half) * scale
+
+
+def value_agrees(q: Quantity, base_value: Decimal | None, text: str = "") -> bool:
+    """Does the figure as written agree with a metric value (in base units)?"""
+    if base_value is None or q.value is None:
+        return False
+    if q.kind == "rank":
+        return q.value == base_value
+    bounds = quantity_bounds(q, text)
+    if bounds is None:
+        return False
+    lower, upper = bounds
+    return lower <= base_value <= upper
+
+
+def format_base(value: Decimal, unit: str, kind: str) -> str:
+    """A metric figure back in its own unit, for `expected` (105万元, 98％, 全市第一)."""
+    scale = unit_scale(unit) if kind != "rank" else Decimal(1)
+    shown = value / scale if scale else value
+    text = format(shown.normalize(), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if kind == "rank":
+        return f"第{text}"
+    return f"{text}{'％' if unit in ('%', '％') else unit}"

@@ -1,0 +1,582 @@
+"""The consistency checker: every figure and name in a report, held against the year's data.
+
+Each quantity the extractor finds becomes a `Finding` with one verdict:
+- masked: a placeholder (`***人`) is still in the text;
+- supported: the metric its context names has this value (within the rounding or bounds written);
+- derived: it is computed from the data (a 同比 change, a sum of two metrics, a ratio), the reason
+  shows the computation;
+- stale: it equals last year's value of that metric (`previous`, or the prior metrics file), or the
+  figure a past report of the same region gave under the same words;
+- contradicted: the context names a metric and the value differs (`expected` holds the data);
+- unsupported: no metric fits.
+
+Decisions (why these and not others):
+- Years, dates, durations and ordinals (`2022年`, `8月27日`, `三昼夜`, `第三季度`), anniversaries and
+  ages are not findings: they date and frame the claims rather than measure the work. They become
+  findings only when a metric in the data has that unit (a custom `天` metric, say).
+- Figures inside 《…》 or a short “…” are part of a title or a name (`《征兵工作20条措施》`).
+- A figure in a typed text table (`基干民兵　　人　　1260　　1210`) is aligned by its row's label alone;
+  a column headed 上年/去年/上年度 (or last year's number) holds previous-year figures, held against
+  `previous` (equal is supported there; in the this-year column it is stale).
+- A figure is aligned by the words of its clause (see `pipeline.facts.align`); when the clause names no
+  metric, by the words of its sentence at half weight; when the sentence names none either, a figure
+  whose value and unit equal exactly one metric's is supported "by value" (the reason says so), since
+  no other metric is claimed. Only a figure of 10 or more can be called last year's this way: small
+  counts coincide by chance.
+- Sentences about next year inside the plans section (`力争…保持全市第一`) are targets: they are held
+  against the data's `plans`, not against this year's figures. The parser's plans section alone is
+  not trusted (a misfiled sub-point must still be checked as this year's work).
+- Sums are derived only when the text says so (`共`, `合计`): two of ~30 metrics adding up to a
+  figure by chance must not excuse a wrong one. Changes (`同比增长8.6%`, `比上年减少20人`,
+  `提升2个位次`) are computed from `previous`.
+- `每半年至少研究一次` is a rule of frequency, not a figure of the year: figures in a clause with 每
+  are reported only when supported.
+- Names (honours, titles, places) are checked by `pipeline.facts.check_names`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import InputError
+from pipeline.facts.align import (
+    Alignment,
+    MetricAligner,
+    MetricProfile,
+    aligner_for,
+    clause_bounds,
+    quantity_family,
+    sentence_bounds,
+    unit_scale,
+    value_agrees,
+)
+from pipeline.facts.check_compare import _ComparisonRules, _expected, _plain, _show
+from pipeline.facts.check_names import QUOTE_RE, TITLE_RE, name_findings, norm_name
+from pipeline.facts.quantities import TableCell, previous_year_header, table_cell
+from pipeline.models import CheckResult, Finding, Metrics, MetricValue, Quantity
+from pipeline.profile.catalog import CatalogEntry
+
+# Below this clause-fallback score a custom metric's words are too far from the figure to name it
+# (a two-character label word scores 1.4 adjacent, 0.35 at twelve characters' distance).
+CUSTOM_FAR_SCORE = 0.35
+SKIP_KINDS = frozenset({"year", "date", "duration", "ordinal"})
+FUTURE_WORDS = ("力争", "争创", "确保", "保持", "争取", "冲刺", "重返", "将", "计划", "目标", "进一步", "明年", "下一步",
+                "下步", "努力", "实现", "达到")
+LAST_YEAR_CITED = re.compile(r"(上年|去年|上一年|2\d{3}年)(的|为|是|底|末)?$")
+# Anniversaries and ages frame a claim (`建党一百周年`, `18至22周岁`), they do not measure the year's work.
+FRAMING_UNITS = frozenset({"周年", "周岁", "岁"})
+# Words after a count that make it part of the report's framing or a set name, not a figure of the year:
+# `抓好四个方面工作`, `县四套班子`, `营区改造二期工程`, `两件大事`.
+FRAMING_FOLLOWERS = ("方面", "班子", "工程", "大事", "大任务", "大工程", "大行动", "个到位", "个一批", "条措施")
+
+
+# --------------------------------------------------------------------------- public API
+
+def check_text(
+    text: str,
+    metrics: Metrics,
+    *,
+    prior: Metrics | None = None,
+    past_texts: Sequence[tuple[str, int | None]] = (),
+    source: str = "",
+    catalog: Mapping[str, CatalogEntry] | None = None,
+) -> CheckResult:
+    """Check every figure and name in `text` against `metrics`.
+
+    `catalog` is the profile's metric catalog when the caller has it loaded (the drafter does);
+    without it the aligner reads the catalog of `metrics.meta.profile`.
+
+    `prior` is last year's metrics (fills `previous` where the metrics file has none); `past_texts`
+    are (text, year) of past reports of the same region, whose figures under the same words count as
+    stale when repeated.
+    """
+    from pipeline.facts.quantities import extract_quantities
+
+    try:
+        aligner = aligner_for(metrics, prior, tuple(catalog.items()) if catalog is not None else None)
+    except TypeError:          # a Metrics built with a list inside is unhashable: prepare it uncached
+        aligner = MetricAligner(metrics, prior, catalog=catalog)
+    past = tuple((str(t), y) for t, y in past_texts)
+    quantities = extract_quantities(text)
+    run = _Run(text=text, metrics=metrics, aligner=aligner,
+               protected=_protected_spans(text),
+               past=_past_figures(aligner, past),
+               quantities=[q for q in quantities if _is_claim(q, metrics)])
+    findings: list[Finding] = []
+    for i, q in enumerate(run.quantities):
+        finding = run.judge(i, q)
+        if finding is not None:
+            findings.append(finding)
+    findings.extend(name_findings(text, metrics))
+    findings.sort(key=lambda f: (f.start, f.end))
+    return CheckResult(text=text, findings=tuple(findings), source=source)
+
+
+def check_file(
+    path: str | Path,
+    metrics_path: str | Path,
+    *,
+    prior_path: str | Path | None = None,
+    index: Any = None,
+) -> CheckResult:
+    """Read a report (.docx/.txt/.md, any common encoding) and check it against a metrics file.
+
+    Past reports for stale figures come from `index`: anything with `past_reports(region,
+    before_year=…)`, in practice an open `pipeline.index.hybrid.HybridIndex` that the caller opened
+    (facts never import the index stage)."""
+    from pipeline.facts.metrics import load_metrics
+    from pipeline.reading.readers import read_text
+
+    metrics = load_metrics(metrics_path)
+    prior = load_metrics(prior_path, profile=metrics.meta.profile) if prior_path else None
+    text = read_text(path)
+    if not text.strip():
+        raise InputError("报告是空的，没有可核对的内容；请确认选对了文件。", path=str(path))
+    past = tuple(index.past_reports(metrics.meta.region, before_year=metrics.meta.year)) if index else ()
+    return check_text(text, metrics, prior=prior, past_texts=past, source=str(path))
+
+
+# --------------------------------------------------------------------------- spans of the text
+
+def _is_claim(q: Quantity, metrics: Metrics) -> bool:
+    """Figures that measure something (not years, dates, ages): the only ones judged, and the only
+    ones that cut a neighbour's context (`连续两年位列全市第三` keeps 位列… with 第三)."""
+    if q.unit in FRAMING_UNITS:
+        return False
+    return q.kind not in SKIP_KINDS or any(m.unit == q.unit for m in metrics.values)
+
+
+def _protected_spans(text: str) -> list[tuple[int, int]]:
+    spans = [(m.start(), m.end()) for m in TITLE_RE.finditer(text)]
+    # Short quotes are names (“一园二馆三区”); a long one may quote a claim with real figures.
+    spans += [(m.start(), m.end()) for m in QUOTE_RE.finditer(text) if m.end() - m.start() <= 14]
+    return sorted(spans)
+
+
+def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(s < start and end < e for s, e in spans)
+
+
+def _section_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, key) of each section, located in `text` from the parser's paragraphs."""
+    try:
+        from pipeline.reading.parse import parse_text
+    except ImportError:        # the parser is optional for checking: sections only break ties
+        return []
+    try:
+        report = parse_text(text)
+    except Exception:          # noqa: BLE001 - a parser failure must not stop the check
+        return []
+    spans: list[tuple[int, int, str]] = []
+    cursor = 0
+    for section in report.sections:
+        first = last = None
+        for piece in (section.heading, *section.paragraphs):
+            probe = piece.strip()[:30]
+            if not probe:
+                continue
+            pos = text.find(probe, cursor)
+            if pos < 0:
+                continue
+            if first is None:
+                first = pos
+            end = text.find(piece.strip()[-30:], pos)
+            last = (end + len(piece.strip()[-30:])) if end >= 0 else pos + len(probe)
+            cursor = pos + len(probe)
+        if first is not None and last is not None:
+            spans.append((first, last, section.key))
+    return spans
+
+
+# How the plans block opens (DOMAIN.md §1: after the admission of shortcomings, often unnumbered).
+PLANS_HEADING_RE = re.compile(r"^[一二三四五六七八九十]+[、.．]\s*.{0,12}(下步|下一步|工作打算|努力方向|工作思路|打算)", re.M)
+PLANS_OPENER_RE = re.compile(r"(在下步工作中|下步打算|下一步|下一年|新的一年|明年|今后|\d{4}年[，,]?\s*(我|我们)将|我将|我们将)")
+TOP_HEADING_RE = re.compile(r"^[一二三四五六七八九十]+[、.．]", re.M)
+
+
+def plans_start(text: str) -> int:
+    """Where the plans block begins: a `四、下步打算` heading, else the first plans phrase after the
+    last numbered heading (the plans paragraph usually follows the last section without a number).
+    len(text) when there is none. Cheaper than parsing and not fooled by a sub-point the parser
+    misfiles; sentences after it count as targets only when they speak of the future."""
+    heading = PLANS_HEADING_RE.search(text)
+    if heading:
+        return heading.start()
+    headings = list(TOP_HEADING_RE.finditer(text))
+    last = headings[-1] if headings else None
+    after = text.find("\n", last.end()) if last else 0
+    if after < 0:
+        return len(text)
+    opener = PLANS_OPENER_RE.search(text, after)
+    if opener is None:
+        return len(text)
+    line_start = text.rfind("\n", 0, opener.start()) + 1
+    sentence_start = max(text.rfind(c, line_start, opener.start()) for c in "。；") + 1
+    return max(line_start, sentence_start)
+
+
+def _section_at(spans: list[tuple[int, int, str]], pos: int) -> str | None:
+    for start, end, key in spans:
+        if start <= pos < end:
+            return key
+    return None
+
+
+# --------------------------------------------------------------------------- past reports
+
+@dataclass(frozen=True)
+class _PastFigure:
+    year: int | None
+    text: str
+    base: Decimal
+    label: str
+
+
+@dataclass(frozen=True)
+class _PastFigures:
+    by_metric: dict[str, tuple[_PastFigure, ...]]
+    by_label: dict[str, tuple[_PastFigure, ...]]
+
+
+def _left_label(text: str, q: Quantity, width: int = 6) -> str:
+    start = q.start
+    while start > 0 and q.start - start < width and text[start - 1] not in "，；。：、\n,;:":
+        start -= 1
+    return text[start:q.start].strip()
+
+
+@lru_cache(maxsize=32)
+def _past_figures(aligner: MetricAligner, past_texts: tuple[tuple[str, int | None], ...]) -> _PastFigures:
+    from pipeline.facts.quantities import extract_quantities
+
+    by_metric: dict[str, list[_PastFigure]] = {}
+    by_label: dict[str, list[_PastFigure]] = {}
+    for past_text, year in past_texts:
+        quantities = [q for q in extract_quantities(past_text) if _is_claim(q, aligner.metrics)]
+        for i, q in enumerate(quantities):
+            if q.value is None:
+                continue
+            scale = unit_scale(q.unit) if q.kind not in ("rank", "percent") else Decimal(1)
+            label = _left_label(past_text, q)
+            figure = _PastFigure(year=year, text=q.text, base=q.value * scale, label=label)
+            if label:
+                by_label.setdefault(label, []).append(figure)
+            aligned = aligner.align(past_text, q, clause_bounds(past_text, q, _neighbours(quantities, i)))
+            if aligned:
+                by_metric.setdefault(aligned[0].profile.key, []).append(figure)
+    return _PastFigures({k: tuple(v) for k, v in by_metric.items()}, {k: tuple(v) for k, v in by_label.items()})
+
+
+@lru_cache(maxsize=64)
+def _plan_figures(plans: tuple[str, ...]) -> tuple[tuple[str, Quantity, str], ...]:
+    """(plan, figure, the four characters before it) for each figure in the data's plans."""
+    from pipeline.facts.quantities import extract_quantities
+
+    out = []
+    for plan in plans:
+        for q in extract_quantities(plan):
+            label = plan[max(0, q.start - 4):q.start]
+            if q.value is not None and len(label) >= 2:
+                out.append((plan, q, label))
+    return tuple(out)
+
+
+def _neighbours(quantities: Sequence[Quantity], i: int) -> tuple[int, int]:
+    prev_end = quantities[i - 1].end if i > 0 else 0
+    next_start = quantities[i + 1].start if i + 1 < len(quantities) else 10**9
+    return prev_end, next_start
+
+
+# --------------------------------------------------------------------------- judging figures
+
+@dataclass
+class _Run(_ComparisonRules):
+    text: str
+    metrics: Metrics
+    aligner: MetricAligner
+    protected: list[tuple[int, int]]
+    past: _PastFigures
+    quantities: list[Quantity]
+    _sections: list[tuple[int, int, str]] | None = None
+    _plans_start: int | None = None
+
+    @property
+    def plans_start(self) -> int:
+        if self._plans_start is None:
+            self._plans_start = plans_start(self.text)
+        return self._plans_start
+
+    def section_at(self, pos: int) -> str | None:
+        # Parsed only when two metrics nearly tie for a figure (the section breaks the tie): parsing
+        # costs more than checking, and the drafter calls the checker after every section it writes.
+        if self._sections is None:
+            self._sections = _section_spans(self.text)
+        return _section_at(self._sections, pos)
+
+    def judge(self, i: int, q: Quantity) -> Finding | None:
+        if _inside(self.protected, q.start, q.end):
+            return None
+        if q.kind == "count" and self.text.startswith(FRAMING_FOLLOWERS, q.end):
+            return None
+        if q.value is None and not q.masked:
+            return None        # `前列`, `第x位` without a figure: a position, not a claim to check
+        cell = table_cell(self.text, q)
+        if cell is not None:
+            return self._table_figure(q, cell)
+        bounds = clause_bounds(self.text, q, _neighbours(self.quantities, i))
+        aligned = self.aligner.align(self.text, q, bounds)
+        section: str | None = None
+        if len(aligned) > 1 and aligned[0].score - aligned[1].score < 0.5:
+            section = self.section_at(q.start)
+            aligned = self.aligner.align(self.text, q, bounds, section)
+        if q.masked:
+            return self._masked(q, aligned)
+        is_target = q.start >= self.plans_start and self._future_sentence(q)
+        target = self._plan_target(q, is_target)
+        if target is not None:
+            return target
+        if is_target:
+            return self._plan(q, aligned)
+        if self.text[q.start - 1:q.start] == "前" and q.unit in ("名", "位"):
+            return self._top_n(q, aligned)
+        if self.text.startswith(("位次", "个位次", "名次"), q.end) or q.text.endswith("位次"):
+            return self._rank_move(q)
+        if q.unit == "倍":
+            return self._times(q)
+        respectively = self._respectively(q)
+        if respectively is not None:
+            aligned = respectively
+        change = self._change_word(q)
+        if change:
+            finding = self._change(q, change)
+            if finding is not None:
+                return finding
+        if not aligned:
+            # Nothing in the clause: the sentence may name the metric a clause earlier
+            # (`拨付自谋职业补助58万元，惠及15名退役士兵`).
+            # Only leftwards: the clause's right side was read already, and past it lies the next item.
+            sentence_start = sentence_bounds(self.text, q)[0]
+            aligned = self.aligner.align(self.text, q, (sentence_start, bounds[1]), section)
+            # A metric an earlier figure of the same kind already states is that figure's, not this
+            # one's (`补助137名退役士兵自谋职业，安排25名退役士兵到…岗位就业`: 25 is not self-employed).
+            # A change (`比上年增加12名`) is about the metric the earlier figure states: nothing is claimed.
+            claimed = frozenset() if change else self._claimed_before(i, q, sentence_start)
+            # A custom metric has no catalog aliases, only its label's words: one of them (`资金`) far back in a
+            # long sentence names nothing, and an unrelated figure of the same unit would be held against it.
+            aligned = [Alignment(a.profile, a.score * 0.5) for a in aligned if a.profile.key not in claimed
+                       and not (a.profile.metric.custom and a.score < CUSTOM_FAR_SCORE)]
+        if aligned:
+            finding = self._against(q, aligned)
+        else:
+            finding = self._unaligned(q)
+        if finding.verdict != "supported" and "每" in self.text[bounds[0]:q.start]:
+            return None        # `每半年至少研究一次`: a rule of frequency, not a figure of the year
+        return finding
+
+    def _claimed_before(self, i: int, q: Quantity, sentence_start: int) -> frozenset[str]:
+        """Metrics aligned in their own clause to the earlier figures of `q`'s family in its sentence."""
+        family = quantity_family(q)
+        claimed: set[str] = set()
+        for j in range(i - 1, -1, -1):
+            other = self.quantities[j]
+            if other.start < sentence_start:
+                break
+            if quantity_family(other) != family or other.value is None and not other.masked:
+                continue
+            bounds = clause_bounds(self.text, other, _neighbours(self.quantities, j))
+            aligned = self.aligner.align(self.text, other, bounds)
+            if aligned:
+                claimed.add(aligned[0].profile.key)
+        return frozenset(claimed)
+
+    # ----------------------------------------------------------------- verdict builders
+
+    def _finding(self, q: Quantity, verdict: str, reason: str, m: MetricValue | None = None,
+                 expected: str | None = None) -> Finding:
+        return Finding(start=q.start, end=q.end, text=q.text, verdict=verdict,
+                       metric=m.key if m else None,
+                       expected=expected if expected is not None else (_expected(m) if m else None),
+                       found=q.text, reason=reason, kind="quantity")
+
+    def _masked(self, q: Quantity, aligned: list[Alignment]) -> Finding:
+        if aligned:
+            m = aligned[0].profile.metric
+            if m.value is not None:
+                reason = f"数字被遮盖（{q.text}），应填“{m.label}”：{_expected(m)}"
+            else:
+                reason = f"数字被遮盖（{q.text}），对应“{m.label}”，数据中也未填"
+            return self._finding(q, "masked", reason, m)
+        return self._finding(q, "masked", f"数字被遮盖（{q.text}），需补上实际数字")
+
+    def _future_sentence(self, q: Quantity) -> bool:
+        """Does the figure's sentence speak of next year? A parser's plans section alone is not
+        trusted: a sub-point misfiled there must still be checked as this year's work."""
+        start, end = sentence_bounds(self.text, q)
+        return any(w in self.text[start:end] for w in FUTURE_WORDS)
+
+    def _plan_target(self, q: Quantity, is_target: bool) -> Finding | None:
+        """A figure inside a sentence that states one of the data's plans (`力争…保持全市第一`)."""
+        candidates = [plan for plan in self.metrics.plans if q.text in plan]
+        if candidates:
+            start, end = sentence_bounds(self.text, q)
+            sentence = norm_name(self.text[start:end])
+            for plan in candidates:
+                if norm_name(plan) in sentence:
+                    return self._finding(q, "supported", f"下年目标，见数据“下步打算”：{plan}")
+        # The same target with another figure (`力争全市第二` for the data's `力争全市第一`).
+        if not is_target:
+            return None
+        for plan, figure, label in _plan_figures(self.metrics.plans):
+            if figure.kind == q.kind and self.text[max(0, q.start - len(label)):q.start] == label:
+                if figure.value == q.value:
+                    return self._finding(q, "supported", f"下年目标，见数据“下步打算”：{plan}")
+                return self._finding(q, "contradicted", f"下年目标在数据中是“{plan}”", expected=figure.text)
+        return None
+
+    def _top_n(self, q: Quantity, aligned: list[Alignment]) -> Finding:
+        """`进入全市前两名`: a rank bound, true when the rank metric is at most N."""
+        assert q.value is not None
+        ranks = [p for p in self.aligner.profiles if p.metric.kind == "rank" and p.base_value is not None]
+        start, _ = sentence_bounds(self.text, q)
+        left = self.text[start:q.start]
+        ranks.sort(key=lambda p: -max((w for t, w in p.terms if t in left), default=0.0))
+        if not ranks:
+            return self._finding(q, "unsupported", "数据中没有排名指标，无法核对“前N名”")
+        p = ranks[0]
+        assert p.base_value is not None
+        if p.base_value <= q.value:
+            return self._finding(q, "supported", f"“{p.metric.label}”为第{_plain(p.base_value)}名，在前{q.text}之内",
+                                 p.metric)
+        return self._finding(q, "contradicted", f"“{p.metric.label}”为第{_plain(p.base_value)}名，不在前{q.text}",
+                             p.metric)
+
+    def _plan(self, q: Quantity, aligned: list[Alignment]) -> Finding:
+        window = self.text[max(0, q.start - 20):q.end + 4]
+        for plan in self.metrics.plans:
+            if q.text in plan or norm_name(plan) in norm_name(window):
+                return self._finding(q, "supported", f"下年目标，见数据“下步打算”：{plan}")
+        if aligned:
+            p = aligned[0].profile
+            if value_agrees(q, p.base_value, self.text):
+                return self._finding(q, "supported", f"与“{p.metric.label}”本年数字一致", p.metric)
+        return self._finding(q, "unsupported", "下年目标中的数字在数据的“下步打算”（plans）中找不到")
+
+    def _against(self, q: Quantity, aligned: list[Alignment]) -> Finding:
+        best = aligned[0]
+        m = best.profile.metric
+        if value_agrees(q, best.profile.base_value, self.text):
+            if q.kind == "rank" and q.scope and m.scope and norm_name(q.scope) != norm_name(m.scope):
+                return self._finding(q, "contradicted", f"“{m.label}”的排名范围是{m.scope}，文中写的是{q.scope}", m)
+            return self._finding(q, "supported", f"与“{m.label}”一致", m)
+        for other in aligned[1:]:
+            if other.score >= 0.8 * best.score and value_agrees(q, other.profile.base_value, self.text):
+                om = other.profile.metric
+                return self._finding(q, "supported", f"与“{om.label}”一致", om)
+        if m.value is None:
+            return self._finding(q, "unsupported", f"对应“{m.label}”，但数据中该项未填，无法核对", m)
+        if value_agrees(q, best.profile.base_previous, self.text):
+            cited = LAST_YEAR_CITED.search(self.text[max(0, q.start - 6):q.start])
+            if cited and (not cited.group(1)[0].isdigit() or int(cited.group(1)[:4]) < self.metrics.meta.year):
+                # `由上年的980人调整为1020人`: last year's figure, said to be last year's.
+                return self._finding(q, "supported", f"文中注明是上年数字，与“{m.label}”上年{_show(m.previous, m)}一致",
+                                     m, expected=_show(m.previous, m))
+            return self._finding(
+                q, "stale", f"等于“{m.label}”的上年数字{_show(m.previous, m)}，本年应为{_expected(m)}", m)
+        for past in self.past.by_metric.get(m.key, ()):
+            if value_agrees(q, past.base, self.text):
+                year = f"{past.year}年" if past.year else "往年"
+                return self._finding(
+                    q, "stale", f"与{year}述职报告中“{m.label}”的数字（{past.text}）相同，本年应为{_expected(m)}", m)
+        return self._finding(q, "contradicted", f"“{m.label}”在数据中是{_expected(m)}，文中写的是{q.text}", m)
+
+    def _table_figure(self, q: Quantity, cell: TableCell) -> Finding:
+        """A figure in a text-table row: its metric is named by the row's label, its year by the column."""
+        aligned = self.aligner.align_label(cell.label, q)
+        if q.masked:
+            return self._masked(q, aligned)
+        if not previous_year_header(cell.header, self.metrics.meta.year):
+            return self._against(q, aligned) if aligned else self._unaligned(q)
+        if not aligned:
+            return self._finding(q, "unsupported", f"表中“{cell.label}”的上年数字，数据中没有对应指标")
+        p = aligned[0].profile
+        m = p.metric
+        if p.base_previous is None:
+            return self._finding(q, "unsupported", f"表中“{m.label}”的上年数字，数据中没有上年数字，无法核对", m)
+        if value_agrees(q, p.base_previous, self.text):
+            return self._finding(q, "supported", f"表中上年栏，与“{m.label}”上年{_show(m.previous, m)}一致",
+                                 m, expected=_show(m.previous, m))
+        return self._finding(q, "contradicted", f"表中“{cell.header}”栏：“{m.label}”上年在数据中是"
+                             f"{_show(m.previous, m)}，文中写的是{q.text}", m, expected=_show(m.previous, m))
+
+    def _unaligned(self, q: Quantity) -> Finding:
+        derived = self._derived(q)
+        if derived is not None:
+            return derived
+        places = self._partner_count(q)
+        if places is not None:
+            return places
+        candidates = self.aligner.candidates(q)
+        for p in candidates:
+            if value_agrees(q, p.base_value, self.text):
+                return self._finding(q, "supported", f"上下文未点明指标，数值与“{p.metric.label}”一致", p.metric)
+        for p in candidates:
+            # Without words naming the metric, only a distinctive figure can be called last year's:
+            # small counts (`两场`, `三次`) coincide by chance.
+            if p.base_previous is not None and p.base_value is not None and q.value >= 10 \
+                    and value_agrees(q, p.base_previous, self.text):
+                return self._finding(
+                    q, "stale", f"等于“{p.metric.label}”的上年数字{_show(p.metric.previous, p.metric)}，"
+                    f"本年应为{_expected(p.metric)}", p.metric)
+        label = _left_label(self.text, q)
+        scale = unit_scale(q.unit) if q.kind not in ("rank", "percent") else Decimal(1)
+        assert q.value is not None
+        for past in self.past.by_label.get(label, ()) if label else ():
+            if past.base == q.value * scale:
+                year = f"{past.year}年" if past.year else "往年"
+                return self._finding(q, "stale", f"与{year}述职报告中“{label}{past.text}”相同，数据中没有本年对应数字")
+        return self._finding(q, "unsupported", "数据中没有与此对应的指标（上下文和单位都对不上）")
+
+    def _partner_count(self, q: Quantity) -> Finding | None:
+        """`帮助两村`: the number of villages (towns…) among the data's partners."""
+        if q.unit not in ("村", "镇", "乡", "个村", "社区") or q.value is None:
+            return None
+        suffix = q.unit[-1] if q.unit != "社区" else "社区"
+        named = [p for p in self.metrics.partners if norm_name(p).endswith(suffix)]
+        if named and Decimal(len(named)) == q.value:
+            return self._finding(q, "derived", f"数据“地名单位”中有{len(named)}个：{'、'.join(named)}",
+                                 expected=str(len(named)))
+        return None
+
+    # ----------------------------------------------------------------- derived figures
+
+    def _respectively(self, q: Quantity) -> list[Alignment] | None:
+        """`参训率、合格率分别达到97.5%和100%`: the k-th figure after 分别 states the k-th metric named
+        before it. None when the sentence has no such list (or the counts do not match)."""
+        start, end = sentence_bounds(self.text, q)
+        marker = self.text.rfind("分别", start, q.start)
+        if marker < 0:
+            return None
+        list_start = max(self.text.rfind(c, start, marker) for c in "，；：") + 1 if start < marker else start
+        list_start = max(list_start, start)
+        named = self.text[list_start:marker]
+        family = quantity_family(q)
+        following = [x for x in self.quantities
+                     if marker < x.start < end and quantity_family(x) == family and x.end <= end]
+        if q not in following:
+            return None
+        positions: list[tuple[int, MetricProfile]] = []
+        for p in self.aligner.candidates(q):
+            hits = [named.find(t) for t, _ in p.terms if named.find(t) >= 0]
+            if hits:
+                positions.append((min(hits), p))
+        positions.sort(key=lambda item: item[0])
+        if len(positions) != len(following):
+            return None
+        p = positions[following.index(q)][1]
+        return [Alignment(p, 10.0)]

@@ -1,0 +1,863 @@
+"""The hybrid index of past reports: chunks in a local store, BM25 over jieba terms, Chroma vectors.
+
+Layout of an index directory (default `.shuzhi/index`, or `--index`, or `SHUZHI_INDEX`):
+
+    state.json        the commit point: format, embedder, current generation, counts
+    gen-000007/       one generation: chunks.jsonl (the truth), manifest.json, bm25/
+    chroma/           the embedded Chroma database (unused with --chroma-url)
+    .lock             held (flock) by the one ingest allowed at a time
+
+An ingest writes a complete new generation and then replaces `state.json` atomically, so a crash
+or a bad file leaves the previous generation in force. Chroma is a secondary index keyed by the
+stable chunk ids `{doc_id}:{position}`: vector hits that are not in the current generation are
+ignored, and the next ingest reconciles Chroma with the store.
+
+Opening is cheap (reads `state.json`); the store, BM25 and Chroma load on first use, because the
+drafter searches many times per report and the web app opens the index per request.
+
+With `chroma_url` and no `index_dir` there is no local folder: the Chroma server holds texts,
+metadata, vectors and the manifest, and every machine reads it (see `pipeline.index.remote`).
+An explicit `index_dir` with `chroma_url` keeps the local store and puts only vectors in the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import IndexLockedError, InputError, ShuzhiError, UsageError
+from pipeline.fsutil import atomic_write_bytes, atomic_write_text
+from pipeline.index import remote as index_remote
+from pipeline.index.embedding import DEFAULT_EMBEDDER, resolve_embedder
+from pipeline.index.remote import SHARED_COLLECTION
+from pipeline.index.remote import parse_chroma_url as _parse_chroma_url
+from pipeline.index.retrieval import (
+    BM25_WEIGHT,
+    CANDIDATE_FACTOR,
+    MIN_CANDIDATES,
+    RRF_K,
+    SEARCH_MODES,
+    VECTOR_WEIGHT,
+    Bm25Ranker,
+    ChunkFilter,
+    chroma_where,
+    chunk_from_json,
+    chunk_report,
+    chunk_to_json,
+    exact_vector_rank,
+    expand_paths,
+    rrf_fuse,
+)
+from pipeline.index.vectors import VectorWriter, open_chroma, open_collection, release_chroma
+from pipeline.models import Chunk, SearchHit
+from pipeline.reading import segment
+
+FORMAT_VERSION = 1
+DEFAULT_INDEX_DIR = Path(".shuzhi") / "index"
+STATE_FILE = "state.json"
+VECTORS_FILE = "vectors.npy"
+LOCK_FILE = ".lock"
+CHROMA_DIR = "chroma"
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What one ingest did. Paths are as the user gave them (files found in folders: as found)."""
+
+    added: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()         # (path, Chinese message)
+    duplicates: tuple[tuple[str, str], ...] = ()     # (path, path of the same content already indexed)
+    chunks: int = 0                                  # chunks in the index afterwards
+    documents: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": list(self.added),
+            "replaced": list(self.replaced),
+            "unchanged": list(self.unchanged),
+            "failed": [{"path": p, "error": e} for p, e in self.failed],
+            "duplicates": [{"path": p, "same_as": s} for p, s in self.duplicates],
+            "chunks": self.chunks,
+            "documents": self.documents,
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+def default_index_dir() -> Path:
+    env = os.environ.get("SHUZHI_INDEX")
+    return Path(env) if env else DEFAULT_INDEX_DIR
+
+
+def _check_writable(index_dir: Path) -> None:
+    """Refuse early, before anything is written, if the index cannot be created or updated."""
+    if index_dir.exists() and not index_dir.is_dir():
+        raise InputError("索引路径已存在但不是文件夹；请用 --index 指定一个文件夹。", path=str(index_dir))
+    probe = index_dir
+    while not probe.exists():
+        parent = probe.parent
+        if parent == probe:
+            break
+        probe = parent
+    if not probe.is_dir():
+        raise InputError(
+            f"无法在此创建索引：上级路径 {probe} 是一个文件而不是文件夹；请用 --index 换一个位置。",
+            path=str(index_dir),
+        )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError("索引目录不可写；请检查权限，或用 --index 指定一个可写的文件夹。", path=str(index_dir))
+
+
+# --------------------------------------------------------------------------- the index
+
+@dataclass
+class _Loaded:
+    """The current generation, in memory."""
+
+    generation: int
+    chunks: list[Chunk]
+    terms: list[list[str]]
+    manifest: dict[str, dict[str, Any]]
+    by_id: dict[str, int] = field(default_factory=dict)
+    bm25: Bm25Ranker | None = None
+    filter: ChunkFilter | None = None
+    vectors: np.ndarray | None = None          # the vector sidecar, rows aligned with chunks
+    past: dict[tuple[str, int | None], list[tuple[str, int | None]]] = field(default_factory=dict)
+
+
+@dataclass
+class _IngestRun:
+    """The bookkeeping of one ingest, filled file by file."""
+
+    manifest: dict[str, dict[str, Any]]
+    failed: list[tuple[str, str]]
+    cwd: str = field(default_factory=os.getcwd)
+    touched: bool = False       # a manifest entry changed without any chunk changing
+    doc_owner: dict[str, str] = field(default_factory=dict)      # doc_id → manifest key
+    removed_docs: set[str] = field(default_factory=set)
+    new_docs: list[tuple[list[Chunk], list[list[str]]]] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self, chunks: int, documents: int) -> IngestSummary:
+        return IngestSummary(tuple(self.added), tuple(self.replaced), tuple(self.unchanged),
+                             tuple(self.failed), tuple(self.duplicates), chunks, documents)
+
+
+class HybridIndex:
+    """BM25 + Chroma index of report chunks. Use `HybridIndex.open(...)`; see module docs."""
+
+    def __init__(
+        self,
+        index_dir: Path | None,
+        *,
+        chroma_url: str | None = None,
+        embedder: str | None = None,
+        read_only: bool = False,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ):
+        if index_dir is None and not chroma_url:
+            raise UsageError("没有索引目录时必须给出 --chroma-url。")
+        # None: the shared index on the Chroma server is the whole index (pipeline.index.remote).
+        self.index_dir = Path(index_dir) if index_dir is not None else None
+        self.chroma_url = chroma_url
+        self.read_only = read_only
+        self.lock_timeout = lock_timeout
+        self._requested_embedder = embedder
+        self._state: dict[str, Any] | None = None
+        self._state_mtime: float | None = None
+        self._loaded: _Loaded | None = None
+        self._embedder: Any = None
+        self._client: Any = None
+        self._collection: Any = None
+        self._mutex = threading.RLock()
+        self.rrf_k = RRF_K
+        self.bm25_weight = BM25_WEIGHT
+        self.vector_weight = VECTOR_WEIGHT
+        self.filter_in_chroma = os.environ.get("SHUZHI_CHROMA_FILTER", "") not in ("", "0")
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(
+        cls,
+        index_dir: Path | None = None,
+        *,
+        chroma_url: str | None = None,
+        embedder: str | None = None,
+        read_only: bool = False,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> HybridIndex:
+        """Open (or prepare to create) an index. Cheap: nothing heavy loads until first use.
+
+        `index_dir=None` with `chroma_url`: the shared index on the server, no local state (the
+        server is asked for its state now, so a dead server or an empty one fails here)."""
+        remote = index_dir is None and bool(chroma_url)
+        directory = None if remote else Path(index_dir) if index_dir is not None else default_index_dir()
+        if embedder is not None:
+            resolve_embedder(embedder)       # reject a bad spec now, not halfway through an ingest
+        index = cls(directory, chroma_url=chroma_url, embedder=embedder, read_only=read_only,
+                    lock_timeout=lock_timeout)
+        if remote:      # the server is asked now: a dead or empty one fails here, not mid-batch
+            index._client = index_remote.connect(str(chroma_url))
+            if read_only and index._read_state() is None:
+                raise InputError(index_remote.missing_message(str(chroma_url)), path=chroma_url)
+            if read_only and embedder is not None:
+                index._get_embedder()      # a mismatch is an error now, not at the first query
+            return index
+        if read_only and not index.exists():
+            raise InputError("索引不存在；请先运行 shuzhi ingest 建立索引，或用 --index 指定索引目录。",
+                             path=str(directory))
+        index._read_state()
+        return index
+
+    @property
+    def location(self) -> str:
+        """Where the index lives, for messages: the folder, or the server and collection."""
+        if self.index_dir is None:
+            return f"{self.chroma_url} 集合 {SHARED_COLLECTION}"
+        return str(self.index_dir)
+
+    def exists(self) -> bool:
+        if self.index_dir is None:
+            return self._read_state() is not None
+        return (self.index_dir / STATE_FILE).is_file()
+
+    def _read_state(self) -> dict[str, Any] | None:
+        if self.index_dir is None:          # the shared server's state, read once per open/ingest
+            if self._state is None:
+                self._client = self._client or index_remote.connect(str(self.chroma_url))
+                self._state = index_remote.read_state(self._client, FORMAT_VERSION)
+            return self._state
+        path = self.index_dir / STATE_FILE
+        try:
+            mtime = path.stat().st_mtime_ns
+        except (FileNotFoundError, NotADirectoryError):
+            self._state, self._state_mtime = None, None
+            return None
+        if self._state is not None and mtime == self._state_mtime:
+            return self._state
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"索引状态文件损坏（{exc}）；请用 shuzhi ingest --rebuild 重建索引。",
+                             path=str(path)) from exc
+        if state.get("format") != FORMAT_VERSION:
+            raise InputError(
+                f"索引格式版本 {state.get('format')} 与本程序（{FORMAT_VERSION}）不符；请用 --rebuild 重建。",
+                path=str(path),
+            )
+        if self._state is not None and state.get("generation") != self._state.get("generation"):
+            self._loaded = None       # another process committed a new generation: reload lazily
+        self._state, self._state_mtime = state, mtime
+        return state
+
+    @property
+    def embedder_name(self) -> str:
+        state = self._state or {}
+        return state.get("embedder") or resolve_embedder(self._requested_embedder).name
+
+    def _get_embedder(self) -> Any:
+        if self._embedder is None:
+            recorded = (self._state or {}).get("embedder")
+            spec = self._requested_embedder or recorded or DEFAULT_EMBEDDER
+            embedder = resolve_embedder(spec)
+            # Vectors from two embedders are not comparable: a query must use the index's own.
+            if recorded and embedder.name != recorded:
+                raise UsageError(
+                    f"索引用“{recorded}”向量化建立，不能用“{embedder.name}”查询；去掉 --embedder 即可。"
+                )
+            self._embedder = embedder
+        return self._embedder
+
+    def __len__(self) -> int:
+        state = self._read_state()
+        return int(state.get("chunks", 0)) if state else 0
+
+    # ------------------------------------------------------------------ generations
+
+    def _gen_dir(self, generation: int) -> Path:
+        assert self.index_dir is not None, "the shared index has no generation folders"
+        return self.index_dir / f"gen-{generation:06d}"
+
+    def _load(self) -> _Loaded:
+        with self._mutex:
+            state = self._read_state()
+            if self._loaded is not None:
+                return self._loaded
+            if state is None:
+                self._loaded = _Loaded(0, [], [], {})
+                return self._loaded
+            if self.index_dir is None:
+                key = (self.chroma_url, state.get("index_id"), int(state["generation"]))
+                self._loaded = index_remote.cached(key, lambda: self._load_remote(state))
+                return self._loaded
+            generation = int(state["generation"])
+            gen_dir = self._gen_dir(generation)
+            chunks: list[Chunk] = []
+            terms: list[list[str]] = []
+            try:
+                with (gen_dir / "chunks.jsonl").open(encoding="utf-8") as handle:
+                    for line in handle:
+                        row = json.loads(line)
+                        chunks.append(chunk_from_json(row))
+                        terms.append(row["terms"])
+                manifest = json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise InputError(f"索引数据缺失或损坏（{exc}）；请用 shuzhi ingest --rebuild 重建。",
+                                 path=str(gen_dir)) from exc
+            loaded = _Loaded(generation, chunks, terms, manifest)
+            loaded.by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
+            self._loaded = loaded
+            return loaded
+
+    def _load_remote(self, state: dict[str, Any]) -> _Loaded:
+        """The whole shared index, paged out of the server: chunks, BM25 and the vector matrix."""
+        self._client = self._client or index_remote.connect(str(self.chroma_url))
+        manifest = index_remote.read_manifest(self._client)
+        chunks, terms, vectors = index_remote.read_chunks(self._client, manifest, int(state.get("dim") or 0))
+        loaded = _Loaded(int(state["generation"]), chunks, terms, manifest, vectors=vectors)
+        loaded.by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
+        if chunks:
+            loaded.bm25 = Bm25Ranker.build(chunks, terms)
+        return loaded
+
+    def _filter(self, loaded: _Loaded) -> ChunkFilter:
+        with self._mutex:
+            if loaded.filter is None:
+                loaded.filter = loaded.bm25.filter if loaded.bm25 is not None else ChunkFilter(loaded.chunks)
+            return loaded.filter
+
+    def _vectors(self, loaded: _Loaded) -> np.ndarray | None:
+        """The generation's vector sidecar (in memory: 1 MB per 1,000 chunks), or None if absent."""
+        with self._mutex:
+            if loaded.vectors is None:
+                if self.index_dir is None:
+                    return None
+                path = self._gen_dir(loaded.generation) / VECTORS_FILE
+                if not path.is_file():
+                    return None
+                vectors = np.load(path, allow_pickle=False)
+                if vectors.shape[0] != len(loaded.chunks):
+                    return None
+                loaded.vectors = vectors
+            return loaded.vectors
+
+    def _bm25(self, loaded: _Loaded) -> Bm25Ranker:
+        with self._mutex:
+            if loaded.bm25 is None:
+                bm25_dir = self._gen_dir(loaded.generation) / "bm25" if self.index_dir else None
+                if loaded.chunks and bm25_dir is not None and bm25_dir.is_dir():
+                    loaded.bm25 = Bm25Ranker.load(bm25_dir, loaded.chunks)
+                else:
+                    loaded.bm25 = Bm25Ranker.build(loaded.chunks, loaded.terms)
+            return loaded.bm25
+
+    # ------------------------------------------------------------------ Chroma
+
+    def _chroma(self) -> Any:
+        with self._mutex:
+            if self._collection is not None:
+                return self._collection
+            url = _parse_chroma_url(self.chroma_url) if self.chroma_url else None
+            if self.index_dir is None:
+                self._client = self._client or index_remote.connect(str(self.chroma_url))
+            else:
+                try:
+                    self._client = open_chroma(str(self.index_dir / CHROMA_DIR), url)
+                except Exception as exc:
+                    raise ShuzhiError(f"连接不上 Chroma 服务 {self.chroma_url}：{exc}；请确认服务已启动。"
+                                      if url else f"打开向量库失败：{exc}", path=str(self.index_dir)) from exc
+            name = self._collection_name()
+            try:
+                self._collection = open_collection(self._client, name, self.embedder_name)
+            except Exception as exc:
+                raise ShuzhiError(f"打开 Chroma 集合 {name} 失败：{exc}") from exc
+            return self._collection
+
+    def _collection_name(self) -> str:
+        if self.index_dir is None:
+            return SHARED_COLLECTION
+        state = self._state or {}
+        return f"shuzhi-{state.get('index_id') or 'new'}"
+
+    # ------------------------------------------------------------------ locking
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(self.index_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the whole block
+        try:
+            deadline = time.monotonic() + max(self.lock_timeout, 0.0)
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise IndexLockedError(
+                            f"另一个 ingest 正在使用索引（已等待 {self.lock_timeout:g} 秒）；请等它完成后再试。",
+                            path=str(self.index_dir),
+                        ) from None
+                    time.sleep(0.2)
+            yield
+        finally:
+            handle.close()        # closing releases the flock
+
+    # ------------------------------------------------------------------ ingest
+
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        *,
+        rebuild: bool = False,
+        progress: Callable[[str, str], None] | None = None,
+    ) -> IngestSummary:
+        """Add, replace or skip each file (folders are walked); commit once at the end.
+
+        `progress(path, status)` is called per file with status added | replaced | unchanged |
+        failed | duplicate. A bad file is recorded in `failed` and the rest still go in.
+        """
+        if self.read_only:
+            raise UsageError("索引以只读方式打开，不能写入。")
+        if self.index_dir is not None:
+            _check_writable(self.index_dir)
+        files, missing = expand_paths(paths)
+        if not files and not rebuild:
+            # Nothing to read: report the missing paths without creating or locking anything.
+            state = self._read_state()
+            return IngestSummary(failed=tuple(missing), chunks=len(self),
+                                 documents=int((state or {}).get("documents", 0)))
+        if self.index_dir is None:          # the shared server: no folder, no lock (see index_remote)
+            return self._ingest_under_lock(files, missing, rebuild=rebuild, progress=progress)
+        created = not self.index_dir.exists()
+        try:
+            with self._locked():
+                summary = self._ingest_under_lock(files, missing, rebuild=rebuild, progress=progress)
+        except BaseException:
+            if created and not self.exists():
+                shutil.rmtree(self.index_dir, ignore_errors=True)
+            raise
+        if created and not self.exists():
+            shutil.rmtree(self.index_dir, ignore_errors=True)     # nothing committed: leave no trace
+        return summary
+
+    def _ingest_under_lock(
+        self,
+        files: list[Path],
+        missing: list[tuple[str, str]],
+        *,
+        rebuild: bool,
+        progress: Callable[[str, str], None] | None,
+    ) -> IngestSummary:
+        self._state, self._state_mtime, self._loaded = None, None, None
+        state = self._read_state()
+        requested = resolve_embedder(self._requested_embedder) if self._requested_embedder else None
+        if state and not rebuild and requested and requested.name != state.get("embedder"):
+            raise UsageError(
+                f"索引已用“{state.get('embedder')}”向量化，不能混入“{requested.name}”；"
+                "如要更换，请加 --rebuild 重建索引。",
+                path=self.location,
+            )
+        if rebuild or state is None:
+            return self._ingest_locked(files, missing, fresh=True, progress=progress)
+        return self._ingest_locked(files, missing, fresh=False, progress=progress)
+
+    def _ingest_locked(
+        self,
+        files: list[Path],
+        missing: list[tuple[str, str]],
+        *,
+        fresh: bool,
+        progress: Callable[[str, str], None] | None,
+    ) -> IngestSummary:
+        old_state = self._state
+        if fresh:
+            embedder = resolve_embedder(self._requested_embedder or DEFAULT_EMBEDDER)
+            index_id = (old_state or {}).get("index_id") or uuid.uuid4().hex[:12]
+            loaded = _Loaded(0, [], [], {})
+            generation = int((old_state or {}).get("generation", 0))
+        else:
+            assert old_state is not None
+            embedder = resolve_embedder(old_state["embedder"])
+            index_id = old_state["index_id"]
+            loaded = self._load()
+            generation = loaded.generation
+        self._embedder = embedder
+        self._state = {**(old_state or {}), "embedder": embedder.name, "index_id": index_id,
+                       "format": FORMAT_VERSION}
+        self._collection = None
+
+        def open_collection() -> Any:
+            if fresh:                       # --rebuild or a first ingest: start from an empty collection
+                self._chroma()
+                self._reset_collection()
+            return self._chroma()
+
+        def release() -> None:              # before a child process writes: drop our own client
+            self._collection = self._client = None
+            if not self.chroma_url:
+                release_chroma(str(self.index_dir / CHROMA_DIR))
+
+        run = _IngestRun(manifest={k: dict(v) for k, v in loaded.manifest.items()}, failed=list(missing))
+        run.doc_owner = {entry["doc_id"]: key for key, entry in run.manifest.items()}
+        shared = self.index_dir is None
+        if shared:
+            run.cwd = ""        # files keyed by the path as given, the same on every machine
+
+        def metadata(chunk: Chunk, terms: Sequence[str]) -> dict[str, Any]:
+            title = run.manifest.get(run.doc_owner.get(chunk.doc_id, ""), {}).get("title")
+            return index_remote.chunk_metadata(chunk, terms, title)
+
+        for path_str, _ in missing:
+            if progress:
+                progress(path_str, "failed")
+        writer = VectorWriter(
+            embedder, local=open_collection, release=release, reset=fresh, name=self._collection_name(),
+            path=None if self.chroma_url else str(self.index_dir / CHROMA_DIR),
+            url=_parse_chroma_url(self.chroma_url) if self.chroma_url else None,
+            metadata=metadata if shared else None, documents=shared,
+        )
+        try:
+            for number, path in enumerate(files):
+                status = self._read_one(path, run)
+                if status in ("added", "replaced"):
+                    if len(run.new_docs) == 1:
+                        writer.expect(len(files) - number)
+                    writer.add(*run.new_docs[-1])
+                if progress:
+                    progress(str(path), status)
+            writer.finish()
+            return self._commit(run, loaded, writer, fresh=fresh, index_id=index_id, generation=generation,
+                                embedder=embedder)
+        finally:
+            writer.close()
+
+    def _commit(self, run: _IngestRun, loaded: _Loaded, writer: VectorWriter, *, fresh: bool, index_id: str,
+                generation: int, embedder: Any) -> IngestSummary:
+
+        # A rebuild in which every file failed keeps the old index rather than an empty one.
+        if not run.new_docs and not run.removed_docs and not run.touched:
+            self._state, self._state_mtime, self._loaded = None, None, None
+            kept = self._read_state() or {}
+            return run.summary(int(kept.get("chunks", 0)), int(kept.get("documents", 0)))
+
+        # The new store: old chunks minus replaced documents, then the new documents.
+        chunks_out: list[Chunk] = []
+        terms_out: list[list[str]] = []
+        stale_ids: list[str] = []
+        for chunk, terms in zip(loaded.chunks, loaded.terms, strict=True):
+            if chunk.doc_id in run.removed_docs:
+                stale_ids.append(chunk.chunk_id)
+            else:
+                chunks_out.append(chunk)
+                terms_out.append(terms)
+        for chunks, terms in run.new_docs:
+            chunks_out.extend(chunks)
+            terms_out.extend(terms)
+
+        # Vectors are written before the commit (Chroma is secondary: ids not in the committed
+        # store are ignored), so a crash up to the state.json write leaves the old generation.
+        if self.index_dir is None:
+            # Stale chunks go only after the commit: until then readers of the old generation
+            # still find them (the new ones are ignored until their document is in the manifest).
+            summary = self._commit_shared(run, loaded, writer, chunks_out, index_id, generation + 1, embedder)
+            writer.delete(stale_ids)
+            writer.reconcile(chunks_out, terms_out)
+            return summary
+        writer.delete(stale_ids)
+        writer.reconcile(chunks_out, terms_out)
+        vectors = self._sidecar_rows(loaded, chunks_out, terms_out, writer.vectors)
+
+        generation += 1
+        self._write_generation(generation, chunks_out, terms_out, run.manifest, vectors)
+        state = {
+            "format": FORMAT_VERSION,
+            "index_id": index_id,
+            "embedder": embedder.name,
+            "generation": generation,
+            "chunks": len(chunks_out),
+            "documents": len(run.manifest),
+            "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        atomic_write_text(self.index_dir / STATE_FILE, json.dumps(state, ensure_ascii=False, indent=1))
+        self._state, self._state_mtime, self._loaded = None, None, None
+        self._read_state()
+        self._remove_old_generations(keep=generation)
+        return run.summary(len(chunks_out), len(run.manifest))
+
+    def _commit_shared(self, run: _IngestRun, loaded: _Loaded, writer: VectorWriter, chunks: list[Chunk],
+                       index_id: str, generation: int, embedder: Any) -> IngestSummary:
+        """The shared server's commit: the manifest, then the state record (see index_remote)."""
+        state = {
+            "format": FORMAT_VERSION, "index_id": index_id, "embedder": embedder.name,
+            "dim": embedder.dim or next((len(v) for v in writer.vectors.values()), 0),
+            "generation": generation, "chunks": len(chunks), "documents": len(run.manifest),
+        }
+        self._client = self._client or index_remote.connect(str(self.chroma_url))   # dropped for a writer process
+        index_remote.write_commit(self._client, state, run.manifest, loaded.manifest)
+        self._state, self._loaded = None, None
+        self._read_state()
+        return run.summary(len(chunks), len(run.manifest))
+
+    @staticmethod
+    def _read_one(path: Path, run: _IngestRun) -> str:
+        """Parse, chunk and segment one file into `run`; returns its status. Never raises for a
+        bad file: the error goes to `run.failed` so a folder ingest carries on."""
+        from pipeline.reading.parse import parse_file
+
+        shown = str(path)
+        # Not resolve() (an lstat per path component) nor abspath() (a getcwd per call, which is
+        # slow on some overlay filesystems): the working directory is read once per ingest.
+        key = os.path.normpath(os.path.join(run.cwd, path))
+        try:
+            stat = path.stat()
+            previous = run.manifest.get(key)
+            # Same size and modification time as when indexed: unchanged without opening the file
+            # (opening costs milliseconds on some network and overlay filesystems).
+            if previous and (previous.get("size"), previous.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+                run.unchanged.append(shown)
+                return "unchanged"
+            report = parse_file(path)      # doc_id: the content digest, from the same read
+            doc_id = report.doc_id
+            if previous and previous["doc_id"] == doc_id:
+                # Touched, not changed: the content hash is the truth. Record the new time so the
+                # next ingest skips it without parsing.
+                run.manifest[key] = {**previous, "mtime_ns": stat.st_mtime_ns}
+                run.touched = True
+                run.unchanged.append(shown)
+                return "unchanged"
+            owner = run.doc_owner.get(doc_id)
+            if owner is not None and owner != key:
+                run.duplicates.append((shown, run.manifest[owner]["path"]))
+                return "duplicate"
+            chunks = chunk_report(report, path=shown)
+            if not chunks:
+                raise InputError("文件里没有可索引的正文。", path=shown)
+            terms = [segment.index_terms(c.text) for c in chunks]
+        except ShuzhiError as exc:
+            run.failed.append((shown, exc.message if exc.path else str(exc)))
+            return "failed"
+        except (OSError, UnicodeError, ValueError) as exc:
+            run.failed.append((shown, f"无法读取或解析：{exc}"))
+            return "failed"
+        if previous:
+            run.removed_docs.add(previous["doc_id"])
+            run.doc_owner.pop(previous["doc_id"], None)
+            run.replaced.append(shown)
+        else:
+            run.added.append(shown)
+        run.new_docs.append((chunks, terms))
+        run.doc_owner[doc_id] = key
+        run.manifest[key] = {
+            "path": shown, "doc_id": doc_id, "title": report.title, "region": report.region,
+            "year": chunks[0].year, "sections": [s.key for s in report.sections],
+            "chunks": len(chunks), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "ingested": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        return "replaced" if previous else "added"
+
+    def _reset_collection(self) -> None:
+        name = self._collection_name()
+        with contextlib.suppress(Exception):       # absent on a first ingest
+            self._client.delete_collection(name)
+        self._collection = None
+
+    def _sidecar_rows(
+        self,
+        loaded: _Loaded,
+        chunks: Sequence[Chunk],
+        terms: Sequence[Sequence[str]],
+        new_vectors: dict[str, np.ndarray],
+    ) -> np.ndarray:
+        """The vectors of the new store in order: new ones from this ingest, kept ones from the
+        previous generation's sidecar (re-embedded only if that sidecar is missing)."""
+        old = self._vectors(loaded) if loaded.chunks else None
+        dim = self._embedder.dim or (next(iter(new_vectors.values())).shape[0] if new_vectors else 0)
+        matrix = np.zeros((len(chunks), dim), dtype=np.float32)
+        missing: list[int] = []
+        for row, chunk in enumerate(chunks):
+            vector = new_vectors.get(chunk.chunk_id)
+            if vector is None and old is not None and chunk.chunk_id in loaded.by_id:
+                vector = old[loaded.by_id[chunk.chunk_id]]
+            if vector is None:
+                missing.append(row)
+            else:
+                matrix[row] = vector
+        if missing:
+            matrix[missing] = self._embedder.embed_documents([chunks[i].text for i in missing],
+                                                             [terms[i] for i in missing])
+        return matrix
+
+    def _write_generation(
+        self,
+        generation: int,
+        chunks: Sequence[Chunk],
+        terms: Sequence[Sequence[str]],
+        manifest: dict[str, dict[str, Any]],
+        vectors: np.ndarray,
+    ) -> None:
+        gen_dir = self._gen_dir(generation)
+        if gen_dir.exists():          # left by a crashed ingest that never committed
+            shutil.rmtree(gen_dir)
+        gen_dir.mkdir(parents=True)
+        lines = "".join(chunk_to_json(c, t) + "\n" for c, t in zip(chunks, terms, strict=True))
+        atomic_write_text(gen_dir / "chunks.jsonl", lines)
+        atomic_write_text(gen_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+        buffer = io.BytesIO()
+        np.save(buffer, vectors, allow_pickle=False)
+        atomic_write_bytes(gen_dir / VECTORS_FILE, buffer.getvalue())
+        if chunks:
+            Bm25Ranker.build(chunks, terms).save(gen_dir / "bm25")
+
+    def _remove_old_generations(self, keep: int) -> None:
+        for path in self.index_dir.glob("gen-*"):
+            if path.is_dir() and path.name != self._gen_dir(keep).name:
+                shutil.rmtree(path, ignore_errors=True)
+
+    # ------------------------------------------------------------------ reading
+
+    def all_chunks(self, region: str | None = None, year: int | None = None,
+                   section: str | None = None) -> list[Chunk]:
+        return [
+            c for c in self._load().chunks
+            if (region is None or c.region == region) and (year is None or c.year == year)
+            and (section is None or c.section_key == section)
+        ]
+
+    def past_reports(self, region: str, before_year: int | None = None) -> list[tuple[str, int | None]]:
+        """Earlier reports of one region as (text, year), oldest first, rebuilt from their chunks.
+
+        Used to call a figure stale. A document whose region the parser could not tell counts as
+        this region's when its text names the region; another county's figures never count
+        (comparing with them would call coincidences stale).
+        """
+        loaded = self._load()
+        # A batch asks once per unit; the answer only changes with a new generation (a new _Loaded).
+        key = (region, before_year)
+        if key not in loaded.past:
+            loaded.past[key] = self._collect_past(loaded.chunks, region, before_year)
+        return list(loaded.past[key])
+
+    @staticmethod
+    def _collect_past(chunks: list[Chunk], region: str, before_year: int | None) -> list[tuple[str, int | None]]:
+        docs: dict[str, list[Chunk]] = {}
+        for chunk in chunks:
+            docs.setdefault(chunk.doc_id, []).append(chunk)
+        past: list[tuple[str, int | None]] = []
+        for doc_chunks in docs.values():
+            doc_chunks.sort(key=lambda c: c.position)
+            text = "\n".join(c.text for c in doc_chunks)
+            year = next((c.year for c in doc_chunks if c.year is not None), None)
+            doc_region = next((c.region for c in doc_chunks if c.region), None)
+            if doc_region is None and region and region in text:
+                doc_region = region
+            if doc_region != region:
+                continue
+            if before_year is not None and year is not None and year >= before_year:
+                continue
+            past.append((text, year))
+        past.sort(key=lambda item: item[1] or 0)
+        return past
+
+    def documents(self) -> list[dict[str, Any]]:
+        """One dict per indexed file: path, doc_id, title, region, year, sections, chunks."""
+        manifest = self._load().manifest
+        rows = [
+            {k: entry.get(k) for k in ("path", "doc_id", "title", "region", "year", "sections", "chunks")}
+            for entry in manifest.values()
+        ]
+        return sorted(rows, key=lambda r: (r["region"] or "", r["year"] or 0, r["path"]))
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        section: str | None = None,
+        region: str | None = None,
+        year: int | None = None,
+        mode: str = "hybrid",
+    ) -> list[SearchHit]:
+        """Top-k chunks for `query`; filters apply to both retrievers before fusion."""
+        if mode not in SEARCH_MODES:
+            raise UsageError(f"检索方式“{mode}”无效；可选：{'、'.join(SEARCH_MODES)}。")
+        if k <= 0 or not query.strip():
+            return []
+        loaded = self._load()
+        if not loaded.chunks:
+            return []
+        depth = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES)
+        bm25_ids: list[str] = []
+        vector_ids: list[str] = []
+        mask = self._filter(loaded).mask(section=section, region=region, year=year)
+        if mask is not None and not mask.any():
+            return []
+        if mode in ("hybrid", "bm25"):
+            order = self._bm25(loaded).rank(segment.index_terms(query), depth, mask)
+            bm25_ids = [loaded.chunks[i].chunk_id for i in order]
+        if mode in ("hybrid", "vector"):
+            vector_ids = self._vector_ids(query, depth, (section, region, year), mask, loaded)
+        if mode == "bm25":
+            return [SearchHit(loaded.chunks[loaded.by_id[cid]], 1.0 / (self.rrf_k + r), bm25_rank=r)
+                    for r, cid in enumerate(bm25_ids[:k], start=1)]
+        if mode == "vector":
+            return [SearchHit(loaded.chunks[loaded.by_id[cid]], 1.0 / (self.rrf_k + r), vector_rank=r)
+                    for r, cid in enumerate(vector_ids[:k], start=1)]
+        fused = rrf_fuse([(bm25_ids, self.bm25_weight), (vector_ids, self.vector_weight)],
+                         k=k, rrf_k=self.rrf_k)
+        return [SearchHit(loaded.chunks[loaded.by_id[cid]], score, bm25_rank=ranks[0], vector_rank=ranks[1])
+                for cid, score, ranks in fused]
+
+    def _vector_ids(
+        self,
+        query: str,
+        depth: int,
+        filters: tuple[str | None, str | None, int | None],
+        mask: np.ndarray | None,
+        loaded: _Loaded,
+    ) -> list[str]:
+        vector = self._get_embedder().embed_query(query)
+        # Filtered queries: exact search over the filtered rows of the vector sidecar. Chroma's
+        # `where` pre-filter costs 20–70 ms at 12k chunks on a 2-core machine (a SQLite scan of
+        # the metadata) against < 2 ms here; it stays the path when the sidecar is missing or
+        # when `filter_in_chroma` is set (eval/bench_search.py measures both). The shared index
+        # holds every vector in memory already: no query needs a round trip to the server.
+        if (mask is not None or self.index_dir is None) and not self.filter_in_chroma:
+            vectors = self._vectors(loaded)
+            if vectors is not None and vectors.shape[1] == vector.shape[0]:
+                return [loaded.chunks[i].chunk_id for i in exact_vector_rank(vectors, vector, depth, mask)]
+        collection = self._chroma()
+        n = min(depth, len(loaded.chunks))
+        try:
+            result = collection.query(query_embeddings=[vector], n_results=n, where=chroma_where(*filters),
+                                      include=[])
+        except Exception as exc:
+            raise ShuzhiError(f"向量检索失败：{exc}；可用 --rebuild 重建索引。", path=self.location) from exc
+        ids = result.get("ids") or [[]]
+        # Ids outside the committed store come from an interrupted ingest: skip them.
+        return [cid for cid in ids[0] if cid in loaded.by_id]

@@ -1,0 +1,385 @@
+"""Retrieval units and ranking: chunking reports into passages, BM25 over jieba terms, exact
+vector ranking, reciprocal-rank fusion, and the LangChain retriever.
+
+The storage side (files, Chroma, manifest, locking) lives in `pipeline/index.py`; this module is
+independent of where the chunks are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipeline.models import Chunk, Report, SearchHit
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+
+SEARCH_MODES = ("hybrid", "bm25", "vector")
+
+# Reciprocal-rank fusion: score = Σ weight / (RRF_K + rank). Tuned on eval/retrieval_eval.py
+# (`--sweep`): on this genre BM25 over jieba terms is the sharper ranker and the hashed vectors
+# mostly re-order and extend its list, so a small constant (which keeps BM25's top ranks apart)
+# and a light vector weight work best; the paper's 60 with equal weights lets vector-only noise
+# (short passages sharing a few common characters) into the top 5.
+RRF_K = 2
+BM25_WEIGHT = 1.0
+VECTOR_WEIGHT = 0.35
+# How deep each retriever looks before fusion, as a multiple of k (with a floor).
+CANDIDATE_FACTOR = 4
+MIN_CANDIDATES = 40
+_MATVEC_ELEMENTS = 131_072     # per block: below OpenBLAS's threading threshold
+
+
+# Sub-points longer than this are cut at sentence ends so one chunk stays one idea.
+MAX_CHUNK_CHARS = 600
+TABLE_ROW_CHARS = 40
+_ENUM_TAIL = re.compile(r"(?:[一二三四五六七八九十]{1,3}是|[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[、.．])\s*$")
+_YEAR_IN_NAME = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
+
+
+# --------------------------------------------------------------------------- chunking
+
+def _strip_enum_tail(text: str) -> str:
+    return _ENUM_TAIL.sub("", text).strip()
+
+
+def _split_long(text: str) -> list[str]:
+    """Cut an over-long passage at sentence ends into pieces of at most ~MAX_CHUNK_CHARS."""
+    if len(text) <= MAX_CHUNK_CHARS:
+        return [text]
+    from pipeline.reading.sentences import split_sentences
+
+    pieces: list[str] = []
+    current = ""
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        if current and len(current) + len(sentence) > MAX_CHUNK_CHARS:
+            pieces.append(current)
+            current = ""
+        current += sentence
+    if current:
+        pieces.append(current)
+    return pieces or [text]
+
+
+def _paragraph_passages(paragraph: str, subpoints: Sequence[str]) -> list[str]:
+    """A paragraph as passages: its lead-in, then each sub-point found in it, else itself."""
+    found: list[tuple[int, str]] = []
+    for point in subpoints:
+        probe = point[:40]
+        at = paragraph.find(probe) if probe else -1
+        if at >= 0:
+            found.append((at, point))
+    if not found:
+        return [paragraph.strip()]
+    found.sort()
+    passages: list[str] = []
+    lead = _strip_enum_tail(paragraph[: found[0][0]])
+    if len(lead) >= 8:
+        passages.append(lead)
+    for i, (at, point) in enumerate(found):
+        end = found[i + 1][0] if i + 1 < len(found) else len(paragraph)
+        piece = point if point in paragraph[at:end] or at + len(point) <= end else paragraph[at:end]
+        passages.append(_strip_enum_tail(piece) if i + 1 < len(found) else piece.strip())
+    return [p for p in passages if p]
+
+
+def _year_from_path(path: str) -> int | None:
+    match = _YEAR_IN_NAME.search(Path(path).stem)
+    return int(match.group(1)) if match else None
+
+
+def _is_table_row(paragraph: str) -> bool:
+    text = paragraph.strip()
+    return (0 < len(text) <= TABLE_ROW_CHARS and not any(ch in text for ch in "。；！？")
+            and any(ch in text for ch in " \t|"))
+
+
+def _merge_table_rows(paragraphs: Sequence[str]) -> list[str]:
+    """Runs of table rows (a Word table arrives one row per paragraph: `基干民兵 1176人`) become
+    one passage: a lone row is too short to be worth retrieving and crowds out real passages."""
+    merged: list[str] = []
+    run: list[str] = []
+    for paragraph in [*paragraphs, ""]:
+        if _is_table_row(paragraph):
+            run.append(paragraph.strip())
+            continue
+        if run:
+            merged.append("\n".join(run))
+            run = []
+        if paragraph:
+            merged.append(paragraph)
+    return merged
+
+
+def chunk_report(report: Report, *, path: str | None = None) -> list[Chunk]:
+    """Cut a parsed report into retrievable passages: one per sub-point, else one per paragraph.
+
+    The year falls back to a 4-digit year in the file name (`lanchuan-2022.txt`) when the text
+    does not state it.
+    """
+    source = path or report.source
+    doc_id = report.doc_id or hashlib.sha256(report.text.encode("utf-8")).hexdigest()[:16]
+    year = report.year if report.year is not None else _year_from_path(source)
+    chunks: list[Chunk] = []
+    for section in report.sections:
+        for paragraph in _merge_table_rows(section.paragraphs):
+            if not paragraph.strip():
+                continue
+            for passage in _paragraph_passages(paragraph, section.subpoints):
+                for piece in _split_long(passage):
+                    text = piece.strip()
+                    if not text:
+                        continue
+                    position = len(chunks)
+                    chunks.append(Chunk(
+                        chunk_id=f"{doc_id}:{position}",
+                        doc_id=doc_id,
+                        text=text,
+                        path=source,
+                        region=report.region,
+                        year=year,
+                        section_key=section.key,
+                        heading=section.heading,
+                        position=position,
+                    ))
+    return chunks
+
+
+FALLBACK_SUFFIXES = (".txt", ".md", ".docx")
+
+
+def chunk_to_json(chunk: Chunk, terms: Sequence[str]) -> str:
+    return json.dumps({
+        "id": chunk.chunk_id, "doc": chunk.doc_id, "text": chunk.text, "path": chunk.path,
+        "region": chunk.region, "year": chunk.year, "section": chunk.section_key,
+        "heading": chunk.heading, "pos": chunk.position, "terms": list(terms),
+    }, ensure_ascii=False)
+
+
+def chunk_from_json(row: dict[str, Any]) -> Chunk:
+    return Chunk(
+        chunk_id=row["id"], doc_id=row["doc"], text=row["text"], path=row["path"], region=row["region"],
+        year=row["year"], section_key=row["section"], heading=row["heading"], position=row["pos"],
+    )
+
+
+def chroma_where(section: str | None, region: str | None, year: int | None) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    if section is not None:
+        clauses.append({"section": section})
+    if region is not None:
+        clauses.append({"region": region})
+    if year is not None:
+        clauses.append({"year": year})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def supported_suffixes() -> tuple[str, ...]:
+    try:
+        from pipeline.reading.readers import SUPPORTED_SUFFIXES
+    except ImportError:       # readers not installed in a stripped-down checkout
+        return FALLBACK_SUFFIXES
+    return tuple(s.lower() for s in SUPPORTED_SUFFIXES)
+
+
+def expand_paths(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to ingest from files and folders (recursive), and (path, message) for missing ones."""
+    suffixes = supported_suffixes()
+    files: list[Path] = []
+    missing: list[tuple[str, str]] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith((".", "~$"))
+            )
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append((str(path), "文件或文件夹不存在，请检查路径。"))
+    return files, missing
+
+
+class ChunkFilter:
+    """Per-chunk filter columns, so a section/region/year filter is one boolean mask."""
+
+    def __init__(self, chunks: Sequence[Chunk]):
+        self.size = len(chunks)
+        self._region = np.array([c.region or "" for c in chunks], dtype=object)
+        self._year = np.array([c.year if c.year is not None else -1 for c in chunks], dtype=np.int64)
+        self._section = np.array([c.section_key for c in chunks], dtype=object)
+
+    def mask(self, *, section: str | None, region: str | None, year: int | None) -> np.ndarray | None:
+        """True for the chunks that pass; None when there is no filter at all."""
+        if section is None and region is None and year is None:
+            return None
+        keep = np.ones(self.size, dtype=bool)
+        if section is not None:
+            keep &= self._section == section
+        if region is not None:
+            keep &= self._region == region
+        if year is not None:
+            keep &= self._year == year
+        return keep
+
+
+def exact_vector_rank(vectors: np.ndarray, query: np.ndarray, n: int, mask: np.ndarray | None) -> list[int]:
+    """Exact cosine ranking (vectors are L2-normalised) over the rows a mask lets through.
+
+    Matrix-vector products over every row, then the mask: cheaper than gathering the rows
+    first, which copies them. The product runs in row blocks because OpenBLAS goes
+    multi-threaded above a size threshold, and on a busy machine each call then waits for a
+    descheduled worker thread (20–80 ms instead of ~1 ms at 12k × 512).
+    """
+    scores = np.empty(vectors.shape[0], dtype=np.float64)
+    block = max(16, _MATVEC_ELEMENTS // max(1, vectors.shape[1]))
+    for start in range(0, vectors.shape[0], block):
+        scores[start:start + block] = vectors[start:start + block] @ query
+    rows = np.arange(scores.size) if mask is None else np.flatnonzero(mask)
+    if rows.size == 0:
+        return []
+    if rows.size > n:
+        rows = rows[np.argpartition(-scores[rows], n - 1)[:n]]
+    return sorted(rows.tolist(), key=lambda i: (-scores[i], i))
+
+
+class Bm25Ranker:
+    """`bm25s` over pre-segmented chunk terms, with per-chunk filter columns for masking."""
+
+    def __init__(self, model: Any, chunks: Sequence[Chunk]):
+        self.model = model
+        self.chunks = chunks
+        self.filter = ChunkFilter(chunks)
+
+    @classmethod
+    def build(cls, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> Bm25Ranker:
+        import bm25s
+
+        model = bm25s.BM25()
+        # An empty corpus cannot be indexed; a single empty document keeps the shapes valid.
+        model.index([list(t) for t in terms] or [[]], show_progress=False)
+        return cls(model, chunks)
+
+    def save(self, directory: Path) -> None:
+        self.model.save(str(directory))
+
+    @classmethod
+    def load(cls, directory: Path, chunks: Sequence[Chunk]) -> Bm25Ranker:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(directory)), chunks)
+
+    def mask(self, *, section: str | None, region: str | None, year: int | None) -> np.ndarray | None:
+        return self.filter.mask(section=section, region=region, year=year)
+
+    def rank(self, query_terms: Sequence[str], n: int, mask: np.ndarray | None = None) -> list[int]:
+        """Indices of the top `n` chunks with a positive score, best first."""
+        if not self.chunks or not query_terms:
+            return []
+        scores = self.model.get_scores(list(query_terms))[: len(self.chunks)]
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        positive = np.flatnonzero(scores > 0)
+        if positive.size == 0:
+            return []
+        if positive.size > n:
+            top = positive[np.argpartition(-scores[positive], n - 1)[:n]]
+        else:
+            top = positive
+        # Stable tie-break on position in the store keeps results deterministic.
+        return sorted(top.tolist(), key=lambda i: (-float(scores[i]), i))
+
+
+def rrf_fuse(
+    rankings: Sequence[tuple[Sequence[str], float]], *, k: int, rrf_k: int = RRF_K
+) -> list[tuple[str, float, list[int | None]]]:
+    """Fuse ranked id lists by reciprocal rank. Returns (id, score, 1-based rank per list)."""
+    scores: dict[str, float] = {}
+    ranks: dict[str, list[int | None]] = {}
+    for which, (ids, weight) in enumerate(rankings):
+        for rank, chunk_id in enumerate(ids, start=1):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (rrf_k + rank)
+            ranks.setdefault(chunk_id, [None] * len(rankings))[which] = rank
+    best = sorted(scores, key=lambda cid: (-scores[cid], min(r for r in ranks[cid] if r is not None), cid))
+    return [(cid, scores[cid], ranks[cid]) for cid in best[:k]]
+
+
+def hit_to_document(hit: SearchHit) -> Document:
+    """A search hit as a LangChain Document: the chunk text plus all its metadata."""
+    from langchain_core.documents import Document
+
+    chunk = hit.chunk
+    return Document(
+        page_content=chunk.text,
+        id=chunk.chunk_id,
+        metadata={
+            "chunk_id": chunk.chunk_id,
+            "doc_id": chunk.doc_id,
+            "path": chunk.path,
+            "region": chunk.region,
+            "year": chunk.year,
+            "section": chunk.section_key,
+            "heading": chunk.heading,
+            "position": chunk.position,
+            "score": hit.score,
+            "bm25_rank": hit.bm25_rank,
+            "vector_rank": hit.vector_rank,
+        },
+    )
+
+
+@lru_cache(maxsize=1)
+def _retriever_class() -> type:
+    # Built on first use: importing langchain_core costs ~0.5 s, which the CLI and the drafter
+    # should not pay unless someone asks for the LangChain retriever.
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.retrievers import BaseRetriever
+    from pydantic import ConfigDict
+
+    class ShuzhiRetriever(BaseRetriever):
+        """The hybrid index as a LangChain retriever: `ShuzhiRetriever(index=HybridIndex.open(...))`.
+
+        Filters (`section`, `region`, `year`) and `mode` are fields, so a chain can hold a retriever
+        pinned to one section; `invoke(query)` returns Documents with the chunk metadata.
+        """
+
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+
+        index: Any
+        k: int = 5
+        section: str | None = None
+        region: str | None = None
+        year: int | None = None
+        mode: str = "hybrid"
+
+        def _get_relevant_documents(
+            self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        ) -> list[Document]:
+            hits = self.index.search(
+                query, k=self.k, section=self.section, region=self.region, year=self.year, mode=self.mode
+            )
+            return [hit_to_document(hit) for hit in hits]
+
+    ShuzhiRetriever.__module__ = __name__
+    ShuzhiRetriever.__qualname__ = "ShuzhiRetriever"
+    return ShuzhiRetriever
+
+
+def __getattr__(name: str) -> Any:
+    """`pipeline.index.retrieval.ShuzhiRetriever` resolves lazily (see `_retriever_class`)."""
+    if name == "ShuzhiRetriever":
+        return _retriever_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

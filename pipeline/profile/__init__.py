@@ -1,0 +1,1 @@
+"""Profiles: a report genre kept as data in `prompts/<name>/` (metric catalog, section plan, phrase banks, LLM prompts). This package resolves a profile folder and reads its metric catalog, the vocabulary that facts, drafting and the web share."""

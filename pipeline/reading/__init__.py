@@ -1,0 +1,1 @@
+"""Reading reports: file readers (.txt in any common encoding, .docx, .doc, .md), the report structure (sections, headings, sub-points), sentence splitting and jieba segmentation. Imports only the shared nouns (`pipeline.models`, `pipeline.errors`, `pipeline.fsutil`) and `pipeline.profile`."""

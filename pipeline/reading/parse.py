@@ -1,0 +1,768 @@
+"""Structure parser: report text → `Report` (title, year, region, sections, sub-points).
+
+Real reports vary (DOMAIN.md §2): headings on their own line or run into the body, chapters,
+a whole report on one line, sub-points `一是`/`（一）`/`1、`/run-in labels, tables of contents,
+page-break digits, traditional characters, stray whitespace. The parser works in three passes:
+
+1. `_logical_lines`: normalise whitespace, drop page-number and table-of-contents lines, and cut
+   a line where a new numbered heading or the closing formula starts inside it (single-line
+   reports, headings glued after a TOC).
+2. `_heading_of` / `_find_heading_end`: for each line opening with a heading marker, find where
+   the heading ends and the body begins (own line, `。`/`：`, whitespace, or a known body opener).
+3. `parse_text` assembles sections: opening before the first heading, numbered sections (level 2
+   for `（一）` headings on their own line under `一、`), an unnumbered plans block (the paragraph
+   admitting the gap), the closing formula; `_subpoints` collects sub-points per section.
+
+Section keys come from `classify_heading`, which maps traditional characters to simplified with a
+small table and scores keyword hits (the first clause of a heading counts double).
+
+Year, region and the byline under the title (`岚川县委书记 林某某`, kept out of the sections) are read
+by `pipeline.reading.report_meta`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.models import Report, Section
+from pipeline.reading.readers import read_document
+from pipeline.reading.report_meta import (  # noqa: F401 - to_simplified re-exported
+    is_speaker_line,
+    report_region,
+    report_year,
+    to_simplified,
+)
+
+# --------------------------------------------------------------------------- numerals
+
+_CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+              "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_NUM = "一二三四五六七八九十"
+
+
+def cn_numeral(text: str) -> int | None:
+    """Value of a small Chinese numeral (`一`…`九十九`), None when it is not one."""
+    if not text:
+        return None
+    if all(c in _CN_DIGITS for c in text):
+        if len(text) == 1:
+            return _CN_DIGITS[text]
+        return None
+    if "十" in text:
+        head, _, tail = text.partition("十")
+        if "十" in tail:
+            return None
+        tens = 1 if head == "" else _CN_DIGITS.get(head)
+        ones = 0 if tail == "" else _CN_DIGITS.get(tail)
+        if tens is None or ones is None or len(head) > 1 or len(tail) > 1:
+            return None
+        return tens * 10 + ones
+    return None
+
+
+# --------------------------------------------------------------------------- normalisation
+
+# Whitespace a Word or web copy leaves behind; all of it counts as a plain space for structure.
+_SPACE_CHARS = "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t"
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_SPACE_TABLE = {ord(c): " " for c in _SPACE_CHARS} | {ord(c): None for c in _ZERO_WIDTH}
+
+
+def normalise_text(text: str) -> str:
+    """`\\r\\n`/`\\r` → `\\n`, odd spaces → space, zero-width marks dropped, lines stripped."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_SPACE_TABLE)
+    return "\n".join(line.strip() for line in text.split("\n")).strip("\n")
+
+
+# --------------------------------------------------------------------------- markers
+
+_L1_RE = re.compile(rf"^(?P<num>[{_CN_NUM}]{{1,3}})\s*(?:、|，|．|\.(?!\d))\s*")
+_CHAPTER_RE = re.compile(rf"^第(?P<num>[{_CN_NUM}]{{1,3}})(?:章|部分|篇)\s*(?:[：:、]\s*)?")
+_PAREN_RE = re.compile(rf"^[（(]\s*(?P<num>[{_CN_NUM}]{{1,3}})\s*[）)]\s*")
+_ARABIC_RE = re.compile(r"^(?P<num>\d{1,2})\s*(?:、|．|\.(?!\d)|，)\s*")
+_SHI_RE = re.compile(rf"(?P<num>[{_CN_NUM}]{{1,3}})是(?=[^，。；、：,;:\s])")
+_LABEL_RE = re.compile(r"^(?P<label>[\u4e00-\u9fff]{2,10})[：:](?=\S)")
+_SENT_END = "。！？；!?;"
+
+# Lines that are only a page number: `12`, `- 3 -`, `— 3 —`, `第3页`, `3/12`.
+_PAGE_LINE_RE = re.compile(r"^(?:[-—–－]*\s*\d{1,4}\s*[-—–－]*|第\s*\d{1,4}\s*页(?:\s*共\s*\d+\s*页)?|\d{1,4}\s*/\s*\d{1,4})$")
+# A table-of-contents entry: leader dots (or ellipsis) then a page number.
+_TOC_ENTRY_RE = re.compile(r"(?:…{2,}|\.{3,}|·{3,}|-{3,}|—{3,})\s*\d{1,4}(?![\d万千百十亿余多人名次个件元%％])")
+_CLOSING_RE = re.compile(
+    r"(我的述职完毕|述职完毕|以上是我的述职|以上述职|以上报告|不妥之处.{0,6}批评指正|请.{0,8}(?:批评指正|审议|评议))"
+)
+_CLOSING_START_RE = re.compile(r"(?:我的述职完毕|以上是我的述职|述职完毕|以上述职|以上报告)")
+# Where an unnumbered plans block starts: a paragraph that admits the gap to expectations
+# (`一年来，虽然…但…差距`) or one that opens on the next year (`下步，我将…`).
+_ADMISSION_START_RE = re.compile(
+    r"^(?:一年来|过去的?一年|回顾.{0,8}|总的来看|总的看|总之|综上|总体来看|总体而言|虽然|尽管|但是?|同时|当然|在肯定成绩的同时|"
+    r"在看到成绩的同时|成绩只能|客观分析|存在的?问题|问题与不足|不足之处|存在的?不足|主要不足|差距和不足|"
+    r"工作中还存在|当前.{0,6}还存在)"
+)
+_ADMISSION_CUE_RE = re.compile(r"差距|不足|短板|薄弱|欠缺|不够|有待|滞后|下步|下一步")
+# After a strong opening (`一年来…`, `总的看…`) a turn of contrast is admission enough.
+_CONTRAST_CUE_RE = re.compile(r"虽然|虽有|虽|但是?|清醒地?看到|仍然存在|仍有|还存在")
+_NEXT_YEAR_START_RE = re.compile(
+    r"^(?:(?:下步|下一步|今后|明年|新的一年).{0,12}(?:打算|工作中|计划|思路|安排|将|，我)|"
+    r"(?:\d{4}|[二][〇零○][〇零○一二三四五六七八九]{2})年.{0,6}(?:我将|我们将|打算|工作计划|工作思路|工作重点))"
+)
+
+# First words of a body after a run-in heading with nothing between them.
+_BODY_OPENERS = (
+    "作为", "在", "我", "今年", "一年来", "年初", "年内", "全年", "近年来", "近年", "坚持", "按照", "围绕",
+    "始终", "认真", "积极", "一是", "（一）", "(一)", "1、", "1.", "为", "通过", "结合", "紧紧", "牢固", "严格",
+    "充分", "注重", "把", "将", "立足", "聚焦", "针对", "根据", "本人", "县委", "区委", "镇党委", "乡党委",
+    "全县", "全区", "全镇", "全乡", "去年", "从", "深入", "切实", "大力", "主动", "每年", "定期",
+    "先后", "累计", "县财政", "区财政", "镇财政", "乡财政", "市财政", "财政", "今后", "目前", "当前",
+)
+
+
+# --------------------------------------------------------------------------- classification
+
+_KEYWORDS: dict[str, tuple[tuple[str, int], ...]] = {
+    "closing": (("述职完毕", 5), ("批评指正", 5)),
+    "plans": (
+        ("下步", 4), ("下一步", 4), ("打算", 4), ("差距", 3), ("不足", 3), ("短板", 3), ("存在问题", 3),
+        ("存在的问题", 3), ("今后", 3), ("明年", 3), ("努力方向", 3), ("工作思路", 2), ("展望", 3),
+        ("计划", 2), ("设想", 2), ("问题", 1), ("新的一年", 3), ("不够", 2),
+    ),
+    "duty": (
+        ("履职", 3), ("履行", 2), ("立足岗位", 3), ("岗位", 2), ("学习", 2), ("责任", 2), ("职责", 2),
+        ("政治", 2), ("思想", 1), ("理论", 2), ("能力", 1), ("素质", 1), ("站位", 2), ("担当", 2), ("主责", 2),
+        ("第一书记", 2), ("意识", 1), ("领导", 1), ("把方向", 2), ("带头", 1), ("首责", 2), ("抓总", 2),
+        ("认识", 1),
+    ),
+    "systems": (
+        ("制度", 3), ("落实", 2), ("征兵", 3), ("兵员", 2), ("民兵", 2), ("训练", 2), ("双拥", 2), ("拥军", 2),
+        ("退役", 2), ("安置", 2), ("议军", 2), ("动员", 2), ("兼职", 2), ("军事日", 2), ("措施", 1),
+        ("任务", 1), ("整组", 2), ("战备", 2), ("备战", 2), ("应急", 1), ("落地", 2), ("机制", 2), ("规定", 1),
+    ),
+    "foundation": (
+        ("基础", 3), ("建设", 1), ("保障", 2), ("国防教育", 3), ("教育", 1), ("经费", 2), ("阵地", 2),
+        ("设施", 2), ("强基", 2), ("固本", 2), ("夯实", 2), ("人武部机关", 2), ("正规化", 2), ("军民融合", 2),
+        ("条件", 1), ("营区", 2), ("投入", 1), ("基层", 1),
+        ("治部", 2), ("机关建设", 2), ("根基", 2), ("后备", 1), ("融合", 2), ("支撑", 1), ("厚植", 1),
+    ),
+}
+
+
+def _strip_marker(heading: str) -> str:
+    text = heading.strip()
+    for pattern in (_CHAPTER_RE, _L1_RE, _PAREN_RE, _ARABIC_RE):
+        m = pattern.match(text)
+        if m:
+            return text[m.end():].strip()
+    return text
+
+
+def classify_heading(heading: str) -> str:
+    """Section key (one of `models.SECTION_KEYS`) for a heading, numbered or not.
+
+    Keyword scores with the first clause counted twice, because a heading's lead clause
+    (`夯实基础，…`) names its theme while the second often repeats generic words (`建设`).
+    Ties go to the keyword that appears first.
+    """
+    return _classify(heading)[0]
+
+
+def _classify(heading: str) -> tuple[str, int]:
+    """(key, score) of `classify_heading`; score 0 means no keyword at all (key `other`)."""
+    text = to_simplified(_strip_marker(heading)).rstrip("。：:")
+    if not text:
+        return "other", 0
+    first = re.split(r"[，,、：:—\s]", text, maxsplit=1)[0]
+    best_key = "other"
+    best = (0, 0)
+    for key, words in _KEYWORDS.items():
+        score = 0
+        first_pos = len(text)
+        for word, weight in words:
+            pos = text.find(word)
+            if pos < 0:
+                continue
+            score += weight * (2 if word in first else 1)
+            first_pos = min(first_pos, pos)
+        candidate = (score, -first_pos)
+        if score > 0 and candidate > best:
+            best, best_key = candidate, key
+    return best_key, best[0]
+
+
+# --------------------------------------------------------------------------- pass 1: lines
+
+def _toc_rest(line: str) -> str | None:
+    """None when `line` is not a table of contents; else the text glued after its last page number
+    (often the real first heading). Body text with an ellipsis and a figure (`……3次`) is no TOC."""
+    if line.replace(" ", "") == "目录":
+        return ""
+    entries = list(_TOC_ENTRY_RE.finditer(line))
+    if not entries:
+        return _toc_without_leaders(line)
+    lead = line[: entries[0].start()]
+    if len(entries) == 1 and (len(lead) > 40 or re.search(r"[。；]", lead)):
+        return None
+    rest = line[entries[-1].end():].strip()
+    if rest and not (_L1_RE.match(rest) or _CHAPTER_RE.match(rest) or _PAREN_RE.match(rest)):
+        return None if len(entries) == 1 else rest
+    return rest
+
+
+_GLUED_PAGE_RE = re.compile(rf"(?<=[\u4e00-\u9fff）)])\s*\d{{1,3}}\s*(?=(?P<num>[{_CN_NUM}]{{1,3}})、)")
+
+
+def _toc_without_leaders(line: str) -> str | None:
+    """A TOC with bare page numbers: `一、立足岗位2二、坚持制度4三、夯实基础6一、立足岗位，…`.
+    Needs two entries whose page number runs into the next entry's `二、`; the text from the
+    restarted `一、` on is the real report."""
+    if not _L1_RE.match(line):
+        return None
+    glued = list(_GLUED_PAGE_RE.finditer(line))
+    ends_with_page = re.search(r"[\u4e00-\u9fff]\s*\d{1,3}$", line) is not None
+    if len(glued) < 2 and not (glued and ends_with_page):
+        return None
+    for m in glued:
+        if cn_numeral(m.group("num")) == 1:
+            return line[m.end():].strip()
+    return "" if ends_with_page else None
+
+
+_INLINE_L1_RE = re.compile(rf"(?<=[。！？；：:”\s])\s*(?P<num>[{_CN_NUM}]{{1,3}})\s*、")
+_INLINE_CHAPTER_RE = re.compile(rf"(?<=[。！？；：:”\s])\s*第(?P<num>[{_CN_NUM}]{{1,3}})(?:章|部分)")
+
+
+def _cut_inline_headings(line: str, expected: int) -> tuple[list[str], int]:
+    """Cut `line` before each numbered heading that continues the count (`expected` is next)."""
+    pieces: list[str] = []
+    start = 0
+    m0 = _L1_RE.match(line) or _CHAPTER_RE.match(line)
+    if m0:
+        value = cn_numeral(m0.group("num"))
+        if value is not None:
+            expected = value + 1
+    pos = 1
+    while True:
+        best = None
+        for pattern in (_INLINE_L1_RE, _INLINE_CHAPTER_RE):
+            m = pattern.search(line, pos)
+            while m and cn_numeral(m.group("num")) != expected:
+                m = pattern.search(line, m.end())
+            if m and (best is None or m.start() < best.start()):
+                best = m
+        if best is None:
+            break
+        cut = best.start("num") - (1 if line[best.start("num") - 1:best.start("num")] == "第" else 0)
+        pieces.append(line[start:cut].strip())
+        start = cut
+        expected += 1
+        pos = best.end()
+    pieces.append(line[start:].strip())
+    return [p for p in pieces if p], expected
+
+
+def _cut_closing(line: str) -> list[str]:
+    m = _CLOSING_START_RE.search(to_simplified(line))
+    if not m or m.start() == 0:
+        return [line]
+    before = line[: m.start()]
+    if before and before[-1] in _SENT_END + "”":
+        return [before.strip(), line[m.start():].strip()]
+    return [line]
+
+
+_TITLE_IN_LINE_RE = re.compile(r"^(?P<title>[^，。；：]{4,60}?(?:述职报告|述职|工作报告|报告))(?=\s|20\d\d|一年|[\u4e00-\u9fff])")
+
+
+def _logical_lines(text: str) -> list[str]:
+    raw = normalise_text(text).split("\n")
+    out: list[str] = []
+    expected = 1
+    # Headings are cut out of the middle of a line only when the document does not put them on
+    # lines of their own: otherwise `…两个方面：一、…。二、…` in a body paragraph would be cut.
+    own_line_headings = sum(1 for ln in raw if _L1_RE.match(ln) or _CHAPTER_RE.match(ln))
+    cut_inline = own_line_headings < 2
+    for line in raw:
+        line = line.strip()
+        if not line or _PAGE_LINE_RE.match(line):
+            continue
+        rest = _toc_rest(line)
+        if rest is not None:
+            if not rest:
+                continue
+            line = rest
+        # Page-break digits glued to the start of a heading (`3一、…`, `12（二）…`).
+        line = re.sub(rf"^\d{{1,3}}\s*(?=[{_CN_NUM}]{{1,3}}\s*、|[（(][{_CN_NUM}]|第[{_CN_NUM}]+章)", "", line)
+        # A single-line report: title glued to the opening.
+        if not out and len(line) > 80:
+            m = _TITLE_IN_LINE_RE.match(line)
+            if m and len(line) > m.end() + 20:
+                out.append(m.group("title").strip())
+                line = line[m.end():].strip()
+        pieces, expected = _cut_inline_headings(line, expected) if cut_inline else ([line], expected)
+        for piece in pieces:
+            out.extend(_cut_closing(piece))
+    return out
+
+
+# --------------------------------------------------------------------------- pass 2: headings
+
+def _find_heading_end(rest: str) -> int:
+    """Index in `rest` (heading text after its marker) where the heading ends; len(rest) if whole."""
+    # `：` inside a short line without a full stop belongs to the heading (`一、工作概况：…`).
+    inner_stop = re.search(r"[。！？；]\S", rest) or ("。" in rest and re.search(r"[：:]\S", rest))
+    # A short line, or a long one (three or four clauses) with no stop and no gap inside, is the
+    # whole heading unless a body opener follows its second clause.
+    gap = re.search(r"\s+", rest)
+    if gap and rest[-1] in "。！？；" and gap.start() >= 4:
+        return gap.start()      # `标题 正文。`: a gap before a full sentence is the run-in boundary
+    if not inner_stop and (len(rest) <= 40 or (len(rest) <= 80 and not gap)):
+        comma = re.search(r"[，,]", rest)
+        if comma and comma.start() <= 20:
+            nxt = re.search(r"[，,。！？；：:]", rest[comma.end():])
+            seg_end = comma.end() + nxt.start() if nxt else len(rest)
+            if nxt and rest[seg_end] in "，,":
+                opener = _find_opener(rest, comma.end() + max(4, comma.start()), seg_end)
+                if opener is not None:
+                    return opener
+        return len(rest)
+    limit = 40
+    m = re.search(r"[。！？；：:]", rest)
+    # 1. Whitespace between heading and body (one space or several).
+    ws = re.search(r"\s+", rest)
+    if ws and ws.start() <= limit and (not m or ws.start() < m.start()):
+        return ws.start()
+    # 2. A heading is `clause，clause`. Look at the stretch after its comma up to the next mark:
+    #    if it is long or holds a known body opener, the body was run in with nothing between.
+    comma = re.search(r"[，,]", rest)
+    if comma and comma.start() <= 20 and (not m or comma.start() < m.start()):
+        after = comma.end()
+        nxt = re.search(r"[，,。！？；：:]", rest[after:])
+        seg_end = after + nxt.start() if nxt else len(rest)
+        if nxt and rest[seg_end] not in "，," and seg_end - after <= 30:
+            return seg_end          # `…，…。body`: trust the full stop
+        # The second clause is rarely shorter than the first (`夯实基础，积极助推…`).
+        opener = _find_opener(rest, after + max(4, comma.start()), min(seg_end, after + 26))
+        if opener is not None:
+            return opener
+        if seg_end - after <= 20:
+            return seg_end
+        return min(seg_end, after + max(comma.start(), 8))
+    # 3. Sentence punctuation close to the start: `坚持制度，推动落实。在一年的…`
+    if m and m.start() <= 60:
+        return m.start()
+    return min(len(rest), 30)
+
+
+# Characters that make a one-character opener part of a word instead (`存在`, `作为` is fine).
+_WORD_GLUE = set("存所正现实内外潜自可难认以行成因较作")
+
+
+def _find_opener(rest: str, start: int, stop: int) -> int | None:
+    for pos in range(start, stop):
+        if rest[pos].isdigit():
+            return pos
+        for word in _BODY_OPENERS:
+            if rest.startswith(word, pos):
+                if len(word) == 1 and rest[pos - 1] in _WORD_GLUE:
+                    continue
+                return pos
+    return None
+
+
+_NOT_HEADING_RE = re.compile(rf"^[{_CN_NUM}]、[{_CN_NUM}](?:季度|月|、|至|到)")
+
+
+def _heading_of(line: str) -> tuple[str, int, int, str, str] | None:
+    """(heading, level, number, kind, body) if `line` opens with a section heading marker."""
+    if _NOT_HEADING_RE.match(line):       # `一、二季度…` lists numbers, it is no heading
+        return None
+    for kind, pattern, level in (("chapter", _CHAPTER_RE, 1), ("l1", _L1_RE, 1), ("paren", _PAREN_RE, 2)):
+        m = pattern.match(line)
+        if not m:
+            continue
+        number = cn_numeral(m.group("num"))
+        if number is None:
+            return None
+        marker = line[: m.end()].rstrip()
+        rest = line[m.end():]
+        if not rest:
+            return None
+        end = _find_heading_end(to_simplified(rest))   # same length: offsets stay valid
+        heading_text = rest[:end].strip()
+        body = rest[end:].lstrip("。：: \t").strip()
+        # `（一）…` with its body on the same line is a sub-point, not a heading.
+        if kind == "paren" and body:
+            return None
+        heading = _join_marker(marker, heading_text).rstrip("。：:；;")
+        return heading, level, number, kind, body
+    return None
+
+
+def _join_marker(marker: str, text: str) -> str:
+    marker = re.sub(r"\s+", "", marker)
+    if marker.startswith("第"):
+        return f"{marker} {text}" if text else marker
+    return marker + text
+
+
+# --------------------------------------------------------------------------- sub-points
+
+def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str]:
+    """Top-level sub-point texts, markers stripped, in order.
+
+    `一是…二是…` may run inside a paragraph or start lines; a nested `一是` after a colon opens an
+    inner list that stays inside its parent. `（一）`, `1、` and run-in labels count at line starts.
+    """
+    text = "\n".join(paragraphs)
+    points: list[tuple[int, int, int]] = []     # (marker start, text start, number)
+    outer_next: int | None = None
+    nested_next: int | None = None
+    for m in _SHI_RE.finditer(text):
+        prev = text[m.start() - 1] if m.start() > 0 else "\n"
+        # `我将一是…，二是…` in plans: the verb sits right before the first marker.
+        if prev not in _SENT_END + "\n：:，,” 将要":
+            continue
+        number = cn_numeral(m.group("num"))
+        if number is None:
+            continue
+        if outer_next is None:
+            if number == 1 or (allow_mid_start and not points):
+                points.append((m.start(), m.end(), number))
+                outer_next = number + 1
+            continue
+        if nested_next is not None:
+            if number == nested_next and (prev in "；;，,：:" or number != outer_next):
+                nested_next += 1
+                continue
+            if number == outer_next:
+                nested_next = None
+                points.append((m.start(), m.end(), number))
+                outer_next += 1
+            continue
+        if number == outer_next:
+            points.append((m.start(), m.end(), number))
+            outer_next += 1
+        elif number == 1 and prev in "：:；;，,":
+            nested_next = 2
+    if points:
+        return _cut_points(text, points)
+    # Line-start markers: （一）, 1、, labels.
+    for pattern in (_PAREN_RE, _ARABIC_RE, _L1_RE):
+        found: list[tuple[int, int, int]] = []
+        expect = None
+        offset = 0
+        for line in text.split("\n"):
+            m = pattern.match(line)
+            if m:
+                number = int(m.group("num")) if m.group("num").isdigit() else cn_numeral(m.group("num"))
+                if number is not None and (expect is None and (number == 1 or allow_mid_start)
+                                           or number == expect):
+                    found.append((offset, offset + m.end(), number))
+                    expect = number + 1
+            offset += len(line) + 1
+        if found:
+            return _cut_points(text, found)
+    labels = [line for line in text.split("\n") if _LABEL_RE.match(line)]
+    if len(labels) >= 2:
+        return labels
+    return []
+
+
+def _cut_points(text: str, points: list[tuple[int, int, int]]) -> list[str]:
+    out: list[str] = []
+    for i, (_, text_start, _) in enumerate(points):
+        end = points[i + 1][0] if i + 1 < len(points) else len(text)
+        chunk = text[text_start:end].strip()
+        # A sub-point ends at its paragraph's end when the next marker is far away in a new paragraph.
+        out.append(chunk.replace("\n", ""))
+    return out
+
+
+# --------------------------------------------------------------------------- pass 3: assembly
+
+@dataclass
+class _Block:
+    key: str
+    heading: str
+    level: int
+    paragraphs: list[str] = field(default_factory=list)
+    numbered: bool = False
+    mid_list: bool = False
+
+
+def _line_marker(line: str) -> tuple[str, int] | None:
+    """(kind, number) of a sub-point marker opening `line`: `（三）`, `3、`, `三是`."""
+    for kind, pattern in (("paren", _PAREN_RE), ("arabic", _ARABIC_RE), ("shi", _SHI_RE)):
+        m = pattern.match(line)
+        if m:
+            num = m.group("num")
+            number = int(num) if num.isdigit() else cn_numeral(num)
+            return (kind, number) if number is not None else None
+    return None
+
+
+def _next_marker(paragraphs: list[str]) -> tuple[str, int] | None:
+    """The marker that would continue the last sub-point list of a section (`（二）…` → `（三）`)."""
+    for line in reversed(paragraphs):
+        marker = _line_marker(line)
+        if marker:
+            return marker[0], marker[1] + 1
+    return None
+
+
+def _is_plans_start(line: str) -> bool:
+    line = to_simplified(line)
+    if line.startswith(("一是进一步", "一是要进一步", "一是继续")):
+        return True
+    # A sub-point that continues a list (`（三）协调服务不打折…`, `三是…`) belongs to its section.
+    marker = _line_marker(line)
+    if marker and marker[1] > 1:
+        return False
+    if _NEXT_YEAR_START_RE.match(line):
+        return True
+    m = _ADMISSION_START_RE.match(line)
+    if not m:
+        return False
+    # `但/同时/虽然…` open many body sentences: they start the plans only with an admission word.
+    weak = m.group(0) in ("虽然", "尽管", "但", "但是", "同时", "当然")
+    cue = _ADMISSION_CUE_RE.search(line[:160])
+    if weak:
+        return bool(cue and cue.group(0) not in ("下步", "下一步"))
+    return bool(cue or _CONTRAST_CUE_RE.search(line[:80]))
+
+
+def _is_closing(line: str) -> bool:
+    line = to_simplified(line)
+    if len(line) <= 12 and re.match(r"^(?:谢谢|感谢)", line):
+        return True
+    return bool(_CLOSING_RE.search(line[:60])) and len(line) <= 120
+
+
+def parse_text(text: str, source: str = "") -> Report:
+    """Parse report text into a `Report`. Never raises on odd structure: unknown parts become `other`."""
+    norm = normalise_text(text)
+    lines = _logical_lines(norm)
+    title = _title(lines)
+    body_lines = lines[1:] if title else lines
+    # A byline under the title (`岚川县委书记 林某某`) is metadata, not the opening's first paragraph.
+    byline = body_lines[0] if body_lines and is_speaker_line(body_lines[0]) else None
+    if byline is not None:
+        body_lines = body_lines[1:]
+
+    blocks: list[_Block] = []
+    current = _Block("opening", "", 1)
+    last_number = 0
+    top_kind: str | None = None
+    restart_next: int | None = None     # next number of a count restarted inside a section
+    later_numbers = _later_heading_numbers(body_lines)
+    resume: tuple[str, int] | None = None   # sub-point marker continuing the section a plans block cut
+    for index, line in enumerate(body_lines):
+        if (resume and current.key == "plans" and not current.numbered and _line_marker(line) == resume
+                and not any(_line_marker(p) for p in current.paragraphs)):
+            # The section's sub-points go on (`（二）…`, a paragraph, `（三）…`): the paragraph that
+            # looked like the plans block was the section's own text, so give it back.
+            previous = blocks.pop()
+            previous.paragraphs.extend(current.paragraphs)
+            current, resume = previous, None
+        if current.key == "closing":
+            # Signature and date lines follow the closing formula; only the next numbered heading
+            # (a closing-like sentence met mid-report) reopens the body.
+            nxt = _heading_of(line)
+            if not (nxt and nxt[1] == 1 and last_number and nxt[2] == last_number + 1):
+                current.paragraphs.append(line)
+                continue
+        if _is_closing(line) and (blocks or current.paragraphs):
+            blocks.append(current)
+            current = _Block("closing", "", 1, [line])
+            continue
+        found = _heading_of(line)
+        if found:
+            heading, level, number, kind, body = found
+            # A count restarted inside a section (`三、下步打算` then `一、进一步…`, or the
+            # unnumbered plans paragraph then `一、…`) lists items, not sections.
+            is_item = False
+            if kind == (top_kind or kind) and (last_number or current.key == "plans"):
+                if restart_next is None:
+                    is_item = number == 1 and current.key != "opening"
+                elif number == restart_next:
+                    # `三、` may continue the outer count or the restarted one: a bare heading line
+                    # continues the outer count, a run-in item the inner one.
+                    is_item = number != last_number + 1 or bool(body)
+                if is_item:
+                    restart_next = number + 1
+            # `（一）…` is a heading of its own only when body text follows it; a run of bare
+            # `（一）`/`（二）` lines lists items (typically the plans).
+            if kind == "paren" and not _body_follows(body_lines, index + 1):
+                found = None
+        if found:
+            section = _place_heading(kind, top_kind, body, body_lines, index, is_item)
+            if section is not None:
+                level, top_kind = section
+                blocks.append(current)
+                key = classify_heading(heading)
+                if level == 2 and kind != top_kind:
+                    key = _subheading_key(heading, _parent_key(blocks))
+                current = _Block(key, heading, level, [body] if body else [], numbered=True)
+                if kind == top_kind:
+                    last_number = number
+                    restart_next = None
+                continue
+        # Body line: maybe the start of an unnumbered plans block after the last numbered section
+        # (a `下步…` outlook closing a middle section is not the plans block).
+        if (last_number and current.key != "plans" and current.paragraphs and current.numbered
+                and last_number + 1 not in later_numbers[index] and _is_plans_start(line)):
+            blocks.append(current)
+            resume = _next_marker(current.paragraphs)
+            current = _Block("plans", "", 1, [line])
+            continue
+        if current.key == "opening" and not current.paragraphs and not blocks and _starts_mid_list(line):
+            current = _Block("other", "", 1, [line], mid_list=True)
+            continue
+        current.paragraphs.append(line)
+    blocks.append(current)
+    if not any(b.key == "plans" for b in blocks):
+        _split_glued_plans(blocks)
+
+    sections = tuple(
+        Section(
+            key=b.key,
+            heading=b.heading,
+            level=b.level,
+            paragraphs=tuple(b.paragraphs),
+            subpoints=tuple(_subpoints(b.paragraphs, allow_mid_start=b.mid_list)),
+        )
+        for b in blocks
+        if b.paragraphs or b.heading
+    )
+    opening = next((s for s in sections if s.key == "opening"), None)
+    year = report_year(title, opening.text if opening else "", norm)
+    region = report_region(title, opening.text if opening else "", byline=byline, full=norm)
+    return Report(source=source, title=title, year=year, region=region, sections=sections, text=norm)
+
+
+def _later_heading_numbers(lines: list[str]) -> list[frozenset[int]]:
+    """For each line, the numbers of the `一、`/`第一章` marker lines after it."""
+    out: list[frozenset[int]] = [frozenset()] * len(lines)
+    seen: set[int] = set()
+    for i in range(len(lines) - 1, -1, -1):
+        out[i] = frozenset(seen)
+        m = _L1_RE.match(lines[i]) or _CHAPTER_RE.match(lines[i])
+        if m and (value := cn_numeral(m.group("num"))) is not None:
+            seen.add(value)
+    return out
+
+
+_GLUED_PLANS_RE = re.compile(
+    r"(?<=[。！；])(?:一年来|过去的?一年|回顾.{0,6}一年|总的来看|总的看|总体来看|虽然|尽管|不足之处|存在的?不足|"
+    r"下步|下一步|今后|明年|新的一年)"
+)
+
+
+def _split_glued_plans(blocks: list[_Block]) -> None:
+    """Cut the plans block out of the last numbered section when it was run into its paragraph
+    (single-line reports, or a plans paragraph glued to the last sub-point)."""
+    index = next((i for i in range(len(blocks) - 1, -1, -1)
+                  if blocks[i].numbered and blocks[i].paragraphs), None)
+    if index is None:
+        return
+    block = blocks[index]
+    last = block.paragraphs[-1]
+    for m in _GLUED_PLANS_RE.finditer(to_simplified(last)):
+        tail = last[m.start():]
+        if _is_plans_start(tail) or re.search(r"差距|不足|短板", to_simplified(tail[:60])):
+            head = last[: m.start()].strip()
+            block.paragraphs[-1:] = [head] if head else []
+            blocks.insert(index + 1, _Block("plans", "", 1, [tail]))
+            return
+
+
+_KIND_RANK = {"chapter": 0, "l1": 1, "paren": 2}
+
+
+def _place_heading(kind: str, top_kind: str | None, body: str, lines: list[str], index: int,
+                   is_item: bool) -> tuple[int, str] | None:
+    """(level, new top kind) when a marker line opens a section, None when it is body text.
+
+    The first heading kind met is the top level (`一、`, `第一章` or `（一）`); a kind one rank
+    below opens a level-2 section only as a heading line of its own followed by body text
+    (`（一）带头学习` then a paragraph); otherwise it is a sub-point of the current section.
+    """
+    if is_item:
+        return None
+    if top_kind is None or _KIND_RANK[kind] < _KIND_RANK[top_kind]:
+        top_kind = kind
+    if kind == top_kind:
+        # `（一）` as the top level still counts as a level-2 heading (models.Section).
+        return (2 if kind == "paren" else 1), top_kind
+    if _KIND_RANK[kind] == _KIND_RANK[top_kind] + 1 and not body and _body_follows(lines, index + 1):
+        return 2, top_kind
+    return None
+
+
+def _body_follows(lines: list[str], index: int) -> bool:
+    if index >= len(lines):
+        return False
+    line = lines[index]
+    # A following `一是…`/`1、…` opens the heading's own list; `（二）`, `二是`, a heading or the
+    # closing formula mean the `（一）` line was an item, not a heading.
+    return not (_is_closing(line) or _heading_of(line) or _starts_mid_list(line))
+
+
+def _subheading_key(heading: str, parent: str) -> str:
+    """Key of a level-2 heading. Under plans everything is a plan (`（一）进一步压实责任`); under
+    a broad parent (`第一部分 履职尽责情况`) a sub-heading that clearly names a canonical theme
+    (`二、带头落实议军制度`) keeps it; a vague one (`（二）带头研究武装工作`) takes the parent's."""
+    if parent in ("plans", "closing"):
+        return parent
+    key, score = _classify(heading)
+    if key in ("duty", "systems", "foundation") and score >= 3:
+        return key
+    return parent if parent != "other" else key
+
+
+def _parent_key(blocks: list[_Block]) -> str:
+    for b in reversed(blocks):
+        if b.level == 1 and b.key not in ("opening", "closing"):
+            return b.key
+    return "other"
+
+
+def _starts_mid_list(line: str) -> bool:
+    m = _SHI_RE.match(line)
+    if m:
+        number = cn_numeral(m.group("num"))
+        return number is not None and number > 1
+    m = _PAREN_RE.match(line) or _ARABIC_RE.match(line)
+    if m:
+        num = m.group("num")
+        number = int(num) if num.isdigit() else cn_numeral(num)
+        return number is not None and number > 1
+    return False
+
+
+# --------------------------------------------------------------------------- title (year, region: report_meta)
+
+def _title(lines: list[str]) -> str | None:
+    if not lines or is_speaker_line(lines[0]):
+        return None
+    first = lines[0]
+    # A title has no comma and does not end like a salutation (`各位领导：`) or a sentence.
+    if _heading_of(first) or len(first) > 60 or re.search(r"[，,]", first) or first.endswith(("：", ":")):
+        return None
+    if re.search(r"述职|报告|总结", first) and not re.search(r"[。；]", first[:-1]):
+        return first.rstrip("。")
+    if len(first) <= 30 and not re.search(r"[，。；：:]", first) and len(lines) > 1:
+        return first
+    return None
+
+
+# --------------------------------------------------------------------------- files
+
+def parse_file(path: str | Path) -> Report:
+    """Read a report file (`pipeline.reading.readers.read_document`) and parse it; doc_id is the digest of its bytes."""
+    p = Path(path)
+    text, digest = read_document(p)
+    report = parse_text(text, source=str(p))
+    return Report(source=report.source, title=report.title, year=report.year, region=report.region,
+                  sections=report.sections, text=report.text, doc_id=digest)

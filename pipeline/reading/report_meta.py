@@ -1,0 +1,210 @@
+"""Report metadata read from the text: year, region and the speaker (byline) line.
+
+Split out of `pipeline.reading.parse`, which assembles sections and calls these on the title, the
+opening and the full text. Traditional characters are mapped with `to_simplified` (same length,
+so offsets found in the simplified text are valid in the original and names come back as written).
+
+Region rules (DOMAIN.md: a report names its county/district once in the title or the byline, then
+mostly writes `全县`/`县委`):
+- a region is a proper name of 2–4 characters + 县/区/市/旗 (镇/乡 too in a title or byline), or a
+  masked name (`**县`); verbs and function words before it (`我带领澄浦县委`, `我同砚溪县委`,
+  `认真履行县人武部`) are never part of it, and the generic `全县`/`本县`/`县委` are no region;
+- sources in order: the title, the byline, `XX县委书记`/`XX县人武部`/`XX县委` anywhere in the
+  opening and then in the rest of the text, a masked `**县` anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# --------------------------------------------------------------------------- traditional → simplified
+
+# Only the characters that decide a section key, a structure cue or a region suffix.
+_TRAD = (
+    "堅坚製制實实礎础紮扎設设崗岗職职責责學学習习劃划練练徵征動动員员國国務务黨党裝装軍军區区縣县"
+    "鎮镇鄉乡應应幹干為为會会議议與与發发進进強强領领導导總总結结體体輪轮訓训後后問问題题顯显點点"
+    "計计傳传統统織织單单態态優优擁拥雙双轉转業业費费經经濟济護护時时內内種种際际權权達达層层級级"
+    "處处來来們们這这個个對对將将還还當当從从說说書书記记報报畢毕請请評评據据規规範范標标準准論论"
+    "開开關关係系陣阵機机構构備备戰战網网絡络營营衛卫戶户齊齐夠够腳脚紀纪綱纲覺觉識识線线響响勢势"
+    "鬥斗爭争興兴隊队員员謀谋廣广東东專专揮挥隨随項项較较積积極极聯联辦办勵励執执雖虽顧顾過过壓压"
+    "認认緊紧務务穩稳質质貫贯徹彻讓让變变歲岁萬万億亿舉举層层參参權权辦办組组織织編编員员訓训擔担"
+    "團团結结帶带該该長长"
+)
+_TRAD_TABLE = {ord(_TRAD[i]): _TRAD[i + 1] for i in range(0, len(_TRAD) - 1, 2)}
+
+
+def to_simplified(text: str) -> str:
+    """Map the traditional characters our keyword rules look at; other characters unchanged."""
+    return text.translate(_TRAD_TABLE)
+
+
+# --------------------------------------------------------------------------- year
+
+_CN_YEAR_DIGITS = {"〇": "0", "零": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5",
+                   "六": "6", "七": "7", "八": "8", "九": "9"}
+
+
+def _year_copy(text: str) -> str:
+    """Simplified, NFKC-normalised copy for year search: full-width `２０２３` becomes `2023`."""
+    return unicodedata.normalize("NFKC", to_simplified(text))
+
+
+# `一年来，……。2022年，全县征兵工作……`: a later sentence of the opening that starts with the year and a
+# comma is the report year's summary. Only the opening is searched, never the plans (`2023年，我将…`).
+# The search runs on the NFKC copy, where full-width ；！？ have become ASCII; both forms are listed.
+_SENTENCE_YEAR_RE = re.compile(r"(?:^|[。！？；!?;\n])\s*((?:19|20)\d{2})\s*年[，,]")
+
+
+def report_year(title: str | None, opening: str, full: str) -> int | None:
+    """The report year: stated in the title, else `2023年度`/`2022年以来`/a leading `2023年，` in the
+    opening, or a later sentence of the opening that starts `2022年，`. A masked year (`20XX年`) gives None. Full-width digits (`２０２３年度`) are read too:
+    the search runs on NFKC copies (only the year's value is returned, so offsets need not survive)."""
+    title_s = _year_copy(title or "")
+    opening_s = _year_copy(opening)
+    m = re.search(r"((?:19|20)\d{2})\s*年", title_s)
+    if m:
+        return int(m.group(1))
+    m = re.search(r"([二][〇零○][〇零○一二三四五六七八九]{2})年", title_s + "\n" + opening_s[:200])
+    if m:
+        return int("".join(_CN_YEAR_DIGITS.get(c, "0") for c in m.group(1)))
+    m = re.search(r"((?:19|20)\d{2})\s*年(?:度|以来)", opening_s) or re.match(
+        r"^.{0,8}?((?:19|20)\d{2})\s*年", opening_s) or _SENTENCE_YEAR_RE.search(opening_s)
+    if m:
+        return int(m.group(1))
+    m = re.search(r"((?:19|20)\d{2})\s*年(?:度|以来)", _year_copy(full[:600]))
+    return int(m.group(1)) if m else None
+
+
+# --------------------------------------------------------------------------- speaker line
+
+# Offices a byline names (`岚川县委书记`, `县委书记、县人武部党委第一书记`, `镇党委书记`).
+_OFFICE = r"(?:书记|县长|区长|市长|旗长|镇长|乡长|部长|政委|主任|委员|常委)"
+_SPEAKER_RE = re.compile(
+    rf"^(?:述职人[：:]\s*)?(?P<role>[\u4e00-\u9fff*＊、（）()]{{2,40}}?{_OFFICE})"
+    r"(?:\s+(?P<name>[\u4e00-\u9fff]{2,4}|[\u4e00-\u9fff][*＊]{1,3}|[*＊]{2,4})"
+    r"|(?P<masked>[\u4e00-\u9fff]某某?|[\u4e00-\u9fff][*＊×]{1,3}))$"
+)
+
+
+def is_speaker_line(line: str) -> bool:
+    """True for a byline under the title: an office and a name (`岚川县委书记 林某某`,
+    `**县委书记、县人武部党委第一书记 张某某`). The office alone, a name alone or any
+    punctuation of a sentence is not one."""
+    text = re.sub(r"\s+", " ", to_simplified(line).strip())
+    if not text or len(text) > 48 or re.search(r"[。，,；;：:！？]", text.replace("述职人：", "")):
+        return False
+    m = _SPEAKER_RE.match(text)
+    return bool(m and (m.group("name") or m.group("masked")))
+
+
+# --------------------------------------------------------------------------- region
+
+_MASK_CHARS = "*＊xX×"
+# Words that stand right before a place name in a sentence and are never part of one. Longest
+# first, so `团结带领` goes before `团结`; single characters close the list.
+_LEAD_WORDS = tuple(sorted((
+    "团结带领", "带领", "率领", "团结", "认真履行", "履行", "认真", "全力推动", "推动", "全力", "协调", "组织",
+    "指导", "督促", "会同", "联合", "召开", "参加", "走访", "服务", "支持", "落实", "加强", "深入", "围绕",
+    "立足", "作为", "担任", "兼任", "代表", "陪同", "配合", "统筹", "推进", "保障", "关于", "及时", "主持",
+    "中共", "原任", "时任", "现任", "全面", "切实", "积极", "主动", "依托", "结合", "按照", "根据", "面向",
+    "覆盖", "牵头", "召集", "邀请", "报请", "提请", "经过", "通过", "实现", "带动", "助力", "成为", "建成",
+    "创建", "打造", "获评", "助推", "推", "抓", "促", "荣获", "评为", "授予", "被评", "当选", "争创", "创成", "来到", "深入到",
+),
+    key=len, reverse=True))
+_LEAD_CHARS = set("在于对向和与及是为全本我该各其的了把将按照经由从被同到赴给跟随至自让使抓任即就并而又也都还更"
+                  "由向之以及或与你他她它们这那此每某共党省州委市年度来、，。：；“”《》（）() ")
+_GENERIC_NAMES = {"全", "本", "我", "该", "各", "此", "某", "邻", "外", "市", "县", "区", "省", "州", "旗", "共"}
+_NOT_REGION = ("军分区", "社区", "辖区", "园区", "城区", "景区", "地区", "山区", "牧区", "战区", "市区", "县区",
+               "开发区", "示范区", "保护区", "片区", "小区", "营区", "库区", "功能区", "新区", "分区", "街区",
+               "考区", "试验区", "先行区", "集聚区", "商圈区", "老区", "边区", "矿区", "林区", "灾区", "郊区",
+               "市县", "省市", "县市", "区县", "先进县", "模范县", "先进区", "模范区", "示范县", "强县", "大县",
+               "山区县", "城市", "都市", "超市", "夜市", "集市", "上市", "门市", "股市", "楼市")
+# An organ of the place right after its name: the strongest evidence in body text.
+_ORGAN_AFTER = re.compile(r"委|人武部|\d|年|人民武装部|人民政府|政府|党委|武装部|国动办|财政|"
+                          r"征兵|武装工作|党管武装|退役军人|双拥|民兵")
+_BYLINE_SUFFIX = "县区旗市镇乡"
+_BODY_SUFFIX = "县区旗市"
+
+
+def _name_before(simple: str, j: int) -> tuple[int, bool] | None:
+    """(start, masked) of the place name that ends with the suffix at `simple[j]`, None if there
+    is none: two to four name characters, lead words (verbs, function words) cut off."""
+    if j == 0:
+        return None
+    if any(simple[: j + 1].endswith(bad) for bad in _NOT_REGION):
+        return None
+    if simple[j - 1] in _MASK_CHARS and (simple[j - 1] in "*＊×" or j >= 2 and simple[j - 2] in _MASK_CHARS):
+        i = j
+        while i > 0 and simple[i - 1] in _MASK_CHARS:
+            i -= 1
+        return i, True
+    i = j
+    while i > 0 and j - i < 6 and "\u4e00" <= simple[i - 1] <= "\u9fff" and simple[i - 1] not in _LEAD_CHARS:
+        i -= 1
+    # Cut lead words off the front: `认真履行县人武部` leaves nothing, so there is no name.
+    changed = True
+    while changed and i < j:
+        changed = False
+        for word in _LEAD_WORDS:
+            if simple.startswith(word, i) and i + len(word) <= j:
+                i += len(word)
+                changed = True
+                break
+    if j - i > 4:
+        i = j - 4
+    if j - i < 2 or simple[i:j] in _GENERIC_NAMES:
+        return None
+    return i, False
+
+
+def _refine(simple: str, full: str, i: int, j: int) -> int:
+    """Shorten a name whose first characters only appear in this one mention: `带领澄浦县` is one
+    phrase, `澄浦县` recurs. Keeps the longest form that occurs as often as the shortest."""
+    if j - i <= 2 or not full:
+        return i
+    counts = {k: full.count(simple[k: j + 1]) for k in range(i, j - 1)}
+    shortest = counts[j - 2]
+    if shortest < 2:
+        return i
+    return min(k for k, c in counts.items() if c >= shortest or c >= 2 and c * 2 >= shortest)
+
+
+def _candidates(original: str, suffixes: str, full: str, need_organ: bool) -> list[tuple[str, bool]]:
+    simple = to_simplified(original)
+    found: list[tuple[str, bool]] = []
+    for j, ch in enumerate(simple):
+        if ch not in suffixes:
+            continue
+        if need_organ and not _ORGAN_AFTER.match(simple, j + 1):
+            continue
+        got = _name_before(simple, j)
+        if got is None:
+            continue
+        i, masked = got
+        if not masked:
+            i = _refine(simple, full, i, j)
+        found.append((original[i: j + 1], masked))
+    return found
+
+
+def report_region(title: str | None, opening: str, *, byline: str | None = None, full: str = "") -> str | None:
+    """`青岚县`/`墨川区`/`**县` as written, or None. See the module docstring for the order."""
+    full_s = to_simplified(full)
+    for text, suffixes, need_organ in ((title or "", _BYLINE_SUFFIX, False), (byline or "", _BYLINE_SUFFIX, False),
+                                       (opening, _BODY_SUFFIX, True)):
+        found = _candidates(text, suffixes, full_s, need_organ)
+        if found:
+            return found[0][0]
+    # The rest of the text: a named organ (`澄浦县委`) first, else a masked name (`**县征兵`);
+    # among masked ones a county or district before a city (`**市` is usually the superior).
+    rest = full[len(opening):] if full.startswith(opening) else full
+    found = _candidates(rest, _BODY_SUFFIX, full_s, True)
+    # Outside the opening a name must recur: `积极助推县人武部…` in a heading is a verb, not a place.
+    named = [name for name, masked in found if not masked and full.count(name) >= 2]
+    if named:
+        return max(named, key=named.count)
+    masked = [name for name, is_masked in _candidates(rest, _BODY_SUFFIX, full_s, False) if is_masked]
+    if masked:
+        return min(masked, key=lambda n: (n.endswith("市"), -masked.count(n)))
+    return None
