@@ -29,6 +29,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("holdout_eval", ["eval/holdout_eval.py"]),
     ("holdout2_eval", ["eval/holdout_eval.py", "eval/holdout2", "--seed", "7", "--results-name", "holdout2_eval"]),
     ("holdout3_eval", ["eval/holdout_eval.py", "eval/holdout3", "--seed", "11", "--results-name", "holdout3_eval"]),
+    ("holdout4_eval", ["eval/holdout4_eval.py", "eval/holdout4", "--seed", "4", "--results-name", "holdout4_eval"]),
     ("bench_ingest", ["eval/bench.py", "ingest"]),
     ("bench_search", ["eval/bench.py", "search"]),
     ("bench_check", ["eval/bench.py", "check"]),
@@ -114,6 +115,17 @@ def headline() -> list[str]:
     if third_now:
         add("third held-out set, current tools (after fixing its parse/numeral bugs)", "—",
             lambda: f"{third_now['recall']['all']['recall']:.3f} / {third_now['clean']['per_100']:.2f}")
+    for label, fourth in (("fourth held-out set (eval/holdout4), blind first run", _load_path(EVAL / "holdout4" / "results.json")),
+                          ("fourth held-out set, current tools", _load("holdout4_eval"))):
+        if fourth:
+            add(f"{label}: extraction span P / R; headings R level 1 / 2; checker recall (without masks) / false per 100",
+                "≥ 0.97 / 0.97; ≥ 0.95 / 0.95; ≥ 0.98 / ≤ 1",
+                lambda r=fourth: (f"{r['extraction']['summary']['span_precision']:.3f} / "
+                                  f"{r['extraction']['summary']['span_recall']:.3f}; "
+                                  f"{r['levels']['summary']['strict']['level1']['recall']:.3f} / "
+                                  f"{r['levels']['summary']['strict']['level2']['recall']:.3f}; "
+                                  f"{r['recall']['all']['recall']:.3f} ({r['recall']['without_masked']['recall']:.3f}) / "
+                                  f"{r['clean']['per_100']:.2f}"))
     add("drafts: bad findings / coverage / verbatim figure copies", "0 / all / 0",
         lambda: f"{draft['bad_findings']} / {draft['metrics_covered']}/{draft['metrics_expected']} / "
                 f"{draft['verbatim_figure_sentences']}")
