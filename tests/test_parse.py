@@ -514,7 +514,13 @@ def test_cli_parse_json(capsys) -> None:
     assert [s["key"] for s in data["sections"]] == EXPECTED_KEYS
     assert data["sections"][1]["heading"] == "一、立足岗位，不断提升党管武装工作能力素质"
     assert data["sections"][2]["subpoints"][0].startswith("推进民兵改革训练")
-    assert set(data["sections"][0]) == {"key", "heading", "level", "subpoints", "text"}
+    # The old shape plus where each section is in the file and its level-2 children.
+    assert set(data["sections"][0]) == {"key", "heading", "level", "subpoints", "text", "start", "end", "line",
+                                        "children"}
+    text = SEED.read_text("utf-8")
+    duty = data["sections"][1]
+    assert text[duty["start"]:duty["end"]].startswith(duty["heading"])
+    assert text.split("\n")[duty["line"] - 1].startswith(duty["heading"])
 
 
 def test_cli_parse_outline(capsys) -> None:

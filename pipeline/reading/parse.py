@@ -34,6 +34,7 @@ from pipeline.reading.report_meta import (  # noqa: F401 - to_simplified re-expo
     report_year,
     to_simplified,
 )
+from pipeline.reading.textview import clean_view
 
 # --------------------------------------------------------------------------- numerals
 
@@ -540,8 +541,12 @@ def _is_closing(line: str) -> bool:
 
 
 def parse_text(text: str, source: str = "") -> Report:
-    """Parse report text into a `Report`. Never raises on odd structure: unknown parts become `other`."""
-    norm = normalise_text(text)
+    """Parse report text into a `Report`. Never raises on odd structure: unknown parts become `other`.
+
+    `text` is the text as read (`read_text`); sections carry their span and line in it."""
+    view = clean_view(text)
+    # normalise_text only swaps spaces one for one on the clean copy: offsets into `norm` are view offsets.
+    norm = normalise_text(view.text)
     lines = _logical_lines(norm)
     title = _title(lines)
     body_lines = lines[1:] if title else lines
@@ -624,21 +629,65 @@ def parse_text(text: str, source: str = "") -> Report:
     if not any(b.key == "plans" for b in blocks):
         _split_glued_plans(blocks)
 
-    sections = tuple(
-        Section(
+    kept = [b for b in blocks if b.paragraphs or b.heading]
+    spans = _locate(norm, kept)
+    sections = []
+    for b, (start, end) in zip(kept, spans, strict=True):
+        line = 0
+        if start >= 0:
+            start, end = view.span(start, end)
+            line = text.count("\n", 0, start) + 1
+        sections.append(Section(
             key=b.key,
             heading=b.heading,
             level=b.level,
             paragraphs=tuple(b.paragraphs),
             subpoints=tuple(_subpoints(b.paragraphs, allow_mid_start=b.mid_list)),
-        )
-        for b in blocks
-        if b.paragraphs or b.heading
-    )
+            start=start, end=end, line=line,
+        ))
+    sections = tuple(sections)
     opening = next((s for s in sections if s.key == "opening"), None)
     year = report_year(title, opening.text if opening else "", norm)
     region = report_region(title, opening.text if opening else "", byline=byline, full=norm)
     return Report(source=source, title=title, year=year, region=region, sections=sections, text=norm)
+
+
+def _find_loose(text: str, piece: str, cursor: int) -> tuple[int, int] | None:
+    """Span of `piece` in `text` at or after `cursor`; whitespace may differ (`一、 标题` → `一、标题`)."""
+    at = text.find(piece, cursor)
+    if at >= 0:
+        return at, at + len(piece)
+    chars = [c for c in piece if not c.isspace()]
+    if not chars:
+        return None
+    m = re.compile(r"\s*".join(re.escape(c) for c in chars)).search(text, cursor)
+    return (m.start(), m.end()) if m else None
+
+
+def _locate(norm: str, blocks: list[_Block]) -> list[tuple[int, int]]:
+    """(start, end) in `norm` of each block, heading included; (-1, -1) when it cannot be found.
+
+    Blocks are in text order, so each search starts where the previous block's first piece was."""
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for b in blocks:
+        start = end = -1
+        for piece in (b.heading, *b.paragraphs):
+            piece = piece.strip()
+            if not piece:
+                continue
+            head = _find_loose(norm, piece[:24], cursor)
+            if head is None:
+                continue
+            if start < 0:
+                start = head[0]
+            tail = _find_loose(norm, piece[-24:], head[0]) if len(piece) > 24 else head
+            end = tail[1] if tail else head[1]
+            cursor = head[0] + 1
+        if start >= 0:
+            cursor = max(cursor, end)
+        spans.append((start, end))
+    return spans
 
 
 def _later_heading_numbers(lines: list[str]) -> list[frozenset[int]]:
