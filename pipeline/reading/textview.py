@@ -55,6 +55,20 @@ class TextView:
         copy_start, source_start = self.runs[max(i, 0)]
         return source_start + offset - copy_start
 
+    def copy_position(self, offset: int) -> int:
+        """Copy index of the source character at `offset`; a character the copy dropped maps to the
+        next one it kept (`len(source)` maps to `len(text)`)."""
+        if offset >= len(self.source) or not self.runs:
+            return min(offset, len(self.text))
+        sources = self._sources
+        i = bisect_right(sources, offset) - 1
+        if i < 0:
+            return 0
+        copy_start, source_start = self.runs[i]
+        copy_end = self.runs[i + 1][0] if i + 1 < len(self.runs) else len(self.text)
+        at = copy_start + offset - source_start
+        return at if at < copy_end else copy_end
+
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The source span of the copy span [start, end): its first character to its last."""
         if end <= start:
@@ -74,6 +88,14 @@ class TextView:
     def identity(self) -> bool:
         """True when the copy is the source itself (nothing to map)."""
         return self.text == self.source
+
+    @property
+    def _sources(self) -> list[int]:
+        cached = self.__dict__.get("_sources_cache")
+        if cached is None:
+            cached = [r[1] for r in self.runs]
+            object.__setattr__(self, "_sources_cache", cached)
+        return cached
 
     @property
     def _starts(self) -> list[int]:
