@@ -92,8 +92,12 @@ _PAGE_LINE_RE = re.compile(r"^(?:[-—–－]*\s*\d{1,4}\s*[-—–－]*|第\s*\
 # A table-of-contents entry: leader dots (or ellipsis) then a page number.
 _TOC_ENTRY_RE = re.compile(r"(?:…{2,}|\.{3,}|·{3,}|-{3,}|—{3,})\s*\d{1,4}(?![\d万千百十亿余多人名次个件元%％])")
 _CLOSING_RE = re.compile(
-    r"(我的述职完毕|述职完毕|以上是我的述职|以上述职|以上报告|不妥之处.{0,6}批评指正|请.{0,8}(?:批评指正|审议|评议))"
+    r"(我的述职完毕|述职完毕|以上是我的述职|以上述职|以上报告|不妥之处.{0,6}批评指正|请.{0,8}(?:批评指正|审议|评议)|"
+    r"请.{0,12}提出.{0,4}意见)"
 )
+# The opening's own formula (`现将…报告如下，请予审议`, `下面我就…作述职，请…提出意见`) asks for review
+# too, but what follows it is the report, not the closing.
+_OPENING_FORMULA_RE = re.compile(r"如下|下面.{0,20}(?:述职|报告|汇报)|现将.{0,30}(?:报告|汇报)")
 _CLOSING_START_RE = re.compile(r"(?:我的述职完毕|以上是我的述职|述职完毕|以上述职|以上报告)")
 # Where an unnumbered plans block starts: a paragraph that admits the gap to expectations
 # (`一年来，虽然…但…差距`) or one that opens on the next year (`下步，我将…`).
@@ -446,9 +450,21 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
             outer_next += 1
         elif number == 1 and prev in "：:；;，,":
             nested_next = 2
-    if points:
+    line_points = _line_start_points(text, allow_mid_start)
+    # `一是…二是…` inside the first `（一）…` item belong to it: the line-start list is the outer one.
+    if points and not (len(line_points) >= 2 and line_points[0][0] < points[0][0]):
         return _cut_points(text, points)
-    # Line-start markers: （一）, 1、, labels.
+    if line_points:
+        return _cut_points(text, line_points)
+    labels = [line for line in text.split("\n") if _LABEL_RE.match(line)]
+    if len(labels) >= 2:
+        return labels
+    return []
+
+
+def _line_start_points(text: str, allow_mid_start: bool) -> list[tuple[int, int, int]]:
+    """(marker start, text start, number) of the first counting list of line-start markers
+    (`（一）`, then `1、`, then `一、`)."""
     for pattern in (_PAREN_RE, _ARABIC_RE, _L1_RE):
         found: list[tuple[int, int, int]] = []
         expect = None
@@ -463,10 +479,7 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
                     expect = number + 1
             offset += len(line) + 1
         if found:
-            return _cut_points(text, found)
-    labels = [line for line in text.split("\n") if _LABEL_RE.match(line)]
-    if len(labels) >= 2:
-        return labels
+            return found
     return []
 
 
@@ -537,7 +550,10 @@ def _is_closing(line: str) -> bool:
     line = to_simplified(line)
     if len(line) <= 12 and re.match(r"^(?:谢谢|感谢)", line):
         return True
-    return bool(_CLOSING_RE.search(line[:60])) and len(line) <= 120
+    m = _CLOSING_RE.search(line[:60])
+    if not m or len(line) > 120:
+        return False
+    return not _OPENING_FORMULA_RE.search(line[: m.start()])
 
 
 def parse_text(text: str, source: str = "") -> Report:
@@ -560,7 +576,10 @@ def parse_text(text: str, source: str = "") -> Report:
     last_number = 0
     top_kind: str | None = None
     restart_next: int | None = None     # next number of a count restarted inside a section
-    later_numbers = _later_heading_numbers(body_lines)
+    arabic_role = _arabic_role(body_lines)
+    later_numbers = _later_heading_numbers(body_lines, arabic=arabic_role == "top")
+    paren_runin = _paren_runin_headings(body_lines)
+    bare_headings = _bare_heading_lines(body_lines)
     resume: tuple[str, int] | None = None   # sub-point marker continuing the section a plans block cut
     for index, line in enumerate(body_lines):
         if (resume and current.key == "plans" and not current.numbered and _line_marker(line) == resume
@@ -577,7 +596,10 @@ def parse_text(text: str, source: str = "") -> Report:
             if not (nxt and nxt[1] == 1 and last_number and nxt[2] == last_number + 1):
                 current.paragraphs.append(line)
                 continue
-        if _is_closing(line) and (blocks or current.paragraphs):
+        # The closing comes after the last numbered heading: a closing-like sentence followed by the
+        # next heading of the count (an opening that asks for review) is body text.
+        if (_is_closing(line) and (blocks or current.paragraphs)
+                and not (last_number + 1 in later_numbers[index] and current.key != "plans")):
             blocks.append(current)
             current = _Block("closing", "", 1, [line])
             continue
@@ -600,6 +622,31 @@ def parse_text(text: str, source: str = "") -> Report:
             # `（一）`/`（二）` lines lists items (typically the plans).
             if kind == "paren" and not _body_follows(body_lines, index + 1):
                 found = None
+        if not found and paren_runin and top_kind in ("l1", "chapter") and current.key not in (
+                "opening", "plans", "closing"):
+            found = _runin_paren_heading(line)
+            if found:
+                heading, level, number, kind, body = found
+                blocks.append(current)
+                current = _Block(_subheading_key(heading, _parent_key(blocks)), heading, 2, [body] if body else [],
+                                 numbered=True)
+                continue
+        if not found and arabic_role:
+            arabic = _arabic_heading(line)
+            if arabic and arabic_role == "top" and arabic[1] == last_number + 1:
+                blocks.append(current)
+                current = _Block(classify_heading(arabic[0]), arabic[0], 1, [], numbered=True)
+                last_number, top_kind = arabic[1], "arabic"
+                continue
+            if (arabic and arabic_role == "second" and top_kind in ("l1", "chapter")
+                    and current.key not in ("opening", "closing") and _body_follows(body_lines, index + 1)):
+                blocks.append(current)
+                current = _Block(_subheading_key(arabic[0], _parent_key(blocks)), arabic[0], 2, [], numbered=True)
+                continue
+        if not found and index in bare_headings:
+            blocks.append(current)
+            current = _Block(classify_heading(line), line, 1, [], numbered=True)
+            continue
         if found:
             section = _place_heading(kind, top_kind, body, body_lines, index, is_item)
             if section is not None:
@@ -690,8 +737,9 @@ def _locate(norm: str, blocks: list[_Block]) -> list[tuple[int, int]]:
     return spans
 
 
-def _later_heading_numbers(lines: list[str]) -> list[frozenset[int]]:
-    """For each line, the numbers of the `一、`/`第一章` marker lines after it."""
+def _later_heading_numbers(lines: list[str], *, arabic: bool = False) -> list[frozenset[int]]:
+    """For each line, the numbers of the `一、`/`第一章` marker lines after it (and of `1.` heading
+    lines when they are the document's top level)."""
     out: list[frozenset[int]] = [frozenset()] * len(lines)
     seen: set[int] = set()
     for i in range(len(lines) - 1, -1, -1):
@@ -699,7 +747,99 @@ def _later_heading_numbers(lines: list[str]) -> list[frozenset[int]]:
         m = _L1_RE.match(lines[i]) or _CHAPTER_RE.match(lines[i])
         if m and (value := cn_numeral(m.group("num"))) is not None:
             seen.add(value)
+        elif arabic and (found := _arabic_heading(lines[i])):
+            seen.add(found[1])
     return out
+
+
+# --------------------------------------------------------------------------- headings beyond `一、`
+
+def _is_marker_line(line: str) -> bool:
+    return bool(_L1_RE.match(line) or _CHAPTER_RE.match(line) or _PAREN_RE.match(line) or _ARABIC_RE.match(line)
+                or _SHI_RE.match(line) or _is_closing(line))
+
+
+def _paren_runin_headings(lines: list[str]) -> bool:
+    """Whether `（一）lead。body` lines are level-2 headings here rather than one-line sub-points:
+    they are when most of them have a body that runs on — more paragraphs of its own before the next
+    marker (`（一）坚持理论武装，筑牢思想根基。全年…` then a paragraph, then `（二）…`) or several
+    sentences after the lead. A list of one-sentence items (`（一）带头学习。全年…4次。`) stays sub-points."""
+    runin = [i for i, line in enumerate(lines) if _PAREN_RE.match(line) and _heading_of(line) is None
+             and _runin_paren_heading(line) is not None]
+    if len(runin) < 2:
+        return False
+    # A sub-point is a lead and one statement on one line; a section's body runs on: more
+    # paragraphs before the next marker, or several sentences after the lead. Most items must run
+    # on: one paragraph after the last item of a list is the section's own text.
+    running = 0
+    for i in runin:
+        body = _runin_paren_heading(lines[i])[4]
+        if (i + 1 < len(lines) and not _is_marker_line(lines[i + 1])) or len(re.findall(r"[。！？]", body)) >= 2:
+            running += 1
+    return running * 2 >= len(runin)
+
+
+def _runin_paren_heading(line: str) -> tuple[str, int, int, str, str] | None:
+    """(heading, 2, number, "paren", body) of `（一）lead。body` with a heading-sized lead."""
+    m = _PAREN_RE.match(line)
+    if not m or (number := cn_numeral(m.group("num"))) is None:
+        return None
+    rest = line[m.end():]
+    stop = re.search(r"[。：:；;！]", rest)
+    if not stop or not 2 <= stop.start() <= 30:
+        return None
+    heading = _join_marker(line[: m.end()].rstrip(), rest[: stop.start()].strip())
+    return heading, 2, number, "paren", rest[stop.end():].strip()
+
+
+def _arabic_heading(line: str) -> tuple[str, int] | None:
+    """(heading, number) of a `1.标题`/`1、标题` line that is a heading and nothing else."""
+    m = _ARABIC_RE.match(line)
+    if not m:
+        return None
+    rest = line[m.end():].strip()
+    if not 2 <= len(rest) <= 40 or re.search(r"[。；;！？!?]", rest.rstrip("。：:")) or rest.endswith(("；", ";")):
+        return None
+    if _find_heading_end(to_simplified(rest)) != len(rest):
+        return None
+    return _join_marker(line[: m.end()].strip(), rest).rstrip("。：:"), int(m.group("num"))
+
+
+def _arabic_role(lines: list[str]) -> str | None:
+    """"top" when `1.` heading lines are the document's only numbered headings, "second" when they
+    sit under `一、` headings with no `（一）` level between; None otherwise."""
+    arabic = [found[1] for line in lines if (found := _arabic_heading(line))]
+    if len(arabic) < 2 or arabic[0] != 1:
+        return None
+    if any(_PAREN_RE.match(line) for line in lines):
+        return None
+    if any(_L1_RE.match(line) or _CHAPTER_RE.match(line) for line in lines):
+        return "second"
+    return "top" if arabic == list(range(1, len(arabic) + 1)) else None
+
+
+_BARE_HEADING_END = ("回顾", "情况", "打算", "成效", "做法", "问题", "不足", "计划", "思路", "措施", "工作",
+                     "体会", "经验", "举措", "方向", "建设", "任务", "成绩", "安排", "概况", "总结", "目标")
+_DATE_LINE_RE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?$")
+
+
+def _bare_heading_lines(lines: list[str]) -> set[int]:
+    """Indices of unnumbered heading lines (`上半年工作回顾`) in a report with no numbered headings:
+    a short line without sentence punctuation, ending in a heading noun, followed by a paragraph.
+    Two at least, or none (one short line is as likely a stray label)."""
+    if any(_heading_of(line) or _arabic_heading(line) for line in lines):
+        return set()
+    found: set[int] = set()
+    for i, line in enumerate(lines[:-1]):
+        if not 4 <= len(line) <= 20 or re.search(r"[，,。；;：:！!？?\s]", line) or _DATE_LINE_RE.match(line):
+            continue
+        if not line.endswith(_BARE_HEADING_END) or is_speaker_line(line) or _is_closing(line):
+            continue
+        following = lines[i + 1]
+        if len(following) <= 20 and not re.search(r"[，。；]", following):
+            continue
+        found.add(i)
+    return found if len(found) >= 2 else set()
 
 
 _GLUED_PLANS_RE = re.compile(
@@ -726,7 +866,7 @@ def _split_glued_plans(blocks: list[_Block]) -> None:
             return
 
 
-_KIND_RANK = {"chapter": 0, "l1": 1, "paren": 2}
+_KIND_RANK = {"chapter": 0, "l1": 1, "paren": 2, "arabic": 3}
 
 
 def _place_heading(kind: str, top_kind: str | None, body: str, lines: list[str], index: int,
