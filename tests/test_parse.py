@@ -818,3 +818,15 @@ def test_unnumbered_heading_lines_open_sections() -> None:
     # One short line alone is no structure: a report with a single such line keeps it as text.
     single = parse_text("\n".join([TITLE, OPENING, "上半年工作回顾", BODY1, BODY2, CLOSING]))
     assert headings(single) == []
+
+
+def test_a_flattened_paragraph_of_paren_sections_is_cut_at_each_continuing_marker() -> None:
+    long_body = "全年主持县委理论学习中心组专题学习4次，重点学习强军思想和国防动员、民兵建设的重要论述，" \
+                "组织乡镇党委书记、部门主要负责同志同步学习，树牢抓武装是本职的理念。同时推动责任层层传导。"
+    flat = f"（一）带头学习。{long_body}（二）带头研究。{long_body}（三）带头解决难题。{long_body}"
+    report = parse_text("\n".join([TITLE, OPENING, f"一、{H1}", flat, f"二、{H2}", BODY2, CLOSING]))
+    assert headings(report) == [f"一、{H1}", "（一）带头学习", "（二）带头研究", "（三）带头解决难题",
+                                               f"二、{H2}"]
+    # A marker inside a sentence, or one that does not continue the count, stays where it is.
+    kept = parse_text("\n".join([TITLE, OPENING, f"一、{H1}", "（一）带头学习。分为（二）个阶段。（三）不接续。", CLOSING]))
+    assert headings(kept) == [f"一、{H1}"]

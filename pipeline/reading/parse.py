@@ -266,6 +266,27 @@ def _cut_inline_headings(line: str, expected: int) -> tuple[list[str], int]:
     return [p for p in pieces if p], expected
 
 
+_INLINE_PAREN_RE = re.compile(rf"(?<=[。！？；])\s*[（(](?P<num>[{_CN_NUM}]{{1,3}})[）)]")
+
+
+def _cut_inline_parens(line: str) -> list[str]:
+    """A paragraph that runs `（一）…。（二）…。（三）…` together is cut before each `（N）` that
+    continues the count after a sentence end (a flattened Word list, or a copy from a web page)."""
+    m0 = _PAREN_RE.match(line)
+    if not m0 or cn_numeral(m0.group("num")) != 1:
+        return [line]
+    cuts = []
+    expected = 2
+    for m in _INLINE_PAREN_RE.finditer(line):
+        if cn_numeral(m.group("num")) == expected:
+            cuts.append(m.start("num") - 1)
+            expected += 1
+    if not cuts:
+        return [line]
+    bounds = [0, *cuts, len(line)]
+    return [line[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False) if line[a:b].strip()]
+
+
 def _cut_closing(line: str) -> list[str]:
     m = _CLOSING_START_RE.search(to_simplified(line))
     if not m or m.start() == 0:
@@ -306,7 +327,8 @@ def _logical_lines(text: str) -> list[str]:
                 line = line[m.end():].strip()
         pieces, expected = _cut_inline_headings(line, expected) if cut_inline else ([line], expected)
         for piece in pieces:
-            out.extend(_cut_closing(piece))
+            for part in _cut_inline_parens(piece):
+                out.extend(_cut_closing(part))
     return out
 
 
@@ -759,11 +781,15 @@ def _is_marker_line(line: str) -> bool:
                 or _SHI_RE.match(line) or _is_closing(line))
 
 
+# A sub-point's statement is short (`全年专题学习4次。`); a body this long is a section's text.
+_RUN_ON_CHARS = 80
+
+
 def _paren_runin_headings(lines: list[str]) -> bool:
     """Whether `（一）lead。body` lines are level-2 headings here rather than one-line sub-points:
     they are when most of them have a body that runs on — more paragraphs of its own before the next
-    marker (`（一）坚持理论武装，筑牢思想根基。全年…` then a paragraph, then `（二）…`) or several
-    sentences after the lead. A list of one-sentence items (`（一）带头学习。全年…4次。`) stays sub-points."""
+    marker (`（一）坚持理论武装，筑牢思想根基。全年…` then a paragraph, then `（二）…`), several
+    sentences after the lead, or one long one. A list of one-sentence items (`（一）带头学习。全年…4次。`) stays sub-points."""
     runin = [i for i, line in enumerate(lines) if _PAREN_RE.match(line) and _heading_of(line) is None
              and _runin_paren_heading(line) is not None]
     if len(runin) < 2:
@@ -774,7 +800,8 @@ def _paren_runin_headings(lines: list[str]) -> bool:
     running = 0
     for i in runin:
         body = _runin_paren_heading(lines[i])[4]
-        if (i + 1 < len(lines) and not _is_marker_line(lines[i + 1])) or len(re.findall(r"[。！？]", body)) >= 2:
+        if ((i + 1 < len(lines) and not _is_marker_line(lines[i + 1])) or len(re.findall(r"[。！？]", body)) >= 2
+                or len(body) >= _RUN_ON_CHARS):
             running += 1
     return running * 2 >= len(runin)
 
