@@ -1,4 +1,4 @@
-"""Readers: any report file → its text, one paragraph per line.
+"""Readers: any report file → its text as read, one paragraph per line (offsets the user sees index it).
 
 `.txt`/`.md` in UTF-8 (with or without BOM), UTF-16 with BOM, GB18030/GBK, or — after the strict
 attempts fail — a small restricted detector (UTF-16 without BOM, Big5, lenient GB18030 with the
@@ -111,15 +111,6 @@ def _read_bytes(p: Path, shown: str) -> bytes:
         raise InputError("没有读取该文件的权限。请检查文件权限（或以有权限的用户运行）。", path=shown) from exc
     except OSError as exc:
         raise InputError(f"无法读取文件：{exc.strerror or exc}。", path=shown) from exc
-
-
-# --------------------------------------------------------------------------- whitespace
-
-def normalise_whitespace(text: str) -> str:
-    """The tidy working copy of `text` (`textview.clean_view`): one paragraph per line, no blank
-    lines, no indentation, odd spaces plain, zero-width marks and Markdown marks gone. Offsets into
-    it are not offsets into the file: use `clean_view(text).span` to map them back."""
-    return clean_view(text).text
 
 
 # --------------------------------------------------------------------------- plain text
