@@ -120,8 +120,10 @@ class Report:
         return next((s for s in self.sections if s.key == key), None)
 
     def children(self, index: int) -> list[int]:
-        """Indices of the level-2 sections under the level-1 section at `index` (its `（一）`…)."""
-        if self.sections[index].level != 1:
+        """Indices of the level-2 sections under the level-1 section at `index` (its `（一）`…).
+        Only a level-1 section with a heading has children: in a report whose top level is `（一）`
+        those sections are level 2 with no parent, not children of the opening."""
+        if self.sections[index].level != 1 or not self.sections[index].heading:
             return []
         out: list[int] = []
         for i in range(index + 1, len(self.sections)):
