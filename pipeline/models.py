@@ -92,6 +92,11 @@ class Section:
     level: int
     paragraphs: tuple[str, ...]
     subpoints: tuple[str, ...] = ()
+    # Where the section (heading included) starts and ends in the text as read
+    # (`reading.readers.read_text`), end exclusive, and the 1-based line it starts on; -1/0 unknown.
+    start: int = -1
+    end: int = -1
+    line: int = 0
 
     @property
     def text(self) -> str:
@@ -100,7 +105,8 @@ class Section:
 
 @dataclass(frozen=True)
 class Report:
-    """A parsed report. `text` is the normalised full text the sections were cut from."""
+    """A parsed report. `text` is the parser's tidy working copy of the file's text (the sections were
+    cut from it); the sections' `start`/`end`/`line` point into the text as read instead."""
 
     source: str
     title: str | None
@@ -112,6 +118,19 @@ class Report:
 
     def section(self, key: str) -> Section | None:
         return next((s for s in self.sections if s.key == key), None)
+
+    def children(self, index: int) -> list[int]:
+        """Indices of the level-2 sections under the level-1 section at `index` (its `（一）`…).
+        Only a level-1 section with a heading has children: in a report whose top level is `（一）`
+        those sections are level 2 with no parent, not children of the opening."""
+        if self.sections[index].level != 1 or not self.sections[index].heading:
+            return []
+        out: list[int] = []
+        for i in range(index + 1, len(self.sections)):
+            if self.sections[i].level == 1:
+                break
+            out.append(i)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,8 +144,12 @@ class Report:
                     "level": s.level,
                     "subpoints": list(s.subpoints),
                     "text": s.text,
+                    "start": s.start,
+                    "end": s.end,
+                    "line": s.line,
+                    "children": self.children(i),
                 }
-                for s in self.sections
+                for i, s in enumerate(self.sections)
             ],
         }
 

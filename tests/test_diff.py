@@ -201,3 +201,19 @@ def test_repeated_key_pairs_with_the_most_alike_section():
     paired = diff.sections[3]
     assert [c.b for c in paired.changed] == ["二是进一步提高兵员质量。"] and not paired.removed
     assert diff.sections[1].removed == ("对照上级要求，我还存在差距。",)
+
+
+def test_level_two_sections_fold_into_their_parent_so_years_still_pair() -> None:
+    from pipeline.reading.parse import parse_text
+
+    body = "全年主持县委理论学习中心组专题学习4次，重点学习强军思想和国防动员、民兵建设的重要论述，组织乡镇党委书记同步学习。"
+    head = ["青岚县2023年度党管武装工作述职报告", "2023年，我认真履行党管武装职责。现将履职情况报告如下："]
+    a = parse_text("\n".join([*head, "一、立足岗位，提升履职能力", f"（一）带头学习。{body}", "另组织专题辅导1次。",
+                              f"（二）带头研究。{body}", "另到人武部调研2次。", "我的述职完毕，请批评指正。"]))
+    b = parse_text("\n".join([*head, "一、立足岗位，提升履职能力", f"一是带头学习。{body}二是带头研究。{body}",
+                              "我的述职完毕，请批评指正。"]))
+    assert [s.level for s in a.sections].count(2) == 2
+    diff = diff_reports(a, b)
+    duty = [s for s in diff.sections if s.key == "duty"]
+    assert len(duty) == 1 and duty[0].heading_a == duty[0].heading_b == "一、立足岗位，提升履职能力"
+    assert any("另组织专题辅导1次" in r for r in duty[0].removed)

@@ -264,9 +264,14 @@ def test_draft_json_gives_each_sentence_its_keys_sources_and_findings(result) ->
 def test_review_blocks_comment_exactly_the_figures(result) -> None:  # noqa: ANN001
     blocks = draft_to_blocks(result, comments=True)
     commented = [(b.text[a:e], note) for b in blocks for a, e, note in b.comments]
-    expected = [result.text[a:e] for a, e, _ in sorted(result.figures)]
-    assert [text for text, _ in commented] == expected
-    assert all(note.startswith("指标 ") for _, note in commented)
+    # The summary on the title, then every finding of the check (figures and names) on its characters.
+    assert commented[0] == (result.draft.title, commented[0][1]) and commented[0][1].startswith("核对结果：")
+    assert [text for text, _ in commented[1:]] == [f.text for f in result.check.findings]
+    figures = {result.text[a:e] for a, e, _ in result.figures}
+    assert figures <= {text for text, _ in commented}
+    recruits = next(note for text, note in commented if "conscription.recruits" in note)
+    assert recruits.startswith("【有据】指标：输送合格青年（conscription.recruits）；数据：") and "上年：" in recruits
+    assert not any("/" in note or "\\" in note or ".yaml" in note for _, note in commented)   # never a path
     assert [b.style for b in blocks][:3] == ["title", "body", "h1"]
     assert [b.style for b in blocks][-2:] == ["signature", "date"]
     assert not any(b.comments for b in draft_to_blocks(result))

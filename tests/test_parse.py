@@ -514,7 +514,13 @@ def test_cli_parse_json(capsys) -> None:
     assert [s["key"] for s in data["sections"]] == EXPECTED_KEYS
     assert data["sections"][1]["heading"] == "一、立足岗位，不断提升党管武装工作能力素质"
     assert data["sections"][2]["subpoints"][0].startswith("推进民兵改革训练")
-    assert set(data["sections"][0]) == {"key", "heading", "level", "subpoints", "text"}
+    # The old shape plus where each section is in the file and its level-2 children.
+    assert set(data["sections"][0]) == {"key", "heading", "level", "subpoints", "text", "start", "end", "line",
+                                        "children"}
+    text = SEED.read_text("utf-8")
+    duty = data["sections"][1]
+    assert text[duty["start"]:duty["end"]].startswith(duty["heading"])
+    assert text.split("\n")[duty["line"] - 1].startswith(duty["heading"])
 
 
 def test_cli_parse_outline(capsys) -> None:
@@ -698,7 +704,10 @@ def test_corpus_report_year_region_and_sections(path: Path) -> None:
     year, region = _corpus_expectation(path)
     report = parse_file(path)
     assert (report.year, report.region) == (year, region)
-    assert keys(report) == EXPECTED_KEYS
+    # Level 1; run-in `（一）坚持学在前头。…` sections with bodies that run on are level-2 children.
+    assert [s.key for s in report.sections if s.level == 1] == EXPECTED_KEYS
+    children = [c for i in range(len(report.sections)) for c in report.children(i)]
+    assert children == [i for i, s in enumerate(report.sections) if s.level == 2]
     # No byline, heading or closing formula leaks into the opening.
     opening = report.section("opening")
     assert len(opening.paragraphs) == 1 and not is_speaker_line(opening.paragraphs[0])
@@ -709,3 +718,115 @@ def test_corpus_report_year_region_and_sections(path: Path) -> None:
 
 def test_corpus_covers_every_region() -> None:
     assert {p.stem.split("-")[0] for p in CORPUS_FILES if p != SEED} == set(CORPUS_REGIONS)
+
+
+# --------------------------------------------------------------------------- issue 11: levels and layouts
+
+TITLE = "青岚县2023年度党管武装工作述职报告"
+RUNS_ON = "全年专题学习4次，撰写体会文章1篇。"
+
+
+def _levels(report: Report) -> list[tuple[int, str, str]]:
+    return [(s.level, s.key, s.heading) for s in report.sections if s.heading]
+
+
+@pytest.mark.parametrize("opening", [
+    ["各位领导：", OPENING[:-1] + "，请予审议。"],
+    ["各位领导、同志们：", "下面我就一年来抓武装工作情况作述职，请各位领导和同志们提出意见。", BODY1],
+    [BODY1, "根据会议安排，现将本人履职情况汇报如下，请予评议。"],
+])
+def test_an_opening_formula_that_asks_for_review_never_starts_the_closing(opening: list[str]) -> None:
+    report = parse_text("\n".join([TITLE, *opening, f"一、{H1}", BODY1, f"二、{H2}", BODY2, f"三、{H3}", BODY3,
+                                   PLANS, "以上述职，请各位领导提出意见。"]))
+    assert headings(report) == [f"一、{H1}", f"二、{H2}", f"三、{H3}"]
+    assert [s.key for s in report.sections] == ["opening", "duty", "systems", "foundation", "plans", "closing"]
+    assert report.section("closing").text == "以上述职，请各位领导提出意见。"
+
+
+def test_runin_paren_sections_that_run_on_are_level_two_under_their_section() -> None:
+    text = "\n".join([
+        TITLE, OPENING,
+        f"一、{H1}",
+        f"（一）坚持理论武装，筑牢思想根基。{RUNS_ON}", "组织乡镇党委书记国防知识轮训210人次。",
+        "（二）坚持高位推动。主持召开常委会研究武装工作3次。", "将武装工作纳入党建述职评议。",
+        f"二、{H2}",
+        "（一）民兵整组扎实规范。编组基干民兵1260人。", "组织集中轮训3批。",
+        f"三、{H3}", BODY3, PLANS, CLOSING,
+    ])
+    report = parse_text(text)
+    assert _levels(report) == [
+        (1, "duty", f"一、{H1}"), (2, "duty", "（一）坚持理论武装，筑牢思想根基"), (2, "duty", "（二）坚持高位推动"),
+        (1, "systems", f"二、{H2}"), (2, "systems", "（一）民兵整组扎实规范"), (1, "foundation", f"三、{H3}"),
+    ]
+    duty = next(i for i, s in enumerate(report.sections) if s.heading == f"一、{H1}")
+    assert [report.sections[i].heading for i in report.children(duty)] == [
+        "（一）坚持理论武装，筑牢思想根基", "（二）坚持高位推动"]
+    first = report.sections[duty + 1]
+    assert first.paragraphs == (RUNS_ON, "组织乡镇党委书记国防知识轮训210人次。")
+    data = report.to_json()
+    assert data["sections"][duty]["children"] == [duty + 1, duty + 2]
+    assert data["sections"][duty + 1]["children"] == []
+
+
+def test_one_sentence_paren_items_stay_sub_points() -> None:
+    text = "\n".join([TITLE, OPENING, f"一、{H1}", "（一）带头学习。全年专题学习4次。", "（二）带头研究。研究武装工作5次。",
+                      f"二、{H2}", BODY2, f"三、{H3}", BODY3, CLOSING])
+    report = parse_text(text)
+    assert headings(report) == [f"一、{H1}", f"二、{H2}", f"三、{H3}"]
+    assert report.section("duty").subpoints == ("带头学习。全年专题学习4次。", "带头研究。研究武装工作5次。")
+
+
+def test_inline_shi_leads_inside_a_paren_item_stay_inside_it() -> None:
+    text = "\n".join([TITLE, OPENING, f"一、{H1}",
+                      "(一)学习常态化。全年学习4次。一是学原文。集中研读2次。二是谈体会。交流发言。",
+                      "(二)研究制度化。研究武装工作3次。", "(三)督导经常化。督导检查2次。", f"二、{H2}", BODY2, CLOSING])
+    duty = parse_text(text).section("duty")
+    assert [p[:6] for p in duty.subpoints] == ["学习常态化。", "研究制度化。", "督导经常化。"]
+    # …and a flattened paragraph of `一是…。二是…。` leads gives one sub-point per lead.
+    flat = parse_text("\n".join([TITLE, OPENING, f"一、{H1}", "主要做了三件事：" + BODY2 + "三是强化教育，开展活动12场次。",
+                                 CLOSING]))
+    assert [p[:4] for p in flat.section("duty").subpoints] == ["推进民兵", "完成征兵", "强化教育"]
+
+
+@pytest.mark.parametrize("marker", ["1.", "1、", "1．"])
+def test_arabic_heading_lines_are_top_level_headings_without_chinese_numbers(marker: str) -> None:
+    m = lambda n: marker.replace("1", str(n))  # noqa: E731
+    text = "\n".join([TITLE, OPENING, m(1) + H1, BODY1, m(2) + H2, BODY2, m(3) + H3, BODY3, m(4) + "下步工作打算",
+                      "下一步，我将继续压实责任。", CLOSING])
+    report = parse_text(text)
+    assert _levels(report) == [(1, "duty", m(1) + H1), (1, "systems", m(2) + H2), (1, "foundation", m(3) + H3),
+                               (1, "plans", m(4) + "下步工作打算")]
+
+
+def test_arabic_heading_lines_under_chinese_numbers_are_level_two() -> None:
+    text = "\n".join([TITLE, OPENING, "一、履职尽责情况", "1、带头学习强军思想", BODY1, "2、带头研究武装工作", BODY1,
+                      "二、制度落实情况", BODY2, CLOSING])
+    assert _levels(parse_text(text)) == [(1, "duty", "一、履职尽责情况"), (2, "duty", "1、带头学习强军思想"),
+                                         (2, "duty", "2、带头研究武装工作"), (1, "systems", "二、制度落实情况")]
+    # Run-in `1、…。…` items under `一、` stay sub-points (eval/parse_set/12_arabic_subpoints).
+    runin = "\n".join([TITLE, OPENING, f"一、{H1}", "1、坚持学习制度。全年学习4次。", "2、坚持带头宣讲。宣讲3场次。", CLOSING])
+    assert headings(parse_text(runin)) == [f"一、{H1}"]
+
+
+def test_unnumbered_heading_lines_open_sections() -> None:
+    text = "\n".join([TITLE, OPENING, "上半年工作回顾", BODY1, "征兵和双拥工作", BODY2, "存在问题及下步打算",
+                      "民兵训练场地不足。下一步，我将一是争取建设训练场地；二是配强专武干部。", "以上报告，请批评指正。"])
+    report = parse_text(text)
+    assert _levels(report) == [(1, "other", "上半年工作回顾"), (1, "systems", "征兵和双拥工作"),
+                               (1, "plans", "存在问题及下步打算")]
+    assert report.sections[-1].key == "closing"
+    # One short line alone is no structure: a report with a single such line keeps it as text.
+    single = parse_text("\n".join([TITLE, OPENING, "上半年工作回顾", BODY1, BODY2, CLOSING]))
+    assert headings(single) == []
+
+
+def test_a_flattened_paragraph_of_paren_sections_is_cut_at_each_continuing_marker() -> None:
+    long_body = "全年主持县委理论学习中心组专题学习4次，重点学习强军思想和国防动员、民兵建设的重要论述，" \
+                "组织乡镇党委书记、部门主要负责同志同步学习，树牢抓武装是本职的理念。同时推动责任层层传导。"
+    flat = f"（一）带头学习。{long_body}（二）带头研究。{long_body}（三）带头解决难题。{long_body}"
+    report = parse_text("\n".join([TITLE, OPENING, f"一、{H1}", flat, f"二、{H2}", BODY2, CLOSING]))
+    assert headings(report) == [f"一、{H1}", "（一）带头学习", "（二）带头研究", "（三）带头解决难题",
+                                               f"二、{H2}"]
+    # A marker inside a sentence, or one that does not continue the count, stays where it is.
+    kept = parse_text("\n".join([TITLE, OPENING, f"一、{H1}", "（一）带头学习。分为（二）个阶段。（三）不接续。", CLOSING]))
+    assert headings(kept) == [f"一、{H1}"]

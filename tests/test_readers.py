@@ -10,6 +10,7 @@ import pytest
 from pipeline.errors import InputError
 from pipeline.reading import readers
 from pipeline.reading.readers import SUPPORTED_SUFFIXES, chinese_counting, format_number, read_text
+from pipeline.reading.textview import clean_view
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parse"
 SAMPLE = "青岚县党管武装工作述职报告\n一、立足岗位，提升能力\n全年输送合格青年126人，比例达到98％。"
@@ -35,13 +36,17 @@ def test_text_encodings(tmp_path: Path, name: str, data: bytes) -> None:
     assert read_text(path) == SAMPLE
 
 
-def test_line_ends_and_odd_spaces_are_normalised(tmp_path: Path) -> None:
+def test_text_is_the_file_as_read_and_the_clean_view_tidies_it(tmp_path: Path) -> None:
     raw = ("\u3000\u3000一、\u00a0立足岗位\r\n\r\n\u3000\u3000全年\u3000共计\u200b3次。  \r"
            "\ufeff二、坚持制度\r\n")
     path = tmp_path / "crlf.txt"
     path.write_bytes(raw.encode("utf-8"))
-    # Edge indentation goes, NBSP becomes a space, an interior ideographic space stays, empty lines go.
-    assert read_text(path) == "一、 立足岗位\n全年\u3000共计3次。\n二、坚持制度"
+    # read_text: only line ends change (as Python's text mode reads them); offsets index this.
+    text = read_text(path)
+    assert text == raw.replace("\r\n", "\n").replace("\r", "\n")
+    # The working copy: edge indentation goes, NBSP becomes a space, an interior ideographic space
+    # stays, zero-width marks and empty lines go.
+    assert clean_view(text).text == "一、 立足岗位\n全年\u3000共计3次。\n二、坚持制度"
 
 
 def test_full_width_punctuation_is_kept(tmp_path: Path) -> None:
@@ -50,10 +55,12 @@ def test_full_width_punctuation_is_kept(tmp_path: Path) -> None:
     assert read_text(path) == "比例达到９８％，“五率”考评（全市）：第一。"
 
 
-def test_markdown_heading_marks_are_dropped(tmp_path: Path) -> None:
+def test_markdown_marks_stay_in_the_text_and_leave_the_clean_view(tmp_path: Path) -> None:
+    raw = "# 青岚县述职报告\n\n## 一、立足岗位\n> 引文\n**二、坚持制度**\n正文**加粗**。\n"
     path = tmp_path / "r.md"
-    path.write_text("# 青岚县述职报告\n\n## 一、立足岗位\n> 引文\n**二、坚持制度**\n正文**加粗**。\n", encoding="utf-8")
-    assert read_text(path) == "青岚县述职报告\n一、立足岗位\n引文\n二、坚持制度\n正文**加粗**。"
+    path.write_text(raw, encoding="utf-8")
+    assert read_text(path) == raw
+    assert clean_view(raw).text == "青岚县述职报告\n一、立足岗位\n引文\n二、坚持制度\n正文**加粗**。"
 
 
 def test_lenient_gb18030_with_a_little_damage(tmp_path: Path) -> None:
@@ -276,7 +283,7 @@ def test_docx_numbering_labels_are_resolved(tmp_path: Path) -> None:
     assert text.split("\n") == [
         "一、立足岗位，提升能力", "（一）带头学习", "（二）带头研究", "1.第一条", "2.第二条",
         "二、坚持制度，推动落实", "（一）民兵工作", "三、夯实基础，强化保障", "甲、甲项", "乙、乙项", "要点",
-        "四、另起",
+        "四、另起", "",     # an empty paragraph is an empty line: line N is the N-th paragraph
     ]
 
 

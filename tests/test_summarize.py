@@ -205,3 +205,20 @@ def test_cli_abstractive_with_openai_engine(summary_server, capsys):
     # 215人 is not in the 开头 section: every sentence there fails, the section falls back to extractive
     assert sections["opening"]["mode"] == "fallback"
     assert "已删去（数字与原文不符）：大学生征集比例达到75％。" in captured.err
+
+
+def test_summarize_file_offsets_point_into_the_file(tmp_path: Path) -> None:
+    from pipeline.drafting.summarize import summarize_file
+    from pipeline.reading.readers import read_text
+
+    lines = FIXTURE.read_text("utf-8").split("\n")
+    path = tmp_path / "indented.txt"
+    path.write_text("\n\n".join("\u3000\u3000" + line for line in lines), encoding="utf-8")
+    _report, summary = summarize_file(str(path))
+    text = read_text(path)
+    points = [p for s in summary.sections for p in s.points]
+    assert points
+    for point in points:
+        assert text[point.start:point.end] == point.text
+        for figure in point.figures:
+            assert text[figure.start:figure.end] == figure.text

@@ -51,6 +51,32 @@ def main() -> None:
     document.add_paragraph("一年来，虽然取得了一定成绩，但与上级要求相比还有差距。下步，我将进一步压实责任。")
     document.add_paragraph("我的述职完毕，请各位领导批评指正。")
     document.save(HERE / "30_word_numbering.docx")
+    blank_paragraphs_level2()
+
+
+# Written the way many offices type in Word: two ideographic spaces of indentation typed by hand
+# and an empty paragraph between blocks. `read_text` keeps the empty paragraphs as empty lines.
+_LEVEL2_LINES = (
+    "苇澄县委书记2023年度党管武装工作述职报告", "",
+    "\u3000\u30002023年，在市委和军分区党委的领导下，我坚持党管武装根本原则，全县武装工作稳中有进。"
+    "现将履职情况报告如下，请予审议。", "",
+    "\u3000\u3000一、扛牢第一责任，强化党管武装政治引领", "",
+    "\u3000\u3000（一）抓学习教育", "\u3000\u3000全年主持县委理论学习中心组专题学习强军思想3次，为乡镇党委书记讲授国防教育课1次。", "",
+    "\u3000\u3000（二）抓研究部署", "\u3000\u3000主持召开县委常委会研究武装工作2次，召开议军会1次，协调解决实际问题6个。", "",
+    "\u3000\u3000二、狠抓制度落实，推动武装工作规范运行", "",
+    "\u3000\u3000（一）民兵整组", "\u3000\u3000全县12个乡镇和25个机关企事业单位完成民兵整组，编组基干民兵780人。", "",
+    "\u3000\u3000（二）征兵工作", "\u3000\u3000输送合格青年102人，其中大学生84人。", "",
+    "\u3000\u3000三、下步打算", "\u3000\u3000一是进一步压实责任；二是进一步抓好民兵训练；三是进一步深化国防教育。", "",
+    "\u3000\u3000我的述职完毕，请批评指正。",
+)
+
+
+def blank_paragraphs_level2() -> None:
+    """`48_docx_blank_paragraphs_level2.docx`: empty paragraphs, typed indentation, `（一）` level 2."""
+    document = docx.Document()
+    for line in _LEVEL2_LINES:
+        document.add_paragraph(line)
+    document.save(HERE / "48_docx_blank_paragraphs_level2.docx")
 
 
 if __name__ == "__main__":

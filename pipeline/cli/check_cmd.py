@@ -23,12 +23,16 @@ def check_command(
     output: Path | None = typer.Option(None, "-o", "--output", help="写到文件（默认打印）"),
     strict: bool = typer.Option(False, "--strict", help="有矛盾、旧数、无据或遮盖时退出码为 1"),
     all_findings: bool = typer.Option(False, "--all", help="表格中也列出有据和推算的项目"),
+    review_docx: Path | None = typer.Option(
+        None, "--review-docx", help="另写一份带批注的审阅稿（.docx）：原为 Word 的保留原格式，每项结论批注在原文字上"),
 ) -> int:
     """核对报告中的每个数字、荣誉、文件名和地名是否与指标数据一致。"""
     from pipeline.facts.check import check_file
     from pipeline.fsutil import atomic_write_text
     from pipeline.output.check_html import VERDICT_NAMES, render_check_html, render_check_table
 
+    if review_docx is not None and review_docx.suffix.lower() != ".docx":
+        raise UsageError(f"--review-docx 需要 .docx 文件名，收到“{review_docx.name}”。")
     if fmt not in FORMATS:
         raise UsageError(f"不支持的输出格式“{fmt}”；可用：{' | '.join(FORMATS)}。")
     if metrics is None:
@@ -49,6 +53,14 @@ def check_command(
         rendered = render_check_html(result, title=f"核对结果：{doc.name}")
     else:
         rendered = render_check_table(result, all_findings=all_findings)
+    if review_docx is not None:
+        from pipeline.facts.metrics import load_metrics
+        from pipeline.output.review_docx import write_review_docx
+
+        loaded = load_metrics(metrics)
+        before = load_metrics(prior, profile=loaded.meta.profile) if prior else None
+        write_review_docx(result, doc, review_docx, loaded, prior=before)
+        typer.echo(f"已写出审阅稿：{review_docx}（{len(result.findings)} 条批注和 1 条总评）", err=output is None)
     if output is not None:
         atomic_write_text(output, rendered)
         counts = "，".join(f"{VERDICT_NAMES.get(k, k)} {v}" for k, v in result.summary.items() if v)

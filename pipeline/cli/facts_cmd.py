@@ -52,9 +52,11 @@ def register(app: typer.Typer) -> None:
         from pipeline.facts.quantities import extract_quantities
         from pipeline.fsutil import atomic_write_text
         from pipeline.reading.readers import read_text
+        from pipeline.reading.textview import clean_view
 
-        text = read_text(file)
-        quantities = extract_quantities(text)
+        # Extract on the tidy copy the checker uses; report spans in the file's text as read.
+        view = clean_view(read_text(file))
+        quantities = view.remap(extract_quantities(view.text))
         if out is not None:
             atomic_write_text(out, facts_json(quantities) + "\n")
             typer.echo(f"已写入 {out}：{len(quantities)} 个数字。")

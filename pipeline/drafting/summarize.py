@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -42,7 +42,9 @@ _BOILERPLATE = ("现将履职情况报告如下", "我的述职完毕", "请各�
 @dataclass(frozen=True)
 class SummaryPoint:
     text: str
-    start: int | None            # offsets into Report.text; None for an abstractive point
+    # offsets into Report.text (into the file's text as read when made by summarize_file); None for
+    # an abstractive point
+    start: int | None
     end: int | None
     figures: tuple[Quantity, ...]   # offsets into Report.text when extractive, into `text` otherwise
 
@@ -149,8 +151,6 @@ def _extractive(report: Report, section: Section, n: int, vocabulary, cursor: in
 
 
 def _shift(q: Quantity, offset: int) -> Quantity:
-    from dataclasses import replace
-
     return replace(q, start=q.start + offset, end=q.end + offset)
 
 
@@ -244,9 +244,11 @@ def summarize_file(path: str, n: int = 3, *, engine_spec: str = "template",
                    profile: str = DEFAULT_PROFILE, seed: int = 0) -> tuple[Report, Summary]:
     """Parse `path` and summarise it; `template` (the default) is extractive, an LLM engine spec
     (`openai:URL#MODEL`, `transformers:PATH`) abstractive."""
-    from pipeline.reading.parse import parse_file
+    from pipeline.reading.parse import parse_text
+    from pipeline.reading.readers import read_document
 
-    report = parse_file(path)
+    text, digest = read_document(path)
+    report = replace(parse_text(text, source=str(path)), doc_id=digest)
     engine = None
     if engine_spec not in ("template", "extractive"):
         from pipeline.drafting.engines import get_engine
@@ -255,7 +257,25 @@ def summarize_file(path: str, n: int = 3, *, engine_spec: str = "template",
         engine = get_engine(engine_spec, profile=profile)
         if not hasattr(engine, "complete"):
             raise UsageError(f"引擎“{engine_spec}”不能做概括式摘要；请用 template（摘句）或 openai:/transformers: 引擎。")
-    return report, summarize_report(report, n, engine=engine, profile=profile, seed=seed)
+    return report, _in_file(summarize_report(report, n, engine=engine, profile=profile, seed=seed), text)
+
+
+def _in_file(summary: Summary, text: str) -> Summary:
+    """Extractive offsets moved from the parser's copy (`Report.text`) into the file's text as read."""
+    from pipeline.reading.textview import clean_view
+
+    view = clean_view(text)
+    if view.identity:
+        return summary
+
+    def moved(point: SummaryPoint) -> SummaryPoint:
+        if point.start is None or point.end is None:
+            return point
+        start, end = view.span(point.start, point.end)
+        return replace(point, start=start, end=end, figures=tuple(view.remap(point.figures)))
+
+    return replace(summary, sections=tuple(replace(s, points=tuple(moved(p) for p in s.points))
+                                           for s in summary.sections))
 
 
 def render_text(summary: Summary) -> str:

@@ -97,7 +97,11 @@ def check_text(
     stale when repeated.
     """
     from pipeline.facts.quantities import extract_quantities
+    from pipeline.reading.textview import clean_view
 
+    # Work on the tidy copy (no blank lines or indentation); report spans in the text as given.
+    view = clean_view(text)
+    given, text = text, view.text
     try:
         aligner = aligner_for(metrics, prior, tuple(catalog.items()) if catalog is not None else None)
     except TypeError:          # a Metrics built with a list inside is unhashable: prepare it uncached
@@ -115,7 +119,7 @@ def check_text(
             findings.append(finding)
     findings.extend(name_findings(text, metrics))
     findings.sort(key=lambda f: (f.start, f.end))
-    return CheckResult(text=text, findings=tuple(findings), source=source)
+    return CheckResult(text=given, findings=tuple(view.remap(findings)), source=source)
 
 
 def check_file(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -218,8 +218,25 @@ def _pair_sections(a: Report, b: Report) -> list[tuple[str, Section | None, Sect
     return pairs
 
 
+def _folded(report: Report) -> Report:
+    """The report with each level-2 section folded into its level-1 parent (heading and text kept
+    as paragraphs): one year writes `（一）…` sections, the next `一是…` sub-points, and the two
+    must still pair section by section."""
+    children = {c for i in range(len(report.sections)) for c in report.children(i)}
+    sections: list[Section] = []
+    for i, section in enumerate(report.sections):
+        if i in children:
+            parent = sections[-1]
+            sections[-1] = replace(parent, paragraphs=(*parent.paragraphs, section.heading, *section.paragraphs),
+                                   subpoints=(*parent.subpoints, *section.subpoints))
+            continue
+        sections.append(section)
+    return replace(report, sections=tuple(sections))
+
+
 def diff_reports(a: Report, b: Report) -> ReportDiff:
     """Section-aligned differences between report A (older) and report B (newer)."""
+    a, b = _folded(a), _folded(b)
     cache: dict[int, list[str]] = {}
 
     def sentences(section: Section | None) -> list[str]:

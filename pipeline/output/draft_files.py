@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from pipeline.drafting.draft import SECTION_NUMERALS, DraftResult
-from pipeline.models import Metrics, WordBlock
+from pipeline.models import WordBlock
 
 
 def draft_to_markdown(result: DraftResult) -> str:
@@ -35,12 +35,18 @@ def draft_to_markdown(result: DraftResult) -> str:
 
 
 def draft_to_blocks(result: DraftResult, *, comments: bool = False) -> list[WordBlock]:
-    """Word blocks of the draft; with `comments`, a comment on every figure naming its metric and source."""
+    """Word blocks of the draft; with `comments`, a comment on every finding of the draft's check
+    (figures, honours, titles, places: verdict, metric label, data, last year, reason — never a
+    path) and a summary comment on the title (`output.review_docx`)."""
+    from pipeline.output.review_docx import finding_comment, summary_comment
+
     draft = result.draft
     metrics = result.metrics
-    figures = sorted(result.figures)
-    blocks = [WordBlock("title", draft.title)]
-    # Paragraph texts appear in `result.text` in order, one per line: map figure offsets through them.
+    notes = sorted((f.start, f.end, finding_comment(f, metrics)) for f in result.check.findings if f.end > f.start)
+    title_notes = [(0, len(draft.title), summary_comment(result.check))] if draft.title else []
+    title_notes += [n for n in notes if n[1] <= len(draft.title)]
+    blocks = [WordBlock("title", draft.title, tuple(title_notes) if comments else ())]
+    # Paragraph texts appear in `result.text` in order, one per line: map finding offsets through them.
     cursor = len(draft.title) + 1
     number = 0
 
@@ -48,9 +54,9 @@ def draft_to_blocks(result: DraftResult, *, comments: bool = False) -> list[Word
         nonlocal cursor
         spans: list[tuple[int, int, str]] = []
         if comments:
-            for a, b, key in figures:
+            for a, b, note in notes:
                 if cursor <= a and b <= cursor + len(text):
-                    spans.append((a - cursor, b - cursor, _figure_comment(key, metrics)))
+                    spans.append((a - cursor, b - cursor, note))
         cursor += len(text) + 1
         return WordBlock(style, text, tuple(spans))
 
@@ -64,20 +70,6 @@ def draft_to_blocks(result: DraftResult, *, comments: bool = False) -> list[Word
         is_date = i == len(draft.signature) - 1 and bool(draft.meta.date)
         blocks.append(block("date" if is_date else "signature", line))
     return blocks
-
-
-def _figure_comment(key: str, metrics: Metrics | None) -> str:
-    m = metrics.get(key) if metrics else None
-    if m is None:
-        return f"指标 {key}"
-    from pipeline.drafting.fill import decimal_text, display_unit
-
-    value = decimal_text(m.value) if m.value is not None else "—"
-    text = f"指标 {key}（{m.label}）= {value}{display_unit(m.unit)}"
-    if m.previous is not None:
-        text += f"；上年 {decimal_text(m.previous)}"
-    source = metrics.source if metrics else ""
-    return text + (f"；来源：{source}" if source else "")
 
 
 def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, annotate: bool = False) -> dict[str, Path]:

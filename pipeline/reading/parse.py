@@ -34,6 +34,7 @@ from pipeline.reading.report_meta import (  # noqa: F401 - to_simplified re-expo
     report_year,
     to_simplified,
 )
+from pipeline.reading.textview import clean_view
 
 # --------------------------------------------------------------------------- numerals
 
@@ -91,8 +92,12 @@ _PAGE_LINE_RE = re.compile(r"^(?:[-—–－]*\s*\d{1,4}\s*[-—–－]*|第\s*\
 # A table-of-contents entry: leader dots (or ellipsis) then a page number.
 _TOC_ENTRY_RE = re.compile(r"(?:…{2,}|\.{3,}|·{3,}|-{3,}|—{3,})\s*\d{1,4}(?![\d万千百十亿余多人名次个件元%％])")
 _CLOSING_RE = re.compile(
-    r"(我的述职完毕|述职完毕|以上是我的述职|以上述职|以上报告|不妥之处.{0,6}批评指正|请.{0,8}(?:批评指正|审议|评议))"
+    r"(我的述职完毕|述职完毕|以上是我的述职|以上述职|以上报告|不妥之处.{0,6}批评指正|请.{0,8}(?:批评指正|审议|评议)|"
+    r"请.{0,12}提出.{0,4}意见)"
 )
+# The opening's own formula (`现将…报告如下，请予审议`, `下面我就…作述职，请…提出意见`) asks for review
+# too, but what follows it is the report, not the closing.
+_OPENING_FORMULA_RE = re.compile(r"如下|下面.{0,20}(?:述职|报告|汇报)|现将.{0,30}(?:报告|汇报)")
 _CLOSING_START_RE = re.compile(r"(?:我的述职完毕|以上是我的述职|述职完毕|以上述职|以上报告)")
 # Where an unnumbered plans block starts: a paragraph that admits the gap to expectations
 # (`一年来，虽然…但…差距`) or one that opens on the next year (`下步，我将…`).
@@ -261,6 +266,27 @@ def _cut_inline_headings(line: str, expected: int) -> tuple[list[str], int]:
     return [p for p in pieces if p], expected
 
 
+_INLINE_PAREN_RE = re.compile(rf"(?<=[。！？；])\s*[（(](?P<num>[{_CN_NUM}]{{1,3}})[）)]")
+
+
+def _cut_inline_parens(line: str) -> list[str]:
+    """A paragraph that runs `（一）…。（二）…。（三）…` together is cut before each `（N）` that
+    continues the count after a sentence end (a flattened Word list, or a copy from a web page)."""
+    m0 = _PAREN_RE.match(line)
+    if not m0 or cn_numeral(m0.group("num")) != 1:
+        return [line]
+    cuts = []
+    expected = 2
+    for m in _INLINE_PAREN_RE.finditer(line):
+        if cn_numeral(m.group("num")) == expected:
+            cuts.append(m.start("num") - 1)
+            expected += 1
+    if not cuts:
+        return [line]
+    bounds = [0, *cuts, len(line)]
+    return [line[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False) if line[a:b].strip()]
+
+
 def _cut_closing(line: str) -> list[str]:
     m = _CLOSING_START_RE.search(to_simplified(line))
     if not m or m.start() == 0:
@@ -301,7 +327,8 @@ def _logical_lines(text: str) -> list[str]:
                 line = line[m.end():].strip()
         pieces, expected = _cut_inline_headings(line, expected) if cut_inline else ([line], expected)
         for piece in pieces:
-            out.extend(_cut_closing(piece))
+            for part in _cut_inline_parens(piece):
+                out.extend(_cut_closing(part))
     return out
 
 
@@ -445,9 +472,21 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
             outer_next += 1
         elif number == 1 and prev in "：:；;，,":
             nested_next = 2
-    if points:
+    line_points = _line_start_points(text, allow_mid_start)
+    # `一是…二是…` inside the first `（一）…` item belong to it: the line-start list is the outer one.
+    if points and not (len(line_points) >= 2 and line_points[0][0] < points[0][0]):
         return _cut_points(text, points)
-    # Line-start markers: （一）, 1、, labels.
+    if line_points:
+        return _cut_points(text, line_points)
+    labels = [line for line in text.split("\n") if _LABEL_RE.match(line)]
+    if len(labels) >= 2:
+        return labels
+    return []
+
+
+def _line_start_points(text: str, allow_mid_start: bool) -> list[tuple[int, int, int]]:
+    """(marker start, text start, number) of the first counting list of line-start markers
+    (`（一）`, then `1、`, then `一、`)."""
     for pattern in (_PAREN_RE, _ARABIC_RE, _L1_RE):
         found: list[tuple[int, int, int]] = []
         expect = None
@@ -462,10 +501,7 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
                     expect = number + 1
             offset += len(line) + 1
         if found:
-            return _cut_points(text, found)
-    labels = [line for line in text.split("\n") if _LABEL_RE.match(line)]
-    if len(labels) >= 2:
-        return labels
+            return found
     return []
 
 
@@ -536,12 +572,19 @@ def _is_closing(line: str) -> bool:
     line = to_simplified(line)
     if len(line) <= 12 and re.match(r"^(?:谢谢|感谢)", line):
         return True
-    return bool(_CLOSING_RE.search(line[:60])) and len(line) <= 120
+    m = _CLOSING_RE.search(line[:60])
+    if not m or len(line) > 120:
+        return False
+    return not _OPENING_FORMULA_RE.search(line[: m.start()])
 
 
 def parse_text(text: str, source: str = "") -> Report:
-    """Parse report text into a `Report`. Never raises on odd structure: unknown parts become `other`."""
-    norm = normalise_text(text)
+    """Parse report text into a `Report`. Never raises on odd structure: unknown parts become `other`.
+
+    `text` is the text as read (`read_text`); sections carry their span and line in it."""
+    view = clean_view(text)
+    # normalise_text only swaps spaces one for one on the clean copy: offsets into `norm` are view offsets.
+    norm = normalise_text(view.text)
     lines = _logical_lines(norm)
     title = _title(lines)
     body_lines = lines[1:] if title else lines
@@ -555,7 +598,10 @@ def parse_text(text: str, source: str = "") -> Report:
     last_number = 0
     top_kind: str | None = None
     restart_next: int | None = None     # next number of a count restarted inside a section
-    later_numbers = _later_heading_numbers(body_lines)
+    arabic_role = _arabic_role(body_lines)
+    later_numbers = _later_heading_numbers(body_lines, arabic=arabic_role == "top")
+    paren_runin = _paren_runin_headings(body_lines)
+    bare_headings = _bare_heading_lines(body_lines)
     resume: tuple[str, int] | None = None   # sub-point marker continuing the section a plans block cut
     for index, line in enumerate(body_lines):
         if (resume and current.key == "plans" and not current.numbered and _line_marker(line) == resume
@@ -572,7 +618,10 @@ def parse_text(text: str, source: str = "") -> Report:
             if not (nxt and nxt[1] == 1 and last_number and nxt[2] == last_number + 1):
                 current.paragraphs.append(line)
                 continue
-        if _is_closing(line) and (blocks or current.paragraphs):
+        # The closing comes after the last numbered heading: a closing-like sentence followed by the
+        # next heading of the count (an opening that asks for review) is body text.
+        if (_is_closing(line) and (blocks or current.paragraphs)
+                and not (last_number + 1 in later_numbers[index] and current.key != "plans")):
             blocks.append(current)
             current = _Block("closing", "", 1, [line])
             continue
@@ -595,6 +644,31 @@ def parse_text(text: str, source: str = "") -> Report:
             # `（一）`/`（二）` lines lists items (typically the plans).
             if kind == "paren" and not _body_follows(body_lines, index + 1):
                 found = None
+        if not found and paren_runin and top_kind in ("l1", "chapter") and current.key not in (
+                "opening", "plans", "closing"):
+            found = _runin_paren_heading(line)
+            if found:
+                heading, level, number, kind, body = found
+                blocks.append(current)
+                current = _Block(_subheading_key(heading, _parent_key(blocks)), heading, 2, [body] if body else [],
+                                 numbered=True)
+                continue
+        if not found and arabic_role:
+            arabic = _arabic_heading(line)
+            if arabic and arabic_role == "top" and arabic[1] == last_number + 1:
+                blocks.append(current)
+                current = _Block(classify_heading(arabic[0]), arabic[0], 1, [], numbered=True)
+                last_number, top_kind = arabic[1], "arabic"
+                continue
+            if (arabic and arabic_role == "second" and top_kind in ("l1", "chapter")
+                    and current.key not in ("opening", "closing") and _body_follows(body_lines, index + 1)):
+                blocks.append(current)
+                current = _Block(_subheading_key(arabic[0], _parent_key(blocks)), arabic[0], 2, [], numbered=True)
+                continue
+        if not found and index in bare_headings:
+            blocks.append(current)
+            current = _Block(classify_heading(line), line, 1, [], numbered=True)
+            continue
         if found:
             section = _place_heading(kind, top_kind, body, body_lines, index, is_item)
             if section is not None:
@@ -624,25 +698,70 @@ def parse_text(text: str, source: str = "") -> Report:
     if not any(b.key == "plans" for b in blocks):
         _split_glued_plans(blocks)
 
-    sections = tuple(
-        Section(
+    kept = [b for b in blocks if b.paragraphs or b.heading]
+    spans = _locate(norm, kept)
+    sections = []
+    for b, (start, end) in zip(kept, spans, strict=True):
+        line = 0
+        if start >= 0:
+            start, end = view.span(start, end)
+            line = text.count("\n", 0, start) + 1
+        sections.append(Section(
             key=b.key,
             heading=b.heading,
             level=b.level,
             paragraphs=tuple(b.paragraphs),
             subpoints=tuple(_subpoints(b.paragraphs, allow_mid_start=b.mid_list)),
-        )
-        for b in blocks
-        if b.paragraphs or b.heading
-    )
+            start=start, end=end, line=line,
+        ))
+    sections = tuple(sections)
     opening = next((s for s in sections if s.key == "opening"), None)
     year = report_year(title, opening.text if opening else "", norm)
     region = report_region(title, opening.text if opening else "", byline=byline, full=norm)
     return Report(source=source, title=title, year=year, region=region, sections=sections, text=norm)
 
 
-def _later_heading_numbers(lines: list[str]) -> list[frozenset[int]]:
-    """For each line, the numbers of the `一、`/`第一章` marker lines after it."""
+def _find_loose(text: str, piece: str, cursor: int) -> tuple[int, int] | None:
+    """Span of `piece` in `text` at or after `cursor`; whitespace may differ (`一、 标题` → `一、标题`)."""
+    at = text.find(piece, cursor)
+    if at >= 0:
+        return at, at + len(piece)
+    chars = [c for c in piece if not c.isspace()]
+    if not chars:
+        return None
+    m = re.compile(r"\s*".join(re.escape(c) for c in chars)).search(text, cursor)
+    return (m.start(), m.end()) if m else None
+
+
+def _locate(norm: str, blocks: list[_Block]) -> list[tuple[int, int]]:
+    """(start, end) in `norm` of each block, heading included; (-1, -1) when it cannot be found.
+
+    Blocks are in text order, so each search starts where the previous block's first piece was."""
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for b in blocks:
+        start = end = -1
+        for piece in (b.heading, *b.paragraphs):
+            piece = piece.strip()
+            if not piece:
+                continue
+            head = _find_loose(norm, piece[:24], cursor)
+            if head is None:
+                continue
+            if start < 0:
+                start = head[0]
+            tail = _find_loose(norm, piece[-24:], head[0]) if len(piece) > 24 else head
+            end = tail[1] if tail else head[1]
+            cursor = head[0] + 1
+        if start >= 0:
+            cursor = max(cursor, end)
+        spans.append((start, end))
+    return spans
+
+
+def _later_heading_numbers(lines: list[str], *, arabic: bool = False) -> list[frozenset[int]]:
+    """For each line, the numbers of the `一、`/`第一章` marker lines after it (and of `1.` heading
+    lines when they are the document's top level)."""
     out: list[frozenset[int]] = [frozenset()] * len(lines)
     seen: set[int] = set()
     for i in range(len(lines) - 1, -1, -1):
@@ -650,7 +769,104 @@ def _later_heading_numbers(lines: list[str]) -> list[frozenset[int]]:
         m = _L1_RE.match(lines[i]) or _CHAPTER_RE.match(lines[i])
         if m and (value := cn_numeral(m.group("num"))) is not None:
             seen.add(value)
+        elif arabic and (found := _arabic_heading(lines[i])):
+            seen.add(found[1])
     return out
+
+
+# --------------------------------------------------------------------------- headings beyond `一、`
+
+def _is_marker_line(line: str) -> bool:
+    return bool(_L1_RE.match(line) or _CHAPTER_RE.match(line) or _PAREN_RE.match(line) or _ARABIC_RE.match(line)
+                or _SHI_RE.match(line) or _is_closing(line))
+
+
+# A sub-point's statement is short (`全年专题学习4次。`); a body this long is a section's text.
+_RUN_ON_CHARS = 80
+
+
+def _paren_runin_headings(lines: list[str]) -> bool:
+    """Whether `（一）lead。body` lines are level-2 headings here rather than one-line sub-points:
+    they are when most of them have a body that runs on — more paragraphs of its own before the next
+    marker (`（一）坚持理论武装，筑牢思想根基。全年…` then a paragraph, then `（二）…`), several
+    sentences after the lead, or one long one. A list of one-sentence items (`（一）带头学习。全年…4次。`) stays sub-points."""
+    runin = [i for i, line in enumerate(lines) if _PAREN_RE.match(line) and _heading_of(line) is None
+             and _runin_paren_heading(line) is not None]
+    if len(runin) < 2:
+        return False
+    # A sub-point is a lead and one statement on one line; a section's body runs on: more
+    # paragraphs before the next marker, or several sentences after the lead. Most items must run
+    # on: one paragraph after the last item of a list is the section's own text.
+    running = 0
+    for i in runin:
+        body = _runin_paren_heading(lines[i])[4]
+        if ((i + 1 < len(lines) and not _is_marker_line(lines[i + 1])) or len(re.findall(r"[。！？]", body)) >= 2
+                or len(body) >= _RUN_ON_CHARS):
+            running += 1
+    return running * 2 >= len(runin)
+
+
+def _runin_paren_heading(line: str) -> tuple[str, int, int, str, str] | None:
+    """(heading, 2, number, "paren", body) of `（一）lead。body` with a heading-sized lead."""
+    m = _PAREN_RE.match(line)
+    if not m or (number := cn_numeral(m.group("num"))) is None:
+        return None
+    rest = line[m.end():]
+    stop = re.search(r"[。：:；;！]", rest)
+    if not stop or not 2 <= stop.start() <= 30:
+        return None
+    heading = _join_marker(line[: m.end()].rstrip(), rest[: stop.start()].strip())
+    return heading, 2, number, "paren", rest[stop.end():].strip()
+
+
+def _arabic_heading(line: str) -> tuple[str, int] | None:
+    """(heading, number) of a `1.标题`/`1、标题` line that is a heading and nothing else."""
+    m = _ARABIC_RE.match(line)
+    if not m:
+        return None
+    rest = line[m.end():].strip()
+    if not 2 <= len(rest) <= 40 or re.search(r"[。；;！？!?]", rest.rstrip("。：:")) or rest.endswith(("；", ";")):
+        return None
+    if _find_heading_end(to_simplified(rest)) != len(rest):
+        return None
+    return _join_marker(line[: m.end()].strip(), rest).rstrip("。：:"), int(m.group("num"))
+
+
+def _arabic_role(lines: list[str]) -> str | None:
+    """"top" when `1.` heading lines are the document's only numbered headings, "second" when they
+    sit under `一、` headings with no `（一）` level between; None otherwise."""
+    arabic = [found[1] for line in lines if (found := _arabic_heading(line))]
+    if len(arabic) < 2 or arabic[0] != 1:
+        return None
+    if any(_PAREN_RE.match(line) for line in lines):
+        return None
+    if any(_L1_RE.match(line) or _CHAPTER_RE.match(line) for line in lines):
+        return "second"
+    return "top" if arabic == list(range(1, len(arabic) + 1)) else None
+
+
+_BARE_HEADING_END = ("回顾", "情况", "打算", "成效", "做法", "问题", "不足", "计划", "思路", "措施", "工作",
+                     "体会", "经验", "举措", "方向", "建设", "任务", "成绩", "安排", "概况", "总结", "目标")
+_DATE_LINE_RE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?$")
+
+
+def _bare_heading_lines(lines: list[str]) -> set[int]:
+    """Indices of unnumbered heading lines (`上半年工作回顾`) in a report with no numbered headings:
+    a short line without sentence punctuation, ending in a heading noun, followed by a paragraph.
+    Two at least, or none (one short line is as likely a stray label)."""
+    if any(_heading_of(line) or _arabic_heading(line) for line in lines):
+        return set()
+    found: set[int] = set()
+    for i, line in enumerate(lines[:-1]):
+        if not 4 <= len(line) <= 20 or re.search(r"[，,。；;：:！!？?\s]", line) or _DATE_LINE_RE.match(line):
+            continue
+        if not line.endswith(_BARE_HEADING_END) or is_speaker_line(line) or _is_closing(line):
+            continue
+        following = lines[i + 1]
+        if len(following) <= 20 and not re.search(r"[，。；]", following):
+            continue
+        found.add(i)
+    return found if len(found) >= 2 else set()
 
 
 _GLUED_PLANS_RE = re.compile(
@@ -677,7 +893,7 @@ def _split_glued_plans(blocks: list[_Block]) -> None:
             return
 
 
-_KIND_RANK = {"chapter": 0, "l1": 1, "paren": 2}
+_KIND_RANK = {"chapter": 0, "l1": 1, "paren": 2, "arabic": 3}
 
 
 def _place_heading(kind: str, top_kind: str | None, body: str, lines: list[str], index: int,

@@ -1,4 +1,4 @@
-"""Readers: any report file → its text, one paragraph per line.
+"""Readers: any report file → its text as read, one paragraph per line (offsets the user sees index it).
 
 `.txt`/`.md` in UTF-8 (with or without BOM), UTF-16 with BOM, GB18030/GBK, or — after the strict
 attempts fail — a small restricted detector (UTF-16 without BOM, Big5, lenient GB18030 with the
@@ -26,6 +26,7 @@ from pathlib import Path
 from lxml import etree
 
 from pipeline.errors import InputError
+from pipeline.reading.textview import clean_view
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".docx", ".doc")
 DEFAULT_MAX_BYTES = 20_000_000
@@ -42,11 +43,16 @@ def _w(tag: str) -> str:
 # --------------------------------------------------------------------------- entry point
 
 def read_text(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    """The document's text, one paragraph per line, `\\n` line ends, no empty lines.
+    """The document's text as read: every offset the tool reports (`facts`, `check`, `parse`) indexes it.
 
-    Non-breaking and other odd spaces become plain spaces, zero-width marks go, indentation
-    (including ideographic spaces) is trimmed from line ends; the text is otherwise as written
-    (full-width punctuation kept), because the checker reports offsets into it.
+    `.txt`/`.md`: the decoded file, byte-order mark dropped and line ends (`\\r\\n`, `\\r`) read as
+    `\\n`, as Python's text mode reads a file; blank lines, indentation, tabs, odd and full-width
+    spaces and Markdown marks stay where they are. `.docx` (and `.doc` through LibreOffice): one
+    line per paragraph, empty paragraphs included, joined by `\\n` (a soft line break starts a new
+    line; a table row is one line with its cells joined by tabs; a text box's lines follow its
+    paragraph; a list label that Word draws, `一、`, is part of its paragraph's line).
+    The tidy working copy the parser and the checker use is `pipeline.reading.textview.clean_view`,
+    which maps its spans back to this text.
     """
     return read_document(path, max_bytes=max_bytes)[0]
 
@@ -87,10 +93,8 @@ def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tu
         text = _read_doc(p, data, shown)
     else:
         text = decode_text_bytes(data, shown)
-        if suffix == ".md":
-            text = _strip_markdown(text)
-    text = normalise_whitespace(text)
-    if not text.strip():
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not clean_view(text).text.strip():
         raise InputError("文件中没有文字内容（或只有空白）。请确认选对了文件。", path=shown)
     return text, content_digest(data)
 
@@ -107,32 +111,6 @@ def _read_bytes(p: Path, shown: str) -> bytes:
         raise InputError("没有读取该文件的权限。请检查文件权限（或以有权限的用户运行）。", path=shown) from exc
     except OSError as exc:
         raise InputError(f"无法读取文件：{exc.strerror or exc}。", path=shown) from exc
-
-
-# --------------------------------------------------------------------------- whitespace
-
-_ODD_SPACES = "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"
-_SPACE_TABLE = {ord(c): " " for c in _ODD_SPACES} | {ord(c): None for c in "\u200b\u200c\u200d\u2060\ufeff"}
-_EDGE_SPACE = " \t\u3000"
-
-
-def normalise_whitespace(text: str) -> str:
-    """CR/LF → `\\n`; odd spaces → space; zero-width marks removed; lines trimmed; empty lines dropped.
-
-    Ideographic spaces inside a line are kept (authors use them as deliberate gaps and table cell
-    separators); at line edges they are indentation and go.
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
-    text = text.replace("\x0c", "\n").translate(_SPACE_TABLE)
-    lines = (line.strip(_EDGE_SPACE) for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
-
-
-def _strip_markdown(text: str) -> str:
-    # Markdown heading and quote marks are layout, not report text: `## 一、…` is the heading `一、…`.
-    text = re.sub(r"(?m)^[ \t]*(?:#{1,6}|>)[ \t]*", "", text)
-    # `**一、…**` bold and `*…*` emphasis marks wrapping a whole line.
-    return re.sub(r"(?m)^(\*{1,2}|_{2})(?=\S)(.+?)(?<=\S)\1[ \t]*$", r"\2", text)
 
 
 # --------------------------------------------------------------------------- plain text
@@ -528,19 +506,73 @@ def _int_or_none(text: str | None) -> int | None:
         return None
 
 
+# A piece of a line: its text, the Word element it came from (`w:t`, `w:tab`… or None for a list
+# label Word draws) and where in that element's text it starts. The review copy
+# (`pipeline.output.review_docx`) anchors comments through these.
+Piece = tuple[str, "etree._Element | None", int]
+
+
 def docx_xml_to_text(document: bytes, numbering: bytes | None = None, styles: bytes | None = None) -> str:
     """Text of `word/document.xml`, one paragraph (or table row) per line, in document order."""
     root = _xml(document)
     body = root.find(_w("body"))
     if body is None:
         return ""
+    return "\n".join(_line_text(line) for line in docx_body_lines(body, numbering, styles))
+
+
+def docx_body_lines(body: etree._Element, numbering: bytes | None = None,
+                    styles: bytes | None = None) -> list[list[Piece]]:
+    """The lines of `read_text` for a `.docx` body, each a list of pieces that name their source
+    element: `"\\n".join` of the line texts is exactly what `read_text` returns."""
     lists = _Numbering(numbering, styles)
-    lines: list[str] = []
+    lines: list[list[Piece]] = []
     _walk_blocks(body, lists, lines)
-    return "\n".join(lines)
+    return lines
 
 
-def _walk_blocks(container: etree._Element, lists: _Numbering, lines: list[str]) -> None:
+def _line_text(line: list[Piece]) -> str:
+    return "".join(piece[0] for piece in line)
+
+
+def _split_pieces(pieces: list[Piece]) -> list[list[Piece]]:
+    """Pieces cut into lines at every `\\n` (soft line breaks)."""
+    lines: list[list[Piece]] = [[]]
+    for text, element, offset in pieces:
+        if "\n" not in text:
+            lines[-1].append((text, element, offset))
+            continue
+        at = 0
+        for part in text.split("\n"):
+            if part:
+                lines[-1].append((part, element, offset + at))
+            at += len(part) + 1
+            lines.append([])
+        lines.pop()
+    return lines
+
+
+def _strip_pieces(pieces: list[Piece], *, left: bool = True, right: bool = True) -> list[Piece]:
+    """`str.strip` across pieces, keeping each remaining piece's place in its element."""
+    out = [p for p in pieces if p[0]]
+    while left and out:
+        text, element, offset = out[0]
+        trimmed = text.lstrip()
+        if trimmed:
+            out[0] = (trimmed, element, offset + len(text) - len(trimmed))
+            break
+        out.pop(0)
+    while right and out:
+        text, element, offset = out[-1]
+        trimmed = text.rstrip()
+        if trimmed:
+            out[-1] = (trimmed, element, offset)
+            break
+        out.pop()
+    return out
+
+
+def _walk_blocks(container: etree._Element, lists: _Numbering, lines: list[list[Piece]]) -> None:
     for child in container:
         tag = child.tag
         if tag == _w("p"):
@@ -555,15 +587,14 @@ def _walk_blocks(container: etree._Element, lists: _Numbering, lines: list[str])
             _walk_blocks(child, lists, lines)
 
 
-def _paragraph(p: etree._Element, lists: _Numbering, lines: list[str]) -> None:
-    parts: list[str] = []
-    boxes: list[str] = []
+def _paragraph(p: etree._Element, lists: _Numbering, lines: list[list[Piece]]) -> None:
+    parts: list[Piece] = []
+    boxes: list[list[Piece]] = []
     _inline(p, parts, boxes, lists)
-    text = "".join(parts)
     label = lists.label(p)
-    if label and text.strip():
-        text = label + text.lstrip()
-    lines.extend(text.split("\n"))
+    if label and _line_text(parts).strip():
+        parts = [(label, None, 0), *_strip_pieces(parts, right=False)]
+    lines.extend(_split_pieces(parts))
     lines.extend(boxes)
 
 
@@ -571,25 +602,23 @@ _SKIP = {_w("del"), _w("delText"), _w("instrText"), _w("pPr"), _w("rPr"), _w("mo
          _w("commentReference"), _w("footnoteReference"), _w("endnoteReference")}
 
 
-def _inline(node: etree._Element, parts: list[str], boxes: list[str], lists: _Numbering) -> None:
+def _inline(node: etree._Element, parts: list[Piece], boxes: list[list[Piece]], lists: _Numbering) -> None:
     for child in node:
         tag = child.tag
         if not isinstance(tag, str) or tag in _SKIP:
             continue
         if tag == _w("t"):
-            parts.append(child.text or "")
+            parts.append((child.text or "", child, 0))
         elif tag == _w("tab"):
-            parts.append("\t")
+            parts.append(("\t", child, 0))
         elif tag in (_w("br"), _w("cr")):
             # Soft line breaks split the paragraph; page and column breaks are layout only.
             if child.get(_w("type")) in (None, "textWrapping"):
-                parts.append("\n")
+                parts.append(("\n", child, 0))
         elif tag == _w("noBreakHyphen"):
-            parts.append("-")
+            parts.append(("-", child, 0))
         elif tag == _w("txbxContent"):
-            box_lines: list[str] = []
-            _walk_blocks(child, lists, box_lines)
-            boxes.extend(box_lines)
+            _walk_blocks(child, lists, boxes)
         elif tag == f"{{{_MC}}}AlternateContent":
             # Text boxes come twice: a DrawingML Choice and a VML Fallback. Read the Choice, and
             # the Fallback only when the Choice carried no text at all.
@@ -605,18 +634,23 @@ def _inline(node: etree._Element, parts: list[str], boxes: list[str], lists: _Nu
             _inline(child, parts, boxes, lists)
 
 
-def _table(tbl: etree._Element, lists: _Numbering, lines: list[str]) -> None:
+def _table(tbl: etree._Element, lists: _Numbering, lines: list[list[Piece]]) -> None:
     for row in tbl.iter(_w("tr")):
         if row.getparent() is not tbl and _ancestor_table(row) is not tbl:
             continue
-        cells: list[str] = []
+        cells: list[list[Piece]] = []
         for cell in row.findall(_w("tc")) + [c for sdt in row.findall(_w("sdt"))
                                              for c in sdt.iter(_w("tc"))]:
-            cell_lines: list[str] = []
+            cell_lines: list[list[Piece]] = []
             _walk_blocks(cell, lists, cell_lines)
-            cells.append("".join(s.strip() for s in cell_lines))
+            cells.append([piece for line in cell_lines for piece in _strip_pieces(line)])
         if any(cells):
-            lines.append("\t".join(cells).strip())
+            row_pieces: list[Piece] = []
+            for k, cell_pieces in enumerate(cells):
+                if k:
+                    row_pieces.append(("\t", None, 0))
+                row_pieces.extend(cell_pieces)
+            lines.append(_strip_pieces(row_pieces))
 
 
 def _ancestor_table(node: etree._Element) -> etree._Element | None:

@@ -1,0 +1,192 @@
+"""The working copy of a report's text, and the way back to the file's own positions.
+
+`readers.read_text` returns the file's text as read (offsets the user can find in the file).
+Structure, extraction and checking work better on a tidier copy: one paragraph per line, no
+blank lines, no indentation (spaces, tabs, ideographic spaces), odd spaces made plain, zero-width
+marks gone, Markdown heading marks (`## `, `> `) and whole-line bold (`**一、…**`) gone. `clean_view`
+makes that copy and remembers where each of its characters came from, so every span computed on
+the copy is reported in the file's text (`TextView.span`).
+
+The map is kept as runs (copy start, source start), one or a few per line, not one integer per
+character: a 20 MB text costs a few hundred thousand runs, found by bisection.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+_Spanned = TypeVar("_Spanned", bound=Any)
+
+# Characters that are layout, not text: stripped at line edges, and zero-width ones removed inside.
+_ODD_SPACES = "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_EDGE = " \t\u3000" + _ODD_SPACES + _ZERO_WIDTH
+_ODD_SPACE_RE = re.compile(f"[{_ODD_SPACES}]")
+_ZERO_WIDTH_RE = re.compile(f"[{_ZERO_WIDTH}]+")
+# A line ends at \n, \r\n, \r, a Unicode line or paragraph separator, or a form feed (page break).
+_LINE_RE = re.compile(r"[^\r\n\u2028\u2029\x0c]*")
+_MD_MARK_RE = re.compile(r"^(?:#{1,6}|>)[ \t\u3000]*")
+_MD_BOLD_RE = re.compile(r"^(\*{1,2}|_{2})(?=[^\s*])([^*]+?)(?<=[^\s*])\1$")
+
+
+@dataclass(frozen=True)
+class TextView:
+    """`text` is the working copy of `source`; `runs` maps copy positions back to `source`.
+
+    `runs` holds (copy start, source start) of each stretch copied unchanged (odd spaces count as
+    unchanged: they become plain spaces one for one), in increasing order.
+    """
+
+    source: str
+    text: str
+    runs: tuple[tuple[int, int], ...]
+
+    def position(self, offset: int) -> int:
+        """Source index of the copy character at `offset` (`len(text)` maps to `len(source)`)."""
+        if offset >= len(self.text):
+            return len(self.source)
+        if not self.runs:
+            return offset
+        i = bisect_right(self._starts, offset) - 1
+        copy_start, source_start = self.runs[max(i, 0)]
+        return source_start + offset - copy_start
+
+    def copy_position(self, offset: int) -> int:
+        """Copy index of the source character at `offset`; a character the copy dropped maps to the
+        next one it kept (`len(source)` maps to `len(text)`)."""
+        if offset >= len(self.source) or not self.runs:
+            return min(offset, len(self.text))
+        sources = self._sources
+        i = bisect_right(sources, offset) - 1
+        if i < 0:
+            return 0
+        copy_start, source_start = self.runs[i]
+        copy_end = self.runs[i + 1][0] if i + 1 < len(self.runs) else len(self.text)
+        at = copy_start + offset - source_start
+        return at if at < copy_end else copy_end
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The source span of the copy span [start, end): its first character to its last."""
+        if end <= start:
+            at = self.position(start)
+            return at, at
+        return self.position(start), self.position(end - 1) + 1
+
+    def remap(self, items: Iterable[_Spanned]) -> list[_Spanned]:
+        """Copies of `items` (anything with `start`/`end`: `Quantity`, `Finding`) with their spans
+        moved from the working copy into the source."""
+        if self.identity:
+            return list(items)
+        return [replace(item, **dict(zip(("start", "end"), self.span(item.start, item.end), strict=True)))
+                for item in items]
+
+    @property
+    def identity(self) -> bool:
+        """True when the copy is the source itself (nothing to map)."""
+        return self.text == self.source
+
+    @property
+    def _sources(self) -> list[int]:
+        cached = self.__dict__.get("_sources_cache")
+        if cached is None:
+            cached = [r[1] for r in self.runs]
+            object.__setattr__(self, "_sources_cache", cached)
+        return cached
+
+    @property
+    def _starts(self) -> list[int]:
+        cached = self.__dict__.get("_starts_cache")
+        if cached is None:
+            cached = [r[0] for r in self.runs]
+            object.__setattr__(self, "_starts_cache", cached)
+        return cached
+
+
+def _lines(source: str):
+    """(start, text) of each non-empty line. Plain `\\n` text (what `read_text` gives) is split with
+    `str.split`; other line ends go through the regex."""
+    if any(c in source for c in "\r\u2028\u2029\x0c"):
+        for m in _LINE_RE.finditer(source):
+            if m.end() > m.start():
+                yield m.start(), m.group()
+        return
+    at = 0
+    for line in source.split("\n"):
+        if line:
+            yield at, line
+        at += len(line) + 1
+
+
+def clean_view(source: str) -> TextView:
+    """The working copy of `source` (see the module doc) with its map back to `source`."""
+    pieces: list[str] = []
+    runs: list[tuple[int, int]] = []
+    length = 0
+    # Character checks on the whole text are memchr-fast; the per-line regexes run only when needed.
+    zero_width = any(c in source for c in _ZERO_WIDTH)
+    odd_spaces = any(c in source for c in _ODD_SPACES)
+    markdown = any(c in source for c in "#>*_")
+    for line_start, line in _lines(source):
+        stripped = line.lstrip(_EDGE)
+        if not stripped:
+            continue
+        lo = line_start + len(line) - len(stripped)
+        hi = line_start + len(line.rstrip(_EDGE))
+        if markdown:
+            inner = source[lo:hi]
+            mark = _MD_MARK_RE.match(inner)
+            if mark:
+                lo += len(inner) - len(inner[mark.end():].lstrip(_EDGE))
+                inner = source[lo:hi]
+                if not inner:
+                    continue
+            bold = _MD_BOLD_RE.match(inner)
+            if bold:
+                width = len(bold.group(1))
+                lo, hi = lo + width, hi - width
+        if pieces:
+            # The joining line end stands for the source's line end before this line.
+            runs.append((length, line_start - 1))
+            pieces.append("\n")
+            length += 1
+        stretch_start = lo
+        if zero_width:
+            for zw in _ZERO_WIDTH_RE.finditer(source, lo, hi):
+                if zw.start() > stretch_start:
+                    runs.append((length, stretch_start))
+                    chunk = source[stretch_start:zw.start()]
+                    pieces.append(_plain_spaces(chunk) if odd_spaces else chunk)
+                    length += len(chunk)
+                stretch_start = zw.end()
+        if hi > stretch_start:
+            runs.append((length, stretch_start))
+            chunk = source[stretch_start:hi]
+            pieces.append(_plain_spaces(chunk) if odd_spaces else chunk)
+            length += len(chunk)
+    return TextView(source=source, text="".join(pieces), runs=_merged(runs))
+
+
+def _plain_spaces(chunk: str) -> str:
+    # `str.translate` looks every character up in a dict: a regex is ~50× faster on CJK text.
+    return _ODD_SPACE_RE.sub(" ", chunk) if _ODD_SPACE_RE.search(chunk) else chunk
+
+
+def _merged(runs: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Runs that continue the previous one unchanged (same shift) are one run."""
+    out: list[tuple[int, int]] = []
+    for copy_start, source_start in runs:
+        if out and source_start - copy_start == out[-1][1] - out[-1][0]:
+            continue
+        out.append((copy_start, source_start))
+    return tuple(out)
+
+
+def line_column(text: str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of `offset` in `text`; lines end at `\\n`, columns count characters."""
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, column
