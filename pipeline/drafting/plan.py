@@ -26,6 +26,7 @@ from pipeline.profile.catalog import (
     load_catalog,
     profile_chain,
     profile_dir,
+    profile_info,
     read_located_yaml,
 )
 
@@ -273,7 +274,7 @@ def load_profile(profile: str = DEFAULT_PROFILE) -> Profile:
         banks=tuple(banks.values()),
         spec=profile,
         catalog=load_catalog(profile),
-        avoid=_strings(data.get("avoid"), "avoid", plan_path),
+        avoid=tuple(dict.fromkeys(_strings(data.get("avoid"), "avoid", plan_path) + profile_info(profile).avoid)),
     )
 
 

@@ -49,6 +49,7 @@ class ProfileInfo:
     title: str = ""                         # 县（区）委书记党管武装述职
     extends: str | None = None
     levels: tuple[str, ...] = ()            # meta.level values this profile serves (县、区 / 乡、镇、街道)
+    avoid: tuple[str, ...] = ()             # words its drafts never say (another level's: 全镇 in a county draft)
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,11 @@ def _info(folder: Path) -> ProfileInfo:
     levels = data.get("levels") or []
     if not isinstance(levels, list) or not all(isinstance(v, str) for v in levels):
         raise manifest.error("levels 应是层级名称的列表，如 [乡, 镇, 街道]。", "levels")
+    avoid = data.get("avoid") or []
+    if not isinstance(avoid, list) or not all(isinstance(v, str) for v in avoid):
+        raise manifest.error("avoid 应是词语的列表，如 [全镇, 镇党委]。", "avoid")
     return ProfileInfo(name=str(data.get("name") or folder.name), path=folder, title=str(data.get("title") or ""),
-                       extends=extends, levels=tuple(levels))
+                       extends=extends, levels=tuple(levels), avoid=tuple(avoid))
 
 
 @lru_cache(maxsize=64)
