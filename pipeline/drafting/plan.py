@@ -23,6 +23,7 @@ from pipeline.profile.catalog import (
     DEFAULT_PROFILE,
     CatalogEntry,
     LocatedYaml,
+    installed_profiles,
     load_catalog,
     profile_chain,
     profile_dir,
@@ -276,6 +277,25 @@ def load_profile(profile: str = DEFAULT_PROFILE) -> Profile:
         catalog=load_catalog(profile),
         avoid=tuple(dict.fromkeys(_strings(data.get("avoid"), "avoid", plan_path) + profile_info(profile).avoid)),
     )
+
+
+def profile_rows() -> list[dict[str, object]]:
+    """One row per installed profile for `shuzhi profiles`: name, title, extends, levels, metric and
+    facet counts (a profile that does not load gives its error instead)."""
+    rows: list[dict[str, object]] = []
+    for info in installed_profiles():
+        row: dict[str, object] = {"name": info.name, "title": info.title, "extends": info.extends,
+                                  "levels": list(info.levels), "path": str(info.path)}
+        try:
+            loaded = load_profile(info.name)
+        except InputError as exc:
+            row["error"] = str(exc)
+        else:
+            row["metrics"] = len(loaded.catalog)
+            row["facets"] = sum(len(s.facets) for s in loaded.sections)
+            row["problems"] = len(validate_profile(loaded))
+        rows.append(row)
+    return rows
 
 
 def validate_profile(profile: Profile) -> list[str]:
