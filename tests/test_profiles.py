@@ -172,3 +172,31 @@ def test_metrics_init_township_template_validates(tmp_path: Path, capsys):
     assert run(["metrics", "init", "--profile", TOWNSHIP_PROFILE, "-o", str(target)]) == 0
     text = target.read_text(encoding="utf-8")
     assert "scope: 全县" in text and "conscription.registered" in text and "militia.towns" not in text
+
+
+SHUANGYONG = Path(__file__).resolve().parent.parent / "corpus" / "shuangyong"
+
+
+@pytest.mark.parametrize("year", [2023, 2024])
+def test_shuangyong_is_a_genre_made_of_yaml_only(year: int):
+    """双拥工作述职: its own folder of YAML (no extends, no code); its corpus reports check clean against
+    their metrics and a draft from those metrics states every figure with no bad finding."""
+    from pipeline.drafting.draft import draft_report
+    from pipeline.facts.check import check_text
+    from pipeline.facts.metrics import load_metrics
+    from pipeline.models import BAD_VERDICTS
+    from pipeline.reading.readers import read_document
+
+    folder = Path(__file__).resolve().parent.parent / "prompts" / "shuangyong"
+    assert {p.suffix for p in folder.rglob("*") if p.is_file()} == {".yaml"}
+    profile = load_profile("shuangyong")
+    assert validate_profile(profile) == [] and profile_chain("shuangyong") == (folder,)
+    metrics = load_metrics(SHUANGYONG / "metrics" / f"lanchuan-{year}.yaml")
+    assert metrics.meta.profile == "shuangyong" and set(metrics.keys()) <= set(profile.catalog)
+    text = read_document(SHUANGYONG / "reports" / f"lanchuan-{year}.txt")[0]
+    checked = check_text(text, metrics)
+    assert [f for f in checked.findings if f.verdict in BAD_VERDICTS] == [] and checked.summary["supported"] >= 8
+    result = draft_report(metrics, seed=year)
+    assert [f for f in result.check.findings if f.verdict in BAD_VERDICTS] == []
+    assert {k for _a, _b, k in result.figures} == {m.key for m in metrics.values if m.value is not None}
+    assert "双拥" in result.draft.title and "民兵" not in result.text and "征兵" not in result.text
