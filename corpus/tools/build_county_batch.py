@@ -37,8 +37,9 @@ def units() -> list[dict[str, Any]]:
     return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in files]
 
 
-def build() -> Path:
-    docs = units()
+def workbook_bytes(docs: list[dict[str, Any]], reporters: dict[str, str] | None = None) -> bytes:
+    """One wide sheet 「述职单位」: a row per metrics document (a metrics YAML as a mapping)."""
+    reporters = REPORTERS if reporters is None else reporters
     keys: list[str] = []
     for doc in docs:
         keys += [k for k in doc["metrics"] if k not in keys]
@@ -55,7 +56,7 @@ def build() -> Path:
         cell.font = Font(bold=True)
     for doc in docs:
         meta = doc["meta"]
-        row: list[Any] = [meta["region"], meta.get("level"), meta.get("profile"), REPORTERS.get(meta["region"]),
+        row: list[Any] = [meta["region"], meta.get("level"), meta.get("profile"), reporters.get(meta["region"]),
                           meta["year"], meta.get("unit"), meta.get("reporter_title"), "；".join(meta.get("superiors") or []),
                           str(meta.get("date") or "")]
         for key in keys:
@@ -69,7 +70,11 @@ def build() -> Path:
     sheet.freeze_panes = "B2"
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return atomic_write_bytes(TARGET, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def build() -> Path:
+    return atomic_write_bytes(TARGET, workbook_bytes(units()))
 
 
 if __name__ == "__main__":
