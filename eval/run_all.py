@@ -122,7 +122,7 @@ def headline() -> list[str]:
         lambda: f"{draft['distinct_sentence_ratio_one_batch']:.3f}")
     township = _load("township_eval")
     if township:
-        add("township: parse region+year / numbered sections / body keys (of N reports)", "—",
+        add("township: parse region+year / numbered sections / section keys (of N reports)", "—",
             lambda: (lambda p: f"{p['region_year']} / {p['headings']} / {p['body_keys']} of {p['reports']}")(
                 township["parse"]))
         add("township: extraction span P / R on tagged figures", "≥ 0.95",

@@ -6,7 +6,7 @@ Corpus: corpus/township/ — fictional township and street reports of two invent
 years (.txt, GBK .txt, .docx; two units written in another hand), each with its metrics file, built
 from tagged sources in corpus/tools/src/township/ (the tags are the gold figures).
 - parse: region and year read from the text as in the metrics file; the numbered sections found
-  (`一、…` lines of the source) and the body keys duty/systems/foundation present;
+  (`一、…` lines of the source); the section keys in order as the source's `sections:` gives them;
 - extraction: every tagged figure of the source found by `extract_quantities` at its span with its
   value (recall), and found quantities that are a tagged figure (precision; years and dates excluded);
 - retrieval: share of top-5 hits from township reports, for queries built from the township catalog,
@@ -78,19 +78,20 @@ def parse_scores() -> dict:
     for source in sorted(SOURCES.glob("*.txt")):
         report_path = next(p for p in (TOWNSHIP / "reports").iterdir() if p.stem == source.stem)
         metrics = load_metrics(TOWNSHIP / "metrics" / f"{source.stem}.yaml")
+        head, _body = split_source(source)
         text, _gold = _rendered(source)
         expected = sum(1 for line in text.splitlines() if HEADING.match(line.strip()))
         report = parse_file(str(report_path))
         numbered = [s for s in report.sections if s.heading and HEADING.match(s.heading)]
-        keys = {s.key for s in report.sections}
+        keys = [s.key for s in report.sections]
         rows.append({"report": report_path.name, "region_ok": report.region == metrics.meta.region,
                      "year_ok": report.year == metrics.meta.year, "headings": f"{len(numbered)}/{expected}",
-                     "headings_ok": len(numbered) == expected,
-                     "body_keys_ok": {"duty", "systems", "foundation"} <= keys})
+                     "headings_ok": len(numbered) == expected, "keys": keys, "gold_keys": head["sections"],
+                     "keys_ok": keys == head["sections"]})
     n = len(rows)
     return {"reports": n, "rows": rows,
             "region_year": sum(r["region_ok"] and r["year_ok"] for r in rows),
-            "headings": sum(r["headings_ok"] for r in rows), "body_keys": sum(r["body_keys_ok"] for r in rows)}
+            "headings": sum(r["headings_ok"] for r in rows), "body_keys": sum(r["keys_ok"] for r in rows)}
 
 
 def extraction_scores() -> dict:
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "| stage | measure | value | floor |",
         "|---|---|---|---|",
-        f"| parse | region and year right / numbered sections all found / duty+systems+foundation present | "
+        f"| parse | region and year right / numbered sections all found / section keys as the source's gold | "
         f"{parse['region_year']}/{n} / {parse['headings']}/{n} / {parse['body_keys']}/{n} | – |",
         f"| extraction | tagged figures: span recall / value recall / span precision ({extraction['gold']} figures) | "
         f"{extraction['span_recall']:.3f} / {extraction['value_recall']:.3f} / {extraction['span_precision']:.3f} | ≥ 0.95 |",
@@ -237,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Caveat: in-sample. The township corpus and the township phrase banks were written by the same engineer, "
         "and the checker was not changed for it; the two reports in another hand (潮音镇: `（一）` points and "
-        "headings ending in `：`; 滨港街道: `1、` points, 党工委) are the closest thing to a blind test here.",
+        "headings ending in `：`; 滨港街道: `1、` points, 党工委) are the closest thing to a blind test here. Their "
+        "first run found the parser not reading a 街道 name from the title (fixed since: region 8/10 → 10/10) and "
+        "keying 潮音镇's 党委议军 heading as systems (not fixed). The checker's one miss is a stale percentage "
+        "(登记率 99％ for this year's 99.4％ when last year's was 99.0): a rounded figure is accepted as this year's.",
     ]
     write_markdown("township_eval", md)
     print("\n".join(md))
