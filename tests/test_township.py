@@ -113,3 +113,21 @@ def test_county_batch_mixes_levels_and_files_a_summary(tmp_path: Path, index: Hy
     rank = body[1][heads.index("征兵工作排名")] or body[1][heads.index("年度考核排名")]
     assert str(rank).startswith("全县第")
     assert body[0][heads.index("核对发现的问题")] == "无"
+
+
+@pytest.mark.parametrize("genre", ["township", "shuangyong"])
+def test_generated_corpus_matches_its_sources(genre: str):
+    """corpus/<genre>/ is generated from corpus/tools/src/<genre>/ (build_township.py): never edited by hand."""
+    from corpus.tools.build_township import rendered_genre
+
+    rendered = rendered_genre(genre)
+    assert rendered
+    for source, fmt, text, metrics_yaml in rendered:
+        folder = ROOT / "corpus" / genre
+        assert (folder / "metrics" / f"{source.stem}.yaml").read_text(encoding="utf-8") == metrics_yaml, source.name
+        if fmt.startswith("txt"):
+            raw = (folder / "reports" / f"{source.stem}.txt").read_bytes()
+            assert raw.decode("gbk" if fmt == "txt-gbk" else "utf-8") == text, source.name
+        else:
+            body = read_document(folder / "reports" / f"{source.stem}.docx")[0]
+            assert body.split("\n")[0] == text.split("\n")[0], source.name

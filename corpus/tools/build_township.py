@@ -40,10 +40,11 @@ def _render(body: str, path: Path) -> tuple[str, dict[str, dict[str, Any]]]:
         base.SCOPE_RE = saved
 
 
-def build_genre(genre: str) -> list[Path]:
+def rendered_genre(genre: str) -> list[tuple[Path, str, str, str]]:
+    """(source, format, report text, metrics YAML text) of every source of a genre, oldest year first,
+    without writing anything (tests compare these with the committed files)."""
     src = ROOT / "corpus" / "tools" / "src" / genre
-    out_root = ROOT / "corpus" / genre
-    written: list[Path] = []
+    out: list[tuple[Path, str, str, str]] = []
     by_stem: dict[str, dict[str, Any]] = {}
     for path in sorted(src.glob("*.txt"), key=lambda p: STEM_RE.match(p.stem).groups()):
         unit, year = STEM_RE.match(path.stem).groups()
@@ -56,11 +57,22 @@ def build_genre(genre: str) -> list[Path]:
         text = base.layout(head["format"], text)
         doc = base.metrics_document(head, figures, by_stem.get(f"{unit}-{int(year) - 1}"), catalog)
         by_stem[path.stem] = doc["metrics"]
-        base.REPORTS = out_root / "reports"
-        written.append(base.write_report(head["format"], text, path.stem))
         comment = (f"# 虚构样例：{path.stem} 的指标文件，由 corpus/tools/build_township.py 从 "
                    f"corpus/tools/src/{genre}/{path.name} 生成，请改源文件后重新生成。\n")
-        written.append(atomic_write_text(out_root / "metrics" / f"{path.stem}.yaml", base.dump_yaml(doc, comment)))
+        out.append((path, head["format"], text, base.dump_yaml(doc, comment)))
+    return out
+
+
+def build_genre(genre: str) -> list[Path]:
+    src = ROOT / "corpus" / "tools" / "src" / genre
+    out_root = ROOT / "corpus" / genre
+    written: list[Path] = []
+    by_stem: dict[str, dict[str, Any]] = {}
+    base.REPORTS = out_root / "reports"
+    for path, fmt, text, metrics_yaml in rendered_genre(genre):
+        by_stem[path.stem] = yaml.safe_load(metrics_yaml)["metrics"]
+        written.append(base.write_report(fmt, text, path.stem))
+        written.append(atomic_write_text(out_root / "metrics" / f"{path.stem}.yaml", metrics_yaml))
     for path in sorted((src / "next").glob("*.yaml")):
         head = yaml.safe_load(path.read_text(encoding="utf-8"))
         unit, year = STEM_RE.match(path.stem).groups()
