@@ -21,7 +21,6 @@ from pipeline.profile.catalog import (
 )
 
 COUNTY_ONLY = ("编组乡镇", "全市", "县人武部党委第一书记")
-TOWNSHIP_ONLY = ("全镇", "全乡", "镇党委", "乡党委", "党工委")
 
 
 def _clear_caches() -> None:

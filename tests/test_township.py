@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOWNSHIP = ROOT / "corpus" / "township"
 COUNTY_BATCH = ROOT / "corpus" / "sample" / "county-batch.xlsx"
 COUNTY_ONLY = ("编组乡镇", "全市", "县人武部党委第一书记")
-TOWNSHIP_ONLY = ("全镇", "全乡", "全街道", "镇党委", "乡党委", "党工委", "全县第")
+TOWNSHIP_ONLY = ("全镇", "全乡", "全街道", "全县第", "我镇", "我乡")   # a township's own voice, never a county's
 PAIRS = sorted(TOWNSHIP.glob("metrics/*.yaml"))
 NEXT = sorted(TOWNSHIP.glob("next/*.yaml"))
 

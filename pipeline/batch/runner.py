@@ -90,16 +90,19 @@ class BatchSettings:
 
 
 def _profile_stamp(profile: str | None) -> str:
-    from pipeline.profile.catalog import profile_dir
+    """Hash of the profile files a batch drafts with: the named profile and those it extends, or (no
+    --profile: each unit's file chooses) every installed profile."""
+    from pipeline.profile.catalog import installed_profiles, profile_chain
 
     try:
-        folder = profile_dir(profile or "dangguan-wuzhuang")
+        folders = profile_chain(profile) if profile else tuple(info.path for info in installed_profiles())
     except ShuzhiError:
         return "missing"
     parts = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            parts += [str(path.relative_to(folder)).encode(), path.read_bytes()]
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                parts += [f"{folder.name}/{path.relative_to(folder)}".encode(), path.read_bytes()]
     return _hash_bytes(*parts)
 
 

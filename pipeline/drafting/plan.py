@@ -336,6 +336,9 @@ def validate_profile(profile: Profile) -> list[str]:
                 if len(full) < MIN_VARIANTS:
                     problems.append(f"要点 {facet.id} 写全部指标的句式少于 {MIN_VARIANTS} 种。")
             for text in bank.leads + bank.sentences + bank.names + bank.closers + bank.topics:
+                said = [w for w in profile.avoid if not w.startswith("{") and w in text]
+                if said:
+                    problems.append(f"要点 {facet.id} 的句子用了本配置避免的词“{said[0]}”：{text}")
                 for key in placeholders(text):
                     if key not in facet.metrics:
                         problems.append(f"要点 {facet.id} 的句子用了不属于它的指标 {key}：{text}")
