@@ -180,7 +180,72 @@ def render_md(result: dict) -> str:
         "output folder (6 files and 2 renames per unit) and the Chroma server are the shared resources to "
         "watch; drafting itself needs no network once the actors have started.",
     ]
+    mixed = result.get("mixed_county")
+    if mixed:
+        lines += [
+            "",
+            f"A county's 述职会 in one workbook (`mixed_county_run`): the county and {mixed['units'] - 1} townships/"
+            f"streets as rows with a 层级 column, 2 workers, index of the county and township corpora: "
+            f"{mixed['done']}/{mixed['units']} done, {mixed['failed']} failed, {mixed['bad_findings']} bad findings, "
+            f"{mixed['seconds']} s; summary.xlsx 「汇总表」 has {mixed['summary_rows']} rows, the first "
+            f"{mixed['first_row_level']}: **{'pass' if mixed['completed'] else 'FAIL'}**.",
+        ]
     return "\n".join(lines) + "\n"
+
+
+# A county's year-end 述职会 at the size the issue names: the county and 29 townships/streets in one workbook.
+MIXED_UNITS = 30
+TOWNSHIP_SUFFIXES = ("镇", "乡", "街道")
+
+
+def mixed_county_run(units: int = MIXED_UNITS, seed: int = 2027) -> dict:
+    """One wide workbook with the county row and `units - 1` township rows (the township corpus's next-year
+    files with varied figures and new names), drafted with an index of both corpora; the run must finish
+    with summary.xlsx and its 「汇总表」 listing every unit, county first."""
+    from openpyxl import load_workbook
+
+    from corpus.tools.build_county_batch import workbook_bytes
+    from pipeline.index.hybrid import HybridIndex
+
+    rng = random.Random(seed)
+    county = yaml.safe_load((ROOT / "corpus" / "sample" / "metrics.yaml").read_text("utf-8"))
+    bases = [yaml.safe_load(p.read_text("utf-8")) for p in sorted((ROOT / "corpus" / "township" / "next").glob("*.yaml"))]
+    docs = [county]
+    for i in range(units - 1):
+        data = json.loads(json.dumps(bases[i % len(bases)], default=str))
+        suffix = TOWNSHIP_SUFFIXES[i % len(TOWNSHIP_SUFFIXES)]
+        name = f"{REGION_STEMS[i % len(REGION_STEMS)]}{REGION_STEMS[(i * 7 + 3) % len(REGION_STEMS)]}{suffix}"
+        data["meta"].update(region=name, level=suffix, unit=f"{name}武装部",
+                            reporter_title=f"{name}{'党工委' if suffix == '街道' else '党委'}书记、{suffix}武装部第一书记")
+        data["partners"], data["documents"], data["honours"] = [], [], []
+        for key, spec in data["metrics"].items():
+            value = Decimal(str(spec["value"]))
+            if key.startswith("ranking."):
+                spec["value"] = rng.randint(1, 12)
+            elif key == "conscription.return_rate":
+                continue                        # 退兵率 stays what it was (0 in the corpus)
+            elif key.endswith("_rate"):
+                spec["value"] = float(max(Decimal(0), min(Decimal(100), value - Decimal(rng.randint(0, 3)))))
+            else:
+                spec["value"] = int(max((value * Decimal(str(round(rng.uniform(0.8, 1.2), 2)))).quantize(Decimal(1)), 1))
+        docs.append(data)
+    folder = WORK / "mixed"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    workbook = folder / "county-batch.xlsx"
+    workbook.write_bytes(workbook_bytes(docs, reporters={}))
+    index_dir = folder / "index"
+    HybridIndex.open(index_dir).ingest([ROOT / "corpus" / "reports", ROOT / "corpus" / "township" / "reports"])
+    out = folder / "out"
+    started = time.perf_counter()
+    report = run_batch(workbook, BatchSettings(out_dir=str(out), index_dir=str(index_dir)), workers=2, progress=False)
+    seconds = time.perf_counter() - started
+    book = load_workbook(out / "summary.xlsx", read_only=True)
+    rows = list(book["汇总表"].iter_rows(min_row=3, values_only=True))
+    bad = sum(r.findings.get(v, 0) for r in report.results for v in ("contradicted", "stale", "unsupported", "masked"))
+    return {"units": units, "seconds": round(seconds, 2), **report.counts(), "bad_findings": bad,
+            "summary_rows": len(rows), "first_row_level": rows[0][2] if rows else None,
+            "completed": report.counts()["done"] == units and len(rows) == units}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         resume = timed_run(units, WORK / f"out-{last}", index_dir, last, resume=True, profile=profile)
         print(f"resume: {resume}", flush=True)
         result = summarise(runs, resume, args.units, args.ray, load_before)
+        result["mixed_county"] = mixed_county_run()
+        print(f"mixed county batch: {result['mixed_county']}", flush=True)
         write_json("bench_batch", result)
     text = render_md(result)
     write_markdown("bench_batch", text)

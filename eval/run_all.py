@@ -26,6 +26,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("retrieval_eval", ["eval/retrieval_eval.py"]),
     ("checker_eval", ["eval/checker_eval.py"]),
     ("draft_eval", ["eval/draft_eval.py"]),
+    ("township_eval", ["eval/township_eval.py"]),
     ("holdout_eval", ["eval/holdout_eval.py"]),
     ("holdout2_eval", ["eval/holdout_eval.py", "eval/holdout2", "--seed", "7", "--results-name", "holdout2_eval"]),
     ("holdout3_eval", ["eval/holdout_eval.py", "eval/holdout3", "--seed", "11", "--results-name", "holdout3_eval"]),
@@ -131,6 +132,22 @@ def headline() -> list[str]:
                 f"{draft['verbatim_figure_sentences']}")
     add("drafts: distinct-sentence ratio in one batch", "≥ 0.75",
         lambda: f"{draft['distinct_sentence_ratio_one_batch']:.3f}")
+    township = _load("township_eval")
+    if township:
+        add("township: parse region+year / numbered sections / section keys (of N reports)", "—",
+            lambda: (lambda p: f"{p['region_year']} / {p['headings']} / {p['body_keys']} of {p['reports']}")(
+                township["parse"]))
+        add("township: extraction span P / R on tagged figures", "≥ 0.95",
+            lambda: f"{township['extraction']['span_precision']:.3f} / {township['extraction']['span_recall']:.3f}")
+        add("township: retrieval, township share of top-5 with level preference vs without", "preferred higher",
+            lambda: f"{township['retrieval']['township_share_preferred']:.3f} vs "
+                    f"{township['retrieval']['township_share_unfiltered']:.3f}")
+        add("township: checker perturbation recall vs county corpus / false per 100", "≥ county / ≤ 1",
+            lambda: f"{township['checker']['township']['recall']:.3f} vs {township['checker']['county']['recall']:.3f}"
+                    f" / {township['checker']['township']['false_per_100']:.2f}")
+        add("township drafts: bad findings / coverage / county-only phrases", "0 / all / 0",
+            lambda: f"{township['drafts']['bad_findings']} / {township['drafts']['metrics_covered']}/"
+                    f"{township['drafts']['metrics_expected']} / {township['drafts']['county_phrases']}")
     add("ingest throughput / plain jieba.lcut", "≥ 0.4", lambda: f"{ingest['ratio_to_jieba']:.2f}")
     add("search p95, hybrid, ≥ 10,000 chunks", "< 50 ms",
         lambda: f"{search['modes']['hybrid']['p95_ms']:.1f} ms ({search['chunks']} chunks)")

@@ -453,6 +453,10 @@ def test_signature_lines_stay_in_closing() -> None:
         ("党管武装工作述职报告", "过去一年，我认真履职尽责；2024年，全县民兵整组顺利完成。", 2024, None),
         # a year inside a sentence (not opening it) is no report year
         ("党管武装工作述职报告", "一年来，我始终坚持与2019年相比的高标准。", None, None),
+        # township and street reports: 镇/乡 and the two-character 街道 in the title
+        ("雾溪镇2023年度党管武装工作述职报告", "一年来，我……", 2023, "雾溪镇"),
+        ("滨港街道党工委书记2024年度抓党管武装工作述职报告", "一年来，我……", 2024, "滨港街道"),
+        ("2024年度党管武装工作渠道述职报告", "一年来，我……", 2024, None),
     ],
 )
 def test_title_year_region(title: str, opening: str, year, region) -> None:

@@ -577,3 +577,23 @@ def test_server_keeps_one_read_index_and_sees_new_ingests(client, monkeypatch):
     assert "基干民兵1230人" in client.get("/corpus", params={"q": "基干民兵1230人", "k": "10"}).text
     client.get("/corpus", params={"q": "征兵"})
     assert len(read_opens) == 1
+
+
+def test_form_follows_the_chosen_profile(client):
+    """述职类别 switch: the township form has township fields, and a draft from it is a township report."""
+    page = client.get("/draft?profile=dangguan-wuzhuang-township").text
+    assert 'name="metrics.conscription.registered.value"' in page and "militia.towns" not in page
+    assert 'name="profile" value="dangguan-wuzhuang-township"' in page and 'placeholder="全县"' in page
+    assert "militia.towns" in client.get("/draft?profile=nonsense").text      # unknown: the default form
+    data = {
+        "profile": "dangguan-wuzhuang-township", "meta.year": "2025", "meta.region": "雾溪镇",
+        "meta.superiors": "县委、县政府、县人武部党委",
+        "metrics.conscription.registered.value": "405", "metrics.militia.emergency_platoons.value": "3",
+        "metrics.ranking.department_annual.value": "2", "metrics.ranking.department_annual.scope": "全县",
+        "engine": "template", "seed": "1",
+    }
+    r = client.post("/draft", data=data, files={"_empty": ("", b"")}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"]).text
+    assert re.search(r'指标：conscription.registered；数据：405人">405人', page)
+    assert "全县第二" in page and "编组乡镇" not in page and "全市" not in page

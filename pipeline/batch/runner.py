@@ -90,16 +90,19 @@ class BatchSettings:
 
 
 def _profile_stamp(profile: str | None) -> str:
-    from pipeline.profile.catalog import profile_dir
+    """Hash of the profile files a batch drafts with: the named profile and those it extends, or (no
+    --profile: each unit's file chooses) every installed profile."""
+    from pipeline.profile.catalog import installed_profiles, profile_chain
 
     try:
-        folder = profile_dir(profile or "dangguan-wuzhuang")
+        folders = profile_chain(profile) if profile else tuple(info.path for info in installed_profiles())
     except ShuzhiError:
         return "missing"
     parts = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            parts += [str(path.relative_to(folder)).encode(), path.read_bytes()]
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                parts += [f"{folder.name}/{path.relative_to(folder)}".encode(), path.read_bytes()]
     return _hash_bytes(*parts)
 
 
@@ -219,6 +222,11 @@ def _workbook_units(path: Path) -> list[UnitTask]:
     return tasks
 
 
+# Plain column headers of a wide sheet that are meta fields (besides `meta.*`).
+_META_COLUMNS = {"profile": "profile", "配置": "profile", "level": "level", "层级": "level", "级别": "level",
+                 "reporter": "reporter", "述职人": "reporter", "职务": "reporter_title", "year": "year", "年度": "year"}
+
+
 def _wide_rows(path: Path, sheet: str, header: list[str], rows: list[tuple], seen: dict[str, int]) -> list[UnitTask]:
     """Wide format: a column per metric key (`conscription.recruits`) or meta field (`meta.region`)."""
     unit_col = next((i for i, h in enumerate(header) if h in ("unit", "单位", "meta.region", "region", "地区")), None)
@@ -238,14 +246,20 @@ def _wide_rows(path: Path, sheet: str, header: list[str], rows: list[tuple], see
                 continue
             if head in ("unit", "单位", "region", "地区"):
                 mapping["meta"]["region"] = str(value).strip()
+            elif head in _META_COLUMNS:
+                # A county's 述职会 mixes levels: each row names its profile or level (县 / 镇 / 街道).
+                field_name = _META_COLUMNS[head]
+                cell = _cell_value(value)
+                mapping["meta"][field_name] = cell if field_name == "year" else str(cell).strip()
             elif head == "meta.superiors":
                 mapping["meta"]["superiors"] = [s.strip() for s in re.split(r"[；;、，,\n]", str(value)) if s.strip()]
             elif head.startswith("meta."):
                 mapping["meta"][head[5:]] = _cell_value(value)
             elif head in ("honours", "documents", "partners", "plans", "highlights"):
                 mapping[head] = [s.strip() for s in re.split(r"[；;\n]", str(value)) if s.strip()]
-            elif head.endswith(".previous"):
-                mapping["metrics"].setdefault(head[: -len(".previous")], {})["previous"] = _cell_value(value)
+            elif head.endswith((".previous", ".scope")):
+                base, _, part = head.rpartition(".")
+                mapping["metrics"].setdefault(base, {})[part] = _cell_value(value)
             else:
                 mapping["metrics"].setdefault(head, {})["value"] = _cell_value(value)
         label = str(row[unit_col]).strip() if unit_col < len(row) and row[unit_col] is not None else f"row{offset}"

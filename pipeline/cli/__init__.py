@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "pipeline.cli.check_cmd",
     "pipeline.cli.draft_cmd",
     "pipeline.cli.summarize_cmd",
+    "pipeline.cli.profiles_cmd",
     "pipeline.cli.batch_cmd",
     "pipeline.cli.serve_cmd",
 )

@@ -96,6 +96,7 @@ def register(app: typer.Typer) -> None:
         section: str | None = typer.Option(None, "--section", help=f"只查某一节：{'/'.join(SECTION_KEYS)}"),
         region: str | None = typer.Option(None, "--region", help="只查某地区，如 岚川县"),
         year: int | None = typer.Option(None, "--year", help="只查某年度"),
+        level: str | None = typer.Option(None, "--level", help="优先某一层级的报告：县/区 或 乡/镇/街道"),
         k: int = typer.Option(5, "-k", "--top", help="返回条数"),
         mode: str = typer.Option("hybrid", "--mode", help="hybrid（默认，BM25+向量融合）/ bm25 / vector"),
         index: Path | None = typer.Option(None, "--index", help="索引目录"),
@@ -111,7 +112,7 @@ def register(app: typer.Typer) -> None:
         if k <= 0:
             raise UsageError("-k 必须是正整数。")
         hybrid = HybridIndex.open(index, chroma_url=chroma_url, read_only=True)
-        hits = hybrid.search(query, k=k, section=section, region=region, year=year, mode=mode)
+        hits = hybrid.search(query, k=k, section=section, region=region, year=year, mode=mode, level=level)
         if as_json:
             typer.echo(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
         else:

@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
             help="template：从原文摘句（默认，数字原样）；openai:地址#模型名 或 transformers:模型目录：生成式概括，"
                  "数字逐一与原文核对",
         ),
-        profile: str = typer.Option("dangguan-wuzhuang", "--profile", help="模板配置（指标目录、提示词）"),
+        profile: str | None = typer.Option(None, "--profile",
+                                           help="模板配置（指标目录、提示词）；默认按报告的地区选（镇/乡/街道 → 乡镇配置）"),
         seed: int = typer.Option(0, "--seed", help="生成式概括的随机种子"),
     ) -> int:
         """提炼往年报告各节要点：默认摘取含数字的原句，数字与原文一致。"""

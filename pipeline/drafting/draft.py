@@ -49,7 +49,7 @@ from pipeline.models import (
     Finding,
     Metrics,
 )
-from pipeline.profile.catalog import DEFAULT_PROFILE
+from pipeline.profile.catalog import DEFAULT_PROFILE, level_class
 from pipeline.reading.sentences import split_sentences
 
 MAX_REPAIRS = 2
@@ -137,7 +137,13 @@ class DraftResult:
             "engine": draft.engine,
             "seed": draft.seed,
             "meta": {"year": draft.meta.year, "region": draft.meta.region, "unit": draft.meta.unit,
-                     "profile": draft.meta.profile},
+                     "profile": draft.meta.profile, "level": draft.meta.level, "reporter": draft.meta.reporter,
+                     "reporter_title": draft.meta.reporter_title},
+            # This year's figures with last year's, so a batch summary can list what changed.
+            "metrics": [{"key": m.key, "label": m.label, "unit": m.unit, "kind": m.kind, "scope": m.scope,
+                         "value": None if m.value is None else str(m.value),
+                         "previous": None if m.previous is None else str(m.previous)}
+                        for m in (self.metrics.values if self.metrics is not None else ())],
             "sections": [
                 {
                     "key": s.key,
@@ -227,6 +233,9 @@ def draft_report(
     profile_name = profile or metrics.meta.profile or DEFAULT_PROFILE
     prof = load_profile(profile_name)
     engine_obj = _engine(engine, prof, reuse_corpus) if isinstance(engine, str) else engine
+    if engine_obj.name == "template" and getattr(engine_obj, "profile_name", prof.spec) != prof.spec:
+        # A batch worker's engine was built for another profile: a township unit needs its own banks.
+        engine_obj = _engine("template", prof, getattr(engine_obj, "reuse_corpus", reuse_corpus))
     fallback = engine_obj if engine_obj.name == "template" else _engine("template", prof, reuse_corpus)
     lock = threading.Lock()
 
@@ -370,7 +379,7 @@ def _past_texts(index: Any, metrics: Metrics) -> tuple[tuple[str, int | None], .
 
 
 # index object → {(profile, facet id): chunks}. Weak keys: a closed index takes its cache with it.
-_EXEMPLAR_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], tuple[Chunk, ...]]] = (
+_EXEMPLAR_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[str, str, str | None], tuple[Chunk, ...]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -384,7 +393,8 @@ def _exemplars(ctx: _Context, section: SectionPlan, facet: FacetPlan) -> tuple[C
         per_index = _EXEMPLAR_CACHE.setdefault(ctx.index, {})
     except TypeError:           # an index object that cannot be weakly referenced: no caching
         per_index = {}
-    cache_key = (ctx.profile.spec, facet.id)
+    level = level_class(ctx.metrics.meta.level) or level_class(ctx.metrics.meta.region)
+    cache_key = (ctx.profile.spec, facet.id, level)
     cached = per_index.get(cache_key)
     if cached is not None:
         return cached
@@ -394,7 +404,12 @@ def _exemplars(ctx: _Context, section: SectionPlan, facet: FacetPlan) -> tuple[C
     catalog = ctx.profile.catalog
     words = list(bank.topics[:2]) + [catalog[k].label for k in facet.metrics if k in catalog]
     try:
-        hits = ctx.index.search(" ".join(words) or facet.id, k=EXEMPLARS_PER_FACET, section=section.key)
+        # Same-level passages first: a township draft is modelled on township reports.
+        query = " ".join(words) or facet.id
+        try:
+            hits = ctx.index.search(query, k=EXEMPLARS_PER_FACET, section=section.key, level=level)
+        except TypeError:       # an index of the user's own without level support
+            hits = ctx.index.search(query, k=EXEMPLARS_PER_FACET, section=section.key)
     except Exception as exc:  # noqa: BLE001 - retrieval helps style only; a draft must not fail on it
         # Nothing goes into the shared cache: the failure may be transient (a locked index file,
         # a timeout), and caching it would strip exemplars from every later draft in the process.

@@ -142,6 +142,8 @@ def meta_slots(metrics: Metrics, *, role: str = "人武部党委第一书记") -
     meta = metrics.meta
     region = meta.region
     level_char = region[-1] if region and region[-1] in "县区市旗镇乡" else (meta.level or "县")[:1]
+    if region.endswith("街道") or (meta.level or "") == "街道":
+        level_char = "街道"     # 全街道, 街道党工委: never 全街
     superiors_text = join_superiors(meta.superiors)
     title = meta.reporter_title or ""
     if "第一书记" in title:

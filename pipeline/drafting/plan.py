@@ -22,9 +22,13 @@ from pipeline.models import SECTION_KEYS
 from pipeline.profile.catalog import (
     DEFAULT_PROFILE,
     CatalogEntry,
+    LocatedYaml,
+    installed_profiles,
     load_catalog,
+    profile_chain,
     profile_dir,
-    read_profile_yaml,
+    profile_info,
+    read_located_yaml,
 )
 
 KNOWN_SLOTS: frozenset[str] = frozenset(
@@ -99,6 +103,10 @@ class Profile:
     # The profile's metric catalog, read once with the plan: the drafter, the template engine and the
     # checker's aligner all take it from here instead of looking the profile up again.
     catalog: Mapping[str, CatalogEntry] = field(default_factory=dict, compare=False, hash=False)
+    # Words a draft of this profile never says (a township draft: 编组乡镇, 全市): corpus sentences
+    # holding one are not reused, and the tests scan every draft for them. `{level}` etc. match the
+    # generalised slot, i.e. any corpus sentence whose level words would be rewritten.
+    avoid: tuple[str, ...] = ()
 
     def bank(self, facet_id: str) -> PhraseBank:
         for bank in self.banks:
@@ -127,63 +135,167 @@ def _phrases(value: object, where: str, path: Path) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for item in _strings(value, where, path) for v in expand_choices(item)))
 
 
+def _merge_sections(base: list[dict], child: object, plan: LocatedYaml) -> list[dict]:
+    """A child plan's `sections:` is the full list in its order; an entry naming a base section's key
+    inherits what it does not say, and its `facets:` (when given) inherit the base facet of the same id."""
+    if not isinstance(child, list):
+        raise plan.error("sections 应是章节的列表（每项有 key、facets 等）。", "sections")
+    by_key = {s.get("key"): s for s in base}
+    base_facets = {f.get("id"): f for s in base for f in (s.get("facets") or []) if isinstance(f, dict)}
+    merged: list[dict] = []
+    for i, raw in enumerate(child):
+        if not isinstance(raw, dict):
+            raise plan.error(f"第 {i + 1} 个章节应是映射（key、headings、facets…）。", "sections", i)
+        section = {**by_key.get(raw.get("key"), {}), **raw}
+        if "facets" in raw:
+            facets = raw.get("facets") or []
+            if not isinstance(facets, list):
+                raise plan.error(f"章节 {raw.get('key')} 的 facets 应是列表。", "sections", i, "facets")
+            section["facets"] = [
+                {**base_facets.get(f.get("id"), {}), **f} if isinstance(f, dict) else f for f in facets
+            ]
+        merged.append(section)
+    return merged
+
+
+def _merged_plan(chain: tuple[Path, ...]) -> tuple[dict, LocatedYaml]:
+    """plan.yaml of every folder of the chain merged, base first; the last file read (for errors)."""
+    merged: dict = {}
+    last: LocatedYaml | None = None
+    for folder in chain:
+        located = read_located_yaml(folder / "plan.yaml", "章节计划", required=False)
+        if located is None:
+            continue
+        last = located
+        for key, value in located.data.items():
+            if key == "sections" and "sections" in merged:
+                merged["sections"] = _merge_sections(merged["sections"], value, located)
+            elif key == "sections" and not isinstance(value, list):
+                raise located.error("sections 应是章节的列表（每项有 key、facets 等）。", "sections")
+            else:
+                merged[key] = value
+    if last is None:
+        # no plan anywhere in the chain: the usual "missing file" error of the profile itself
+        read_located_yaml(chain[-1] / "plan.yaml", "章节计划")
+    assert last is not None
+    return merged, last
+
+
+def _merged_banks(chain: tuple[Path, ...]) -> dict[str, PhraseBank]:
+    """Phrase banks of the chain: a child bank replaces the parts (topics, leads…) it names and keeps
+    the parent's others; `facet: null` drops the parent's bank."""
+    parts_by_facet: dict[str, dict[str, tuple[str, ...]]] = {}
+    for folder in chain:
+        for bank_path in sorted((folder / "phrases").glob("*.yaml")):
+            located = read_located_yaml(bank_path, "短语库")
+            assert located is not None
+            for facet_id, spec in located.data.items():
+                if spec is None:
+                    parts_by_facet.pop(str(facet_id), None)
+                    continue
+                if not isinstance(spec, dict):
+                    raise located.error(f"短语库 {facet_id} 应是 topics、leads、sentences 等的映射。", facet_id)
+                unknown = [p for p in spec if p not in BANK_PARTS]
+                if unknown:
+                    raise located.error(f"短语库 {facet_id} 有未知的部分“{unknown[0]}”；可用：{'、'.join(BANK_PARTS)}。",
+                                        facet_id, unknown[0])
+                entry = parts_by_facet.setdefault(str(facet_id), {})
+                for part in spec:
+                    try:
+                        entry[part] = _phrases(spec.get(part), f"{facet_id}.{part}", bank_path)
+                    except InputError as exc:
+                        raise located.error(exc.message, facet_id, part) from exc
+    return {fid: PhraseBank(facet_id=fid, **parts) for fid, parts in parts_by_facet.items()}
+
+
+BANK_PARTS = ("topics", "leads", "sentences", "names", "closers")
+
+
 @lru_cache(maxsize=16)
 def load_profile(profile: str = DEFAULT_PROFILE) -> Profile:
-    """Load a profile's plan and phrase banks (cached: the batch drafts thousands of reports)."""
+    """Load a profile's plan and phrase banks (cached: the batch drafts thousands of reports).
+    A profile that `extends:` another inherits its plan, banks and catalog and overrides them."""
     folder = profile_dir(profile)
-    plan_path = folder / "plan.yaml"
-    data = read_profile_yaml(plan_path, "章节计划")
+    chain = profile_chain(profile)
+    data, plan = _merged_plan(chain)
+    plan_path = plan.path
     sections: list[SectionPlan] = []
     for i, raw in enumerate(data.get("sections") or []):
+        if not isinstance(raw, dict):
+            raise plan.error(f"第 {i + 1} 个章节应是映射（key、headings、facets…）。", "sections", i)
         key = raw.get("key")
         if key not in SECTION_KEYS:
-            raise InputError(
-                f"第 {i + 1} 个章节的 key “{key}” 无效；可用：{'、'.join(SECTION_KEYS)}。", path=str(plan_path)
-            )
-        facets = tuple(
-            FacetPlan(
-                id=str(f["id"]),
-                section_key=key,
-                metrics=_strings(f.get("metrics"), f"章节 {key} 的要点 {f.get('id')} 的 metrics", plan_path),
-                optional=bool(f.get("optional", False)),
-                keywords=_strings(f.get("keywords"), f"要点 {f.get('id')} 的 keywords", plan_path),
-            )
-            for f in raw.get("facets") or []
-        )
+            raise plan.error(f"第 {i + 1} 个章节的 key “{key}” 无效；可用：{'、'.join(SECTION_KEYS)}。",
+                             "sections", i, "key")
+        facets_raw = raw.get("facets") or []
+        if not isinstance(facets_raw, list):
+            raise plan.error(f"章节 {key} 的 facets 应是列表。", "sections", i, "facets")
+        facets: list[FacetPlan] = []
+        for j, f in enumerate(facets_raw):
+            if not isinstance(f, dict) or not f.get("id"):
+                raise plan.error(f"章节 {key} 的第 {j + 1} 个要点缺少 id；每个要点须写 id（短语库的名称）。",
+                                 "sections", i, "facets", j)
+            try:
+                facets.append(FacetPlan(
+                    id=str(f["id"]),
+                    section_key=key,
+                    metrics=_strings(f.get("metrics"), f"章节 {key} 的要点 {f.get('id')} 的 metrics", plan_path),
+                    optional=bool(f.get("optional", False)),
+                    keywords=_strings(f.get("keywords"), f"要点 {f.get('id')} 的 keywords", plan_path),
+                ))
+            except InputError as exc:
+                raise plan.error(exc.message, "sections", i, "facets", j) from exc
+        try:
+            headings = _phrases(raw.get("headings"), f"章节 {key} 的 headings", plan_path)
+        except InputError as exc:
+            raise plan.error(exc.message, "sections", i, "headings") from exc
         sections.append(
             SectionPlan(
                 key=key,
                 name=str(raw.get("name") or key),
                 numbered=bool(raw.get("numbered", True)),
-                headings=_phrases(raw.get("headings"), f"章节 {key} 的 headings", plan_path),
-                facets=facets,
+                headings=headings,
+                facets=tuple(facets),
                 intro=raw.get("intro"),
             )
         )
-    banks: dict[str, PhraseBank] = {}
-    for bank_path in sorted((folder / "phrases").glob("*.yaml")):
-        bank_data = read_profile_yaml(bank_path, "短语库")
-        for facet_id, spec in bank_data.items():
-            spec = spec or {}
-            banks[facet_id] = PhraseBank(
-                facet_id=facet_id,
-                **{
-                    part: _phrases(spec.get(part), f"{facet_id}.{part}", bank_path)
-                    for part in ("topics", "leads", "sentences", "names", "closers")
-                },
-            )
+    banks = _merged_banks(chain)
+    try:
+        max_plans = int(data.get("max_plans") or 4)
+    except (TypeError, ValueError) as exc:
+        raise plan.error(f"max_plans 应是整数，实际是“{data.get('max_plans')}”。", "max_plans") from exc
     return Profile(
         name=folder.name,
         path=folder,
         title=str(data.get("title") or "{year}年度述职报告"),
         percent_sign=str(data.get("percent_sign") or "％"),
         role=str(data.get("role") or "人武部党委第一书记"),
-        max_plans=int(data.get("max_plans") or 4),
+        max_plans=max_plans,
         sections=tuple(sections),
         banks=tuple(banks.values()),
         spec=profile,
         catalog=load_catalog(profile),
+        avoid=tuple(dict.fromkeys(_strings(data.get("avoid"), "avoid", plan_path) + profile_info(profile).avoid)),
     )
+
+
+def profile_rows() -> list[dict[str, object]]:
+    """One row per installed profile for `shuzhi profiles`: name, title, extends, levels, metric and
+    facet counts (a profile that does not load gives its error instead)."""
+    rows: list[dict[str, object]] = []
+    for info in installed_profiles():
+        row: dict[str, object] = {"name": info.name, "title": info.title, "extends": info.extends,
+                                  "levels": list(info.levels), "path": str(info.path)}
+        try:
+            loaded = load_profile(info.name)
+        except InputError as exc:
+            row["error"] = str(exc)
+        else:
+            row["metrics"] = len(loaded.catalog)
+            row["facets"] = sum(len(s.facets) for s in loaded.sections)
+            row["problems"] = len(validate_profile(loaded))
+        rows.append(row)
+    return rows
 
 
 def validate_profile(profile: Profile) -> list[str]:
@@ -224,6 +336,9 @@ def validate_profile(profile: Profile) -> list[str]:
                 if len(full) < MIN_VARIANTS:
                     problems.append(f"要点 {facet.id} 写全部指标的句式少于 {MIN_VARIANTS} 种。")
             for text in bank.leads + bank.sentences + bank.names + bank.closers + bank.topics:
+                said = [w for w in profile.avoid if not w.startswith("{") and w in text]
+                if said:
+                    problems.append(f"要点 {facet.id} 的句子用了本配置避免的词“{said[0]}”：{text}")
                 for key in placeholders(text):
                     if key not in facet.metrics:
                         problems.append(f"要点 {facet.id} 的句子用了不属于它的指标 {key}：{text}")

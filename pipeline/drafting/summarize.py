@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from pipeline.facts.quantities import extract_quantities, to_base
 from pipeline.models import Quantity, Report, Section
-from pipeline.profile.catalog import DEFAULT_PROFILE, load_catalog
+from pipeline.profile.catalog import DEFAULT_PROFILE, load_catalog, profile_for_level
 from pipeline.reading.sentences import split_sentences
 
 __all__ = [
@@ -241,14 +241,16 @@ def summarize_report(report: Report, n: int = 3, *, engine: Completer | None = N
 
 
 def summarize_file(path: str, n: int = 3, *, engine_spec: str = "template",
-                   profile: str = DEFAULT_PROFILE, seed: int = 0) -> tuple[Report, Summary]:
+                   profile: str | None = None, seed: int = 0) -> tuple[Report, Summary]:
     """Parse `path` and summarise it; `template` (the default) is extractive, an LLM engine spec
-    (`openai:URL#MODEL`, `transformers:PATH`) abstractive."""
+    (`openai:URL#MODEL`, `transformers:PATH`) abstractive. Without `profile`, the report's region
+    chooses it (雾溪镇 → the township profile's vocabulary and prompts)."""
     from pipeline.reading.parse import parse_text
     from pipeline.reading.readers import read_document
 
     text, digest = read_document(path)
     report = replace(parse_text(text, source=str(path)), doc_id=digest)
+    profile = profile or profile_for_level(report.region) or DEFAULT_PROFILE
     engine = None
     if engine_spec not in ("template", "extractive"):
         from pipeline.drafting.engines import get_engine

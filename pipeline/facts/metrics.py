@@ -37,7 +37,7 @@ from pipeline.facts.metrics_rules import (
     suggest_name,
 )
 from pipeline.models import MetricProblem, Metrics, MetricValue, ReportMeta
-from pipeline.profile.catalog import DEFAULT_PROFILE, load_catalog
+from pipeline.profile.catalog import choose_profile, load_catalog
 
 
 class MetricsError(InputError):
@@ -75,7 +75,10 @@ def _build(data: Any, locations: dict[DataPath, str] | Callable[[DataPath], str]
             hint = f"是否想写“{near}”？" if near else f"顶层可用：{'、'.join(TOP_FIELDS)}。"
             checker.error((key,), f"未知的顶层字段“{key}”；{hint}", str(key))
     meta_raw = data.get("meta")
-    chosen = (meta_raw.get("profile") if isinstance(meta_raw, dict) else None) or profile or DEFAULT_PROFILE
+    # meta.profile, else the caller's --profile, else the profile of meta.level (镇 → township).
+    meta_dict = meta_raw if isinstance(meta_raw, dict) else {}
+    level = meta_dict.get("level")
+    chosen = choose_profile(profile, meta_dict.get("profile") or None, str(level) if level else None)
     try:
         catalog = load_catalog(str(chosen))
     except ShuzhiError as exc:

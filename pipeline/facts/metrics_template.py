@@ -13,7 +13,7 @@ from pipeline.facts.metrics_readers import (
 )
 from pipeline.facts.metrics_rules import LIST_LABELS
 from pipeline.models import SECTION_KEYS
-from pipeline.profile.catalog import DEFAULT_PROFILE, load_catalog
+from pipeline.profile.catalog import DEFAULT_PROFILE, level_class, load_catalog, profile_info
 
 _SECTION_NAMES = {
     "opening": "开头（排名、荣誉）", "duty": "履职", "systems": "制度落实", "foundation": "基础建设",
@@ -28,11 +28,11 @@ _TEMPLATE_HEAD = """\
 meta:
   year: {year}                        # 述职的年度（必填），如 2023
   region: null                      # 地区名称（必填），如 青岚县
-  level: 县                         # 县 / 区 / 乡镇
-  unit: null                        # 单位，如 青岚县人武部
+  level: {level}                         # 县 / 区 / 乡 / 镇 / 街道（未写 profile 时据此选配置）
+  unit: null                        # 单位，如 {unit_example}
   reporter: null                    # 述职人姓名（可不填）
-  reporter_title: null              # 职务，如 县委书记、县人武部党委第一书记
-  superiors: [市委, 市政府, 军分区党委]   # 向谁述职
+  reporter_title: null              # 职务，如 {title_example}
+  superiors: [{superiors}]   # 向谁述职
   date: null                        # 述职日期，如 2024-01-12
   profile: {profile}
 
@@ -69,10 +69,25 @@ def _template_year() -> int:
     return today.year if today.month >= 7 else today.year - 1
 
 
+def _is_township(profile: str) -> bool:
+    return any(level_class(level) == "township" for level in profile_info(profile).levels)
+
+
+def _rank_scope(profile: str) -> str:
+    """Ranks of a township are against the county (全县), a county's against the city (全市)."""
+    return "全县" if _is_township(profile) else "全市"
+
+
 def template_yaml(profile: str = DEFAULT_PROFILE) -> str:
     """The commented YAML template: every catalog key with its label and unit."""
     catalog = load_catalog(profile)
-    lines = [_TEMPLATE_HEAD.format(year=_template_year(), profile=profile)]
+    township = _is_township(profile)
+    lines = [_TEMPLATE_HEAD.format(
+        year=_template_year(), profile=profile, level="镇" if township else "县",
+        unit_example="青岚镇武装部" if township else "青岚县人武部",
+        title_example="青岚镇党委书记、镇武装部第一书记" if township else "县委书记、县人武部党委第一书记",
+        superiors="县委, 县政府, 县人武部党委" if township else "市委, 市政府, 军分区党委")]
+    scope = _rank_scope(profile)
     for section in SECTION_KEYS:
         entries = [e for e in catalog.values() if e.section == section]
         if not entries:
@@ -80,7 +95,7 @@ def template_yaml(profile: str = DEFAULT_PROFILE) -> str:
         lines.append(f"  # —— {_SECTION_NAMES.get(section, section)}（{section}）——\n")
         for e in entries:
             if e.kind == "rank":
-                lines.append(f"  {e.key}: {{value: null, scope: 全市, previous: null}}   # {e.label}（名次，1 为第一）\n")
+                lines.append(f"  {e.key}: {{value: null, scope: {scope}, previous: null}}   # {e.label}（名次，1 为第一）\n")
             else:
                 lines.append(f"  {e.key}: null   # {e.label}（单位：{e.unit}）\n")
     lines.append(_TEMPLATE_TAIL.format(sections="、".join(SECTION_KEYS)))
@@ -124,7 +139,8 @@ def template_xlsx_bytes(profile: str = DEFAULT_PROFILE) -> bytes:
     for key, label, value in meta_rows:
         sheet.append([key, label, value, None, None, None, None, None])
     for e in catalog.values():
-        sheet.append([e.key, e.label, None, e.unit, None, None, "全市" if e.kind == "rank" else None, e.section])
+        sheet.append([e.key, e.label, None, e.unit, None, None, _rank_scope(profile) if e.kind == "rank" else None,
+                      e.section])
     for name in LIST_FIELDS:
         sheet.append([name, LIST_LABELS[name], None, None, None, "多项用“；”分隔", None, None])
     for column, width in zip("ABCDEFGH", (36, 30, 12, 8, 12, 20, 8, 12), strict=True):

@@ -64,6 +64,7 @@ from pipeline.index.retrieval import (
 )
 from pipeline.index.vectors import VectorWriter, open_chroma, open_collection, release_chroma
 from pipeline.models import Chunk, SearchHit
+from pipeline.profile.catalog import level_class
 from pipeline.reading import segment
 
 FORMAT_VERSION = 1
@@ -802,8 +803,24 @@ class HybridIndex:
         region: str | None = None,
         year: int | None = None,
         mode: str = "hybrid",
+        level: str | None = None,
     ) -> list[SearchHit]:
-        """Top-k chunks for `query`; filters apply to both retrievers before fusion."""
+        """Top-k chunks for `query`; filters apply to both retrievers before fusion. `level`
+        (`county`/`township`, or a meta.level such as 镇) prefers passages of reports of that level:
+        they come first, other levels only fill up to k."""
+        if level is not None:
+            cls = level_class(level) or level
+            same = self._search(query, k=k, section=section, region=region, year=year, mode=mode, _level=cls)
+            if len(same) >= k:
+                return same
+            seen = {h.chunk.chunk_id for h in same}
+            rest = [h for h in self._search(query, k=k + len(same), section=section, region=region, year=year,
+                                            mode=mode, _level=None) if h.chunk.chunk_id not in seen]
+            return same + rest[:k - len(same)]
+        return self._search(query, k=k, section=section, region=region, year=year, mode=mode, _level=None)
+
+    def _search(self, query: str, *, k: int, section: str | None, region: str | None, year: int | None,
+                mode: str, _level: str | None) -> list[SearchHit]:
         if mode not in SEARCH_MODES:
             raise UsageError(f"检索方式“{mode}”无效；可选：{'、'.join(SEARCH_MODES)}。")
         if k <= 0 or not query.strip():
@@ -814,7 +831,7 @@ class HybridIndex:
         depth = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES)
         bm25_ids: list[str] = []
         vector_ids: list[str] = []
-        mask = self._filter(loaded).mask(section=section, region=region, year=year)
+        mask = self._filter(loaded).mask(section=section, region=region, year=year, level=_level)
         if mask is not None and not mask.any():
             return []
         if mode in ("hybrid", "bm25"):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.models import Chunk, Report, SearchHit
+from pipeline.profile.catalog import level_class
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -221,12 +222,18 @@ class ChunkFilter:
         self._region = np.array([c.region or "" for c in chunks], dtype=object)
         self._year = np.array([c.year if c.year is not None else -1 for c in chunks], dtype=np.int64)
         self._section = np.array([c.section_key for c in chunks], dtype=object)
+        # The report's level (county / township), read from its region's ending (岚川县, 雾溪镇).
+        self._level = np.array([level_class(c.region) or "" for c in chunks], dtype=object)
 
-    def mask(self, *, section: str | None, region: str | None, year: int | None) -> np.ndarray | None:
-        """True for the chunks that pass; None when there is no filter at all."""
-        if section is None and region is None and year is None:
+    def mask(self, *, section: str | None, region: str | None, year: int | None,
+             level: str | None = None) -> np.ndarray | None:
+        """True for the chunks that pass; None when there is no filter at all. `level`: `county` or
+        `township` (see `pipeline.profile.catalog.level_class`)."""
+        if section is None and region is None and year is None and level is None:
             return None
         keep = np.ones(self.size, dtype=bool)
+        if level is not None:
+            keep &= self._level == level
         if section is not None:
             keep &= self._section == section
         if region is not None:

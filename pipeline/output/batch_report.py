@@ -15,7 +15,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipeline.fsutil import atomic_write_text
+from pipeline.fsutil import atomic_write_bytes, atomic_write_text
+from pipeline.output.batch_units import (
+    KEY_FIGURES,
+    LEVEL_CN,
+    RANKINGS,
+    UnitSummary,
+    group_by_level,
+    read_unit,
+)
 
 
 @dataclass
@@ -96,11 +104,12 @@ SUMMARY_VERDICTS = ("supported", "derived", "contradicted", "stale", "unsupporte
 
 def write_summary(report: BatchReport) -> None:
     counts = report.counts()
+    units = _unit_summaries(report)
     payload = {
         "counts": counts,
         "seconds": round(report.seconds, 3),
         "workers": worker_stats(report.results),
-        "units": [asdict(r) for r in report.results],
+        "units": [{**asdict(r), **_unit_fields(units.get(r.name))} for r in report.results],
     }
     atomic_write_text(report.out_dir / "summary.json", json.dumps(payload, ensure_ascii=False, indent=2))
     buffer = io.StringIO()
@@ -111,7 +120,27 @@ def write_summary(report: BatchReport) -> None:
                          f"{r.seconds:.3f}", one_line(r.error, limit=2000)])
     # utf-8-sig so Excel on a Chinese Windows opens the CSV with the right encoding.
     atomic_write_text(report.out_dir / "summary.csv", buffer.getvalue(), encoding="utf-8-sig")
-    atomic_write_text(report.out_dir / "summary.html", summary_html(report))
+    atomic_write_text(report.out_dir / "summary.html", summary_html(report, units))
+    atomic_write_bytes(report.out_dir / "summary.xlsx", summary_xlsx(report, units))
+
+
+def _unit_summaries(report: BatchReport) -> dict[str, UnitSummary]:
+    """Each finished unit's summary, read back from its own draft.json (none for failed units)."""
+    out: dict[str, UnitSummary] = {}
+    for r in report.results:
+        if r.status == "failed":
+            continue
+        unit = read_unit(report.out_dir, r.name)
+        if unit is not None:
+            out[r.name] = unit
+    return out
+
+
+def _unit_fields(unit: UnitSummary | None) -> dict[str, object]:
+    if unit is None:
+        return {}
+    return {"region": unit.region, "level": unit.level, "profile": unit.profile,
+            "changed": [asdict(c) for c in unit.changes], "problems": unit.problems}
 
 
 def worker_stats(results: Iterable[UnitResult]) -> dict[str, dict[str, float]]:
@@ -131,18 +160,27 @@ _VERDICT_CN = {"supported": "有据", "derived": "推算", "contradicted": "矛�
                "unsupported": "无据", "masked": "未填"}
 
 
-def summary_html(report: BatchReport) -> str:
+def summary_html(report: BatchReport, units: dict[str, UnitSummary] | None = None) -> str:
+    """The batch at a glance: the status table, then every unit grouped by level (县（区） first, then
+    乡镇（街道）) with its findings, the figures that changed since last year and its draft."""
+    units = units if units is not None else _unit_summaries(report)
     counts = report.counts()
     rows = []
     for r in report.results:
         link = (f'<a href="{html.escape(r.name)}/check.html">{html.escape(r.name)}</a>'
                 if r.status != "failed" else html.escape(r.name))
         cells = "".join(f"<td class=n>{r.findings.get(v, 0)}</td>" for v in SUMMARY_VERDICTS)
+        unit = units.get(r.name)
+        level = LEVEL_CN.get(unit.level, "") if unit else ""
         rows.append(
-            f'<tr class="{r.status}"><td>{link}</td><td>{_STATUS_CN.get(r.status, r.status)}</td>{cells}'
-            f"<td class=n>{r.seconds:.2f}</td><td>{html.escape(r.error)}</td></tr>"
+            f'<tr class="{r.status}"><td>{link}</td><td>{level}</td><td>{_STATUS_CN.get(r.status, r.status)}</td>'
+            f"{cells}<td class=n>{r.seconds:.2f}</td><td>{html.escape(r.error)}</td></tr>"
         )
     heads = "".join(f"<th>{_VERDICT_CN[v]}</th>" for v in SUMMARY_VERDICTS)
+    groups = []
+    for level, members in group_by_level(list(units.values())):
+        blocks = "".join(_unit_block(u) for u in members)
+        groups.append(f'<section class="level"><h2>{LEVEL_CN[level]}（{len(members)} 个单位）</h2>{blocks}</section>')
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>批量起草汇总</title>
 <style>
@@ -150,13 +188,113 @@ body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;col
 table{{border-collapse:collapse;width:100%}}th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
 td.n{{text-align:right}}tr.failed{{background:#fde8e8}}tr.skipped{{color:#666}}
 .summary span{{margin-right:1.5em}}@media print{{a{{color:inherit;text-decoration:none}}}}
+.unit{{border-top:1px solid #999;margin-top:1.5em}}.ok{{color:#17642f}}.bad{{color:#a31515}}
+.draft p{{text-indent:2em;margin:.3em 0;font-family:"FangSong","STFangsong",serif}}.draft h4{{margin:.6em 0 .2em}}
 </style></head><body>
 <h1>批量起草汇总</h1>
 <p class="summary"><span>完成 {counts.get('done', 0)}</span><span>失败 {counts.get('failed', 0)}</span>
-<span>跳过 {counts.get('skipped', 0)}</span><span>用时 {report.seconds:.1f} 秒</span></p>
-<table><thead><tr><th>单位</th><th>状态</th>{heads}<th>秒</th><th>错误</th></tr></thead>
-<tbody>{''.join(rows)}</tbody></table></body></html>
+<span>跳过 {counts.get('skipped', 0)}</span><span>用时 {report.seconds:.1f} 秒</span>
+<span>汇总表：<a href="summary.xlsx">summary.xlsx</a></span></p>
+<table><thead><tr><th>单位</th><th>层级</th><th>状态</th>{heads}<th>秒</th><th>错误</th></tr></thead>
+<tbody>{''.join(rows)}</tbody></table>
+{''.join(groups)}
+</body></html>
 """
+
+
+def _unit_block(unit: UnitSummary) -> str:
+    name = html.escape(unit.name)
+    who = "，".join(html.escape(x) for x in (unit.reporter_title, unit.reporter) if x)
+    if unit.problems:
+        problems = "<ul class=bad>" + "".join(f"<li>{html.escape(p)}</li>" for p in unit.problems) + "</ul>"
+    else:
+        problems = "<p class=ok>核对：全部数字有据，无需人工核对的问题。</p>"
+    if unit.changes:
+        changes = ("<table><thead><tr><th>指标</th><th>上年</th><th>本年</th></tr></thead><tbody>"
+                   + "".join(f"<tr><td>{html.escape(c.label)}</td><td class=n>{html.escape(c.previous)}</td>"
+                             f"<td class=n>{html.escape(c.value)}</td></tr>" for c in unit.changes)
+                   + "</tbody></table>")
+    else:
+        changes = "<p>与上年相比没有变化的数字（或数据未填上年数）。</p>"
+    draft = "".join((f"<h4>{html.escape(h)}</h4>" if h else "") + f"<p>{html.escape(t)}</p>"
+                    for h, t in unit.paragraphs)
+    return (f'<div class="unit" id="{name}"><h3>{html.escape(unit.region or unit.name)}'
+            f'<small>（{html.escape(unit.profile)}）</small></h3><p>{who}　'
+            f'<a href="{name}/draft.docx">draft.docx</a> · <a href="{name}/draft.md">draft.md</a> · '
+            f'<a href="{name}/check.html">check.html</a></p>'
+            f"<h4>核对结论</h4>{problems}<h4>较上年变化的数字（{len(unit.changes)} 项）</h4>{changes}"
+            f"<details><summary>草稿全文：{html.escape(unit.title)}</summary><div class=draft>{draft}</div></details></div>")
+
+
+SUMMARY_SHEET = "汇总表"
+
+
+def summary_xlsx(report: BatchReport, units: dict[str, UnitSummary] | None = None) -> bytes:
+    """summary.xlsx: 「汇总表」 (one row per unit, county first then townships: unit, reporter, key
+    figures, rankings, problems found — laid out to print on A4 landscape) and 「核对明细」 (every finding
+    and every changed figure)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, Side
+
+    units = units if units is not None else _unit_summaries(report)
+    status = {r.name: r for r in report.results}
+    ordered = [u for _level, members in group_by_level(list(units.values())) for u in members]
+    failed = [r for r in report.results if r.name not in units]
+    years = sorted({u.year for u in ordered if u.year})
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = SUMMARY_SHEET
+    heads = ["序号", "单位", "层级", "述职人及职务", *(label for _k, label in KEY_FIGURES),
+             *(label for _k, label in RANKINGS), "较上年变化", "核对发现的问题", "状态"]
+    title = f"{years[-1] if years else ''}年度党管武装工作述职汇总表"
+    sheet.append([title])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(heads))
+    sheet["A1"].font = Font(name="黑体", size=16, bold=True)
+    sheet["A1"].alignment = Alignment(horizontal="center")
+    sheet.append(heads)
+    thin = Side(style="thin", color="000000")
+    for i, unit in enumerate(ordered, start=1):
+        who = "、".join(x for x in (unit.reporter, unit.reporter_title) if x)
+        r = status.get(unit.name)
+        sheet.append([
+            i, unit.region or unit.name, LEVEL_CN.get(unit.level, ""), who,
+            *(unit.figures.get(k, "") for k, _ in KEY_FIGURES),
+            *(unit.figures.get(k, "") for k, _ in RANKINGS),
+            "；".join(f"{c.label} {c.previous}→{c.value}" for c in unit.changes) or "无",
+            "；".join(unit.problems) or "无",
+            _STATUS_CN.get(r.status, r.status) if r else "",
+        ])
+    for r in failed:
+        sheet.append([sheet.max_row - 1, r.name, "", "", *([""] * (len(KEY_FIGURES) + len(RANKINGS))), "",
+                      one_line(r.error, limit=500), _STATUS_CN.get(r.status, r.status)])
+    widths = [6, 14, 10, 26, *([11] * (len(KEY_FIGURES) + len(RANKINGS))), 40, 40, 10]
+    for col, width in enumerate(widths, start=1):
+        sheet.column_dimensions[sheet.cell(row=2, column=col).column_letter].width = width
+    for row in sheet.iter_rows(min_row=2, max_row=sheet.max_row):
+        for cell in row:
+            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+            cell.alignment = Alignment(wrap_text=True, vertical="center")
+            if cell.row == 2:
+                cell.font = Font(name="黑体", bold=True)
+    sheet.freeze_panes = "C3"
+    sheet.print_title_rows = "2:2"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    detail = workbook.create_sheet("核对明细")
+    detail.append(["单位", "类别", "内容"])
+    for unit in ordered:
+        for p in unit.problems:
+            detail.append([unit.region or unit.name, "核对问题", p])
+        for c in unit.changes:
+            detail.append([unit.region or unit.name, "较上年变化", f"{c.label}：{c.previous} → {c.value}"])
+    for col, width in zip("ABC", (14, 12, 80), strict=True):
+        detail.column_dimensions[col].width = width
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 def one_line(error: str, limit: int = 300) -> str:

@@ -123,7 +123,7 @@ _NOT_REGION = ("军分区", "社区", "辖区", "园区", "城区", "景区", "�
 # An organ of the place right after its name: the strongest evidence in body text.
 _ORGAN_AFTER = re.compile(r"委|人武部|\d|年|人民武装部|人民政府|政府|党委|武装部|国动办|财政|"
                           r"征兵|武装工作|党管武装|退役军人|双拥|民兵")
-_BYLINE_SUFFIX = "县区旗市镇乡"
+_BYLINE_SUFFIX = "县区旗市镇乡道"
 _BODY_SUFFIX = "县区旗市"
 
 
@@ -176,14 +176,18 @@ def _candidates(original: str, suffixes: str, full: str, need_organ: bool) -> li
     for j, ch in enumerate(simple):
         if ch not in suffixes:
             continue
+        # `滨港街道`: a street's name ends in the two characters 街道 (a lone 道 is never a suffix).
+        end = j - 1 if ch == "道" else j
+        if ch == "道" and (j == 0 or simple[j - 1] != "街"):
+            continue
         if need_organ and not _ORGAN_AFTER.match(simple, j + 1):
             continue
-        got = _name_before(simple, j)
+        got = _name_before(simple, end)
         if got is None:
             continue
         i, masked = got
         if not masked:
-            i = _refine(simple, full, i, j)
+            i = _refine(simple, full, i, end)
         found.append((original[i: j + 1], masked))
     return found
 

@@ -36,6 +36,7 @@ from pipeline.errors import ShuzhiError
 from pipeline.facts.diff import SECTION_NAMES
 from pipeline.models import BAD_VERDICTS, VERDICTS, MetricProblem, Metrics
 from pipeline.output.check_html import KIND_NAMES, VERDICT_COLOURS, VERDICT_NAMES, render_report_spans
+from pipeline.profile.catalog import DEFAULT_PROFILE, installed_profiles
 from pipeline.web import forms
 from pipeline.web.compare_view import compare_sections
 from pipeline.web.jobs import JobStore, valid_job_id
@@ -67,7 +68,6 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 MAX_FILES_PER_REQUEST = 20
 BODY_SLACK = 256 * 1024                   # multipart headers and text fields on top of the files
 ENGINE_PREFIXES = ("template", "transformers:", "openai:")
-DEFAULT_PROFILE = "dangguan-wuzhuang"
 
 
 def create_app(
@@ -198,19 +198,27 @@ def create_app(
         context.setdefault("seed", "0")
         context.setdefault("mode", "form")
         context.setdefault("prefilled", False)
-        return page(request, "draft.html", status=status, groups=forms.catalog_groups(DEFAULT_PROFILE),
+        profile = context.pop("profile", None) or DEFAULT_PROFILE
+        return page(request, "draft.html", status=status, groups=forms.catalog_groups(profile),
+                    profile=profile, profiles=[(p.name, p.title or p.name) for p in installed_profiles()],
                     meta_fields=forms.META_FIELDS, list_fields=forms.LIST_FIELDS,
                     list_label=forms.list_label, list_hints=forms.LIST_HINTS,
                     has_sample=SAMPLE_METRICS.is_file(), **context)
 
+    def chosen_profile(name: str) -> str:
+        """The form's profile (a township form has township fields); unknown names fall back to the default."""
+        return name if name in {p.name for p in installed_profiles()} else DEFAULT_PROFILE
+
     @app.get("/draft")
-    async def draft_form(request: Request, prefill: str = "") -> HTMLResponse:
+    async def draft_form(request: Request, prefill: str = "", profile: str = "") -> HTMLResponse:
         values: dict[str, str] = {}
+        chosen = chosen_profile(profile)
         if prefill == "sample" and SAMPLE_METRICS.is_file():
             from pipeline.facts.metrics import load_metrics
 
             values = forms.form_from_metrics(load_metrics(SAMPLE_METRICS))
-        return draft_page(request, values=values, prefilled=bool(values))
+            chosen = DEFAULT_PROFILE
+        return draft_page(request, values=values, prefilled=bool(values), profile=chosen)
 
     @app.post("/draft")
     async def draft_submit(request: Request) -> Response:
@@ -222,7 +230,7 @@ def create_app(
         engine = _text(form.get("engine")) or "template"
         engine_spec = _text(form.get("engine_spec"))
         keep = {"values": forms.form_values(form), "engine": engine, "engine_spec": engine_spec,
-                "seed": _text(form.get("seed")) or "0"}
+                "seed": _text(form.get("seed")) or "0", "profile": chosen_profile(_text(form.get("profile")))}
         spec = engine_spec if engine == "other" else engine
         if not spec.startswith(ENGINE_PREFIXES) or (spec != "template" and ":" not in spec):
             return draft_page(request, 400, general_errors=[
@@ -246,7 +254,7 @@ def create_app(
                                       file_label=saved.label, **keep)
             else:
                 try:
-                    metrics = metrics_from_mapping(forms.mapping_from_form(form, DEFAULT_PROFILE), source="表单")
+                    metrics = metrics_from_mapping(forms.mapping_from_form(form, keep["profile"]), source="表单")
                 except MetricsError as exc:
                     by_field, general = forms.field_errors(exc.problems)
                     return draft_page(request, 400, field_errors=by_field, general_errors=general, **keep)

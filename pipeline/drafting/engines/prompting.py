@@ -16,7 +16,7 @@ from pipeline.drafting.engines.base import FacetRequest, HeadingRequest
 from pipeline.errors import InputError
 from pipeline.facts.quantities import extract_quantities
 from pipeline.models import Chunk, Metrics
-from pipeline.profile.catalog import profile_dir, read_profile_yaml
+from pipeline.profile.catalog import profile_chain, profile_dir, read_profile_yaml
 
 __all__ = [
     "LLMPrompts", "Message", "PLACEHOLDER", "load_llm_prompts", "mask_exemplar", "facet_messages",
@@ -52,8 +52,13 @@ class LLMPrompts:
 
 @lru_cache(maxsize=8)
 def load_llm_prompts(profile: str) -> LLMPrompts:
+    # A profile that extends another overrides only the prompt texts it writes.
     path = profile_dir(profile) / "llm.yaml"
-    data = read_profile_yaml(path, "大模型提示词")
+    data: dict = {}
+    for folder in profile_chain(profile):
+        if (folder / "llm.yaml").is_file():
+            path = folder / "llm.yaml"
+            data.update(read_profile_yaml(path, "大模型提示词"))
     missing = [k for k in _REQUIRED_KEYS if not isinstance(data.get(k), str)]
     if missing:
         raise InputError(f"提示词文件缺少这些文本项：{'、'.join(missing)}；请按 prompts/dangguan-wuzhuang/llm.yaml 补齐。",

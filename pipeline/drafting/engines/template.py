@@ -198,6 +198,8 @@ class TemplateEngine:
             if chunk.region and chunk.region == region:
                 continue   # this region's own past text is where stale figures come from
             for sentence in _sentences_of(chunk.chunk_id, chunk.text):
+                if any(word in sentence for word in self.profile.avoid):
+                    continue   # another level's words (全市 in a township draft): never carried over
                 out.append(_Reusable(sentence, chunk.chunk_id, chunk.region))
         return tuple(out)
 
