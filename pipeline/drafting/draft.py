@@ -32,12 +32,22 @@ import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from pipeline.drafting.engines import get_engine
 from pipeline.drafting.engines.base import Engine, FacetRequest, FacetText, HeadingRequest
-from pipeline.drafting.fill import FillError, fill, format_cn_date, meta_slots
+from pipeline.drafting.fill import FillError, fill, meta_slots
 from pipeline.drafting.plan import FacetPlan, Profile, SectionPlan, load_profile, route_plans
+from pipeline.drafting.result import (  # noqa: F401 - re-exported: callers import them from here
+    EVENT_KINDS,
+    DraftEvent,
+    DraftResult,
+    Repair,
+    SentenceRecord,
+    signature_lines,
+)
+from pipeline.drafting.wording import join_plan  # noqa: F401 - re-exported
 from pipeline.models import (
     BAD_VERDICTS,
     CheckResult,
@@ -59,108 +69,6 @@ ORDINALS = "一二三四五六七八九十"
 SECTION_NUMERALS = tuple(ORDINALS)
 SECTION_LABELS = {"opening": "开头", "duty": "履职", "systems": "制度落实", "foundation": "基础建设",
                   "plans": "下步打算", "closing": "结尾"}
-
-
-# --------------------------------------------------------------------------- results
-
-EVENT_KINDS = ("section_start", "section_done", "repair", "done")
-
-
-@dataclass(frozen=True)
-class DraftEvent(str):
-    """A progress event of `draft_report` (see the module docstring). `str(event)` is its message."""
-
-    kind: str                     # one of EVENT_KINDS
-    section: str | None = None    # section key; None for `done`
-    index: int = 0                # 1-based position of the section in the plan (0 for `done`)
-    total: int = 0                # number of sections in the plan
-    facet: str | None = None      # facet id, for `repair`
-    message: str = ""
-
-    def __new__(cls, kind: str, section: str | None = None, index: int = 0, total: int = 0,
-                facet: str | None = None, message: str = "") -> DraftEvent:
-        return super().__new__(cls, message)
-
-
-@dataclass(frozen=True)
-class SentenceRecord:
-    """Provenance of one sentence of the rendered text (`start`/`end` index `DraftResult.text`)."""
-
-    section: str
-    facet: str | None
-    text: str
-    start: int
-    end: int
-    metric_keys: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-    engine: str = "template"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "section": self.section, "facet": self.facet, "text": self.text, "start": self.start,
-            "end": self.end, "metric_keys": list(self.metric_keys), "sources": list(self.sources),
-            "engine": self.engine,
-        }
-
-
-@dataclass(frozen=True)
-class Repair:
-    facet: str
-    attempt: int            # 1, 2: re-asked; MAX_REPAIRS + 1: replaced by the template engine
-    problems: tuple[str, ...]
-    action: str             # reask | template
-
-
-@dataclass(frozen=True)
-class DraftResult:
-    draft: Draft
-    text: str
-    check: CheckResult
-    sentences: tuple[SentenceRecord, ...]
-    figures: tuple[tuple[int, int, str], ...]       # (start, end, metric key) in `text`
-    warnings: tuple[str, ...] = ()
-    repairs: tuple[Repair, ...] = ()
-    timings: dict[str, float] = field(default_factory=dict)
-    metrics: Metrics | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.check.ok
-
-    def to_json(self) -> dict[str, Any]:
-        draft = self.draft
-        by_section: dict[str, list[SentenceRecord]] = {}
-        for record in self.sentences:
-            by_section.setdefault(record.section, []).append(record)
-        return {
-            "title": draft.title,
-            "engine": draft.engine,
-            "seed": draft.seed,
-            "meta": {"year": draft.meta.year, "region": draft.meta.region, "unit": draft.meta.unit,
-                     "profile": draft.meta.profile},
-            "sections": [
-                {
-                    "key": s.key,
-                    "heading": s.heading,
-                    "numbered": s.numbered,
-                    "paragraphs": [p.text for p in s.paragraphs],
-                    "sentences": [
-                        {**r.to_json(), "findings": [
-                            {"text": f.text, "verdict": f.verdict, "metric": f.metric}
-                            for f in self.check.findings if r.start <= f.start < r.end
-                        ]}
-                        for r in by_section.get(s.key, [])
-                    ],
-                }
-                for s in draft.sections
-            ],
-            "figures": [{"start": a, "end": b, "metric": k, "text": self.text[a:b]} for a, b, k in self.figures],
-            "warnings": list(self.warnings),
-            "repairs": [{"facet": r.facet, "attempt": r.attempt, "action": r.action,
-                         "problems": list(r.problems)} for r in self.repairs],
-            "check": self.check.to_json(),
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
 
 
 # --------------------------------------------------------------------------- internal units
@@ -212,6 +120,8 @@ def draft_report(
     past_texts: Sequence[tuple[str, int | None]] | None = None,
     progress: Callable[[DraftEvent], None] | None = None,
     reuse_corpus: bool = True,
+    history: bool = True,
+    previous_report: str | Path | None = None,
 ) -> DraftResult:
     """Draft this year's report from `metrics`; every figure in it comes from `metrics`.
 
@@ -219,6 +129,10 @@ def draft_report(
     `past_texts` is None, the region's earlier reports for stale detection. `prior` is last year's
     metrics. `progress` receives `DraftEvent`s (module docstring). `reuse_corpus=False` keeps corpus
     sentences out of the template engine's text (exemplars still reach an LLM engine as style).
+
+    Update mode (`pipeline.drafting.update`): when `previous_report` names last year's report, or
+    `history` is on and `index` holds a report of the same region for the year before, the draft is
+    written over that report. `history=False` always drafts afresh from the plan.
     """
     from pipeline.facts.check import check_text
 
@@ -242,6 +156,30 @@ def draft_report(
         past_texts=tuple(past_texts), index=index, warnings=[], progress=say,
     )
     timings["setup"] = time.perf_counter() - t0
+    if not (metrics.meta.reporter or "").strip():
+        ctx.warnings.append("指标文件没有填写述职人姓名（meta.reporter），落款只有职务；请补上姓名后重新起草。")
+
+    past_report = None
+    if previous_report is not None:
+        from pipeline.drafting.history import previous_from_file
+
+        past_report = previous_from_file(previous_report, metrics)
+    elif history and index is not None:
+        from pipeline.drafting.history import previous_from_index
+
+        past_report = previous_from_index(index, metrics)
+    if past_report is not None:
+        from pipeline.drafting.update import UpdateOptions, draft_update
+
+        def exemplars(section_key: str, facet: FacetPlan) -> tuple[Chunk, ...]:
+            section = prof.section(section_key)
+            return _exemplars(ctx, section, facet) if section is not None else ()
+
+        return draft_update(UpdateOptions(
+            metrics=metrics, profile=prof, past=past_report, prior=prior, past_texts=ctx.past_texts,
+            seed=seed, engine=engine_obj, fallback=fallback, slots=ctx.slots, warnings=ctx.warnings,
+            progress=say, exemplars=exemplars,
+        ))
 
     t1 = time.perf_counter()
     headings = _headings(ctx)
@@ -602,42 +540,6 @@ def _fill_parts(ctx: _Context, unit: _Unit, answer) -> list:  # noqa: ANN001
     return filled
 
 
-_CLAUSE_SPLIT_RE = re.compile(r"[，；]")
-_PLAN_VERBS = frozenset({"推动", "推进", "加强", "加大", "完善", "提高", "提升", "确保", "做好", "抓好", "落实",
-                         "健全", "深化", "强化", "力争", "持续", "积极", "全面", "扎实", "切实", "进一"})
-# Other openings of a target the user may write: kept as written.
-_PLAN_STARTS = frozenset({"完成", "建成", "建立", "开展", "组织", "实现", "争取", "保持", "新建", "改造", "打造",
-                          "创建", "举办", "召开", "出台", "制定", "启动", "继续", "坚持", "用好", "依托", "配齐",
-                          "加快", "巩固", "争创", "全力", "努力", "建设", "开通", "优化", "规范", "拓展", "探索",
-                          "创新", "落细", "筹建", "组建", "新增", "增加", "提早", "严格", "着力", "大力", "不断",
-                          "年内", "全年", "明年", "同时"})
-
-
-def join_plan(lead: str, plan: str) -> str:
-    """The bank's measure sentence and the user's own target as one sentence: `措施，目标。`
-
-    When the target uses a verb the measure's last clause already uses (`…，推动A。` + `推动B`), that
-    clause gives way to the target instead of reading `推动A，推动B`; a one-clause measure then stands
-    as its own sentence before the target. A bare result (`达标率全面提升`) is introduced with 确保.
-    """
-    plan = plan.strip().rstrip("。；;，,")
-    lead = lead.strip().rstrip("。；;，,")
-    if not lead:
-        return plan + "。"
-    if not plan:
-        return lead + "。"
-    if plan[:2] not in _PLAN_VERBS and plan[:2] not in _PLAN_STARTS and "争" not in plan:
-        plan = "确保" + plan        # a bare result (`训练达标率全面提升`) reads as a target with 确保
-    clauses = _CLAUSE_SPLIT_RE.split(lead)
-    # The target's own verbs (`推动…`, `…全面提升`) already in the measure's last clause: it gives way.
-    if any(v in clauses[-1] and v in plan for v in _PLAN_VERBS - {"进一", "全面"}):
-        if len(clauses) > 1:
-            cut = max(lead.rfind("，"), lead.rfind("；"))
-            return lead[:cut] + "，" + plan + "。"
-        return lead + "。" + plan + "。"
-    return lead + "，" + plan + "。"
-
-
 # --------------------------------------------------------------------------- rendering
 
 @dataclass(frozen=True)
@@ -720,26 +622,12 @@ def _render(ctx: _Context, plan: dict[str, list[_Unit]], headings: dict[str, str
             unit_spans.append((start, pos - 1, id(unit)))
         sections.append(DraftSection(key=section.key, heading=heading if section.numbered else "",
                                      paragraphs=tuple(paragraphs), numbered=section.numbered))
-    signature = _signature(metrics)
+    signature = signature_lines(metrics)
     lines.extend(signature)
     text = "\n".join(lines) + "\n"
     units_by_id = {id(u): u for units in plan.values() for u in units}
     return _Rendered(title, text, tuple(sections), tuple(records), tuple(figures), signature,
                      tuple(unit_spans), units_by_id)
-
-
-def _signature(metrics: Metrics) -> tuple[str, ...]:
-    meta = metrics.meta
-    lines = []
-    who = " ".join(x for x in (meta.reporter_title, meta.reporter) if x)
-    if who:
-        lines.append(who)
-    if meta.date:
-        try:
-            lines.append(format_cn_date(meta.date))
-        except (ValueError, TypeError):
-            lines.append(str(meta.date))
-    return tuple(lines)
 
 
 def _bad_units(rendered: _Rendered, check: CheckResult, units: list[_Unit], ctx: _Context) -> dict[_Unit, list[str]]:

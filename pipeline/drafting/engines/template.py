@@ -248,6 +248,8 @@ class TemplateEngine:
             # Prefer a frame that does not echo the sub-point (`集中轮训…在基地开展集中轮训`).
             fitting = [t for t in fitting if not repeats_idea(t.replace(slot, "|"), said)] or fitting
             template = rng.choice(fitting) if fitting else slot + "。"
+            if len(items) == 1:
+                template = template.replace("先后", "")     # 先后 needs more than one: `先后出台《A》` reads wrong
             out.append(template.replace(slot, wrap(items)))
         for sentence in names.highlights:
             sentence = sentence.strip()
@@ -406,3 +408,14 @@ def rebind_figures(sentence: str, keys: list[str], catalog) -> tuple[str, tuple[
     if not is_number_free(stripped) or not is_name_free(stripped):
         return None
     return text, tuple(k for _, _, k, _ in bound)
+
+
+def cover_metrics(bank: PhraseBank, keys: list[str], rng: random.Random) -> list[str]:
+    """Bank sentences stating every key of `keys` at most once (update mode's new figures)."""
+    return _cover(bank, keys, rng)
+
+
+def name_sentences(profile: Profile, bank: PhraseBank, names: FacetNames, rng: random.Random,
+                   said: str = "") -> list[str]:
+    """This year's documents, partners, honours and highlights of a facet as sentences."""
+    return TemplateEngine(profile)._name_sentences(bank, names, rng, said)
