@@ -35,10 +35,14 @@ def draft_to_markdown(result: DraftResult) -> str:
 
 
 def draft_to_blocks(result: DraftResult, *, comments: bool = False) -> list[WordBlock]:
-    """Word blocks of the draft; with `comments`, a comment on every figure naming its metric and source."""
+    """Word blocks of the draft; with `comments`, a comment on every figure naming its metric and source,
+    and on every sentence carried from last year's report without a figure (update mode)."""
     draft = result.draft
     metrics = result.metrics
-    figures = sorted(result.figures)
+    notes = [(a, b, _figure_comment(key, metrics)) for a, b, key in result.figures]
+    kept_note = _kept_comment(result)
+    notes += [(r.start, r.end, kept_note) for r in result.sentences if r.kept and r.section != "closing"]
+    notes.sort()
     blocks = [WordBlock("title", draft.title)]
     # Paragraph texts appear in `result.text` in order, one per line: map figure offsets through them.
     cursor = len(draft.title) + 1
@@ -48,9 +52,9 @@ def draft_to_blocks(result: DraftResult, *, comments: bool = False) -> list[Word
         nonlocal cursor
         spans: list[tuple[int, int, str]] = []
         if comments:
-            for a, b, key in figures:
+            for a, b, note in notes:
                 if cursor <= a and b <= cursor + len(text):
-                    spans.append((a - cursor, b - cursor, _figure_comment(key, metrics)))
+                    spans.append((a - cursor, b - cursor, note))
         cursor += len(text) + 1
         return WordBlock(style, text, tuple(spans))
 
@@ -64,6 +68,21 @@ def draft_to_blocks(result: DraftResult, *, comments: bool = False) -> list[Word
         is_date = i == len(draft.signature) - 1 and bool(draft.meta.date)
         blocks.append(block("date" if is_date else "signature", line))
     return blocks
+
+
+def _kept_comment(result: DraftResult) -> str:
+    from pipeline.drafting.style import load_style
+
+    try:
+        return load_style(result.draft.meta.profile or "dangguan-wuzhuang").kept_comment
+    except Exception:  # noqa: BLE001 - a comment's wording must not stop the files being written
+        return "沿用上年表述，请核实是否仍然属实"
+
+
+def author_of(result: DraftResult) -> str:
+    """The .docx author: the reporter as the data names them (title when the name is missing)."""
+    meta = result.draft.meta
+    return (meta.reporter or meta.reporter_title or meta.unit or meta.region or "").strip()
 
 
 def _figure_comment(key: str, metrics: Metrics | None) -> str:
@@ -89,9 +108,11 @@ def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, anno
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        write_docx(draft_to_blocks(result), staging / "draft.docx")
+        author = author_of(result)
+        write_docx(draft_to_blocks(result), staging / "draft.docx", author=author)
         if annotate:
-            write_docx(draft_to_blocks(result, comments=True), staging / "draft-review.docx", annotate=True)
+            write_docx(draft_to_blocks(result, comments=True), staging / "draft-review.docx", annotate=True,
+                       author=author, comment_author="数据核对")
         (staging / "draft.md").write_text(draft_to_markdown(result), encoding="utf-8")
         (staging / "draft.json").write_text(
             json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
