@@ -85,6 +85,7 @@ class _Unit:
     parts: list[tuple[str, tuple[tuple[int, int, str], ...], tuple[str, ...]]] = field(default_factory=list)
     engine_name: str = "template"
     template_attempts: int = 0      # times the fallback template engine wrote this facet
+    prefix_sources: tuple[str, ...] = ()   # the corpus chunk the topic clause was taken from
 
 
 @dataclass
@@ -104,6 +105,7 @@ class _Context:
     # the user is warned once. It lives here, not in the per-index cache, so the next draft in a
     # long-lived batch worker tries the index again instead of inheriting one transient failure.
     retrieval_failed: bool = False
+    reuse_corpus: bool = True
     retrieval_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -153,7 +155,7 @@ def draft_report(
     ctx = _Context(
         metrics=metrics, profile=prof, engine=engine_obj, fallback=fallback,
         slots=meta_slots(metrics, role=prof.role), seed=seed, prior=prior,
-        past_texts=tuple(past_texts), index=index, warnings=[], progress=say,
+        past_texts=tuple(past_texts), index=index, warnings=[], progress=say, reuse_corpus=reuse_corpus,
     )
     timings["setup"] = time.perf_counter() - t0
     if not (metrics.meta.reporter or "").strip():
@@ -189,6 +191,7 @@ def draft_report(
     t2 = time.perf_counter()
     units = [u for units in plan.values() for u in units]
     _write_sections(ctx, plan, say)
+    _polish(ctx, plan, headings)
     timings["write"] = time.perf_counter() - t2
 
     repairs: list[Repair] = []
@@ -213,6 +216,7 @@ def draft_report(
             ))
             unit.request = replace(unit.request, feedback=unit.request.feedback + tuple(problems))
             _write(ctx, unit, engine_for)
+        _polish(ctx, plan, headings)
         rendered = _render(ctx, plan, headings)
         check = check_text(rendered.text, metrics, prior=prior, past_texts=ctx.past_texts,
                            source=metrics.source, catalog=prof.catalog)
@@ -248,6 +252,34 @@ def _engine(spec: str, profile: Profile, reuse_corpus: bool) -> Engine:
 
         return TemplateEngine(profile, reuse_corpus=False)
     return get_engine(spec, profile=profile)
+
+
+def _polish(ctx: _Context, plan: dict[str, list[_Unit]], headings: dict[str, str]) -> None:
+    """Comparisons with last year after the figures that changed most, and the stock-word budget
+    (`pipeline.drafting.polish`), over the whole draft's filled parts."""
+    from pipeline.drafting.polish import Part, add_comparisons, stock_count, trim_stock_words, with_prior
+    from pipeline.drafting.style import load_style
+
+    style = load_style(ctx.profile.spec)
+    refs: list[tuple[_Unit, int, Part]] = []
+    for section in ctx.profile.sections:
+        for unit in plan.get(section.key, []):
+            if unit.prefix:
+                refs.append((unit, -1, Part(unit.prefix, (), section.key)))
+            for i, (text, spans, _sources) in enumerate(unit.parts):
+                refs.append((unit, i, Part(text, spans, section.key, text.count("较上年"))))
+    parts = [p for _u, _i, p in refs]
+    # `--prior` fills `previous` where the metrics file has none: comparisons need it too.
+    add_comparisons(parts, with_prior(ctx.metrics, ctx.prior), style, catalog=ctx.profile.catalog)
+    whole = _render(ctx, plan, headings).text
+    outside = stock_count(whole, style) - sum(stock_count(p.text, style) for p in parts)
+    trim_stock_words(parts, style, len(whole), extra_count=max(0, outside))
+    for unit, i, part in refs:
+        if i < 0:
+            unit.prefix = part.text
+            continue
+        _text, _spans, sources = unit.parts[i]
+        unit.parts[i] = (part.text, part.spans, sources)
 
 
 def _section_index(ctx: _Context, key: str) -> int:
@@ -404,6 +436,17 @@ def _plan_units(ctx: _Context, headings: dict[str, str]) -> dict[str, list[_Unit
             keys = tuple(stated.get(facet.id, ()))
             numbered = section.key not in ("opening",)
             topic = rng.choice(bank.topics) if bank.topics else ""
+            exemplars = _exemplars(ctx, section, facet) if section.key != "plans" else ()
+            prefix_sources: tuple[str, ...] = ()
+            if numbered and not plan_text and ctx.reuse_corpus and ctx.engine is ctx.fallback:
+                # Half the sub-points take their topic from a retrieved sub-point of another unit on
+                # the same facet, when one fits (short, no figure, no name, the facet's own words).
+                from pipeline.drafting.engines.template import corpus_topics
+
+                found = corpus_topics(exemplars, metrics.meta.region, facet, catalog)
+                if found and rng.random() < 0.7:
+                    topic, chunk_id = rng.choice(found)
+                    prefix_sources = (chunk_id,)
             prefix = ""
             if numbered and (topic or plan_text):
                 prefix = f"{ORDINALS[ordinal] if ordinal < len(ORDINALS) else ordinal + 1}是"
@@ -419,10 +462,10 @@ def _plan_units(ctx: _Context, headings: dict[str, str]) -> dict[str, list[_Unit
                 profile=ctx.profile.spec, section_key=section.key, section_heading=headings.get(section.key, ""),
                 facet_id=facet.id, topic=topic, ordinal=ordinal, metric_keys=keys, metric_labels=labels,
                 # Plans are this unit's own targets: corpus plans of other units would read as promises.
-                metrics=metrics, exemplars=_exemplars(ctx, section, facet) if section.key != "plans" else (),
-                seed=ctx.seed,
+                metrics=metrics, exemplars=exemplars, seed=ctx.seed,
             )
-            units.append(_Unit(section=section, facet=facet, request=request, prefix=prefix, plan_text=plan_text))
+            units.append(_Unit(section=section, facet=facet, request=request, prefix=prefix, plan_text=plan_text,
+                               prefix_sources=prefix_sources))
         plan[section.key] = units
     return plan
 
@@ -604,9 +647,10 @@ def _render(ctx: _Context, plan: dict[str, list[_Unit]], headings: dict[str, str
             sentences: list[DraftSentence] = []
             cursor = pos
             if unit.prefix:
-                sentences.append(DraftSentence(unit.prefix, facet=unit.facet.id))
+                sentences.append(DraftSentence(unit.prefix, sources=unit.prefix_sources, facet=unit.facet.id))
                 records.append(SentenceRecord(section.key, unit.facet.id, unit.prefix, cursor,
-                                              cursor + len(unit.prefix), engine=unit.engine_name))
+                                              cursor + len(unit.prefix), sources=unit.prefix_sources,
+                                              engine=unit.engine_name))
                 cursor += len(unit.prefix)
             for text, spans, sources in unit.parts:
                 for s_start, s_end in split_sentences(text) or [(0, len(text))]:
@@ -614,7 +658,8 @@ def _render(ctx: _Context, plan: dict[str, list[_Unit]], headings: dict[str, str
                     keys = tuple(k for a, b, k in spans if s_start <= a < s_end)
                     sentences.append(DraftSentence(piece, metric_keys=keys, sources=sources, facet=unit.facet.id))
                     records.append(SentenceRecord(section.key, unit.facet.id, piece, cursor + s_start,
-                                                  cursor + s_end, keys, sources, unit.engine_name))
+                                                  cursor + s_end, keys, sources, unit.engine_name,
+                                                  comparisons=piece.count("较上年")))
                 for a, b, k in spans:
                     figures.append((cursor + a, cursor + b, k))
                 cursor += len(text)

@@ -22,6 +22,8 @@ class StyleRules:
                                      "连续", "保持", "再次", "重返", "跃升", "首次")
     stock_words: tuple[str, ...] = ("坚持", "推动", "切实", "不断", "进一步")
     max_comparisons: int = 6
+    # Stock words per 1,000 characters a draft may hold (the seed report has 12.3); 0 turns the trim off.
+    stock_budget: float = 11.5
     comparison: dict[str, str] = field(default_factory=lambda: {
         "up": "，较上年增加{diff}", "down": "，较上年减少{diff}",
         "points_up": "，较上年提高{points}个百分点", "points_down": "，较上年下降{points}个百分点"})
@@ -29,6 +31,10 @@ class StyleRules:
     rank_up: str = "{label}排名{rank}，较上年前进{moved}个位次"
     rank_down: str = "{label}排名{rank}"
     kept_comment: str = "沿用上年表述，请核实是否仍然属实"
+    # Openings of a sentence with no subject (a bare result): such a sentence continues the one before.
+    fragment_starts: tuple[str, ...] = ("有力", "有效", "为", "推动了", "切实做到", "全面提升了", "圆满完成了",
+                                        "巩固和发展了", "形成了", "实现了", "激发了", "确保了", "进一步", "在{whole}营造",
+                                        "以实际行动")
 
 
 def _words(data: dict, key: str, default: tuple[str, ...], where: str) -> tuple[str, ...]:
@@ -47,6 +53,13 @@ def _text(data: dict, key: str, default: str, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise InputError(f"{key} 应是一段文字。", path=where)
     return value
+
+
+def _number(data: dict, key: str, default: float, where: str) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise InputError(f"{key} 应是不小于 0 的数。", path=where)
+    return float(value)
 
 
 @lru_cache(maxsize=16)
@@ -72,11 +85,13 @@ def load_style(profile: str = DEFAULT_PROFILE) -> StyleRules:
         change_words=_words(data, "change_words", base.change_words, where),
         stock_words=_words(data, "stock_words", base.stock_words, where),
         max_comparisons=limit,
+        stock_budget=_number(data, "stock_budget", base.stock_budget, where),
         comparison=dict(comparison),
         rank_same=_text(data, "rank_same", base.rank_same, where),
         rank_up=_text(data, "rank_up", base.rank_up, where),
         rank_down=_text(data, "rank_down", base.rank_down, where),
         kept_comment=_text(data, "kept_comment", base.kept_comment, where),
+        fragment_starts=_words(data, "fragment_starts", base.fragment_starts, where),
     )
 
 

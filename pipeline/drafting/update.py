@@ -35,9 +35,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pipeline.drafting.fill import FillError, chinese_numeral, decimal_text, fill
+from pipeline.drafting.fill import FillError, chinese_numeral, fill
 from pipeline.drafting.history import PastReport
 from pipeline.drafting.plan import FacetPlan, Profile, _best_facet, names_for, route_plans
+from pipeline.drafting.polish import (
+    comparison_phrase,
+    metric_terms,
+    names_metric,
+    relative_change,
+    with_prior,
+)
 from pipeline.drafting.result import DraftEvent, DraftResult, SentenceRecord, signature_lines
 from pipeline.drafting.style import StyleRules, load_style
 from pipeline.models import BAD_VERDICTS, Draft, DraftParagraph, DraftSection, DraftSentence, Metrics
@@ -189,27 +196,6 @@ def _shift_years(text: str, old_year: int) -> str:
 
 # --------------------------------------------------------------------------- comparisons
 
-def _diff_text(m, diff: Decimal, cn: bool = False) -> str:  # noqa: ANN001 - MetricValue
-    """The difference as the sentence writes its figure: `两次` after `五次`, `318人` after `19552人`."""
-    amount = abs(diff)
-    if cn and amount == amount.to_integral_value() and 0 < amount <= 10:
-        number = "两" if amount == 2 else chinese_numeral(int(amount))
-    else:
-        number = decimal_text(amount)
-    return number + ("％" if m.unit in ("%", "％") else m.unit)
-
-
-def comparison_phrase(m, style: StyleRules, cn: bool = False) -> str | None:  # noqa: ANN001 - MetricValue
-    """`，较上年增加8人` for a metric whose value differs from `previous`; None when equal or unknown."""
-    if m.value is None or m.previous is None or m.value == m.previous or m.kind == "rank":
-        return None
-    diff = m.value - m.previous
-    if m.kind == "percent" or m.unit in ("%", "％"):
-        key = "points_up" if diff > 0 else "points_down"
-        return style.comparison[key].replace("{points}", decimal_text(abs(diff)))
-    return style.comparison["up" if diff > 0 else "down"].replace("{diff}", _diff_text(m, diff, cn))
-
-
 def _rank_label(label: str) -> str:
     return re.sub(r"(排名|名次)$", "", label)
 
@@ -257,6 +243,8 @@ class _Builder:
     def __init__(self, opts: UpdateOptions):
         self.o = opts
         self.metrics = opts.metrics
+        # `--prior` fills `previous` where the metrics file has none: the comparisons read it.
+        self.compared = with_prior(opts.metrics, opts.prior)
         self.profile = opts.profile
         self.style = load_style(opts.profile.spec)
         self.rebinder = _Rebinder(opts.metrics, opts.prior, opts.profile, self.style)
@@ -408,7 +396,7 @@ class _Builder:
     def _opening(self, sections: list[_Section]) -> None:
         """The rankings with their change since last year, and this year's honours, in the opening."""
         keys = tuple(k for f in self.facets.values() if f.section_key == "opening" for k in f.metrics)
-        text, compared = rank_sentence(self.metrics, self.style, keys)
+        text, compared = rank_sentence(self.compared, self.style, keys)
         honours = "".join(f"“{h}”" for h in self.metrics.honours)
         if honours:
             verb = "先后获评" if len(self.metrics.honours) > 1 else "获评"
@@ -566,12 +554,10 @@ class _Builder:
                     if s.uid in self.dropped or s.comparisons:
                         continue
                     for key in s.keys:
-                        m = self.metrics.get(key)
-                        phrase = comparison_phrase(m, self.style) if m is not None else None
-                        if phrase is None or not m.previous:
+                        m = self.compared.get(key)
+                        if comparison_phrase(m, self.style) is None or not m.previous:
                             continue
-                        rel = abs((m.value - m.previous) / m.previous)
-                        candidates.append((rel, s, key))
+                        candidates.append((relative_change(m), s, key))
         candidates.sort(key=lambda c: -c[0])
         done: set[int] = set()
         count = 0
@@ -580,10 +566,12 @@ class _Builder:
                 break
             if s.uid in done:
                 continue
-            m = self.metrics.get(key)
+            m = self.compared.get(key)
             # Only where the figure closes its clause (`普通民兵{x}，` — not inside `{x}个乡镇、`).
             match = re.search(r"\{" + re.escape(key) + r"(?::[a-z]+)?\}(?=[，；。])", s.template)
             if match is None:
+                continue
+            if not names_metric(s.template, match.start(), metric_terms(key, self.compared, self.profile.catalog)):
                 continue
             phrase = comparison_phrase(m, self.style, cn=":cn" in match.group(0))
             if phrase is None:

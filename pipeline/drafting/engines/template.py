@@ -61,6 +61,7 @@ class _Reusable:
     text: str                 # the sentence, marker stripped
     chunk_id: str
     region: str | None
+    is_last: bool = False     # the last sentence of its sub-point (a closing remark)
 
 
 @lru_cache(maxsize=20000)
@@ -144,7 +145,7 @@ class TemplateEngine:
         # First-person sentences (`我要求相关部门建立台账`) report another secretary's own acts: not reused.
         number_free = [r for r in reusable
                        if "我" not in r.text and is_number_free(r.text) and is_name_free(r.text)]
-        if number_free and rng.random() < 0.5:
+        if number_free and rng.random() < 0.85:
             pick = rng.choice(number_free)
             parts.append((pick.text, (pick.chunk_id,)))
         elif bank.leads:
@@ -153,7 +154,7 @@ class TemplateEngine:
             parts.append((rng.choice(leads), ()))
 
         remaining = list(keys)
-        if reusable and remaining and rng.random() < 0.4:
+        if reusable and remaining:
             rebound = self._rebind_best(reusable, remaining, rng, request.metrics)
             if rebound is not None:
                 text, bound, chunk_id = rebound
@@ -169,6 +170,17 @@ class TemplateEngine:
 
         names = names_for(self.profile, request.metrics).get(request.facet_id)
         closer = rng.choice(bank.closers) if bank.closers else None
+        closer_source: tuple[str, ...] = ()
+        used = {t for t, _ in parts}
+        # The closing remark, too, may come from a retrieved sub-point: the last sentence of one that
+        # says no figure and no name, and does not restate what this sub-point already said.
+        endings = [r for r in number_free if r.text not in used and r.is_last]
+        if endings and rng.random() < 0.7:
+            said = request.topic + "".join(t for t, _ in parts)
+            fresh_endings = [r for r in endings if not repeats_idea(r.text, said)]
+            if fresh_endings:
+                pick = rng.choice(fresh_endings)
+                closer, closer_source = pick.text, (pick.chunk_id,)
         if names:
             said = request.topic + "".join(t for t, _ in parts)
             name_sentences = [(s, ()) for s in self._name_sentences(bank, names, rng, said)]
@@ -178,7 +190,7 @@ class TemplateEngine:
                 # Documents read best right after the measures they ground, highlights last.
                 parts[1:1] = [p for p in name_sentences if "《" in p[0]]
                 parts.extend(p for p in name_sentences if "《" not in p[0])
-        if closer:
+        if closer and not closer_source:
             # A closer restating what the sub-point already said (兵员质量…兵员质量) reads as padding:
             # take another closer that shares no phrase with the text, or none.
             said = request.topic + "".join(t for t, _ in parts)
@@ -186,7 +198,12 @@ class TemplateEngine:
                 fresh = [c for c in bank.closers if not repeats_idea(c, said)]
                 closer = rng.choice(fresh) if fresh else None
         if closer:
-            parts.append((closer, ()))
+            if parts and starts_fragment(closer, self.profile.spec) and parts[-1][0].endswith("。"):
+                # A result with no subject (`有力推动了…`) continues the sentence before it.
+                text, sources = parts[-1]
+                parts[-1] = (text[:-1] + "，" + closer, tuple(dict.fromkeys(sources + closer_source)))
+            else:
+                parts.append((closer, closer_source))
         return parts, tuple(warnings)
 
     # ------------------------------------------------------------------ pieces
@@ -197,8 +214,11 @@ class TemplateEngine:
         for chunk in request.exemplars:
             if chunk.region and chunk.region == region:
                 continue   # this region's own past text is where stale figures come from
-            for sentence in _sentences_of(chunk.chunk_id, chunk.text):
-                out.append(_Reusable(sentence, chunk.chunk_id, chunk.region))
+            found = _sentences_of(chunk.chunk_id, chunk.text)
+            last = split_into_sentences(chunk.text)[-1:] if found else []
+            for sentence in found:
+                is_last = bool(last) and generalise(_MARKER_RE.sub("", last[0].strip())) == sentence
+                out.append(_Reusable(sentence, chunk.chunk_id, chunk.region, is_last))
         return tuple(out)
 
     def _rebind_best(
@@ -419,3 +439,38 @@ def name_sentences(profile: Profile, bank: PhraseBank, names: FacetNames, rng: r
                    said: str = "") -> list[str]:
     """This year's documents, partners, honours and highlights of a facet as sentences."""
     return TemplateEngine(profile)._name_sentences(bank, names, rng, said)
+
+
+def starts_fragment(sentence: str, profile: str) -> bool:
+    """A sentence that opens with a result and no subject (`有力推动了…`, `为…奠定了…`)."""
+    from pipeline.drafting.style import load_style
+
+    return sentence.startswith(load_style(profile).fragment_starts)
+
+
+def corpus_topics(exemplars, region: str | None, facet, catalog) -> list[tuple[str, str]]:  # noqa: ANN001
+    """Topic clauses of retrieved sub-points (their first sentence) another unit wrote for the same
+    facet: short, no figure, no name, and naming one of the facet's words, as (topic, chunk id)."""
+    words = set(facet.keywords)
+    for key in facet.metrics:
+        entry = catalog.get(key)
+        if entry is not None:
+            words.update(w for w in re.findall(r"[\u4e00-\u9fff]{2}", entry.label))
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for chunk in exemplars:
+        if region and chunk.region == region:
+            continue
+        first = split_into_sentences(chunk.text.strip())[:1]
+        if not first:
+            continue
+        topic = _MARKER_RE.sub("", first[0].strip()).rstrip("。")
+        if not (5 <= len(topic) <= 16) or topic in seen or "，" in topic and len(topic) > 14:
+            continue
+        if not (is_number_free(topic) and is_name_free(topic)) or "我" in topic:
+            continue
+        if not any(w in topic for w in words):
+            continue
+        seen.add(topic)
+        out.append((topic, chunk.chunk_id))
+    return out
