@@ -45,22 +45,18 @@ from pipeline.drafting.polish import (
     relative_change,
     with_prior,
 )
+from pipeline.drafting.rebind import Rebinder, claims, join_clauses
 from pipeline.drafting.result import DraftEvent, DraftResult, SentenceRecord, signature_lines
 from pipeline.drafting.style import StyleRules, load_style
 from pipeline.models import BAD_VERDICTS, Draft, DraftParagraph, DraftSection, DraftSentence, Metrics
 from pipeline.reading.sentences import sentences as split_sentences
 
 ORDINALS = "一二三四五六七八九十"
-CLAIM_KINDS = frozenset({"count", "money", "percent", "rank"})
 MAX_ROUNDS = 6
-_CLAUSE_RE = re.compile(r"[^，；：]+[，；：]?")
 _YEAR_RE = re.compile(r"(20\d\d)(?=年)")
-_DOC_RE = re.compile(r"《([^》]+)》")
-_QUOTE_RE = re.compile(r"“([^”]+)”")
 _PLANS_COUNT_RE = re.compile(r"[一二两三四五六七八九十]个方面")
 _MARKER_RE = re.compile(r"^(?:[一二三四五六七八九十]+是|（[一二三四五六七八九十]+）|[一二三四五六七八九十]+、|\d+[、.．])")
 _PLANS_INTRO = ("差距", "不足", "回顾", "问题", "短板", "下一步", "下步", "我将")
-_HONOUR_HINTS = ("先进", "模范", "示范", "标兵", "优秀", "红旗", "十佳", "荣誉", "称号", "单位", "集体", "基地")
 
 
 # --------------------------------------------------------------------------- pieces of the draft
@@ -90,100 +86,6 @@ class _Section:
     key: str
     heading: str
     paragraphs: list[_Paragraph]
-
-
-# --------------------------------------------------------------------------- re-binding one sentence
-
-@dataclass(frozen=True)
-class _Clause:
-    template: str
-    keys: tuple[str, ...]
-    bad: bool
-
-
-def _claims(text: str) -> list[Any]:
-    from pipeline.facts.quantities import extract_quantities
-
-    return [q for q in extract_quantities(text) if q.kind in CLAIM_KINDS or q.kind == "date"]
-
-
-class _Rebinder:
-    def __init__(self, metrics: Metrics, prior: Metrics | None, profile: Profile, style: StyleRules):
-        from pipeline.facts.align import MetricAligner
-
-        self.metrics = metrics
-        self.aligner = MetricAligner(metrics, prior, catalog=profile.catalog)
-        self.style = style
-        self.documents = tuple(metrics.documents)
-        self.honours = tuple(metrics.honours)
-
-    def clauses(self, sentence: str, section: str) -> list[_Clause]:
-        """The sentence's clauses with their figures as placeholders; `bad` marks a clause to drop."""
-        from pipeline.facts.align import clause_bounds
-
-        qs = _claims(sentence)
-        bound: dict[int, tuple[int, str, str]] = {}      # q.start -> (end, key, fmt)
-        unbound: list[int] = []
-        for i, q in enumerate(qs):
-            if q.kind == "date" or q.value is None:
-                unbound.append(q.start)
-                continue
-            neighbours = (qs[i - 1].end if i else 0, qs[i + 1].start if i + 1 < len(qs) else 10**9)
-            aligned = self.aligner.align(sentence, q, clause_bounds(sentence, q, neighbours), section)
-            pick = next((a.profile.metric for a in aligned if a.profile.metric.value is not None), None)
-            if pick is None:
-                unbound.append(q.start)
-                continue
-            fmt = ":cn" if q.text[:1] in "一二两三四五六七八九十" and pick.kind != "rank" else ""
-            bound[q.start] = (q.end, pick.key, fmt)
-        out: list[_Clause] = []
-        pos = 0
-        for match in _CLAUSE_RE.finditer(sentence):
-            a, b = match.start(), match.end()
-            piece = sentence[a:b]
-            parts, keys, cursor = [], [], a
-            for start in sorted(bound):
-                end, key, fmt = bound[start]
-                if a <= start < b:
-                    parts.append(sentence[cursor:start])
-                    parts.append("{" + key + fmt + "}")
-                    keys.append(key)
-                    cursor = end
-            parts.append(sentence[cursor:b])
-            template = "".join(parts)
-            bad = any(a <= s < b for s in unbound) or self._stale_words(piece, bool(keys)) or self._foreign(piece)
-            out.append(_Clause(template, tuple(keys), bad))
-            pos = b
-        if pos < len(sentence):
-            out.append(_Clause(sentence[pos:], (), False))
-        return out
-
-    def _stale_words(self, clause: str, has_figure: bool) -> bool:
-        if any(w in clause for w in self.style.event_words if not (has_figure and w == "新增")):
-            return True
-        return has_figure and any(w in clause for w in self.style.change_words)
-
-    def _foreign(self, clause: str) -> bool:
-        """A document or an honour this year's data does not name (last year's awards, old plans)."""
-        for title in _DOC_RE.findall(clause):
-            if not any(title in d or d in title for d in self.documents) and not title.endswith("法"):
-                return True
-        for quoted in _QUOTE_RE.findall(clause):
-            if any(h in quoted for h in _HONOUR_HINTS) and quoted not in self.honours:
-                return True
-        return False
-
-
-def _join_clauses(clauses: list[_Clause], whole: list[_Clause]) -> str:
-    text = "".join(c.template for c in clauses).strip()
-    if clauses and whole and clauses[-1] is whole[-1] and text.endswith("："):
-        return text               # `现将履职情况报告如下：` leads into what follows
-    text = text.rstrip("，；：、")
-    if not text:
-        return ""
-    if text[-1] not in "。！？":
-        text += "。"
-    return text
 
 
 def _shift_years(text: str, old_year: int) -> str:
@@ -247,7 +149,7 @@ class _Builder:
         self.compared = with_prior(opts.metrics, opts.prior)
         self.profile = opts.profile
         self.style = load_style(opts.profile.spec)
-        self.rebinder = _Rebinder(opts.metrics, opts.prior, opts.profile, self.style)
+        self.rebinder = Rebinder(opts.metrics, opts.prior, opts.profile.catalog, self.style)
         self.owner = opts.profile.facet_of_metric()
         self.facets = {f.id: f for s in opts.profile.sections for f in s.facets}
         self.dropped: set[int] = set()       # uids of sentences a check found bad
@@ -274,7 +176,7 @@ class _Builder:
                     continue
                 first = parts[0]
                 subpoint = (psec.key not in ("opening", "closing", "plans") and len(first) <= 24
-                            and first.endswith("。") and not _claims(first))
+                            and first.endswith("。") and not claims(first))
                 topic = first if subpoint else ""
                 body = parts[1:] if subpoint else parts
                 if psec.key == "plans" and not any(w in text for w in _PLANS_INTRO):
@@ -284,7 +186,7 @@ class _Builder:
                     sentence = _PLANS_COUNT_RE.sub("{plans_count}个方面", _shift_years(sentence, past.year))
                     clauses = self.rebinder.clauses(sentence, psec.key)
                     kept = [c for c in clauses if not c.bad]
-                    template = _join_clauses(kept, clauses)
+                    template = join_clauses(kept, clauses)
                     if not template:
                         continue
                     keys = tuple(k for c in kept for k in c.keys)
@@ -309,6 +211,8 @@ class _Builder:
         for sec in sections:
             for para in sec.paragraphs:
                 for s in para.sentences:
+                    if s.uid in self.dropped:
+                        continue
                     for k in s.keys:
                         where.setdefault(k, []).append((sec, para, s))
         for key, places in where.items():
@@ -412,6 +316,12 @@ class _Builder:
         if not sec.paragraphs:
             sec.paragraphs.append(_Paragraph("opening", "opening", False))
         para = sec.paragraphs[0]
+        # Last year's statements of the rankings give way to this sentence, which says how they moved.
+        for other in sections:
+            for p in other.paragraphs:
+                for s in p.sentences:
+                    if any(k in keys for k in s.keys):
+                        self.dropped.add(s.uid)
         # Before the turn to the body (`现将履职情况报告如下：`), which stays last.
         at = next((i for i, s in enumerate(para.sentences) if "如下" in s.template), len(para.sentences))
         used = tuple(k for k in keys if (m := self.metrics.get(k)) is not None and m.value is not None)

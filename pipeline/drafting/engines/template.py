@@ -62,6 +62,7 @@ class _Reusable:
     chunk_id: str
     region: str | None
     is_last: bool = False     # the last sentence of its sub-point (a closing remark)
+    position: int = 0         # its place among the chunk's reusable sentences
 
 
 @lru_cache(maxsize=20000)
@@ -146,8 +147,15 @@ class TemplateEngine:
         number_free = [r for r in reusable
                        if "我" not in r.text and is_number_free(r.text) and is_name_free(r.text)]
         if number_free and rng.random() < 0.85:
-            pick = rng.choice(number_free)
+            pick = rng.choice([r for r in number_free if not r.is_last] or number_free)
             parts.append((pick.text, (pick.chunk_id,)))
+            # The measure goes on as the retrieved sub-point went on: its next sentence, when that one
+            # too says no figure and no name (two sentences of one writer read as one thought).
+            following = next((r for r in number_free if r.chunk_id == pick.chunk_id
+                              and r.position == pick.position + 1 and not r.is_last), None)
+            if following is not None and not repeats_idea(following.text, request.topic + pick.text) \
+                    and rng.random() < 0.8:
+                parts.append((following.text, (following.chunk_id,)))
         elif bank.leads:
             # The sub-point's topic clause comes right before: a lead echoing it reads as a stammer.
             leads = [t for t in bank.leads if not repeats_idea(t, request.topic)] or list(bank.leads)
@@ -160,6 +168,18 @@ class TemplateEngine:
                 text, bound, chunk_id = rebound
                 parts.append((text, (chunk_id,)))
                 remaining = [k for k in remaining if k not in bound]
+        # Then the retrieved sub-points' own figure sentences, clause by clause: each figure re-bound
+        # to one of this facet's metrics through the aligner, clauses with another unit's names,
+        # events or stray figures left out (`pipeline.drafting.rebind`).
+        for _ in range(2):
+            if not (reusable and remaining):
+                break
+            rebound = self._rebind_clauses(reusable, remaining, rng, request, {t for t, _ in parts})
+            if rebound is None:
+                break
+            text, bound, chunk_id = rebound
+            parts.append((text, (chunk_id,)))
+            remaining = [k for k in remaining if k not in bound]
 
         for sentence in _cover(bank, remaining, rng):
             parts.append((sentence, ()))
@@ -174,7 +194,8 @@ class TemplateEngine:
         used = {t for t, _ in parts}
         # The closing remark, too, may come from a retrieved sub-point: the last sentence of one that
         # says no figure and no name, and does not restate what this sub-point already said.
-        endings = [r for r in number_free if r.text not in used and r.is_last]
+        endings = [r for r in number_free if r.text not in used and r.is_last] or \
+            [r for r in number_free if r.text not in used and r.position > 0]
         if endings and rng.random() < 0.7:
             said = request.topic + "".join(t for t, _ in parts)
             fresh_endings = [r for r in endings if not repeats_idea(r.text, said)]
@@ -216,9 +237,9 @@ class TemplateEngine:
                 continue   # this region's own past text is where stale figures come from
             found = _sentences_of(chunk.chunk_id, chunk.text)
             last = split_into_sentences(chunk.text)[-1:] if found else []
-            for sentence in found:
+            for position, sentence in enumerate(found):
                 is_last = bool(last) and generalise(_MARKER_RE.sub("", last[0].strip())) == sentence
-                out.append(_Reusable(sentence, chunk.chunk_id, chunk.region, is_last))
+                out.append(_Reusable(sentence, chunk.chunk_id, chunk.region, is_last, position))
         return tuple(out)
 
     def _rebind_best(
@@ -240,6 +261,46 @@ class TemplateEngine:
             if _normalise(filled) == _normalise(item.text):
                 continue
             options.append((result[0], result[1], item.chunk_id))
+        if not options:
+            return None
+        best = max(len(o[1]) for o in options)
+        return rng.choice([o for o in options if len(o[1]) == best])
+
+    def _rebind_clauses(self, reusable: tuple[_Reusable, ...], keys: list[str], rng: random.Random,
+                        request: FacetRequest, used: set[str]) -> tuple[str, tuple[str, ...], str] | None:
+        from pipeline.drafting.rebind import Rebinder
+        from pipeline.drafting.style import load_style
+
+        rebinder = Rebinder(request.metrics, None, self._catalog, load_style(self.profile_name))
+        wanted = set(keys)
+        options: list[tuple[str, tuple[str, ...], str]] = []
+        for item in reusable:
+            if "我" in item.text or item.text in used:
+                continue
+            kept: list[str] = []
+            bound: list[str] = []
+            for clause in rebinder.clauses(item.text, request.section_key):
+                if not clause.keys:
+                    continue            # another unit's measures and details: only its figures are taken
+                rest = PLACEHOLDER_RE.sub("", clause.template)
+                if clause.bad or not set(clause.keys) <= wanted or set(clause.keys) & set(bound) \
+                        or not is_name_free(rest) or not is_number_free(rest) \
+                        or _residue(clause.template, clause.keys, self._catalog) > CLAUSE_RESIDUE:
+                    continue
+                kept.append(clause.template.rstrip("，；：。"))
+                bound += clause.keys
+            if not kept or len(bound) != len(set(bound)):
+                continue
+            text = "，".join(kept) + "。"
+            if text.startswith(_BAD_OPENERS) or len(text) < 10:
+                continue
+            try:
+                filled = fill(text, request.metrics).text
+            except FillError:
+                continue
+            if _normalise(filled) in _normalise(item.text):
+                continue            # the other unit's own figures: a copy, not a re-binding
+            options.append((text, tuple(bound), item.chunk_id))
         if not options:
             return None
         best = max(len(o[1]) for o in options)
@@ -288,6 +349,21 @@ _FRAME_WORDS = tuple(sorted((
 ), key=len, reverse=True))
 _CLAUSE_RE = re.compile(r"[^，；。：]+")
 MAX_RESIDUE = 3
+# Characters a re-bound clause of another unit may hold beyond its metric's words and the frame
+# words (`组织走访慰问驻地部队及优抚对象{x}` passes; a clause about that unit's own works does not).
+CLAUSE_RESIDUE = 8
+
+
+def _residue(template: str, keys: tuple[str, ...], catalog) -> int:  # noqa: ANN001
+    terms: list[str] = []
+    for key in keys:
+        entry = catalog.get(key)
+        if entry is not None:
+            terms += [entry.label, *entry.aliases]
+    rest = PLACEHOLDER_RE.sub("", template)
+    for word in (*sorted(terms, key=len, reverse=True), *_FRAME_WORDS):
+        rest = rest.replace(word, "")
+    return len(re.sub(r"[，；。：、\s]", "", rest))
 
 
 def only_metric_phrases(template: str, keys: tuple[str, ...], catalog) -> bool:  # noqa: ANN001
