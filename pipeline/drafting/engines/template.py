@@ -351,7 +351,7 @@ _CLAUSE_RE = re.compile(r"[^，；。：]+")
 MAX_RESIDUE = 3
 # Characters a re-bound clause of another unit may hold beyond its metric's words and the frame
 # words (`组织走访慰问驻地部队及优抚对象{x}` passes; a clause about that unit's own works does not).
-CLAUSE_RESIDUE = 8
+CLAUSE_RESIDUE = 4
 
 
 def _residue(template: str, keys: tuple[str, ...], catalog) -> int:  # noqa: ANN001
