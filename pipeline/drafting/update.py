@@ -555,7 +555,7 @@ def _render(b: _Builder, sections: list[_Section]) -> _Rendered:
                 keys = tuple(k for _a, _b, k in filled.spans)
                 pieces.append(DraftSentence(text, metric_keys=keys, sources=s.sources, facet=para.facet))
                 records.append(SentenceRecord(sec.key, para.facet, text, cursor, cursor + len(text), keys,
-                                              s.sources, "llm" if s.origin == "llm" else "template",
+                                              s.sources, getattr(b.o.engine, "name", "llm") if s.origin == "llm" else "template",
                                               origin=s.origin if s.origin != "llm" else "new",
                                               comparisons=s.comparisons))
                 uids.append((cursor, cursor + len(text), s.uid))
