@@ -337,3 +337,17 @@ def test_signature_and_date_placed_per_gbt9704(tmp_path, signature, sig_chars, d
     paragraphs = _xml(_write(tmp_path, annotate=False, blocks=blocks), "word/document.xml").findall(".//w:body/w:p", NS)
     assert paragraphs[2].find("w:pPr/w:ind", NS).get(_a("rightChars")) == sig_chars
     assert paragraphs[3].find("w:pPr/w:ind", NS).get(_a("rightChars")) == date_chars
+
+
+def test_line_grid_only_when_asked(tmp_path, monkeypatch):
+    from pipeline.output import docx_writer
+
+    monkeypatch.setenv("SHUZHI_DOCX_CHAR_GRID", "0")
+    docx_writer._prepared_template.cache_clear()
+    try:
+        archive = _write(tmp_path, annotate=False)
+        grid = _xml(archive, "word/document.xml").find(".//w:body/w:sectPr/w:docGrid", NS)
+        assert grid.get(_a("type")) == "lines" and grid.get(_a("charSpace")) is None
+    finally:
+        monkeypatch.delenv("SHUZHI_DOCX_CHAR_GRID")
+        docx_writer._prepared_template.cache_clear()

@@ -102,6 +102,7 @@ def test_sentences_kept_without_a_figure_are_marked(updated) -> None:  # noqa: A
     notes = [note for b in blocks for _s, _e, note in b.comments]
     assert notes.count(load_style().kept_comment) == len([r for r in updated.sentences
                                                           if r.kept and r.section != "closing"])
+    assert notes.count(load_style().rebound_comment) == len([r for r in updated.sentences if r.origin == "rebound"]) > 0
 
 
 def test_next_years_plans_replace_last_years(updated) -> None:  # noqa: ANN001

@@ -31,6 +31,7 @@ class StyleRules:
     rank_up: str = "{label}排名{rank}，较上年前进{moved}个位次"
     rank_down: str = "{label}排名{rank}"
     kept_comment: str = "沿用上年表述，请核实是否仍然属实"
+    rebound_comment: str = "数字已换成本年数据，其余表述沿用上年，请核实是否仍然属实"
     # Openings of a sentence with no subject (a bare result): such a sentence continues the one before.
     fragment_starts: tuple[str, ...] = ("有力", "有效", "为", "推动了", "切实做到", "全面提升了", "圆满完成了",
                                         "巩固和发展了", "形成了", "实现了", "激发了", "确保了", "进一步", "在{whole}营造",
@@ -91,6 +92,7 @@ def load_style(profile: str = DEFAULT_PROFILE) -> StyleRules:
         rank_up=_text(data, "rank_up", base.rank_up, where),
         rank_down=_text(data, "rank_down", base.rank_down, where),
         kept_comment=_text(data, "kept_comment", base.kept_comment, where),
+        rebound_comment=_text(data, "rebound_comment", base.rebound_comment, where),
         fragment_starts=_words(data, "fragment_starts", base.fragment_starts, where),
     )
 

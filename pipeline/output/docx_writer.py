@@ -13,7 +13,8 @@ an alternate for each (宋体/仿宋/楷体/黑体), so a machine without them k
 
 The page has Word's line-and-character grid (22 × 28). LibreOffice gives a 16 pt character two
 cells of a grid narrower than 16 pt, so it shows such a file with spaced-out lines; Word and WPS
-set 28 characters a line. The core properties name the reporter as author and carry the draft's time.
+set 28 characters a line. `SHUZHI_DOCX_CHAR_GRID=0` writes the line grid only (for LibreOffice
+previews: 28 characters through the tightened glyphs; Word then fits 27). The core properties name the reporter as author and carry the draft's time.
 """
 
 from __future__ import annotations
@@ -256,9 +257,15 @@ def _setup_section(doc: DocxDocument) -> None:
     # the exact line spacing, so snapping changes nothing; `charSpace` is how far (in 1/4096 pt) a
     # grid cell differs from the 16 pt default font, so Word sets exactly 28 characters a line
     # (without it Word fits 27 of the tightened glyphs).
-    grid.set(qn("w:type"), "linesAndChars")
+    # SHUZHI_DOCX_CHAR_GRID=0 writes the line grid only: LibreOffice then shows 28 characters a line
+    # through the tightened glyphs (for previews), while Word would fit 27.
+    if os.environ.get("SHUZHI_DOCX_CHAR_GRID", "1").strip() in ("0", "false", "no"):
+        grid.set(qn("w:type"), "lines")
+        grid.attrib.pop(qn("w:charSpace"), None)
+    else:
+        grid.set(qn("w:type"), "linesAndChars")
+        grid.set(qn("w:charSpace"), str(char_space()))
     grid.set(qn("w:linePitch"), str(LAYOUT.line_pitch))
-    grid.set(qn("w:charSpace"), str(char_space()))
 
     doc.settings.odd_and_even_pages_header_footer = True
     _page_number_paragraph(section.footer.paragraphs[0], odd=True)

@@ -40,8 +40,9 @@ def draft_to_blocks(result: DraftResult, *, comments: bool = False) -> list[Word
     draft = result.draft
     metrics = result.metrics
     notes = [(a, b, _figure_comment(key, metrics)) for a, b, key in result.figures]
-    kept_note = _kept_comment(result)
+    kept_note, rebound_note = _history_comments(result)
     notes += [(r.start, r.end, kept_note) for r in result.sentences if r.kept and r.section != "closing"]
+    notes += [(r.start, r.end, rebound_note) for r in result.sentences if r.origin == "rebound"]
     notes.sort()
     blocks = [WordBlock("title", draft.title)]
     # Paragraph texts appear in `result.text` in order, one per line: map figure offsets through them.
@@ -70,13 +71,15 @@ def draft_to_blocks(result: DraftResult, *, comments: bool = False) -> list[Word
     return blocks
 
 
-def _kept_comment(result: DraftResult) -> str:
-    from pipeline.drafting.style import load_style
+def _history_comments(result: DraftResult) -> tuple[str, str]:
+    """The review copy's comments on sentences carried from last year: without a figure, re-bound."""
+    from pipeline.drafting.style import StyleRules, load_style
 
     try:
-        return load_style(result.draft.meta.profile or "dangguan-wuzhuang").kept_comment
+        style = load_style(result.draft.meta.profile or "dangguan-wuzhuang")
     except Exception:  # noqa: BLE001 - a comment's wording must not stop the files being written
-        return "沿用上年表述，请核实是否仍然属实"
+        style = StyleRules()
+    return style.kept_comment, style.rebound_comment
 
 
 def author_of(result: DraftResult) -> str:
