@@ -119,6 +119,17 @@ def headline() -> list[str]:
                 f"{draft['verbatim_figure_sentences']}")
     add("drafts: distinct-sentence ratio in one batch", "≥ 0.75",
         lambda: f"{draft['distinct_sentence_ratio_one_batch']:.3f}")
+    add("drafts: comparisons with last year per draft, min (default / update mode)", "≥ 4",
+        lambda: f"{draft['reading']['default']['comparisons_min']} / {draft['reading']['update']['comparisons_min']}")
+    add("drafts: corpus share of body sentences (default mode)", "≥ 0.30",
+        lambda: f"{draft['reading']['default']['corpus_share']:.3f}")
+    add("update mode: last year's body sentences kept / stale figures", "≥ 0.60 / 0",
+        lambda: f"{draft['reading']['update']['kept_share']:.3f} / {draft['reading']['update']['stale']}")
+    add("drafts: stock words per 1,000 chars, mean default / update (seed report)", "≤ seed",
+        lambda: f"{draft['reading']['default']['stock_density_mean']:.2f} / "
+                f"{draft['reading']['update']['stock_density_mean']:.2f} ({draft['seed_stock_density']:.2f})")
+    add("drafts: duplicate sentences (default + update)", "0",
+        lambda: f"{draft['reading']['default']['duplicates'] + draft['reading']['update']['duplicates']}")
     add("ingest throughput / plain jieba.lcut", "≥ 0.4", lambda: f"{ingest['ratio_to_jieba']:.2f}")
     add("search p95, hybrid, ≥ 10,000 chunks", "< 50 ms",
         lambda: f"{search['modes']['hybrid']['p95_ms']:.1f} ms ({search['chunks']} chunks)")
