@@ -119,8 +119,8 @@ def headline() -> list[str]:
                 f"{draft['verbatim_figure_sentences']}")
     add("drafts: distinct-sentence ratio in one batch", "≥ 0.75",
         lambda: f"{draft['distinct_sentence_ratio_one_batch']:.3f}")
-    add("drafts: comparisons with last year per draft, min (default / update mode)", "≥ 4",
-        lambda: f"{draft['reading']['default']['comparisons_min']} / {draft['reading']['update']['comparisons_min']}")
+    add("drafts: comparisons with last year judged derived per draft, min (default / update mode)", "≥ 4",
+        lambda: f"{draft['reading']['default']['derived_min']} / {draft['reading']['update']['derived_min']}")
     add("drafts: corpus share of body sentences (default mode)", "≥ 0.30",
         lambda: f"{draft['reading']['default']['corpus_share']:.3f}")
     add("update mode: last year's body sentences kept / stale figures", "≥ 0.60 / 0",
