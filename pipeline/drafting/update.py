@@ -186,6 +186,8 @@ class _Builder:
                     sentence = _PLANS_COUNT_RE.sub("{plans_count}个方面", _shift_years(sentence, past.year))
                     clauses = self.rebinder.clauses(sentence, psec.key)
                     kept = [c for c in clauses if not c.bad]
+                    if clauses and clauses[0].bad and not any(c.keys for c in kept):
+                        continue      # the rest has lost its subject (`转移受困群众，…`): no fragment
                     template = join_clauses(kept, clauses)
                     if not template:
                         continue
