@@ -177,6 +177,9 @@ def detail_clauses(result) -> int:  # noqa: ANN001 - DraftResult
             continue
         spans = [(a - r.start, b - r.start) for a, b, _k in result.figures if r.start <= a < r.end]
         for m in _CLAUSE.finditer(r.text):
+            # a comparison with last year (`较上年增加8人`) is this unit's derived figure, not a detail
+            if m.group().startswith(("较上年", "比上年")):
+                continue
             if not any(m.start() <= a < m.end() for a, _b in spans) and len(m.group().strip()) > 2:
                 count += 1
                 break
