@@ -148,6 +148,17 @@ def headline() -> list[str]:
         add("township drafts: bad findings / coverage / county-only phrases", "0 / all / 0",
             lambda: f"{township['drafts']['bad_findings']} / {township['drafts']['metrics_covered']}/"
                     f"{township['drafts']['metrics_expected']} / {township['drafts']['county_phrases']}")
+    add("drafts: comparisons with last year judged derived per draft, min (default / update mode)", "≥ 4",
+        lambda: f"{draft['reading']['default']['derived_min']} / {draft['reading']['update']['derived_min']}")
+    add("drafts: corpus share of body sentences (default mode)", "≥ 0.30",
+        lambda: f"{draft['reading']['default']['corpus_share']:.3f}")
+    add("update mode: last year's body sentences kept / stale figures", "≥ 0.60 / 0",
+        lambda: f"{draft['reading']['update']['kept_share']:.3f} / {draft['reading']['update']['stale']}")
+    add("drafts: stock words per 1,000 chars, mean default / update (seed report)", "≤ seed",
+        lambda: f"{draft['reading']['default']['stock_density_mean']:.2f} / "
+                f"{draft['reading']['update']['stock_density_mean']:.2f} ({draft['seed_stock_density']:.2f})")
+    add("drafts: duplicate sentences (default + update)", "0",
+        lambda: f"{draft['reading']['default']['duplicates'] + draft['reading']['update']['duplicates']}")
     add("ingest throughput / plain jieba.lcut", "≥ 0.4", lambda: f"{ingest['ratio_to_jieba']:.2f}")
     add("search p95, hybrid, ≥ 10,000 chunks", "< 50 ms",
         lambda: f"{search['modes']['hybrid']['p95_ms']:.1f} ms ({search['chunks']} chunks)")

@@ -81,7 +81,9 @@ def test_page_size_and_margins_in_twips(plain):
     got = {k: margins.get(_a(k)) for k in ("top", "bottom", "left", "right")}
     assert got == {"top": "2098", "bottom": "1984", "left": "1587", "right": "1474"}
     grid = sect.find("w:docGrid", NS)
-    assert (grid.get(_a("type")), grid.get(_a("linePitch"))) == ("lines", "579")
+    assert (grid.get(_a("type")), grid.get(_a("linePitch"))) == ("linesAndChars", "579")
+    # 28 characters a line: (442.25 pt / 28 − 16 pt) × 4096
+    assert grid.get(_a("charSpace")) == str(round((8845 / 20 / 28 - 16) * 4096))
 
 
 @pytest.mark.parametrize(
@@ -265,6 +267,9 @@ def _parts(path: Path) -> dict[str, bytes]:
     # Comment dates are the write time; nothing else in the package may differ between writes.
     if "word/comments.xml" in parts:
         parts["word/comments.xml"] = re.sub(rb'w:date="[^"]*"', b'w:date=""', parts["word/comments.xml"])
+    # So are the created/modified dates of the core properties (the draft's time).
+    parts["docProps/core.xml"] = re.sub(rb"<dcterms:(created|modified)([^>]*)>[^<]*<", rb"<dcterms:\1\2><",
+                                        parts["docProps/core.xml"])
     return parts
 
 
@@ -296,3 +301,53 @@ def test_paragraph_styles_are_written_as_ids(plain):
     styles = _xml(plain, "word/styles.xml")
     for style_id in filter(None, got):
         _style(styles, style_id)
+
+
+def test_core_properties_name_the_reporter_and_the_draft_time(tmp_path):
+    from datetime import datetime
+
+    when = datetime(2025, 1, 13, 9, 30)
+    path = write_docx(BLOCKS, tmp_path / "a.docx", author="林某某", created=when)
+    core = _xml(zipfile.ZipFile(path), "docProps/core.xml")
+    ns = {"dc": "http://purl.org/dc/elements/1.1/", "dcterms": "http://purl.org/dc/terms/",
+          "cp": "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"}
+    assert core.find("dc:creator", ns).text == "林某某"
+    assert core.find("cp:lastModifiedBy", ns).text == "林某某"
+    assert core.find("dcterms:created", ns).text.startswith("2025-01-13T09:30")
+    assert core.find("dcterms:modified", ns).text.startswith("2025-01-13T09:30")
+    assert core.find("cp:lastPrinted", ns) is None
+    assert b"shuzhi" not in zipfile.ZipFile(path).read("docProps/core.xml")
+
+
+def test_font_table_names_fallbacks_for_the_official_fonts(plain):
+    fonts = {f.get(_a("name")): f for f in _xml(plain, "word/fontTable.xml").findall("w:font", NS)}
+    for name, alt in (("方正小标宋简体", "宋体"), ("仿宋_GB2312", "仿宋"), ("楷体_GB2312", "楷体"), ("黑体", "SimHei")):
+        assert fonts[name].find("w:altName", NS).get(_a("val")) == alt, name
+
+
+@pytest.mark.parametrize("signature, sig_chars, date_chars", [
+    # a signature longer than the date keeps 右空二字 and the date is centred under it
+    ("县委书记、县人武部党委第一书记", "200", str(round((2 + (15 - 6.5) / 2) * 100))),
+    # a shorter one is centred over the date, which keeps 右空二字
+    ("林某某", str(round((2 + (6.5 - 3) / 2) * 100)), "200"),
+])
+def test_signature_and_date_placed_per_gbt9704(tmp_path, signature, sig_chars, date_chars):
+    blocks = (WordBlock("title", "报告"), WordBlock("body", "一年来。"), WordBlock("signature", signature),
+              WordBlock("date", "2025-01-10"))
+    paragraphs = _xml(_write(tmp_path, annotate=False, blocks=blocks), "word/document.xml").findall(".//w:body/w:p", NS)
+    assert paragraphs[2].find("w:pPr/w:ind", NS).get(_a("rightChars")) == sig_chars
+    assert paragraphs[3].find("w:pPr/w:ind", NS).get(_a("rightChars")) == date_chars
+
+
+def test_line_grid_only_when_asked(tmp_path, monkeypatch):
+    from pipeline.output import docx_writer
+
+    monkeypatch.setenv("SHUZHI_DOCX_CHAR_GRID", "0")
+    docx_writer._prepared_template.cache_clear()
+    try:
+        archive = _write(tmp_path, annotate=False)
+        grid = _xml(archive, "word/document.xml").find(".//w:body/w:sectPr/w:docGrid", NS)
+        assert grid.get(_a("type")) == "lines" and grid.get(_a("charSpace")) is None
+    finally:
+        monkeypatch.delenv("SHUZHI_DOCX_CHAR_GRID")
+        docx_writer._prepared_template.cache_clear()

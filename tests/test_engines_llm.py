@@ -465,3 +465,52 @@ def test_full_draft_with_openai_engine_repairs_then_falls_back(chat_server, monk
     assert "draft.docx" in written
     for path in (tmp_path / "out").iterdir():
         assert KEY.encode() not in path.read_bytes(), path.name
+
+
+# --------------------------------------------------------------------------- update mode
+
+_UPDATE_MARK = "这是上年报告中这一要点的文字"
+
+
+def _previous_text(user: str) -> str:
+    lines = user.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(_UPDATE_MARK))
+    return lines[at + 1]
+
+
+def _update_writer(body: dict) -> str:
+    """A model that rewrites last year's sub-point it is given (placeholders kept), except for the
+    veterans' sub-point, where it copies a figure and a place from another county."""
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    if _UPDATE_MARK not in user:
+        return "坚持统筹推进。"
+    previous = _previous_text(user)
+    if "{veterans." in previous:
+        return "澄浦县补助退役士兵999名。" + previous
+    return "一年来，" + previous
+
+
+def test_llm_draft_in_update_mode_comes_out_clean(chat_server, monkeypatch):
+    from pipeline.drafting.draft import draft_report
+    from pipeline.facts.metrics import load_metrics
+
+    monkeypatch.setenv("SHUZHI_API_KEY", KEY)
+    chat_server.answer = _update_writer
+    metrics = load_metrics(ROOT / "corpus" / "metrics" / "lanchuan-2024.yaml")
+    prior = load_metrics(ROOT / "corpus" / "metrics" / "lanchuan-2023.yaml")
+    result = draft_report(metrics, engine=f"openai:{chat_server.url}#m", prior=prior,
+                          previous_report=ROOT / "corpus" / "reports" / "lanchuan-2023.docx")
+
+    assert result.based_on and result.based_on.endswith("lanchuan-2023.docx")
+    assert result.check.ok, [f.to_json() for f in result.check.findings if f.verdict != "supported"]
+    assert "999" not in result.text and "澄浦" not in result.text
+    # the model was given last year's text with this year's figures as placeholders
+    prompts = [_user_prompt(r) for r in chat_server.requests if _UPDATE_MARK in _user_prompt(r)]
+    assert prompts and any("{militia.primary}" in p for p in prompts)
+    assert not any("1560人" in p for p in prompts)           # last year's figure never reaches the model
+    # its rewrites stand where they are clean; the bad one fell back to last year's re-bound text
+    llm = [r for r in result.sentences if r.engine == "openai"]
+    assert llm and any(r.text.startswith("一年来，") for r in llm)
+    assert "196名退役士兵" in result.text
+    assert not any(r.engine == "openai" and "退役士兵" in r.text for r in result.sentences)
+    assert sum(1 for f in result.check.findings if f.verdict == "derived") >= 4

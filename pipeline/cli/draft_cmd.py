@@ -30,6 +30,9 @@ def draft_command(
     annotate: bool = typer.Option(False, "--annotate", help="另写一份带批注的 draft-review.docx（每个数字注明来源）"),
     no_corpus: bool = typer.Option(False, "--no-corpus",
                                    help="模板引擎不借用往年报告的句子（只用短语库），避免带入别县的具体做法"),
+    from_report: Path | None = typer.Option(None, "--from", help="上年的述职报告（.docx/.txt/.md）：在它的基础上更新起草"),
+    no_history: bool = typer.Option(False, "--no-history",
+                                    help="不在上年报告的基础上更新（默认：索引中有本地区上年报告时自动更新）"),
 ) -> int:
     """按指标数据起草述职报告：写出 draft.docx、draft.md、draft.json 和 check.html。"""
     from pipeline.drafting.draft import draft_report
@@ -37,11 +40,16 @@ def draft_command(
     from pipeline.output.draft_files import write_draft_outputs
 
     require_metric_inputs(metrics, prior, index)
+    if from_report is not None and no_history:
+        raise UsageError("--from 与 --no-history 不能同时使用：前者指定在上年报告上更新，后者关闭更新。")
+    if from_report is not None and not from_report.is_file():
+        raise UsageError(f"找不到 --from 指定的上年报告：{from_report}。请给出一个 .docx/.txt/.md 文件。")
     data = load_metrics(metrics, profile=profile)
     prior_data = load_metrics(prior, profile=profile or data.meta.profile) if prior else None
     hybrid = _open_index(index) if index is not None else None
     result = draft_report(data, engine=engine, index=hybrid, profile=profile, seed=seed, prior=prior_data,
-                          progress=_echo_event, reuse_corpus=not no_corpus)
+                          progress=_echo_event, reuse_corpus=not no_corpus, history=not no_history,
+                          previous_report=from_report)
     written = write_draft_outputs(result, out, annotate=annotate)
     _summary(result, written)
     return 0 if result.ok else 1
@@ -97,6 +105,11 @@ def _open_index(path: Path):  # noqa: ANN202 - HybridIndex, imported lazily
 
 
 def _summary(result, written: dict[str, Path]) -> None:  # noqa: ANN001 - DraftResult
+    if result.based_on:
+        origins = Counter(r.origin for r in result.sentences if r.section != "closing")
+        compared = sum(r.comparisons for r in result.sentences)
+        typer.echo(f"      在 {result.based_on_year} 年报告上更新：{Path(result.based_on).name}；沿用 {origins['kept']} 句（待核实），"
+                   f"更新数字 {origins['rebound']} 句，新写 {origins['new']} 句，与上年比较 {compared} 处")
     lengths = Counter()
     for record in result.sentences:
         lengths[record.section] += len(record.text)

@@ -32,12 +32,22 @@ import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from pipeline.drafting.engines import get_engine
 from pipeline.drafting.engines.base import Engine, FacetRequest, FacetText, HeadingRequest
-from pipeline.drafting.fill import FillError, fill, format_cn_date, meta_slots
+from pipeline.drafting.fill import FillError, fill, meta_slots
 from pipeline.drafting.plan import FacetPlan, Profile, SectionPlan, load_profile, route_plans
+from pipeline.drafting.result import (  # noqa: F401 - re-exported: callers import them from here
+    EVENT_KINDS,
+    DraftEvent,
+    DraftResult,
+    Repair,
+    SentenceRecord,
+    signature_lines,
+)
+from pipeline.drafting.wording import join_plan  # noqa: F401 - re-exported
 from pipeline.models import (
     BAD_VERDICTS,
     CheckResult,
@@ -61,114 +71,6 @@ SECTION_LABELS = {"opening": "开头", "duty": "履职", "systems": "制度落�
                   "plans": "下步打算", "closing": "结尾"}
 
 
-# --------------------------------------------------------------------------- results
-
-EVENT_KINDS = ("section_start", "section_done", "repair", "done")
-
-
-@dataclass(frozen=True)
-class DraftEvent(str):
-    """A progress event of `draft_report` (see the module docstring). `str(event)` is its message."""
-
-    kind: str                     # one of EVENT_KINDS
-    section: str | None = None    # section key; None for `done`
-    index: int = 0                # 1-based position of the section in the plan (0 for `done`)
-    total: int = 0                # number of sections in the plan
-    facet: str | None = None      # facet id, for `repair`
-    message: str = ""
-
-    def __new__(cls, kind: str, section: str | None = None, index: int = 0, total: int = 0,
-                facet: str | None = None, message: str = "") -> DraftEvent:
-        return super().__new__(cls, message)
-
-
-@dataclass(frozen=True)
-class SentenceRecord:
-    """Provenance of one sentence of the rendered text (`start`/`end` index `DraftResult.text`)."""
-
-    section: str
-    facet: str | None
-    text: str
-    start: int
-    end: int
-    metric_keys: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-    engine: str = "template"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "section": self.section, "facet": self.facet, "text": self.text, "start": self.start,
-            "end": self.end, "metric_keys": list(self.metric_keys), "sources": list(self.sources),
-            "engine": self.engine,
-        }
-
-
-@dataclass(frozen=True)
-class Repair:
-    facet: str
-    attempt: int            # 1, 2: re-asked; MAX_REPAIRS + 1: replaced by the template engine
-    problems: tuple[str, ...]
-    action: str             # reask | template
-
-
-@dataclass(frozen=True)
-class DraftResult:
-    draft: Draft
-    text: str
-    check: CheckResult
-    sentences: tuple[SentenceRecord, ...]
-    figures: tuple[tuple[int, int, str], ...]       # (start, end, metric key) in `text`
-    warnings: tuple[str, ...] = ()
-    repairs: tuple[Repair, ...] = ()
-    timings: dict[str, float] = field(default_factory=dict)
-    metrics: Metrics | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.check.ok
-
-    def to_json(self) -> dict[str, Any]:
-        draft = self.draft
-        by_section: dict[str, list[SentenceRecord]] = {}
-        for record in self.sentences:
-            by_section.setdefault(record.section, []).append(record)
-        return {
-            "title": draft.title,
-            "engine": draft.engine,
-            "seed": draft.seed,
-            "meta": {"year": draft.meta.year, "region": draft.meta.region, "unit": draft.meta.unit,
-                     "profile": draft.meta.profile, "level": draft.meta.level, "reporter": draft.meta.reporter,
-                     "reporter_title": draft.meta.reporter_title},
-            # This year's figures with last year's, so a batch summary can list what changed.
-            "metrics": [{"key": m.key, "label": m.label, "unit": m.unit, "kind": m.kind, "scope": m.scope,
-                         "value": None if m.value is None else str(m.value),
-                         "previous": None if m.previous is None else str(m.previous)}
-                        for m in (self.metrics.values if self.metrics is not None else ())],
-            "sections": [
-                {
-                    "key": s.key,
-                    "heading": s.heading,
-                    "numbered": s.numbered,
-                    "paragraphs": [p.text for p in s.paragraphs],
-                    "sentences": [
-                        {**r.to_json(), "findings": [
-                            {"text": f.text, "verdict": f.verdict, "metric": f.metric}
-                            for f in self.check.findings if r.start <= f.start < r.end
-                        ]}
-                        for r in by_section.get(s.key, [])
-                    ],
-                }
-                for s in draft.sections
-            ],
-            "figures": [{"start": a, "end": b, "metric": k, "text": self.text[a:b]} for a, b, k in self.figures],
-            "warnings": list(self.warnings),
-            "repairs": [{"facet": r.facet, "attempt": r.attempt, "action": r.action,
-                         "problems": list(r.problems)} for r in self.repairs],
-            "check": self.check.to_json(),
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
-
-
 # --------------------------------------------------------------------------- internal units
 
 @dataclass(eq=False)
@@ -183,6 +85,7 @@ class _Unit:
     parts: list[tuple[str, tuple[tuple[int, int, str], ...], tuple[str, ...]]] = field(default_factory=list)
     engine_name: str = "template"
     template_attempts: int = 0      # times the fallback template engine wrote this facet
+    prefix_sources: tuple[str, ...] = ()   # the corpus chunk the topic clause was taken from
 
 
 @dataclass
@@ -202,6 +105,7 @@ class _Context:
     # the user is warned once. It lives here, not in the per-index cache, so the next draft in a
     # long-lived batch worker tries the index again instead of inheriting one transient failure.
     retrieval_failed: bool = False
+    reuse_corpus: bool = True
     retrieval_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -218,6 +122,8 @@ def draft_report(
     past_texts: Sequence[tuple[str, int | None]] | None = None,
     progress: Callable[[DraftEvent], None] | None = None,
     reuse_corpus: bool = True,
+    history: bool = True,
+    previous_report: str | Path | None = None,
 ) -> DraftResult:
     """Draft this year's report from `metrics`; every figure in it comes from `metrics`.
 
@@ -225,6 +131,10 @@ def draft_report(
     `past_texts` is None, the region's earlier reports for stale detection. `prior` is last year's
     metrics. `progress` receives `DraftEvent`s (module docstring). `reuse_corpus=False` keeps corpus
     sentences out of the template engine's text (exemplars still reach an LLM engine as style).
+
+    Update mode (`pipeline.drafting.update`): when `previous_report` names last year's report, or
+    `history` is on and `index` holds a report of the same region for the year before, the draft is
+    written over that report. `history=False` always drafts afresh from the plan.
     """
     from pipeline.facts.check import check_text
 
@@ -248,9 +158,33 @@ def draft_report(
     ctx = _Context(
         metrics=metrics, profile=prof, engine=engine_obj, fallback=fallback,
         slots=meta_slots(metrics, role=prof.role), seed=seed, prior=prior,
-        past_texts=tuple(past_texts), index=index, warnings=[], progress=say,
+        past_texts=tuple(past_texts), index=index, warnings=[], progress=say, reuse_corpus=reuse_corpus,
     )
     timings["setup"] = time.perf_counter() - t0
+    if not (metrics.meta.reporter or "").strip():
+        ctx.warnings.append("指标文件没有填写述职人姓名（meta.reporter），落款只有职务；请补上姓名后重新起草。")
+
+    past_report = None
+    if previous_report is not None:
+        from pipeline.drafting.history import previous_from_file
+
+        past_report = previous_from_file(previous_report, metrics)
+    elif history and index is not None:
+        from pipeline.drafting.history import previous_from_index
+
+        past_report = previous_from_index(index, metrics)
+    if past_report is not None:
+        from pipeline.drafting.update import UpdateOptions, draft_update
+
+        def exemplars(section_key: str, facet: FacetPlan) -> tuple[Chunk, ...]:
+            section = prof.section(section_key)
+            return _exemplars(ctx, section, facet) if section is not None else ()
+
+        return draft_update(UpdateOptions(
+            metrics=metrics, profile=prof, past=past_report, prior=prior, past_texts=ctx.past_texts,
+            seed=seed, engine=engine_obj, fallback=fallback, slots=ctx.slots, warnings=ctx.warnings,
+            progress=say, exemplars=exemplars,
+        ))
 
     t1 = time.perf_counter()
     headings = _headings(ctx)
@@ -260,6 +194,7 @@ def draft_report(
     t2 = time.perf_counter()
     units = [u for units in plan.values() for u in units]
     _write_sections(ctx, plan, say)
+    _polish(ctx, plan, headings)
     timings["write"] = time.perf_counter() - t2
 
     repairs: list[Repair] = []
@@ -284,6 +219,7 @@ def draft_report(
             ))
             unit.request = replace(unit.request, feedback=unit.request.feedback + tuple(problems))
             _write(ctx, unit, engine_for)
+        _polish(ctx, plan, headings)
         rendered = _render(ctx, plan, headings)
         check = check_text(rendered.text, metrics, prior=prior, past_texts=ctx.past_texts,
                            source=metrics.source, catalog=prof.catalog)
@@ -319,6 +255,34 @@ def _engine(spec: str, profile: Profile, reuse_corpus: bool) -> Engine:
 
         return TemplateEngine(profile, reuse_corpus=False)
     return get_engine(spec, profile=profile)
+
+
+def _polish(ctx: _Context, plan: dict[str, list[_Unit]], headings: dict[str, str]) -> None:
+    """Comparisons with last year after the figures that changed most, and the stock-word budget
+    (`pipeline.drafting.polish`), over the whole draft's filled parts."""
+    from pipeline.drafting.polish import Part, add_comparisons, stock_count, trim_stock_words, with_prior
+    from pipeline.drafting.style import load_style
+
+    style = load_style(ctx.profile.spec)
+    refs: list[tuple[_Unit, int, Part]] = []
+    for section in ctx.profile.sections:
+        for unit in plan.get(section.key, []):
+            if unit.prefix:
+                refs.append((unit, -1, Part(unit.prefix, (), section.key)))
+            for i, (text, spans, _sources) in enumerate(unit.parts):
+                refs.append((unit, i, Part(text, spans, section.key, text.count("较上年"))))
+    parts = [p for _u, _i, p in refs]
+    # `--prior` fills `previous` where the metrics file has none: comparisons need it too.
+    add_comparisons(parts, with_prior(ctx.metrics, ctx.prior), style, catalog=ctx.profile.catalog)
+    whole = _render(ctx, plan, headings).text
+    outside = stock_count(whole, style) - sum(stock_count(p.text, style) for p in parts)
+    trim_stock_words(parts, style, len(whole), extra_count=max(0, outside))
+    for unit, i, part in refs:
+        if i < 0:
+            unit.prefix = part.text
+            continue
+        _text, _spans, sources = unit.parts[i]
+        unit.parts[i] = (part.text, part.spans, sources)
 
 
 def _section_index(ctx: _Context, key: str) -> int:
@@ -481,6 +445,17 @@ def _plan_units(ctx: _Context, headings: dict[str, str]) -> dict[str, list[_Unit
             keys = tuple(stated.get(facet.id, ()))
             numbered = section.key not in ("opening",)
             topic = rng.choice(bank.topics) if bank.topics else ""
+            exemplars = _exemplars(ctx, section, facet) if section.key != "plans" else ()
+            prefix_sources: tuple[str, ...] = ()
+            if numbered and not plan_text and ctx.reuse_corpus and ctx.engine is ctx.fallback:
+                # Half the sub-points take their topic from a retrieved sub-point of another unit on
+                # the same facet, when one fits (short, no figure, no name, the facet's own words).
+                from pipeline.drafting.engines.template import corpus_topics
+
+                found = corpus_topics(exemplars, metrics.meta.region, facet, catalog)
+                if found and rng.random() < 0.7:
+                    topic, chunk_id = rng.choice(found)
+                    prefix_sources = (chunk_id,)
             prefix = ""
             if numbered and (topic or plan_text):
                 prefix = f"{ORDINALS[ordinal] if ordinal < len(ORDINALS) else ordinal + 1}是"
@@ -496,10 +471,10 @@ def _plan_units(ctx: _Context, headings: dict[str, str]) -> dict[str, list[_Unit
                 profile=ctx.profile.spec, section_key=section.key, section_heading=headings.get(section.key, ""),
                 facet_id=facet.id, topic=topic, ordinal=ordinal, metric_keys=keys, metric_labels=labels,
                 # Plans are this unit's own targets: corpus plans of other units would read as promises.
-                metrics=metrics, exemplars=_exemplars(ctx, section, facet) if section.key != "plans" else (),
-                seed=ctx.seed,
+                metrics=metrics, exemplars=exemplars, seed=ctx.seed,
             )
-            units.append(_Unit(section=section, facet=facet, request=request, prefix=prefix, plan_text=plan_text))
+            units.append(_Unit(section=section, facet=facet, request=request, prefix=prefix, plan_text=plan_text,
+                               prefix_sources=prefix_sources))
         plan[section.key] = units
     return plan
 
@@ -617,42 +592,6 @@ def _fill_parts(ctx: _Context, unit: _Unit, answer) -> list:  # noqa: ANN001
     return filled
 
 
-_CLAUSE_SPLIT_RE = re.compile(r"[，；]")
-_PLAN_VERBS = frozenset({"推动", "推进", "加强", "加大", "完善", "提高", "提升", "确保", "做好", "抓好", "落实",
-                         "健全", "深化", "强化", "力争", "持续", "积极", "全面", "扎实", "切实", "进一"})
-# Other openings of a target the user may write: kept as written.
-_PLAN_STARTS = frozenset({"完成", "建成", "建立", "开展", "组织", "实现", "争取", "保持", "新建", "改造", "打造",
-                          "创建", "举办", "召开", "出台", "制定", "启动", "继续", "坚持", "用好", "依托", "配齐",
-                          "加快", "巩固", "争创", "全力", "努力", "建设", "开通", "优化", "规范", "拓展", "探索",
-                          "创新", "落细", "筹建", "组建", "新增", "增加", "提早", "严格", "着力", "大力", "不断",
-                          "年内", "全年", "明年", "同时"})
-
-
-def join_plan(lead: str, plan: str) -> str:
-    """The bank's measure sentence and the user's own target as one sentence: `措施，目标。`
-
-    When the target uses a verb the measure's last clause already uses (`…，推动A。` + `推动B`), that
-    clause gives way to the target instead of reading `推动A，推动B`; a one-clause measure then stands
-    as its own sentence before the target. A bare result (`达标率全面提升`) is introduced with 确保.
-    """
-    plan = plan.strip().rstrip("。；;，,")
-    lead = lead.strip().rstrip("。；;，,")
-    if not lead:
-        return plan + "。"
-    if not plan:
-        return lead + "。"
-    if plan[:2] not in _PLAN_VERBS and plan[:2] not in _PLAN_STARTS and "争" not in plan:
-        plan = "确保" + plan        # a bare result (`训练达标率全面提升`) reads as a target with 确保
-    clauses = _CLAUSE_SPLIT_RE.split(lead)
-    # The target's own verbs (`推动…`, `…全面提升`) already in the measure's last clause: it gives way.
-    if any(v in clauses[-1] and v in plan for v in _PLAN_VERBS - {"进一", "全面"}):
-        if len(clauses) > 1:
-            cut = max(lead.rfind("，"), lead.rfind("；"))
-            return lead[:cut] + "，" + plan + "。"
-        return lead + "。" + plan + "。"
-    return lead + "，" + plan + "。"
-
-
 # --------------------------------------------------------------------------- rendering
 
 @dataclass(frozen=True)
@@ -717,9 +656,10 @@ def _render(ctx: _Context, plan: dict[str, list[_Unit]], headings: dict[str, str
             sentences: list[DraftSentence] = []
             cursor = pos
             if unit.prefix:
-                sentences.append(DraftSentence(unit.prefix, facet=unit.facet.id))
+                sentences.append(DraftSentence(unit.prefix, sources=unit.prefix_sources, facet=unit.facet.id))
                 records.append(SentenceRecord(section.key, unit.facet.id, unit.prefix, cursor,
-                                              cursor + len(unit.prefix), engine=unit.engine_name))
+                                              cursor + len(unit.prefix), sources=unit.prefix_sources,
+                                              engine=unit.engine_name))
                 cursor += len(unit.prefix)
             for text, spans, sources in unit.parts:
                 for s_start, s_end in split_sentences(text) or [(0, len(text))]:
@@ -727,7 +667,8 @@ def _render(ctx: _Context, plan: dict[str, list[_Unit]], headings: dict[str, str
                     keys = tuple(k for a, b, k in spans if s_start <= a < s_end)
                     sentences.append(DraftSentence(piece, metric_keys=keys, sources=sources, facet=unit.facet.id))
                     records.append(SentenceRecord(section.key, unit.facet.id, piece, cursor + s_start,
-                                                  cursor + s_end, keys, sources, unit.engine_name))
+                                                  cursor + s_end, keys, sources, unit.engine_name,
+                                                  comparisons=piece.count("较上年")))
                 for a, b, k in spans:
                     figures.append((cursor + a, cursor + b, k))
                 cursor += len(text)
@@ -735,26 +676,12 @@ def _render(ctx: _Context, plan: dict[str, list[_Unit]], headings: dict[str, str
             unit_spans.append((start, pos - 1, id(unit)))
         sections.append(DraftSection(key=section.key, heading=heading if section.numbered else "",
                                      paragraphs=tuple(paragraphs), numbered=section.numbered))
-    signature = _signature(metrics)
+    signature = signature_lines(metrics)
     lines.extend(signature)
     text = "\n".join(lines) + "\n"
     units_by_id = {id(u): u for units in plan.values() for u in units}
     return _Rendered(title, text, tuple(sections), tuple(records), tuple(figures), signature,
                      tuple(unit_spans), units_by_id)
-
-
-def _signature(metrics: Metrics) -> tuple[str, ...]:
-    meta = metrics.meta
-    lines = []
-    who = " ".join(x for x in (meta.reporter_title, meta.reporter) if x)
-    if who:
-        lines.append(who)
-    if meta.date:
-        try:
-            lines.append(format_cn_date(meta.date))
-        except (ValueError, TypeError):
-            lines.append(str(meta.date))
-    return tuple(lines)
 
 
 def _bad_units(rendered: _Rendered, check: CheckResult, units: list[_Unit], ctx: _Context) -> dict[_Unit, list[str]]:

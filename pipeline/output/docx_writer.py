@@ -8,7 +8,13 @@ pages right and even pages left.
 Word picks the font of a CJK character from `w:rFonts/@w:eastAsia`; python-docx's `font.name`
 only sets `ascii`/`hAnsi`, so every style and every run gets its East Asian font written
 explicitly (an office machine without 仿宋_GB2312 then still shows the intended name in the font
-box, and substitutes visibly rather than silently falling back to Calibri).
+box, and substitutes visibly rather than silently falling back to Calibri); the font table names
+an alternate for each (宋体/仿宋/楷体/黑体), so a machine without them keeps four distinct faces.
+
+The page has Word's line-and-character grid (22 × 28). LibreOffice gives a 16 pt character two
+cells of a grid narrower than 16 pt, so it shows such a file with spaced-out lines; Word and WPS
+set 28 characters a line. `SHUZHI_DOCX_CHAR_GRID=0` writes the line grid only (for LibreOffice
+previews: 28 characters through the tightened glyphs; Word then fits 27). The core properties name the reporter as author and carry the draft's time.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -53,8 +60,10 @@ class Layout:
     footer_distance: int = 1247    # 22 mm
     header_distance: int = 851     # 15 mm; no header is written, Word still wants a value
     line_pitch: int = 579          # 28.95 pt: 22 lines fill the 225 mm text block
-    # 156 mm holds 27.6 glyphs of 16 pt; tightening each by 0.25 pt (in 1/20 pt) makes it 28.
+    # 156 mm holds 27.6 glyphs of 16 pt; tightening each by 0.25 pt (in 1/20 pt) makes it 28 for a
+    # reader that ignores the character grid (LibreOffice); Word lays CJK text on the grid below.
     char_spacing: int = -5
+    chars_per_line: int = 28       # the document grid's characters per line (GB/T 9704: 28)
     body_size: int = 32            # half-points: 16 pt (三号)
     title_size: int = 44           # 22 pt (二号)
     page_number_size: int = 28     # 14 pt (四号)
@@ -244,18 +253,65 @@ def _setup_section(doc: DocxDocument) -> None:
     if grid is None:
         grid = _element("w:docGrid")
         sect_pr.append(grid)
-    # A line grid whose pitch equals the exact line spacing, so "snap to grid" changes nothing
-    # instead of pushing lines onto the template's 18 pt grid and losing the 22 lines per page.
-    # No character grid: LibreOffice reads `charSpace` against a different base size and sets
-    # 16 characters a line; the 28 characters come from `char_spacing` in the styles instead.
-    grid.set(qn("w:type"), "lines")
+    # The line-and-character grid of GB/T 9704: 22 lines of 28 characters. The line pitch equals
+    # the exact line spacing, so snapping changes nothing; `charSpace` is how far (in 1/4096 pt) a
+    # grid cell differs from the 16 pt default font, so Word sets exactly 28 characters a line
+    # (without it Word fits 27 of the tightened glyphs).
+    # SHUZHI_DOCX_CHAR_GRID=0 writes the line grid only: LibreOffice then shows 28 characters a line
+    # through the tightened glyphs (for previews), while Word would fit 27.
+    if os.environ.get("SHUZHI_DOCX_CHAR_GRID", "1").strip() in ("0", "false", "no"):
+        grid.set(qn("w:type"), "lines")
+        grid.attrib.pop(qn("w:charSpace"), None)
+    else:
+        grid.set(qn("w:type"), "linesAndChars")
+        grid.set(qn("w:charSpace"), str(char_space()))
     grid.set(qn("w:linePitch"), str(LAYOUT.line_pitch))
-    grid.attrib.pop(qn("w:charSpace"), None)
 
     doc.settings.odd_and_even_pages_header_footer = True
     _page_number_paragraph(section.footer.paragraphs[0], odd=True)
     section.even_page_footer.is_linked_to_previous = False
     _page_number_paragraph(section.even_page_footer.paragraphs[0], odd=False)
+
+
+def char_space(layout: Layout = LAYOUT) -> int:
+    """`w:docGrid/@w:charSpace`: (grid pitch − default font size) in 1/4096 pt."""
+    text_width_pt = (layout.page_width - layout.margin_left - layout.margin_right) / 20
+    pitch = text_width_pt / layout.chars_per_line
+    return round((pitch - layout.body_size / 2) * 4096)
+
+
+# Where the official fonts are missing, the faces an office machine has: named as alternates in the
+# font table, so title, headings and body keep distinct faces instead of collapsing into one.
+FONT_FALLBACKS: dict[str, tuple[str, str]] = {
+    # font: (alternate name, w:family)
+    "方正小标宋简体": ("宋体", "roman"),
+    "仿宋_GB2312": ("仿宋", "modern"),
+    "楷体_GB2312": ("楷体", "script"),
+    "黑体": ("SimHei", "modern"),
+    "宋体": ("SimSun", "roman"),
+}
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def _font_table(doc: DocxDocument) -> None:
+    """Add the official fonts with their alternates (`w:altName`) and the GB2312 charset to fontTable.xml."""
+    from lxml import etree
+
+    part = next((p for p in doc.part.package.iter_parts() if str(p.partname) == "/word/fontTable.xml"), None)
+    if part is None:
+        return
+    root = etree.fromstring(part.blob)
+    present = {f.get(f"{{{_W_NS}}}name") for f in root.findall(f"{{{_W_NS}}}font")}
+    for name, (alt, family) in FONT_FALLBACKS.items():
+        if name in present:
+            continue
+        font = etree.SubElement(root, f"{{{_W_NS}}}font")
+        font.set(f"{{{_W_NS}}}name", name)
+        etree.SubElement(font, f"{{{_W_NS}}}altName").set(f"{{{_W_NS}}}val", alt)
+        etree.SubElement(font, f"{{{_W_NS}}}charset").set(f"{{{_W_NS}}}val", "86")
+        etree.SubElement(font, f"{{{_W_NS}}}family").set(f"{{{_W_NS}}}val", family)
+        etree.SubElement(font, f"{{{_W_NS}}}pitch").set(f"{{{_W_NS}}}val", "variable")
+    part._blob = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
 def _page_number_paragraph(paragraph: Paragraph, *, odd: bool) -> None:
@@ -361,21 +417,32 @@ def _prepared_template() -> bytes:
     _setup_defaults(doc)
     _setup_styles(doc)
     _setup_section(doc)
+    _font_table(doc)
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()
 
 
-def _build(blocks: Sequence[WordBlock], *, annotate: bool, author: str) -> DocxDocument:
+def _build(blocks: Sequence[WordBlock], *, annotate: bool, author: str, comment_author: str,
+           created: datetime | None) -> DocxDocument:
     doc = Document(io.BytesIO(_prepared_template()))
 
     title_texts = [b.text for b in blocks if b.style == "title"]
     core = doc.core_properties
+    # The file belongs to whoever reports: the stock template's author and its 2013 dates go.
     core.author = author
     core.last_modified_by = author
     core.title = title_texts[0] if title_texts else ""
     core.comments = ""
     core.revision = 1
+    when = (created or datetime.now(UTC)).replace(microsecond=0)
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    core.created = when
+    core.modified = when
+    printed = core._element.find(qn("cp:lastPrinted"))
+    if printed is not None:             # the stock template's 2013 print date
+        core._element.remove(printed)
 
     previous_style: str | None = None
     for index, block in enumerate(blocks):
@@ -392,7 +459,7 @@ def _build(blocks: Sequence[WordBlock], *, annotate: bool, author: str) -> DocxD
         # scanning every style in styles.xml per paragraph, the largest cost of a write. Like
         # python-docx, the default style (Normal) gets an empty w:pPr and no w:pStyle.
         paragraph._p.style = None if spec.style_id == "Normal" else spec.style_id
-        _add_runs(doc, paragraph, block, spec, annotate=annotate, author=author)
+        _add_runs(doc, paragraph, block, spec, annotate=annotate, author=comment_author)
 
         # 标题下空一行: one blank line between the title group and the text
         following = blocks[index + 1].style if index + 1 < len(blocks) else None
@@ -403,7 +470,7 @@ def _build(blocks: Sequence[WordBlock], *, annotate: bool, author: str) -> DocxD
         if block.style in ("signature", "date") and previous_style not in ("signature", "date", None):
             _space_before(paragraph, LAYOUT.line_pitch)
         if block.style == "date":
-            _right_indent(paragraph, 2)          # 成文日期右空二字
+            _right_indent(paragraph, _date_indent(blocks, index))
         elif block.style == "signature":
             _right_indent(paragraph, _signature_indent(blocks, index))
         previous_style = block.style
@@ -411,24 +478,39 @@ def _build(blocks: Sequence[WordBlock], *, annotate: bool, author: str) -> DocxD
 
 
 def _signature_indent(blocks: Sequence[WordBlock], index: int) -> float:
-    """Right indent (in characters) that centres a signature line over the date below it
-    (不加盖印章的公文: 署名以成文日期为准居中编排); 2 characters when there is no date."""
+    """Right indent (in characters) of a signature line. GB/T 9704 7.3.5.2: the date sits 右空二字
+    and the signature is centred over it; a signature longer than the date keeps 右空二字 itself
+    and the date is centred under it instead (`_date_indent`). 2 characters when there is no date."""
     date_block = next((b for b in blocks[index + 1:] if b.style == "date"), None)
     if date_block is None:
         return 2.0
     date_width = _display_width(format_cn_date(date_block.text))
+    widest = max(_display_width(b.text) for b in blocks if b.style == "signature")
     sig_width = _display_width(blocks[index].text)
-    return max(0.0, 2 + (date_width - sig_width) / 2)
+    if widest > date_width:
+        return 2 + (widest - sig_width) / 2
+    return 2 + (date_width - sig_width) / 2
+
+
+def _date_indent(blocks: Sequence[WordBlock], index: int) -> float:
+    """Right indent of the date: 2 characters, or centred under a longer signature block."""
+    signatures = [b for b in blocks[:index] if b.style == "signature"]
+    date_width = _display_width(format_cn_date(blocks[index].text))
+    widest = max((_display_width(b.text) for b in signatures), default=0.0)
+    return 2 + (widest - date_width) / 2 if widest > date_width else 2.0
 
 
 def write_docx(blocks: Sequence[WordBlock], path: str | os.PathLike, *, annotate: bool = False,
-               author: str = "shuzhi") -> Path:
+               author: str = "", comment_author: str | None = None, created: datetime | None = None) -> Path:
     """Write `blocks` as a GB/T 9704-styled .docx at `path`, atomically; return the path.
 
     With `annotate=True` each `WordBlock.comments` span becomes a Word comment (批注) by `author`,
     e.g. the metric a figure came from; without it the file carries no comments part at all.
+    `author` goes into the core properties (the reporter; never the tool), `created` is the
+    draft's time (now when None).
     """
-    doc = _build(blocks, annotate=annotate, author=author)
+    doc = _build(blocks, annotate=annotate, author=author, comment_author=comment_author or author or "数据核对",
+                 created=created)
     buffer = io.BytesIO()
     doc.save(buffer)
     return atomic_write_bytes(path, buffer.getvalue())

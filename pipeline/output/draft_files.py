@@ -37,12 +37,17 @@ def draft_to_markdown(result: DraftResult) -> str:
 def draft_to_blocks(result: DraftResult, *, comments: bool = False) -> list[WordBlock]:
     """Word blocks of the draft; with `comments`, a comment on every finding of the draft's check
     (figures, honours, titles, places: verdict, metric label, data, last year, reason — never a
-    path) and a summary comment on the title (`output.review_docx`)."""
+    path), a summary comment on the title (`output.review_docx`), and a comment on every sentence
+    carried from last year's report (update mode): kept without a figure, or re-bound."""
     from pipeline.output.review_docx import finding_comment, summary_comment
 
     draft = result.draft
     metrics = result.metrics
-    notes = sorted((f.start, f.end, finding_comment(f, metrics)) for f in result.check.findings if f.end > f.start)
+    notes = [(f.start, f.end, finding_comment(f, metrics)) for f in result.check.findings if f.end > f.start]
+    kept_note, rebound_note = _history_comments(result)
+    notes += [(r.start, r.end, kept_note) for r in result.sentences if r.kept and r.section != "closing"]
+    notes += [(r.start, r.end, rebound_note) for r in result.sentences if r.origin == "rebound"]
+    notes.sort()
     title_notes = [(0, len(draft.title), summary_comment(result.check))] if draft.title else []
     title_notes += [n for n in notes if n[1] <= len(draft.title)]
     blocks = [WordBlock("title", draft.title, tuple(title_notes) if comments else ())]
@@ -72,6 +77,23 @@ def draft_to_blocks(result: DraftResult, *, comments: bool = False) -> list[Word
     return blocks
 
 
+def _history_comments(result: DraftResult) -> tuple[str, str]:
+    """The review copy's comments on sentences carried from last year: without a figure, re-bound."""
+    from pipeline.drafting.style import StyleRules, load_style
+
+    try:
+        style = load_style(result.draft.meta.profile or "dangguan-wuzhuang")
+    except Exception:  # noqa: BLE001 - a comment's wording must not stop the files being written
+        style = StyleRules()
+    return style.kept_comment, style.rebound_comment
+
+
+def author_of(result: DraftResult) -> str:
+    """The .docx author: the reporter as the data names them (title when the name is missing)."""
+    meta = result.draft.meta
+    return (meta.reporter or meta.reporter_title or meta.unit or meta.region or "").strip()
+
+
 def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, annotate: bool = False) -> dict[str, Path]:
     """Write the output set into `out_dir` atomically and return name → path."""
     from pipeline.output.check_html import render_check_html
@@ -81,9 +103,11 @@ def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, anno
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        write_docx(draft_to_blocks(result), staging / "draft.docx")
+        author = author_of(result)
+        write_docx(draft_to_blocks(result), staging / "draft.docx", author=author)
         if annotate:
-            write_docx(draft_to_blocks(result, comments=True), staging / "draft-review.docx", annotate=True)
+            write_docx(draft_to_blocks(result, comments=True), staging / "draft-review.docx", annotate=True,
+                       author=author, comment_author="数据核对")
         (staging / "draft.md").write_text(draft_to_markdown(result), encoding="utf-8")
         (staging / "draft.json").write_text(
             json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"

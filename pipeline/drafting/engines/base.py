@@ -30,6 +30,9 @@ class FacetRequest:
     exemplars: tuple[Chunk, ...] = ()
     seed: int = 0
     feedback: tuple[str, ...] = ()   # one line per problem found in the previous attempt
+    # Update mode: last year's text of this sub-point with this year's figures as placeholders (and
+    # the comparisons with last year already written out); the engine keeps what still holds.
+    previous: str = ""
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,10 @@ class LLMPrompts:
     no_placeholders: str = "本要点不需要数字，不要写任何数字或占位符。"
     no_names: str = "（无）"
     no_exemplars: str = "（无）"
+    # Update mode: last year's text of the sub-point, this year's figures as placeholders.
+    update: str = ("这是上年报告中这一要点的文字，数字已换成今年的占位符，与上年的比较已经写好：\n{{previous}}\n"
+                   "请在这段文字的基础上改写成今年的表述：保留仍然成立的内容和写法，每个占位符恰好用一次，"
+                   "不得改动占位符和“较上年”之后的数字。")
 
 
 @lru_cache(maxsize=8)
@@ -182,6 +186,8 @@ def facet_messages(request: FacetRequest, prompts: LLMPrompts, *, max_exemplars:
         placeholders=placeholders, names=names, exemplars=exemplars, feedback=feedback,
         region=meta.region, year=str(meta.year), section=request.section_key,
     )
+    if request.previous:
+        user = user + "\n" + _render(prompts.update, previous=request.previous)
     return [("system", _system(prompts, request.metrics)), ("user", user)]
 
 

@@ -61,6 +61,8 @@ class _Reusable:
     text: str                 # the sentence, marker stripped
     chunk_id: str
     region: str | None
+    is_last: bool = False     # the last sentence of its sub-point (a closing remark)
+    position: int = 0         # its place among the chunk's reusable sentences
 
 
 @lru_cache(maxsize=20000)
@@ -144,21 +146,40 @@ class TemplateEngine:
         # First-person sentences (`我要求相关部门建立台账`) report another secretary's own acts: not reused.
         number_free = [r for r in reusable
                        if "我" not in r.text and is_number_free(r.text) and is_name_free(r.text)]
-        if number_free and rng.random() < 0.5:
-            pick = rng.choice(number_free)
+        if number_free and rng.random() < 0.85:
+            pick = rng.choice([r for r in number_free if not r.is_last] or number_free)
             parts.append((pick.text, (pick.chunk_id,)))
+            # The measure goes on as the retrieved sub-point went on: its next sentence, when that one
+            # too says no figure and no name (two sentences of one writer read as one thought).
+            following = next((r for r in number_free if r.chunk_id == pick.chunk_id
+                              and r.position == pick.position + 1 and not r.is_last), None)
+            if following is not None and not repeats_idea(following.text, request.topic + pick.text) \
+                    and rng.random() < 0.8:
+                parts.append((following.text, (following.chunk_id,)))
         elif bank.leads:
             # The sub-point's topic clause comes right before: a lead echoing it reads as a stammer.
             leads = [t for t in bank.leads if not repeats_idea(t, request.topic)] or list(bank.leads)
             parts.append((rng.choice(leads), ()))
 
         remaining = list(keys)
-        if reusable and remaining and rng.random() < 0.4:
+        if reusable and remaining:
             rebound = self._rebind_best(reusable, remaining, rng, request.metrics)
             if rebound is not None:
                 text, bound, chunk_id = rebound
                 parts.append((text, (chunk_id,)))
                 remaining = [k for k in remaining if k not in bound]
+        # Then the retrieved sub-points' own figure sentences, clause by clause: each figure re-bound
+        # to one of this facet's metrics through the aligner, clauses with another unit's names,
+        # events or stray figures left out (`pipeline.drafting.rebind`).
+        for _ in range(2):
+            if not (reusable and remaining):
+                break
+            rebound = self._rebind_clauses(reusable, remaining, rng, request, {t for t, _ in parts})
+            if rebound is None:
+                break
+            text, bound, chunk_id = rebound
+            parts.append((text, (chunk_id,)))
+            remaining = [k for k in remaining if k not in bound]
 
         for sentence in _cover(bank, remaining, rng):
             parts.append((sentence, ()))
@@ -169,6 +190,18 @@ class TemplateEngine:
 
         names = names_for(self.profile, request.metrics).get(request.facet_id)
         closer = rng.choice(bank.closers) if bank.closers else None
+        closer_source: tuple[str, ...] = ()
+        used = {t for t, _ in parts}
+        # The closing remark, too, may come from a retrieved sub-point: the last sentence of one that
+        # says no figure and no name, and does not restate what this sub-point already said.
+        endings = [r for r in number_free if r.text not in used and r.is_last] or \
+            [r for r in number_free if r.text not in used and r.position > 0]
+        if endings and rng.random() < 0.7:
+            said = request.topic + "".join(t for t, _ in parts)
+            fresh_endings = [r for r in endings if not repeats_idea(r.text, said)]
+            if fresh_endings:
+                pick = rng.choice(fresh_endings)
+                closer, closer_source = pick.text, (pick.chunk_id,)
         if names:
             said = request.topic + "".join(t for t, _ in parts)
             name_sentences = [(s, ()) for s in self._name_sentences(bank, names, rng, said)]
@@ -178,7 +211,7 @@ class TemplateEngine:
                 # Documents read best right after the measures they ground, highlights last.
                 parts[1:1] = [p for p in name_sentences if "《" in p[0]]
                 parts.extend(p for p in name_sentences if "《" not in p[0])
-        if closer:
+        if closer and not closer_source:
             # A closer restating what the sub-point already said (兵员质量…兵员质量) reads as padding:
             # take another closer that shares no phrase with the text, or none.
             said = request.topic + "".join(t for t, _ in parts)
@@ -186,7 +219,12 @@ class TemplateEngine:
                 fresh = [c for c in bank.closers if not repeats_idea(c, said)]
                 closer = rng.choice(fresh) if fresh else None
         if closer:
-            parts.append((closer, ()))
+            if parts and starts_fragment(closer, self.profile.spec) and parts[-1][0].endswith("。"):
+                # A result with no subject (`有力推动了…`) continues the sentence before it.
+                text, sources = parts[-1]
+                parts[-1] = (text[:-1] + "，" + closer, tuple(dict.fromkeys(sources + closer_source)))
+            else:
+                parts.append((closer, closer_source))
         return parts, tuple(warnings)
 
     # ------------------------------------------------------------------ pieces
@@ -197,10 +235,13 @@ class TemplateEngine:
         for chunk in request.exemplars:
             if chunk.region and chunk.region == region:
                 continue   # this region's own past text is where stale figures come from
-            for sentence in _sentences_of(chunk.chunk_id, chunk.text):
+            found = _sentences_of(chunk.chunk_id, chunk.text)
+            last = split_into_sentences(chunk.text)[-1:] if found else []
+            for position, sentence in enumerate(found):
                 if any(word in sentence for word in self.profile.avoid):
                     continue   # another level's words (全市 in a township draft): never carried over
-                out.append(_Reusable(sentence, chunk.chunk_id, chunk.region))
+                is_last = bool(last) and generalise(_MARKER_RE.sub("", last[0].strip())) == sentence
+                out.append(_Reusable(sentence, chunk.chunk_id, chunk.region, is_last, position))
         return tuple(out)
 
     def _rebind_best(
@@ -222,6 +263,46 @@ class TemplateEngine:
             if _normalise(filled) == _normalise(item.text):
                 continue
             options.append((result[0], result[1], item.chunk_id))
+        if not options:
+            return None
+        best = max(len(o[1]) for o in options)
+        return rng.choice([o for o in options if len(o[1]) == best])
+
+    def _rebind_clauses(self, reusable: tuple[_Reusable, ...], keys: list[str], rng: random.Random,
+                        request: FacetRequest, used: set[str]) -> tuple[str, tuple[str, ...], str] | None:
+        from pipeline.drafting.rebind import Rebinder
+        from pipeline.drafting.style import load_style
+
+        rebinder = Rebinder(request.metrics, None, self._catalog, load_style(self.profile_name))
+        wanted = set(keys)
+        options: list[tuple[str, tuple[str, ...], str]] = []
+        for item in reusable:
+            if "我" in item.text or item.text in used:
+                continue
+            kept: list[str] = []
+            bound: list[str] = []
+            for clause in rebinder.clauses(item.text, request.section_key):
+                if not clause.keys:
+                    continue            # another unit's measures and details: only its figures are taken
+                rest = PLACEHOLDER_RE.sub("", clause.template)
+                if clause.bad or not set(clause.keys) <= wanted or set(clause.keys) & set(bound) \
+                        or not is_name_free(rest) or not is_number_free(rest) \
+                        or _residue(clause.template, clause.keys, self._catalog) > CLAUSE_RESIDUE:
+                    continue
+                kept.append(clause.template.rstrip("，；：。"))
+                bound += clause.keys
+            if not kept or len(bound) != len(set(bound)):
+                continue
+            text = "，".join(kept) + "。"
+            if text.startswith(_BAD_OPENERS) or len(text) < 10:
+                continue
+            try:
+                filled = fill(text, request.metrics).text
+            except FillError:
+                continue
+            if _normalise(filled) in _normalise(item.text):
+                continue            # the other unit's own figures: a copy, not a re-binding
+            options.append((text, tuple(bound), item.chunk_id))
         if not options:
             return None
         best = max(len(o[1]) for o in options)
@@ -250,6 +331,8 @@ class TemplateEngine:
             # Prefer a frame that does not echo the sub-point (`集中轮训…在基地开展集中轮训`).
             fitting = [t for t in fitting if not repeats_idea(t.replace(slot, "|"), said)] or fitting
             template = rng.choice(fitting) if fitting else slot + "。"
+            if len(items) == 1:
+                template = template.replace("先后", "")     # 先后 needs more than one: `先后出台《A》` reads wrong
             out.append(template.replace(slot, wrap(items)))
         for sentence in names.highlights:
             sentence = sentence.strip()
@@ -268,6 +351,21 @@ _FRAME_WORDS = tuple(sorted((
 ), key=len, reverse=True))
 _CLAUSE_RE = re.compile(r"[^，；。：]+")
 MAX_RESIDUE = 3
+# Characters a re-bound clause of another unit may hold beyond its metric's words and the frame
+# words (`组织走访慰问驻地部队及优抚对象{x}` passes; a clause about that unit's own works does not).
+CLAUSE_RESIDUE = 4
+
+
+def _residue(template: str, keys: tuple[str, ...], catalog) -> int:  # noqa: ANN001
+    terms: list[str] = []
+    for key in keys:
+        entry = catalog.get(key)
+        if entry is not None:
+            terms += [entry.label, *entry.aliases]
+    rest = PLACEHOLDER_RE.sub("", template)
+    for word in (*sorted(terms, key=len, reverse=True), *_FRAME_WORDS):
+        rest = rest.replace(word, "")
+    return len(re.sub(r"[，；。：、\s]", "", rest))
 
 
 def only_metric_phrases(template: str, keys: tuple[str, ...], catalog) -> bool:  # noqa: ANN001
@@ -408,3 +506,49 @@ def rebind_figures(sentence: str, keys: list[str], catalog) -> tuple[str, tuple[
     if not is_number_free(stripped) or not is_name_free(stripped):
         return None
     return text, tuple(k for _, _, k, _ in bound)
+
+
+def cover_metrics(bank: PhraseBank, keys: list[str], rng: random.Random) -> list[str]:
+    """Bank sentences stating every key of `keys` at most once (update mode's new figures)."""
+    return _cover(bank, keys, rng)
+
+
+def name_sentences(profile: Profile, bank: PhraseBank, names: FacetNames, rng: random.Random,
+                   said: str = "") -> list[str]:
+    """This year's documents, partners, honours and highlights of a facet as sentences."""
+    return TemplateEngine(profile)._name_sentences(bank, names, rng, said)
+
+
+def starts_fragment(sentence: str, profile: str) -> bool:
+    """A sentence that opens with a result and no subject (`有力推动了…`, `为…奠定了…`)."""
+    from pipeline.drafting.style import load_style
+
+    return sentence.startswith(load_style(profile).fragment_starts)
+
+
+def corpus_topics(exemplars, region: str | None, facet, catalog) -> list[tuple[str, str]]:  # noqa: ANN001
+    """Topic clauses of retrieved sub-points (their first sentence) another unit wrote for the same
+    facet: short, no figure, no name, and naming one of the facet's words, as (topic, chunk id)."""
+    words = set(facet.keywords)
+    for key in facet.metrics:
+        entry = catalog.get(key)
+        if entry is not None:
+            words.update(w for w in re.findall(r"[\u4e00-\u9fff]{2}", entry.label))
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for chunk in exemplars:
+        if region and chunk.region == region:
+            continue
+        first = split_into_sentences(chunk.text.strip())[:1]
+        if not first:
+            continue
+        topic = _MARKER_RE.sub("", first[0].strip()).rstrip("。")
+        if not (5 <= len(topic) <= 16) or topic in seen or "，" in topic and len(topic) > 14:
+            continue
+        if not (is_number_free(topic) and is_name_free(topic)) or "我" in topic:
+            continue
+        if not any(w in topic for w in words):
+            continue
+        seen.add(topic)
+        out.append((topic, chunk.chunk_id))
+    return out
