@@ -58,7 +58,7 @@ from pipeline.facts.align import (
 )
 from pipeline.facts.check_compare import _ComparisonRules, _expected, _plain, _show
 from pipeline.facts.check_names import QUOTE_RE, TITLE_RE, name_findings, norm_name
-from pipeline.facts.quantities import TableCell, previous_year_header, table_cell
+from pipeline.facts.quantities import TableCell, previous_year_header, quoted_data, table_cell
 from pipeline.models import CheckResult, Finding, Metrics, MetricValue, Quantity
 from pipeline.profile.catalog import CatalogEntry
 
@@ -155,7 +155,8 @@ def _is_claim(q: Quantity, metrics: Metrics) -> bool:
 def _protected_spans(text: str) -> list[tuple[int, int]]:
     spans = [(m.start(), m.end()) for m in TITLE_RE.finditer(text)]
     # Short quotes are names (“一园二馆三区”); a long one may quote a claim with real figures.
-    spans += [(m.start(), m.end()) for m in QUOTE_RE.finditer(text) if m.end() - m.start() <= 14]
+    spans += [(m.start(), m.end()) for m in QUOTE_RE.finditer(text)
+              if m.end() - m.start() <= 14 and not quoted_data(m.group(0))]
     return sorted(spans)
 
 
