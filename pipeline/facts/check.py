@@ -37,7 +37,7 @@ Decisions (why these and not others):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -57,7 +57,7 @@ from pipeline.facts.align import (
     value_agrees,
 )
 from pipeline.facts.check_compare import _ComparisonRules, _expected, _plain, _show
-from pipeline.facts.check_names import QUOTE_RE, TITLE_RE, name_findings, norm_name
+from pipeline.facts.check_names import QUOTE_RE, TITLE_RE, SpanIndex, name_findings, norm_name
 from pipeline.facts.quantities import TableCell, previous_year_header, quoted_data, table_cell
 from pipeline.models import CheckResult, Finding, Metrics, MetricValue, Quantity
 from pipeline.profile.catalog import CatalogEntry
@@ -73,6 +73,8 @@ LAST_YEAR_CITED = re.compile(r"(上年|去年|上一年|2\d{3}年)(的|为|是|�
 FRAMING_UNITS = frozenset({"周年", "周岁", "岁"})
 # Words after a count that make it part of the report's framing or a set name, not a figure of the year:
 # `抓好四个方面工作`, `县四套班子`, `营区改造二期工程`, `两件大事`.
+# Beyond this many characters the CLI shows a progress bar (a megabyte takes a few seconds).
+PROGRESS_MIN_CHARS = 200_000
 FRAMING_FOLLOWERS = ("方面", "班子", "工程", "大事", "大任务", "大工程", "大行动", "个到位", "个一批", "条措施")
 
 
@@ -86,8 +88,12 @@ def check_text(
     past_texts: Sequence[tuple[str, int | None]] = (),
     source: str = "",
     catalog: Mapping[str, CatalogEntry] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CheckResult:
     """Check every figure and name in `text` against `metrics`.
+
+    `progress(done, total)` is called while the figures are judged, for texts longer than
+    `PROGRESS_MIN_CHARS` only (a short report is checked in well under a second): the CLI draws a bar.
 
     `catalog` is the profile's metric catalog when the caller has it loaded (the drafter does);
     without it the aligner reads the catalog of `metrics.meta.profile`.
@@ -109,11 +115,18 @@ def check_text(
                past=_past_figures(aligner, past),
                quantities=[q for q in quantities if _is_claim(q, metrics)])
     findings: list[Finding] = []
+    total = len(run.quantities)
+    report = progress if progress is not None and len(text) > PROGRESS_MIN_CHARS else None
+    step = max(1, total // 100)
     for i, q in enumerate(run.quantities):
         finding = run.judge(i, q)
         if finding is not None:
             findings.append(finding)
+        if report is not None and (i + 1) % step == 0:
+            report(i + 1, total)
     findings.extend(name_findings(text, metrics))
+    if report is not None:
+        report(total, total)
     findings.sort(key=lambda f: (f.start, f.end))
     return CheckResult(text=text, findings=tuple(findings), source=source)
 
@@ -124,6 +137,7 @@ def check_file(
     *,
     prior_path: str | Path | None = None,
     index: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CheckResult:
     """Read a report (.docx/.txt/.md, any common encoding) and check it against a metrics file.
 
@@ -139,7 +153,7 @@ def check_file(
     if not text.strip():
         raise InputError("报告是空的，没有可核对的内容；请确认选对了文件。", path=str(path))
     past = tuple(index.past_reports(metrics.meta.region, before_year=metrics.meta.year)) if index else ()
-    return check_text(text, metrics, prior=prior, past_texts=past, source=str(path))
+    return check_text(text, metrics, prior=prior, past_texts=past, source=str(path), progress=progress)
 
 
 # --------------------------------------------------------------------------- spans of the text
@@ -152,16 +166,12 @@ def _is_claim(q: Quantity, metrics: Metrics) -> bool:
     return q.kind not in SKIP_KINDS or any(m.unit == q.unit for m in metrics.values)
 
 
-def _protected_spans(text: str) -> list[tuple[int, int]]:
+def _protected_spans(text: str) -> SpanIndex:
     spans = [(m.start(), m.end()) for m in TITLE_RE.finditer(text)]
     # Short quotes are names (“一园二馆三区”); a long one may quote a claim with real figures.
     spans += [(m.start(), m.end()) for m in QUOTE_RE.finditer(text)
               if m.end() - m.start() <= 14 and not quoted_data(m.group(0))]
-    return sorted(spans)
-
-
-def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
-    return any(s < start and end < e for s, e in spans)
+    return SpanIndex(spans)
 
 
 def _section_spans(text: str) -> list[tuple[int, int, str]]:
@@ -301,7 +311,7 @@ class _Run(_ComparisonRules):
     text: str
     metrics: Metrics
     aligner: MetricAligner
-    protected: list[tuple[int, int]]
+    protected: SpanIndex
     past: _PastFigures
     quantities: list[Quantity]
     _sections: list[tuple[int, int, str]] | None = None
@@ -321,7 +331,7 @@ class _Run(_ComparisonRules):
         return _section_at(self._sections, pos)
 
     def judge(self, i: int, q: Quantity) -> Finding | None:
-        if _inside(self.protected, q.start, q.end):
+        if self.protected.contains(q.start, q.end, strict=True):
             return None
         if q.kind == "count" and self.text.startswith(FRAMING_FOLLOWERS, q.end):
             return None
