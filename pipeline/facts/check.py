@@ -12,8 +12,12 @@ Each quantity the extractor finds becomes a `Finding` with one verdict:
 
 Decisions (why these and not others):
 - Years, dates, durations and ordinals (`2022年`, `8月27日`, `三昼夜`, `第三季度`), anniversaries and
-  ages are not findings: they date and frame the claims rather than measure the work. They become
-  findings only when a metric in the data has that unit (a custom `天` metric, say).
+  ages are not findings: they date and frame the claims rather than measure the work. When a metric in
+  the data has that unit (a custom `天` or `岁` metric, say) they are checked like counts: a figure the
+  clause aligns to the metric is supported or contradicted (`每月确定7天` against 4 天 is contradicted,
+  the rule of frequency below does not hide it); one that no words align is judged by value only, and
+  left alone when the value differs (`年满18周岁` is no claim about `平均年龄`). A range (`18—35周岁`)
+  agrees when the metric equals one of its ends.
 - Figures inside 《…》 or a short “…” are part of a title or a name (`《征兵工作20条措施》`).
 - A figure in a typed text table (`基干民兵　　人　　1260　　1210`) is aligned by its row's label alone;
   a column headed 上年/去年/上年度 (or last year's number) holds previous-year figures, held against
@@ -53,6 +57,7 @@ from pipeline.facts.align import (
     clause_bounds,
     quantity_family,
     sentence_bounds,
+    unit_family,
     unit_scale,
     value_agrees,
 )
@@ -161,9 +166,18 @@ def check_file(
 def _is_claim(q: Quantity, metrics: Metrics) -> bool:
     """Figures that measure something (not years, dates, ages): the only ones judged, and the only
     ones that cut a neighbour's context (`连续两年位列全市第三` keeps 位列… with 第三)."""
-    if q.unit in FRAMING_UNITS:
-        return False
-    return q.kind not in SKIP_KINDS or any(m.unit == q.unit for m in metrics.values)
+    if q.unit in FRAMING_UNITS or q.kind in SKIP_KINDS:
+        return _unit_metric(q, metrics)
+    return True
+
+
+def _unit_metric(q: Quantity, metrics: Metrics) -> bool:
+    """Is there a metric of the figure's unit (a 天, 岁 or 年 metric) that makes a framing figure a claim?"""
+    if q.kind in ("year", "date", "ordinal"):
+        return any(m.unit == q.unit for m in metrics.values)
+    family = unit_family(q.unit)
+    return any(m.kind not in ("rank", "percent") and (m.unit == q.unit or unit_family(m.unit) == family)
+               for m in metrics.values)
 
 
 def _protected_spans(text: str) -> SpanIndex:
@@ -382,13 +396,24 @@ class _Run(_ComparisonRules):
             # long sentence names nothing, and an unrelated figure of the same unit would be held against it.
             aligned = [Alignment(a.profile, a.score * 0.5) for a in aligned if a.profile.key not in claimed
                        and not (a.profile.metric.custom and a.score < CUSTOM_FAR_SCORE)]
+        framing = q.unit in FRAMING_UNITS or q.kind in SKIP_KINDS
         if aligned:
             finding = self._against(q, aligned)
+        elif framing:
+            # `年满18周岁`, `三年来`: a framing figure no words tie to the metric is judged by value only
+            finding = self._unaligned(q)
+            return finding if finding.verdict == "supported" else None
         else:
             finding = self._unaligned(q)
-        if finding.verdict != "supported" and "每" in self.text[bounds[0]:q.start]:
+        if finding.verdict != "supported" and "每" in self.text[bounds[0]:q.start] and not framing \
+                and not self._per_metric(finding):
             return None        # `每半年至少研究一次`: a rule of frequency, not a figure of the year
         return finding
+
+    def _per_metric(self, finding: Finding) -> bool:
+        """Is the finding's metric itself a rate per period (`每月军事日天数`)? Then 每 states it."""
+        m = self.metrics.get(finding.metric) if finding.metric else None
+        return m is not None and ("每" in m.label or any("每" in a for a in m.aliases))
 
     def _claimed_before(self, i: int, q: Quantity, sentence_start: int) -> frozenset[str]:
         """Metrics aligned in their own clause to the earlier figures of `q`'s family in its sentence."""
@@ -481,12 +506,15 @@ class _Run(_ComparisonRules):
     def _against(self, q: Quantity, aligned: list[Alignment]) -> Finding:
         best = aligned[0]
         m = best.profile.metric
-        if value_agrees(q, best.profile.base_value, self.text):
+        if value_agrees(q, best.profile.base_value, self.text, approx=m.approx):
             if q.kind == "rank" and q.scope and m.scope and norm_name(q.scope) != norm_name(m.scope):
                 return self._finding(q, "contradicted", f"“{m.label}”的排名范围是{m.scope}，文中写的是{q.scope}", m)
             return self._finding(q, "supported", f"与“{m.label}”一致", m)
         for other in aligned[1:]:
-            if other.score >= 0.8 * best.score and value_agrees(q, other.profile.base_value, self.text):
+            if best.qualifier > 0 and other.qualifier == 0:
+                break          # `配齐1名民兵连长`: the qualifier names the best metric; the other cannot absorb it
+            if other.score >= 0.8 * best.score and value_agrees(q, other.profile.base_value, self.text,
+                                                                 approx=other.profile.metric.approx):
                 om = other.profile.metric
                 return self._finding(q, "supported", f"与“{om.label}”一致", om)
         if m.value is None:
@@ -534,7 +562,7 @@ class _Run(_ComparisonRules):
             return places
         candidates = self.aligner.candidates(q)
         for p in candidates:
-            if value_agrees(q, p.base_value, self.text):
+            if value_agrees(q, p.base_value, self.text, approx=p.metric.approx):
                 return self._finding(q, "supported", f"上下文未点明指标，数值与“{p.metric.label}”一致", p.metric)
         for p in candidates:
             # Without words naming the metric, only a distinctive figure can be called last year's:

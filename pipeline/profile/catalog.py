@@ -27,6 +27,9 @@ class CatalogEntry:
     kind: str          # count | money | percent | rank
     section: str
     aliases: tuple[str, ...] = ()
+    # Other count units the same figure is written in (`协调解决实际问题17项` for a metric in 个): the
+    # catalog marks them per metric, so validation and checking accept the same family.
+    units: tuple[str, ...] = ()
 
 
 def profile_dir(profile: str = DEFAULT_PROFILE) -> Path:
@@ -73,5 +76,6 @@ def load_catalog(profile: str = DEFAULT_PROFILE) -> dict[str, CatalogEntry]:
             kind=spec["kind"],
             section=spec["section"],
             aliases=tuple(spec.get("aliases") or ()),
+            units=tuple(str(u) for u in spec.get("units") or ()),
         )
     return entries
