@@ -266,7 +266,7 @@ def _qualified(scored: list[Alignment], left: str, right: str, present: frozense
         return scored
     labels = [a.profile.metric.label for a in close]
     rescored = []
-    for i, a in enumerate(scored):
+    for a in scored:
         if a not in close:
             rescored.append(a)
             continue
