@@ -485,3 +485,30 @@ def test_secondary_alignment_needs_a_close_score(metrics):
     result = check_text("参训民兵的考核合格率98%。", metrics)
     finding = _at(result, "98%")
     assert (finding.verdict, finding.metric) == ("contradicted", "militia.pass_rate"), finding.reason
+
+
+@pytest.mark.parametrize(("sentence", "needle", "verdict"), [
+    ("征兵“五率”考评保持全省前列。", "全省前列", "supported"),          # 全省第2名
+    ("征兵“五率”考评保持全市前列。", "全市前列", "contradicted"),        # the scope is 全省
+    ("征兵“五率”考评进入全省前三名。", "前三名", "supported"),
+    ("征兵“五率”考评进入全市前三名。", "前三名", "contradicted"),
+])
+def test_qualitative_ranks_against_the_rank_metric_and_scope(shared_metrics, sentence, needle, verdict):
+    finding = _at(check_text(sentence, shared_metrics), needle)
+    assert (finding.verdict, finding.metric) == (verdict, "ranking.conscription_five_rates"), finding.reason
+
+
+def test_front_rank_without_a_rank_metric_named_is_no_finding(shared_metrics):
+    result = check_text("民兵应急排建设走在全省前列。", shared_metrics)
+    assert [f for f in result.findings if f.kind == "quantity"] == []
+
+
+@pytest.mark.parametrize("sentence", ["深入机关和中小学开展国防教育。", "走进社区与中小学宣讲国防知识。",
+                                      "推动全镇民兵整组。"])
+def test_phrases_in_the_data_text_are_not_places(shared_metrics, sentence):
+    # the data's own plans speak the same phrase: that must not make `和中小学` a known place
+    from dataclasses import replace
+
+    metrics = replace(shared_metrics, plans=(sentence,), highlights=(sentence,))
+    result = check_text(sentence, metrics)
+    assert [f for f in result.findings if f.kind == "name"] == []

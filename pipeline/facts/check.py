@@ -63,7 +63,14 @@ from pipeline.facts.align import (
 )
 from pipeline.facts.check_compare import _ComparisonRules, _expected, _plain, _show
 from pipeline.facts.check_names import QUOTE_RE, TITLE_RE, SpanIndex, name_findings, norm_name
-from pipeline.facts.quantities import TableCell, previous_year_header, quoted_data, table_cell
+from pipeline.facts.quantities import (
+    FRONT_RANK_MAX,
+    TableCell,
+    previous_year_header,
+    qualitative_ranks,
+    quoted_data,
+    table_cell,
+)
 from pipeline.models import CheckResult, Finding, Metrics, MetricValue, Quantity
 from pipeline.profile.catalog import CatalogEntry
 
@@ -129,6 +136,10 @@ def check_text(
             findings.append(finding)
         if report is not None and (i + 1) % step == 0:
             report(i + 1, total)
+    for q in qualitative_ranks(text):
+        finding = run.front_rank(q)
+        if finding is not None:
+            findings.append(finding)
     findings.extend(name_findings(text, metrics))
     if report is not None:
         report(total, total)
@@ -368,8 +379,9 @@ class _Run(_ComparisonRules):
             return target
         if is_target:
             return self._plan(q, aligned)
-        if self.text[q.start - 1:q.start] == "前" and q.unit in ("名", "位"):
-            return self._top_n(q, aligned)
+        if self.text[q.start - 1:q.start] == "前" and q.unit in ("名", "位") \
+                or q.kind == "rank" and "前" in q.text and q.upper is not None:
+            return self._top_n(q, aligned)     # `前两名`, `全省前三名`
         if self.text.startswith(("位次", "个位次", "名次"), q.end) or q.text.endswith("位次"):
             return self._rank_move(q)
         if q.unit == "倍":
@@ -475,6 +487,39 @@ class _Run(_ComparisonRules):
                 return self._finding(q, "contradicted", f"下年目标在数据中是“{plan}”", expected=figure.text)
         return None
 
+    def _rank_named(self, q: Quantity) -> MetricProfile | None:
+        """The rank metric the figure's sentence names before it (None when it names none)."""
+        start, _ = sentence_bounds(self.text, q)
+        left = self.text[start:q.start]
+        best, best_score = None, 0.0
+        for p in self.aligner.profiles:
+            if p.metric.kind != "rank":
+                continue
+            score = max((w for t, w in p.terms if t in left), default=0.0)
+            if score > best_score:
+                best, best_score = p, score
+        return best
+
+    def front_rank(self, q: Quantity) -> Finding | None:
+        """`征兵“五率”考评保持全省前列`: a rank without a number, held against the rank metric its sentence
+        names and that metric's scope; 前列 counts as the first FRONT_RANK_MAX places."""
+        if self.protected.contains(q.start, q.end, strict=True):
+            return None
+        if q.start >= self.plans_start and self._future_sentence(q):
+            return None            # `力争进入全省前列`: a target
+        p = self._rank_named(q)
+        if p is None:
+            return None            # no rank metric named: nothing in the data to hold it against
+        m = p.metric
+        if p.base_value is None:
+            return self._finding(q, "unsupported", f"对应“{m.label}”，但数据中该项未填，无法核对“前列”", m)
+        place = f"{m.scope or ''}第{_plain(p.base_value)}名"
+        if m.scope and q.scope and norm_name(m.scope) != norm_name(q.scope):
+            return self._finding(q, "contradicted", f"“{m.label}”的排名范围是{m.scope}（{place}），文中写的是{q.scope}", m)
+        if p.base_value <= FRONT_RANK_MAX:
+            return self._finding(q, "supported", f"“{m.label}”为{place}，属前列（按前{FRONT_RANK_MAX}名核对）", m)
+        return self._finding(q, "contradicted", f"“{m.label}”为{place}，不在前列（按前{FRONT_RANK_MAX}名核对）", m)
+
     def _top_n(self, q: Quantity, aligned: list[Alignment]) -> Finding:
         """`进入全市前两名`: a rank bound, true when the rank metric is at most N."""
         assert q.value is not None
@@ -486,6 +531,9 @@ class _Run(_ComparisonRules):
             return self._finding(q, "unsupported", "数据中没有排名指标，无法核对“前N名”")
         p = ranks[0]
         assert p.base_value is not None
+        if q.scope and p.metric.scope and norm_name(q.scope) != norm_name(p.metric.scope):
+            return self._finding(q, "contradicted", f"“{p.metric.label}”的排名范围是{p.metric.scope}，文中写的是{q.scope}",
+                                 p.metric)
         if p.base_value <= q.value:
             return self._finding(q, "supported", f"“{p.metric.label}”为第{_plain(p.base_value)}名，在前{q.text}之内",
                                  p.metric)

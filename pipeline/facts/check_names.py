@@ -169,6 +169,16 @@ def _known_names(metrics: Metrics) -> str:
     return "\n".join(norm_name(p) for p in parts if p)
 
 
+@lru_cache(maxsize=64)
+def _proper_names(metrics: Metrics) -> str:
+    """Only the data's names (region, unit, superiors, partners), joined: a phrase inside a plan or a
+    highlight (`深入机关和中小学…`) must not make `和中小学` a known place."""
+    meta = metrics.meta
+    parts = [meta.region, meta.unit or "", *meta.superiors, *metrics.partners,
+             re.sub(r"(县|区|市|旗|镇|乡|街道)$", "", meta.region)]
+    return "\n".join(norm_name(p) for p in parts if p)
+
+
 def name_findings(text: str, metrics: Metrics) -> list[Finding]:
     findings: list[Finding] = []
     titles = [(m.start(), m.end()) for m in TITLE_RE.finditer(text)]
@@ -209,11 +219,12 @@ def name_findings(text: str, metrics: Metrics) -> list[Finding]:
                                     reason=f"荣誉“{content}”不在数据的“荣誉”（honours）中", kind="honour"))
     shielded = SpanIndex(titles + quotes)
     known = _known_names(metrics)
+    proper = _proper_names(metrics)
     for match in PLACE_RE.finditer(text):
         token = match.group(0)
         if inside_or_at(shielded, match.start(), match.end()):
             continue
-        if token in known:
+        if token in proper:
             findings.append(_name_finding(match.start(), match.end(), token, known))
         elif _looks_like_place(text, match.start(), token):
             findings.append(_name_finding(match.start(), match.end(), token, known))
@@ -222,7 +233,7 @@ def name_findings(text: str, metrics: Metrics) -> list[Finding]:
         prefix = match.group(1)
         if inside_or_at(shielded, match.start(), match.end()) or placed.overlaps(match.start(), match.end()):
             continue
-        if prefix in known:
+        if prefix in proper:
             findings.append(_name_finding(match.start(), match.end(), match.group(0), known, core=prefix))
         elif _looks_like_name_start(text, match.start(), prefix) and _token_edges(text, match.start(), match.end()):
             findings.append(_name_finding(match.start(), match.end(), match.group(0), known, core=prefix))

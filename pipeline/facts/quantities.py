@@ -643,6 +643,19 @@ def _top_ranks(text: str) -> Iterator[Quantity]:
                        m.group("scope"))
 
 
+# `保持全省前列`, `位居全市前列`: a rank with no number. Not a quantity of `extract_quantities` (no value to
+# read), but a claim the checker holds against the rank metric: 前列 is taken as within the first
+# FRONT_RANK_MAX places of its scope.
+FRONT_RANK_MAX = 3
+_FRONT_RE = re.compile(rf"(?P<scope>{_SCOPE_RE})(?:的)?前列")
+
+
+def qualitative_ranks(text: str) -> list[Quantity]:
+    """`全省前列`-style rank claims: kind rank, value None, bounds 1…FRONT_RANK_MAX, the scope set."""
+    return [Quantity(m.start(), m.end(), m.group(0), None, "", "rank", False, True, Decimal(1),
+                     Decimal(FRONT_RANK_MAX), m.group("scope")) for m in _FRONT_RE.finditer(text)]
+
+
 def _ordinals(text: str) -> Iterator[Quantity]:
     for m in [*_ORDINAL_RE.finditer(text), *_PHASE_RE.finditer(text)]:
         groups = m.groupdict()
