@@ -378,7 +378,13 @@ def _stop_spans(text: str) -> list[tuple[int, int]]:
         if not (phrase in _ALL_NUMERAL_STOPS and end < len(text) and text[end] in _POSITIONAL_CHARS):
             spans.append((start, end))
     spans.extend((m.start(), m.end()) for m in _STOP_PATTERN_RE.finditer(text))
+    spans.extend((m.start(), m.end()) for m in _BYLINE_RE.finditer(text))
     return spans
+
+
+# `2020年07月30日 17:57`: a news item's byline (date and clock time), pasted with the text; not a figure
+_BYLINE_RE = re.compile(r"(?=[12１２])(?<![0-9０-９])[12１２][0-9０-９]{3}年[0-9０-９]{1,2}月[0-9０-９]{1,2}日"
+                        r"[ \u3000\u00a0]*[0-9０-９]{1,2}[:：][0-9０-９]{2}")
 
 
 class _Coverage:
