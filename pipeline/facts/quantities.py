@@ -400,10 +400,10 @@ class _Coverage:
         self._mask[start:end] = b"\x01" * (end - start)
 
     def hits(self, start: int, end: int) -> bool:
-        return any(self._mask[start:end])
+        return start < end and self._mask.find(1, start, end) >= 0
 
     def covers(self, start: int, end: int) -> bool:
-        return all(self._mask[start:end])
+        return self._mask.find(0, start, end) < 0
 
 
 def _bad_left_edge(text: str, pos: int, chinese: bool) -> bool:
