@@ -116,7 +116,7 @@ def _tagged_figures(name: str) -> list[tuple[str, str, str, str]] | None:
     body = source.read_text(encoding="utf-8").split("\n---\n", 1)[1]
     rendered = _TAG_RE.sub(lambda m: m.group(3) if m.group(3) is not None else (m.group(2) or ""), body)
     out = []
-    pos = shift = 0
+    shift = 0                    # how far the rendered text has moved against the source so far
     for m in _TAG_RE.finditer(body):
         shown = m.group(3) if m.group(3) is not None else (m.group(2) or "")
         start = m.start() + shift
@@ -124,8 +124,6 @@ def _tagged_figures(name: str) -> list[tuple[str, str, str, str]] | None:
         left = rendered[max(0, start - _CONTEXT):start].rsplit("\n", 1)[-1]
         right = rendered[start + len(shown):start + len(shown) + _CONTEXT].split("\n", 1)[0]
         out.append((m.group(1), shown, left, right))
-        pos = m.end()
-    del pos
     return out
 
 
