@@ -42,6 +42,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from pipeline.facts.numerals import (
@@ -281,7 +282,13 @@ def _tidy(value: Decimal) -> Decimal:
     return value.normalize()
 
 
+@lru_cache(maxsize=8192)
 def _read_number(token: str) -> _Number | None:
+    """A numeral token read once: reports repeat the same short tokens (`3`, `两`, `100`) many times."""
+    return _parse_token(token)
+
+
+def _parse_token(token: str) -> _Number | None:
     if not token:
         return None
     if _is_mask(token):
