@@ -512,3 +512,15 @@ def test_phrases_in_the_data_text_are_not_places(shared_metrics, sentence):
     metrics = replace(shared_metrics, plans=(sentence,), highlights=(sentence,))
     result = check_text(sentence, metrics)
     assert [f for f in result.findings if f.kind == "name"] == []
+
+
+def test_long_texts_take_sections_from_headings_alone(monkeypatch):
+    # the parser costs more than linear time on megabytes; beyond the limit the `一、` lines decide
+    from pipeline.facts import check
+
+    text = "一、履行第一责任人职责，抓好议军会\n召开议军会2次。\n二、夯实基础建设，加大经费投入\n投入260万元。\n"
+    monkeypatch.setattr(check, "PARSE_SECTIONS_MAX_CHARS", 10)
+    spans = check._section_spans(text)
+    assert [start for start, _, _ in spans] == [0, text.index("二、")]
+    assert spans[-1][1] == len(text)
+    assert spans[1][2] == "foundation"

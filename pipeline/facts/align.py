@@ -124,6 +124,7 @@ class MetricProfile:
     base_value: Decimal | None
     base_previous: Decimal | None
     families: tuple[str, ...] = ()     # the family and those of the metric's other count units (项 for 个)
+    first_chars: frozenset[str] = frozenset()   # first characters of its terms: a context without any scores 0
 
     @property
     def key(self) -> str:
@@ -212,6 +213,7 @@ class MetricAligner:
                     base_value=_base(m.value, m.unit, m.kind),
                     base_previous=_base(previous, m.unit, m.kind),
                     families=tuple(dict.fromkeys((family, *(unit_family(u) for u in also)))),
+                    first_chars=frozenset(t[0] for t, _ in _terms_for(m, aliases)),
                 )
             )
         self.profiles: tuple[MetricProfile, ...] = tuple(profiles)
@@ -234,6 +236,8 @@ class MetricAligner:
         scored: list[Alignment] = []
         present = frozenset(left) | frozenset(right)
         for p in self.candidates(q):
+            if p.first_chars and p.first_chars.isdisjoint(present):
+                continue            # none of its words can occur here
             score = _context_score(p.terms, left, right, present)
             if score <= 0:
                 continue

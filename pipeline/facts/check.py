@@ -199,8 +199,28 @@ def _protected_spans(text: str) -> SpanIndex:
     return SpanIndex(spans)
 
 
+# Beyond this length sections come from the numbered headings alone (`_heading_sections`): the parser
+# reads a whole report's structure, which costs more than linear time on megabytes of text.
+PARSE_SECTIONS_MAX_CHARS = 200_000
+
+
+def _heading_sections(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, key) from the `一、…` heading lines, in one pass: each runs to the next heading."""
+    from pipeline.reading.parse import classify_heading
+
+    heads = [(m.start(), classify_heading(text[m.start():text.find("\n", m.start()) % (len(text) + 1)][:40]))
+             for m in TOP_HEADING_RE.finditer(text)]
+    return [(start, heads[i + 1][0] if i + 1 < len(heads) else len(text), key)
+            for i, (start, key) in enumerate(heads)]
+
+
 def _section_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, key) of each section, located in `text` from the parser's paragraphs."""
+    if len(text) > PARSE_SECTIONS_MAX_CHARS:
+        try:
+            return _heading_sections(text)
+        except ImportError:
+            return []
     try:
         from pipeline.reading.parse import parse_text
     except ImportError:        # the parser is optional for checking: sections only break ties
