@@ -6,6 +6,10 @@ The report is a corpus report grown to about 3,000 characters by appending the b
 the same region's other years (the drafter checks reports of this size after every section). Reported:
 the first call in the process (jieba's tag table and the per-metrics preparation load then), then p50
 and p95 over `--runs` warm calls, and per-paragraph calls (what the drafter does after each section).
+Scaling (`--scale-mb`, default 0.25 0.5 1): the corpus reports joined and repeated to N megabytes of text (a
+year's worth of reports pasted into one file), checked once each; reported as wall and CPU seconds per MB.
+A check must cost O(N): the floor is ≤ 2 s of CPU per MB at every size, and the per-MB cost of the largest
+size must stay within 1.5× of the smallest (so a quadratic step shows even on a fast machine).
 Writes eval/results/bench_check.json and eval/results/bench_check.md.
 """
 
@@ -26,6 +30,32 @@ if str(ROOT) not in sys.path:
 from evalkit import percentile, write_json, write_markdown  # noqa: E402
 
 TARGET_CHARS = 3000
+SECONDS_PER_MB_FLOOR = 2.0
+
+
+def _big_text(chars: int) -> str:
+    from pipeline.reading.readers import read_text
+
+    reports = sorted(p for p in (ROOT / "corpus" / "reports").glob("*") if p.suffix in (".txt", ".md", ".docx"))
+    joined = "\n".join(read_text(p) for p in reports)
+    return (joined * (chars // len(joined) + 1))[:chars]
+
+
+def scaling(metrics, sizes_mb: list[float]) -> list[dict]:
+    """check_text on N MB of report text: wall and CPU seconds, and per MB."""
+    from pipeline.facts.check import check_text
+
+    check_text(_big_text(50_000), metrics)      # warm: jieba's tag table and the per-metrics caches load once
+    rows = []
+    for mb in sizes_mb:
+        text = _big_text(int(mb * 1_000_000))
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = check_text(text, metrics)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rows.append({"mb": mb, "chars": len(text), "findings": len(result.findings),
+                     "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+                     "wall_s_per_mb": round(wall / mb, 2), "cpu_s_per_mb": round(cpu / mb, 2)})
+    return rows
 
 
 def _report(region: str = "lanchuan") -> tuple[str, Path]:
@@ -52,6 +82,8 @@ def _report(region: str = "lanchuan") -> tuple[str, Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--scale-mb", type=float, nargs="*", default=[0.25, 0.5, 1.0],
+                        help="sizes (MB of text) for the linear-cost measurement; none to skip")
     args = parser.parse_args(argv)
 
     from pipeline.facts.check import check_text
@@ -84,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             para_times.append((time.perf_counter() - t0) * 1000)
 
     figures = sum(1 for f in first.findings if f.kind == "quantity")
+    scale = scaling(metrics, args.scale_mb) if args.scale_mb else []
+    linear = bool(scale) and max(r["cpu_s_per_mb"] for r in scale) <= SECONDS_PER_MB_FLOOR \
+        and scale[-1]["cpu_s_per_mb"] <= 1.5 * max(scale[0]["cpu_s_per_mb"], 0.1)
     result = {
         "report_chars": len(text),
         "figures": figures,
@@ -98,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         "paragraph_p95_ms": round(percentile(para_times, 0.95), 2),
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
         "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "scaling": scale,
+        "seconds_per_mb_floor": SECONDS_PER_MB_FLOOR,
+        "scaling_floor_met": linear if scale else None,
     }
     print(f"check_text on a {len(text)}-character report ({figures} figures, {len(first.findings)} findings):")
     print(f"  first call {first_ms:.1f} ms (loads jieba's tag table and prepares the metrics)")
@@ -105,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  CPU time per call (less affected by other work on the machine): p50 {result['cpu_p50_ms']} ms")
     print(f"  of which extract_quantities (the extractor stage): p50 {result['extract_quantities_p50_ms']} ms")
     print(f"  one paragraph at a time: p50 {result['paragraph_p50_ms']} ms, p95 {result['paragraph_p95_ms']} ms")
+    for r in scale:
+        print(f"  {r['mb']} MB ({r['chars']} characters): {r['wall_s']} s wall, {r['cpu_s']} s CPU "
+              f"= {r['cpu_s_per_mb']} s CPU per MB")
+    if scale:
+        print("  linear, ≤ 2 s CPU per MB: " + ("met" if linear else "NOT met"))
     write_json("bench_check", result)
     md = [
         "## Benchmark: checker speed",
@@ -123,6 +166,18 @@ def main(argv: list[str] | None = None) -> int:
         f"| one paragraph, p50 | {result['paragraph_p50_ms']} |",
         f"| one paragraph, p95 | {result['paragraph_p95_ms']} |",
     ]
+    if scale:
+        md += [
+            "",
+            "Long texts (the corpus joined and repeated; one `check_text` call each):",
+            "",
+            "| MB | characters | wall s | CPU s | CPU s per MB |",
+            "|---|---|---|---|---|",
+            *[f"| {r['mb']} | {r['chars']} | {r['wall_s']} | {r['cpu_s']} | {r['cpu_s_per_mb']} |" for r in scale],
+            "",
+            f"Floor: ≤ {SECONDS_PER_MB_FLOOR} s CPU per MB at every size and no growth of the per-MB cost beyond "
+            f"1.5× from the smallest to the largest size: {'met' if linear else 'NOT met'}.",
+        ]
     write_markdown("bench_check", md)
     return 0
 

@@ -13,10 +13,18 @@ into the text (seeded RNG), and runs `check_text` with the pair's metrics:
 - masked: a figure's digits replaced by `***`;
 - foreign_place: a place/unit name of the data replaced by one from another region's metrics;
 - foreign_honour: a quoted honour replaced by another region's honour.
-Which metric a figure states is found from the ground-truth metrics by value (unique matches only).
+Which figures are perturbed, and which metric each states, comes from gold annotations, never from the
+pipeline's own extractor (a figure the tool cannot read must still be tested):
+- corpus reports: the tagged sources `corpus/tools/src/NAME.txt` (`{key:value:shown}` marks every catalog
+  figure with its metric); each tag is located in the report as read (its shown text with the words around
+  it, unique in the text);
+- `eval/check_set/NAME.figures.json` (the holdout format: metric, a span that occurs once, the numeral in it).
+A figure whose shown form is approximate (`2.1万` for 21034) is kept out of the exact-value perturbations.
+The figures the extractor would have picked are counted beside them (`extractor_only`, `gold_only`).
 
 Recall of a kind = share of its perturbed reports where a finding with a bad verdict (contradicted,
-stale, unsupported, masked) overlaps the perturbed span (both spans for swaps). "metric named" = share
+stale, unsupported, masked) overlaps the perturbed span (both spans for swaps). Recall is also reported
+without the `masked` kind, which any reader of `***` catches. "metric named" = share
 of the numeric ones whose overlapping finding names the perturbed figure's metric.
 False findings = bad-verdict findings on the untouched reports per 100 figures, not counting masked
 figures whose metric the ground truth leaves null (the author masked them on purpose).
@@ -95,8 +103,109 @@ def _metric_family(m: MetricValue) -> str:
     return unit_family(m.unit)
 
 
+SRC_DIR = ROOT / "corpus" / "tools" / "src"
+_TAG_RE = re.compile(r"\{((?:custom\.)?[a-z_]+\.[a-z_]+)(?::([^:{}]*))?(?::([^{}]*))?\}")
+_CONTEXT = 8
+
+
+def _tagged_figures(name: str) -> list[tuple[str, str, str, str]] | None:
+    """(metric key, shown text, left context, right context) of every tag in the corpus source, or None."""
+    source = SRC_DIR / f"{name}.txt"
+    if not source.exists():
+        return None
+    body = source.read_text(encoding="utf-8").split("\n---\n", 1)[1]
+    rendered = _TAG_RE.sub(lambda m: m.group(3) if m.group(3) is not None else (m.group(2) or ""), body)
+    out = []
+    shift = 0                    # how far the rendered text has moved against the source so far
+    for m in _TAG_RE.finditer(body):
+        shown = m.group(3) if m.group(3) is not None else (m.group(2) or "")
+        start = m.start() + shift
+        shift += len(shown) - (m.end() - m.start())
+        left = rendered[max(0, start - _CONTEXT):start].rsplit("\n", 1)[-1]
+        right = rendered[start + len(shown):start + len(shown) + _CONTEXT].split("\n", 1)[0]
+        out.append((m.group(1), shown, left, right))
+    return out
+
+
+def _annotated_figures(name: str, directory: Path) -> list[tuple[str, str, str, str]] | None:
+    """The same from a holdout-style NAME.figures.json (span occurs once; number is the numeral in it)."""
+    path = directory / f"{name}.figures.json"
+    if not path.exists():
+        return None
+    import json
+
+    out = []
+    for fig in json.loads(path.read_text(encoding="utf-8"))["figures"]:
+        if fig.get("role", "value") != "value":
+            continue
+        span, number = fig["span"], fig["number"]
+        at = span.rfind(number)
+        out.append((fig["metric"], number, span[:at], span[at + len(number):]))
+    return out
+
+
+def _unit_after(text: str, end: int, m: MetricValue) -> str:
+    """The unit as written after a gold numeral: the metric's unit or another written unit of the table."""
+    from pipeline.facts.quantities import CANONICAL_UNITS
+
+    follow = text[end:end + 4]
+    for mult in ("万", "亿", ""):
+        for unit in sorted(CANONICAL_UNITS, key=len, reverse=True):
+            if unit and follow.startswith(mult + unit) and (mult + unit).strip():
+                return mult + unit
+    return ""
+
+
+def gold_figures(pair: Pair, annotations: list[tuple[str, str, str, str]]) -> tuple[list[Figure], int]:
+    """Figures located from gold annotations, as `Figure`s whose quantity spans number and unit."""
+    from pipeline.facts.numerals import parse_number
+
+    out: list[Figure] = []
+    missing = 0
+    for key, shown, left, right in annotations:
+        m = pair.metrics.get(key)
+        if m is None or m.value is None or not shown or any(c in shown for c in "*＊xX×"):
+            continue
+        at = -1
+        for width in range(len(left), -1, -1):
+            probe = left[len(left) - width:] + shown + right
+            first = pair.text.find(probe)
+            if first >= 0 and pair.text.find(probe, first + 1) < 0:
+                at = first + width
+                break
+        if at < 0:
+            missing += 1
+            continue
+        start, end = at, at + len(shown)
+        number = parse_number(shown)
+        if m.kind == "rank":
+            if pair.text[start - 1:start] != "第":
+                missing += 1
+                continue
+            start -= 1
+            end += 1 if pair.text[end:end + 1] in ("名", "位") else 0
+            unit = ""
+        elif m.kind == "percent" and pair.text[start - 3:start] == "百分之":
+            start, unit = start - 3, "%"          # 百分之九十八: the unit stands before the numeral
+        else:
+            unit = _unit_after(pair.text, end, m)
+            end += len(unit)
+        if unit[:1] in ("万", "亿") and m.kind != "money":
+            number = None if number is None else number * (10_000 if unit[0] == "万" else 100_000_000)
+            unit = unit[1:]
+        if m.kind in ("rank", "percent"):
+            exact = number == m.value
+        else:
+            exact = number is not None and number * unit_scale(unit or m.unit) == m.value * unit_scale(m.unit)
+        q = Quantity(start, end, pair.text[start:end], number, unit or m.unit, m.kind, False, not exact,
+                     None if exact else number, None)
+        out.append(Figure(q, m))
+    return out, missing
+
+
 def figures_of(pair: Pair) -> list[Figure]:
-    """Figures of the text that state exactly one metric, matched by value and unit family."""
+    """Figures of the text that state exactly one metric, matched by value and unit family (the pipeline's
+    own extractor: counted for comparison only; perturbations use `gold_figures`)."""
     out = []
     plans = [re.sub(r"\s", "", p) for p in pair.metrics.plans]
     for q in extract_quantities(pair.text):
@@ -168,8 +277,8 @@ def _new_value(rng: random.Random, m: MetricValue, avoid: set[Decimal]) -> Decim
     return m.value + 7
 
 
-def perturb(pair: Pair, others: list[Pair], rng: random.Random, per_kind: int) -> list[Perturbed]:
-    figures = figures_of(pair)
+def perturb(pair: Pair, others: list[Pair], rng: random.Random, per_kind: int,
+            figures: list[Figure]) -> list[Perturbed]:
     out: list[Perturbed] = []
 
     def emit(kind: str, edits: list[tuple[int, int, str]], keys: tuple[str | None, ...]) -> None:
@@ -276,10 +385,22 @@ class GroupResult:
     false_findings: list[dict]
     misses: list[dict]
     check_ms: list[float]
+    gold: dict[str, int]
 
     @property
     def recall(self) -> float:
         return self.caught / self.perturbed if self.perturbed else 0.0
+
+    @property
+    def unmasked(self) -> tuple[int, int]:
+        """(perturbed, caught) without the `masked` kind, which any reader of `***` catches."""
+        rows = [r for r in self.rows if r["kind"] != "masked"]
+        return sum(r["n"] for r in rows), sum(r["caught"] for r in rows)
+
+    @property
+    def recall_unmasked(self) -> float:
+        n, caught = self.unmasked
+        return caught / n if n else 0.0
 
     @property
     def false_per_100(self) -> float:
@@ -308,11 +429,28 @@ def evaluate(name: str, pairs: list[Pair], pool: list[Pair], rng: random.Random,
                 false_findings.append({"report": pair.name, "text": f.text, "verdict": f.verdict,
                                        "kind": f.kind, "reason": f.reason})
 
+    gold: dict[str, list[Figure]] = {}
+    located = not_located = extractor_only = gold_only = 0
+    for pair in pairs:
+        annotations = _tagged_figures(pair.name)
+        if annotations is None:
+            annotations = _annotated_figures(pair.name, CHECK_SET)
+        if annotations is None:
+            gold[pair.name] = []        # no gold annotation (the masked seed): nothing is perturbed
+            continue
+        gold[pair.name], missing = gold_figures(pair, annotations)
+        located += len(gold[pair.name])
+        not_located += missing
+        gold_spans = {(f.q.start, f.q.end) for f in gold[pair.name]}
+        extractor_spans = {(f.q.start, f.q.end) for f in figures_of(pair)}
+        # overlap, not equality: the extractor's rank span includes its scope (全市第一)
+        extractor_only += sum(1 for e in extractor_spans if not any(_overlaps(g, *e) for g in gold_spans))
+        gold_only += sum(1 for g in gold_spans if not any(_overlaps(e, *g) for e in extractor_spans))
     perturbed: list[Perturbed] = []
     for _ in range(rounds):
         for pair in pairs:
             others = [o for o in pool if o.name != pair.name]
-            perturbed.extend(perturb(pair, others, rng, per_kind))
+            perturbed.extend(perturb(pair, others, rng, per_kind, gold[pair.name]))
     seen: set[tuple[str, str]] = set()
     unique = []
     for p in perturbed:
@@ -352,7 +490,9 @@ def evaluate(name: str, pairs: list[Pair], pool: list[Pair], rng: random.Random,
                      "recall": round(hits.get(kind, 0) / n, 4) if n else None,
                      "metric_named": round(named.get(kind, 0) / n, 4) if n and kind in NUMERIC_KINDS else None})
     return GroupResult(name, len(pairs), rows, sum(totals.values()), sum(hits.values()), figures_total,
-                       false_findings, misses, check_ms)
+                       false_findings, misses, check_ms,
+                       {"located": located, "not_located": not_located, "extractor_only": extractor_only,
+                        "gold_only": gold_only})
 
 
 def _print_group(g: GroupResult, verbose: bool) -> None:
@@ -362,7 +502,10 @@ def _print_group(g: GroupResult, verbose: bool) -> None:
         rec = f"{r['recall']:.3f}" if r["recall"] is not None else "-"
         met = f"{r['metric_named']:.3f}" if r["metric_named"] is not None else "-"
         print(f"{r['kind']:<16}{r['n']:>6}{r['caught']:>8}{rec:>8}{met:>8}")
-    print(f"overall recall {g.recall:.3f} on {g.perturbed} perturbed reports")
+    print(f"overall recall {g.recall:.3f} on {g.perturbed} perturbed reports; without masks "
+          f"{g.recall_unmasked:.3f} on {g.unmasked[0]}")
+    print(f"gold figures located {g.gold['located']} (not located {g.gold['not_located']}); the extractor's "
+          f"picks would have added {g.gold['extractor_only']} and missed {g.gold['gold_only']}")
     print(f"false findings on clean reports: {len(g.false_findings)} over {g.figures} figures "
           f"= {g.false_per_100:.2f} per 100 figures")
     for f in g.false_findings:
@@ -379,11 +522,14 @@ def _md_table(g: GroupResult) -> list[str]:
         met = f"{r['metric_named']:.3f}" if r["metric_named"] is not None else "–"
         md.append(f"| {r['kind']} | {r['n']} | {r['caught']} | {rec} | {met} |")
     md.append(f"| **all** | {g.perturbed} | {g.caught} | **{g.recall:.3f}** | |")
+    n, caught = g.unmasked
+    md.append(f"| all without masked | {n} | {caught} | **{g.recall_unmasked:.3f}** | |")
     return md
 
 
 def _json(g: GroupResult) -> dict:
     return {"reports": g.reports, "perturbed_reports": g.perturbed, "overall_recall": round(g.recall, 4),
+            "recall_without_masked": round(g.recall_unmasked, 4), "gold_figures": g.gold,
             "min_kind_recall": g.min_kind_recall, "clean_figures": g.figures,
             "false_findings": len(g.false_findings), "false_findings_per_100_figures": round(g.false_per_100, 3),
             "kinds": g.rows, "false_finding_list": g.false_findings, "misses": g.misses[:50]}
@@ -417,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         "reports": main_group.reports,
         "perturbed_reports": main_group.perturbed,
         "overall_recall": round(main_group.recall, 4),
+        "recall_without_masked": round(main_group.recall_unmasked, 4),
         "min_kind_recall": main_group.min_kind_recall,
         "clean_figures": main_group.figures,
         "false_findings": len(main_group.false_findings),
@@ -435,7 +582,9 @@ def main(argv: list[str] | None = None) -> int:
         "## Checker: recall per error kind, false findings on clean reports",
         "",
         f"`.venv/bin/python eval/checker_eval.py` — {main_group.perturbed} perturbed reports (one error each, "
-        f"seed {args.seed}) from {main_group.reports} corpus (report, metrics) pairs. Recall = a contradicted/"
+        f"seed {args.seed}) from {main_group.reports} corpus (report, metrics) pairs; the perturbed figures are "
+        f"the gold ones of the tagged corpus sources ({main_group.gold['located']} located, "
+        f"{main_group.gold['not_located']} not), not the extractor's. Recall = a contradicted/"
         "stale/unsupported/masked finding overlaps the perturbed span (both spans for swaps); metric named = "
         "that finding names the perturbed figure's metric.",
         "",
@@ -450,7 +599,8 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"`eval/check_set/`: {extra_group.reports} hand-written reports in other styles (town level, full-width "
             "digits, 元 for 万元 metrics, custom metrics, 由…调整为…, 其中…): "
-            f"recall {extra_group.recall:.3f} on {extra_group.perturbed} perturbed copies, "
+            f"recall {extra_group.recall:.3f} on {extra_group.perturbed} perturbed copies "
+            f"({extra_group.recall_unmasked:.3f} without masks; gold figures from `NAME.figures.json`), "
             f"{len(extra_group.false_findings)} false findings over {extra_group.figures} figures "
             f"({extra_group.false_per_100:.2f} per 100).",
         ]

@@ -208,6 +208,9 @@ class MetricValue:
     scope: str | None = None       # for ranks: 全市 / 全省
     note: str | None = None
     custom: bool = False
+    aliases: tuple[str, ...] = ()  # words the report may name it by, beyond the catalog's (`议武会`)
+    approx: bool = False           # the data itself is approximate: a figure near it agrees (see facts.align)
+    units: tuple[str, ...] = ()    # other count units that state it as well (项/件 for a metric in 个)
 
 
 @dataclass(frozen=True)

@@ -140,3 +140,20 @@ def test_corpus_report_with_a_wrong_figure_names_figure_and_metric(tmp_path, cap
     problem_lines = [line for line in out.splitlines() if "矛盾" in line and wrong in line]
     assert len(problem_lines) == 1
     assert "conscription.recruits" in problem_lines[0] and shown in problem_lines[0]
+
+
+def test_progress_bar_on_stderr_for_long_texts_only(tmp_path, capsys, monkeypatch):
+    from pipeline.facts import check
+
+    monkeypatch.setattr(check, "PROGRESS_MIN_CHARS", 100)    # the real threshold is 200k characters
+    report = REPORT.read_text(encoding="utf-8")
+    assert len(report) > 100
+    code = run(["check", str(REPORT), "--metrics", str(METRICS), "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "核对中" in captured.err and "100%" in captured.err
+    assert "核对中" not in captured.out
+    json.loads(captured.out)                                   # stdout stays the report alone
+    monkeypatch.setattr(check, "PROGRESS_MIN_CHARS", 200_000)
+    run(["check", str(REPORT), "--metrics", str(METRICS), "--format", "json"])
+    assert "核对中" not in capsys.readouterr().err

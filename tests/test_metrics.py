@@ -505,3 +505,59 @@ def test_list_items_lose_only_wrapping_marks(raw, stored):
     from pipeline.facts.metrics_rules import strip_wrapping_marks
 
     assert strip_wrapping_marks(raw) == stored
+
+
+# --------------------------------------------------------------------------- metrics from-report
+
+def test_from_report_drafts_a_valid_file_with_the_sentences(tmp_path, capsys):
+    from decimal import Decimal
+
+    import yaml
+
+    from pipeline.cli import run
+
+    root = Path(__file__).resolve().parent.parent
+    target = tmp_path / "drafted.yaml"
+    code = run(["metrics", "from-report", str(root / "corpus" / "reports" / "lanchuan-2024.txt"), "-o", str(target)])
+    assert code == 0 and "已起草" in capsys.readouterr().out
+    text = target.read_text(encoding="utf-8")
+    assert "# 232人：" in text and "全年输送合格青年232人" in text          # the sentence as a comment
+    assert validate_metrics_file(target) == [] or all(p.severity != "error" for p in validate_metrics_file(target))
+    drafted = load_metrics(target)
+    truth = load_metrics(root / "corpus" / "metrics" / "lanchuan-2024.yaml")
+    assert drafted.meta.region == "岚川县" and drafted.meta.year == 2024
+    values = [m for m in drafted.values if m.value is not None]
+    assert len(values) >= 20
+    for m in values:
+        expected = truth.get(m.key).value
+        assert m.value == expected or m.approx and abs(m.value - expected) <= expected * Decimal("0.05"), m.key
+    data = yaml.safe_load(text)
+    assert "全省征兵工作先进单位" in data["honours"]
+    assert "岚川县民兵应急力量遂行任务预案" in data["documents"]
+    # refuses to overwrite without --force
+    assert run(["metrics", "from-report", str(root / "corpus" / "reports" / "lanchuan-2024.txt"), "-o", str(target)]) == 2
+
+
+def test_metric_aliases_approx_and_units_are_validated(tmp_path):
+    bad = tmp_path / "m.yaml"
+    bad.write_text("""meta: {year: 2024, region: 桐湾县}
+metrics:
+  leadership.military_council_sessions: {value: 3, aliases: [议武会, 会]}
+  leadership.problems_solved: {value: 17, unit: 项}
+  education.events: {value: 20, approx: maybe}
+  custom.days: {label: 每月军事日天数, unit: 天, section: systems, value: 4, aliases: 军事日、固定军事日}
+""", encoding="utf-8")
+    problems = validate_metrics_file(bad)
+    messages = " ".join(p.message for p in problems if p.severity == "error")
+    assert "“会”太短" in messages
+    assert "approx 应为 true 或 false" in messages
+    assert "problems_solved" not in messages            # 项 is in the catalog's unit family of 个
+    good = tmp_path / "ok.yaml"
+    good.write_text(bad.read_text(encoding="utf-8").replace(", 会]", "]").replace("approx: maybe", "approx: true"),
+                    encoding="utf-8")
+    metrics = load_metrics(good)
+    assert metrics.get("leadership.military_council_sessions").aliases == ("议武会",)
+    assert metrics.get("education.events").approx is True
+    assert metrics.get("custom.days").aliases == ("军事日", "固定军事日")
+    assert metrics.get("leadership.problems_solved").unit == "个"
+    assert "项" in metrics.get("leadership.problems_solved").units

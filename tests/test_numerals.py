@@ -6,7 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.facts.numerals import fullwidth_to_ascii, parse_arabic_number, parse_chinese_number
+from pipeline.facts.numerals import (
+    fullwidth_to_ascii,
+    parse_arabic_number,
+    parse_chinese_number,
+    parse_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -53,3 +58,30 @@ def test_fullwidth_keeps_length():
     text = "共１２３人，占９８．５％"
     assert len(fullwidth_to_ascii(text)) == len(text)
     assert fullwidth_to_ascii("１２３．５") == "123.5"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("壹佰贰拾", 120), ("壹拾万零叁仟肆佰伍拾叁", 103453), ("貳仟", 2000), ("廿二", 22), ("卅", 30),
+        ("一百十六", 116), ("一百十一", 111), ("两千六", 2600), ("三万五", 35000), ("一百二十万三", 1_203_000),
+        ("一万零百一十一", 10111), ("十万零一千", 101_000), ("一亿五千万零六千三百五十五", 150_006_355),
+        ("一千一百一十一万一千一百一十一亿", 1_111_1111_0000_0000), ("壹壹", 11), ("一七二零点一", "1720.1"),
+    ],
+)
+def test_parse_chinese_number_spoken_and_capital_forms(text, value):
+    assert parse_chinese_number(text) == Decimal(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("10.1万", 101_000), ("100万三千", 1_003_000), ("1百01", 101), ("1万600", 10600), ("一百点123", "100.123"),
+     ("壹拾壹元整", 11), ("玖仟陆佰陆拾伍圆壹角捌分", "9665.18"), ("１２", 12), ("1,250", 1250)],
+)
+def test_parse_number_mixed_forms(text, value):
+    assert parse_number(text) == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["", "元整", "零点", "点零", "10.1万零100", "10..1万", "十一十二", "一一"])
+def test_parse_number_rejects(text):
+    assert parse_number(text) is None

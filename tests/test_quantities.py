@@ -21,6 +21,23 @@ P = "percent"
 R = "rank"
 
 POSITIVE: list[tuple[str, list[tuple[str, str | None, str, str, bool, bool]]]] = [
+    # --- real-report misses (issue 11): acronyms, quoted data, units outside the first list, masks, 大写
+    ("全县GDP19.92亿元，同比增长", [("19.92亿元", "19.92", "亿元", M, False, False)]),
+    ("确立“大镇10万元、小镇8万元”的标准", [("10万元", "10", "万元", M, False, False),
+                                          ("8万元", "8", "万元", M, False, False)]),
+    ("新建器材架32组", [("32组", "32", "组", C, False, False)]),
+    ("争取资金300万美元", [("300万美元", "300", "万美元", M, False, False)]),
+    ("制作牌匾一块。", [("一块", "1", "块", C, False, False)]),
+    ("亩产xxxx斤", [("xxxx斤", None, "斤", "other", True, False)]),
+    ("共有民兵** 名", [("** 名", None, "名", C, True, False)]),
+    ("下辖×村", [("×村", None, "村", C, True, False)]),
+    ("拨付壹佰贰拾万元", [("壹佰贰拾万元", "120", "万元", M, False, False)]),
+    ("廿二人参加", [("廿二人", "22", "人", C, False, False)]),
+    ("共一百十六人", [("一百十六人", "116", "人", C, False, False)]),
+    ("大学生入伍五人", [("五人", "5", "人", C, False, False)]),
+    ("奖励壹拾壹元整", [("壹拾壹元整", "11", "元", M, False, False)]),
+    ("计玖仟陆佰陆拾伍圆壹角捌分", [("玖仟陆佰陆拾伍圆壹角捌分", "9665.18", "元", M, False, False)]),
+    ("新增装备两辆、巡逻艇3艘", [("两辆", "2", "辆", C, False, False), ("3艘", "3", "艘", C, False, False)]),
     # --- Arabic counts
     ("输送合格青年215人。", [("215人", "215", "人", C, False, False)]),
     ("妥善安置退役士兵士官36名", [("36名", "36", "名", C, False, False)]),
@@ -291,6 +308,9 @@ TRAPS: list[str] = [
     # nobody left out: idioms of completeness, not counts
     "帮扶政策落实到位、不落一人", "困难军属一人不落全部走访", "参训对象不漏一人", "适龄青年一个不少完成登记",
     "为退役军人建立一人一档", "困难家庭一户不落", "万一发生险情",
+    # false hits on real reports (issue 11)
+    "这是提高的一件大事", "狠抓三项创建", "坚持“三个转移”", "特殊三类力量", "市委第二十二次全体会议",
+    "军队大陆建设", "加强队伍建设", "被评为“参训率95%先进单位”", "2020年07月30日 17:57  来源：县融媒体中心",
 ]
 
 
@@ -416,6 +436,10 @@ def test_seed_traps_not_extracted(word):
         ("98", "％", "98", "%"),
         ("215", "人", "215", "人"),
         ("36", "名", "36", "名"),
+        ("3", "公里", "3000", "米"),
+        ("10", "斤", "5", "公斤"),
+        ("300", "万美元", "3000000", "美元"),
+        ("2", "吨", "2000", "公斤"),
     ],
 )
 def test_to_base(value, unit, base_value, base_unit):
@@ -522,3 +546,22 @@ def test_previous_year_column_header(header, year, previous):
     from pipeline.facts.quantities import previous_year_header
 
     assert previous_year_header(header, year) is previous
+
+
+def test_unit_table_is_data():
+    from pipeline.facts import quantities
+
+    rows = [line.split("\t") for line in quantities.UNITS_FILE.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+    written = {r[0] for r in rows}
+    assert {"美元", "亩", "斤", "公里", "艘", "组", "块", "辆"} <= written
+    assert written == set(quantities._UNIT_TABLE)
+
+
+def test_unit_table_rejects_a_bad_row(tmp_path):
+    from pipeline.facts import quantities
+
+    bad = tmp_path / "units.tsv"
+    bad.write_text("人\t人\tpeople\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="units.tsv:1"):
+        quantities._load_units(bad)

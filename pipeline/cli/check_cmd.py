@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -46,7 +48,7 @@ def check_command(
         from pipeline.index.hybrid import HybridIndex
 
         opened = HybridIndex.open(index, read_only=True)
-    result = check_file(doc, metrics, prior_path=prior, index=opened)
+    result = check_file(doc, metrics, prior_path=prior, index=opened, progress=_progress_bar())
     if fmt == "json":
         rendered = json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n"
     elif fmt == "html":
@@ -68,6 +70,23 @@ def check_command(
     else:
         typer.echo(rendered, nl=False)
     return 1 if strict and not result.ok else 0
+
+
+def _progress_bar() -> Callable[[int, int], None]:
+    """A one-line bar on stderr (stdout stays the report); the checker calls it for long texts only."""
+    shown = {"percent": -1}
+
+    def draw(done: int, total: int) -> None:
+        percent = 100 * done // total if total else 100
+        if percent == shown["percent"]:
+            return
+        shown["percent"] = percent
+        bar = "█" * (percent // 5) + "·" * (20 - percent // 5)
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\r核对中 {bar} {percent:3d}%（{done}/{total} 个数字）{end}")
+        sys.stderr.flush()
+
+    return draw
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""CLI commands: `metrics init`, `metrics validate` and `diff`. Arguments only; logic lives in
+"""CLI commands: `metrics init`, `metrics validate`, `metrics from-report` and `diff`. Arguments only; logic lives in
 `pipeline.facts.metrics` and `pipeline.facts.diff`."""
 
 from __future__ import annotations
@@ -52,6 +52,22 @@ def validate_command(
         typer.echo(f"未通过：{len(errors)} 处错误" + (f"，{len(warnings)} 条提示" if warnings else "") + "。")
         raise typer.Exit(code=1)
     typer.echo("通过" + (f"（{len(warnings)} 条提示）" if warnings else ""))
+
+
+@metrics_app.command("from-report")
+def from_report_command(
+    report: Path = typer.Argument(..., help="已有的报告（.docx / .txt / .md）"),
+    output: Path = typer.Option(..., "-o", "--output", help="起草的指标文件（.yaml）"),
+    profile: str = typer.Option(DEFAULT_PROFILE, "--profile", help="模板配置（指标目录）"),
+    force: bool = typer.Option(False, "--force", help="覆盖已存在的文件"),
+) -> None:
+    """从一份已有报告起草指标文件：能对上指标的数字逐项写入，注释中附上原句，供核对后使用。"""
+    from pipeline.facts.metrics_draft import draft_metrics_file
+
+    if not report.exists():
+        raise UsageError(f"找不到报告文件：{report}。请检查路径。")
+    written = draft_metrics_file(report, output, profile=profile, force=force)
+    typer.echo(f"已起草：{written}。请逐项对照原始数据核对，再运行：shuzhi metrics validate {written}")
 
 
 def diff_command(

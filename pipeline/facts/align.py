@@ -10,10 +10,28 @@ people counts (人/名/位) only people metrics.
 
 Values are compared as the text states them: `2.1万人` agrees with 21,034 because the text gives one
 decimal in 万; `两千余人` agrees with anything from 2,000 to 2,999; `至少一次` with anything ≥ 1.
+
+Tolerance of the approximate words (what a figure "covers"; `quantity_bounds`):
+| written | covers |
+|---|---|
+| `近N`, `将近N`, `接近N` | 0.9·N to N (`近20场次` covers 18–20, not 23) |
+| `不足N`, `不到N`, `N以下`, `N以内`, `最多N`, `不超过N` | 0 to N |
+| `约N`, `N左右` | N ± 10 % |
+| `N余`, `N多` (`两千余人`) | N up to the next unit of N's last digit (2,000–2,999) |
+| `超过N`, `逾N`, `N以上`, `至少N`, `不少于N` | N and above |
+| `2.1万人` (a rounded 万/亿 figure) | half a written digit either side, widened to a full digit below and above for cut digits |
+| `18—35周岁` (a range) | its two ends: the metric must equal one of them |
+| a metric with `approx: true` in the data | a figure whose interval meets the metric ± 10 % |
+
+When two metrics share a noun (`提拔民兵连长`, `配齐民兵连长`; `春季…比例`, `夏秋季…比例`), the words that only
+one of them has (its qualifier: 提拔/配齐, 春季/夏秋季) decide between them, the nearer one first; a figure
+whose qualifier names one metric is never absorbed by the other, even when its value happens to equal it.
 """
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,7 +57,14 @@ UNIT_FAMILY: dict[str, str] = {
     "%": "%", "％": "%",
     # `三连冠`: N consecutive titles, a count of times (a custom metric `…连冠` in 次)
     "连冠": "次",
+    # ages: `平均年龄33岁` and `18—35周岁` measure the same thing
+    "周岁": "岁",
 }
+
+# `近20` covers 0.9·20 to 20 (see the table above)
+NEAR_LOWER_FACTOR = Decimal("0.9")
+# a metric marked `approx: true` agrees with figures within this share of its value
+APPROX_METRIC_TOLERANCE = Decimal("0.1")
 
 # Units that are themselves the noun a metric is named by (`三连冠` for a metric `考评连冠`): the unit is
 # read as part of the figure's right context.
@@ -98,6 +123,8 @@ class MetricProfile:
     family: str
     base_value: Decimal | None
     base_previous: Decimal | None
+    families: tuple[str, ...] = ()     # the family and those of the metric's other count units (项 for 个)
+    first_chars: frozenset[str] = frozenset()   # first characters of its terms: a context without any scores 0
 
     @property
     def key(self) -> str:
@@ -108,6 +135,8 @@ class MetricProfile:
 class Alignment:
     profile: MetricProfile
     score: float
+    # score of the words only this metric has among the close competitors (提拔 vs 配齐); 0 when none
+    qualifier: float = 0.0
 
 
 def _metric_family(m: MetricValue) -> str:
@@ -169,24 +198,29 @@ class MetricAligner:
         profiles: list[MetricProfile] = []
         for m in metrics.values:
             entry = catalog.get(m.key)
-            aliases = entry.aliases if entry else ()
+            aliases = (*(entry.aliases if entry else ()), *m.aliases)
             previous = m.previous
             if previous is None and prior is not None:
                 before = prior.get(m.key)
                 previous = before.value if before is not None else None
+            family = _metric_family(m)
+            also = (*(entry.units if entry else ()), *m.units) if m.kind == "count" else ()
             profiles.append(
                 MetricProfile(
                     metric=m,
                     terms=_terms_for(m, aliases),
-                    family=_metric_family(m),
+                    family=family,
                     base_value=_base(m.value, m.unit, m.kind),
                     base_previous=_base(previous, m.unit, m.kind),
+                    families=tuple(dict.fromkeys((family, *(unit_family(u) for u in also)))),
+                    first_chars=frozenset(t[0] for t, _ in _terms_for(m, aliases)),
                 )
             )
         self.profiles: tuple[MetricProfile, ...] = tuple(profiles)
         self.by_family: dict[str, tuple[MetricProfile, ...]] = {}
         for p in self.profiles:
-            self.by_family[p.family] = self.by_family.get(p.family, ()) + (p,)
+            for family in p.families or (p.family,):
+                self.by_family[family] = self.by_family.get(family, ()) + (p,)
 
     def candidates(self, q: Quantity) -> tuple[MetricProfile, ...]:
         return self.by_family.get(quantity_family(q), ())
@@ -202,6 +236,8 @@ class MetricAligner:
         scored: list[Alignment] = []
         present = frozenset(left) | frozenset(right)
         for p in self.candidates(q):
+            if p.first_chars and p.first_chars.isdisjoint(present):
+                continue            # none of its words can occur here
             score = _context_score(p.terms, left, right, present)
             if score <= 0:
                 continue
@@ -209,7 +245,7 @@ class MetricAligner:
                 score += 0.5        # a tie-breaker only: a report may state any figure anywhere
             scored.append(Alignment(p, score))
         scored.sort(key=lambda a: -a.score)
-        return scored
+        return _qualified(scored, left, right, present)
 
 
     def align_label(self, label: str, q: Quantity) -> list[Alignment]:
@@ -218,6 +254,34 @@ class MetricAligner:
                   if (score := _context_score(p.terms, label, "", frozenset(label))) > 0]
         scored.sort(key=lambda a: -a.score)
         return scored
+
+
+# Competitors within this share of the best score are told apart by their own words (their qualifiers).
+QUALIFIER_MARGIN = 0.8
+
+
+def _qualified(scored: list[Alignment], left: str, right: str, present: frozenset[str]) -> list[Alignment]:
+    """When close competitors share the noun that aligned them (`民兵连长` for 提拔… and 配齐…), score
+    each by the words only it has among them, nearest first, and let that decide the order."""
+    if len(scored) < 2:
+        return scored
+    close = [a for a in scored if a.score >= QUALIFIER_MARGIN * scored[0].score]
+    if len(close) < 2:
+        return scored
+    labels = [a.profile.metric.label for a in close]
+    rescored = []
+    for a in scored:
+        if a not in close:
+            rescored.append(a)
+            continue
+        others = [label for j, label in enumerate(labels) if j != close.index(a)]
+        own = tuple((t, w) for t, w in a.profile.terms if not any(t in label for label in others))
+        qualifier = _context_score(own, left, right, present) if own else 0.0
+        rescored.append(Alignment(a.profile, a.score + qualifier, qualifier))
+    if not any(a.qualifier for a in rescored):
+        return scored
+    rescored.sort(key=lambda a: -a.score)
+    return rescored
 
 
 # A conjunction between a word and the figure means the word belongs to the neighbouring item:
@@ -279,13 +343,23 @@ def clause_bounds(text: str, q: Quantity, neighbours: tuple[int, int], right_lim
 
 
 _SENTENCE_ENDS = "。；！？\n"
+_SENTENCE_END_RE = re.compile(f"[{_SENTENCE_ENDS}]")
+
+
+@lru_cache(maxsize=8)
+def _sentence_ends(text: str) -> tuple[int, ...]:
+    """Positions of every sentence end in `text`, found once per text: looking for a `！` that a report
+    never uses scanned the whole text for each figure, which made a check quadratic in its length."""
+    return tuple(m.start() for m in _SENTENCE_END_RE.finditer(text))
 
 
 def sentence_bounds(text: str, q: Quantity) -> tuple[int, int]:
     """The sentence around `q` (between 。；！？ or line ends), end exclusive."""
-    start = max(text.rfind(c, 0, q.start) for c in _SENTENCE_ENDS) + 1
-    ends = [e for e in (text.find(c, q.end) for c in _SENTENCE_ENDS) if e >= 0]
-    return start, min(ends) if ends else len(text)
+    ends = _sentence_ends(text)
+    i = bisect_left(ends, q.start)
+    start = ends[i - 1] + 1 if i > 0 else 0
+    j = bisect_left(ends, q.end)
+    return start, ends[j] if j < len(ends) else len(text)
 
 
 # --------------------------------------------------------------------------- comparing values
@@ -317,7 +391,7 @@ def quantity_bounds(q: Quantity, text: str = "") -> tuple[Decimal, Decimal] | No
                 else lower + _step(lower)
         if lower is None and upper is not None:
             # `近千人` is a little under a thousand; `不足千人` may be far under.
-            lower = Decimal(0) if any(w in inside for w in OPEN_UPPER_WORDS) else upper * Decimal("0.8")
+            lower = Decimal(0) if any(w in inside for w in OPEN_UPPER_WORDS) else upper * NEAR_LOWER_FACTOR
         assert lower is not None and upper is not None
         if lower + upper == 2 * q.value and not any(w in inside for w in ("约", "左右")):
             # `3.8万人次` folded from 38,600: reports cut the digits as often as they round them.
@@ -331,16 +405,30 @@ def quantity_bounds(q: Quantity, text: str = "") -> tuple[Decimal, Decimal] | No
     return (q.value - half) * scale, (q.value + half) * scale
 
 
-def value_agrees(q: Quantity, base_value: Decimal | None, text: str = "") -> bool:
-    """Does the figure as written agree with a metric value (in base units)?"""
+def is_range(q: Quantity) -> bool:
+    """`18—35周岁`, `三至五个`: two written ends, not an approximation of one figure."""
+    return not q.approx and q.lower is not None and q.upper is not None and q.lower != q.upper \
+        and q.kind != "rank"
+
+
+def value_agrees(q: Quantity, base_value: Decimal | None, text: str = "", *, approx: bool = False) -> bool:
+    """Does the figure as written agree with a metric value (in base units)? `approx`: the metric's value
+    is itself approximate (`approx: true` in the data), so any figure within 10 % of it agrees."""
     if base_value is None or q.value is None:
         return False
     if q.kind == "rank":
         return q.value == base_value
+    if is_range(q) and q.kind not in ("year", "date") and not approx:
+        scale = unit_scale(q.unit) if q.kind != "percent" else Decimal(1)
+        assert q.lower is not None and q.upper is not None
+        return base_value in (q.lower * scale, q.upper * scale)
     bounds = quantity_bounds(q, text)
     if bounds is None:
         return False
     lower, upper = bounds
+    if approx:
+        slack = abs(base_value) * APPROX_METRIC_TOLERANCE
+        return lower <= base_value + slack and base_value - slack <= upper
     return lower <= base_value <= upper
 
 

@@ -12,8 +12,12 @@ Each quantity the extractor finds becomes a `Finding` with one verdict:
 
 Decisions (why these and not others):
 - Years, dates, durations and ordinals (`2022年`, `8月27日`, `三昼夜`, `第三季度`), anniversaries and
-  ages are not findings: they date and frame the claims rather than measure the work. They become
-  findings only when a metric in the data has that unit (a custom `天` metric, say).
+  ages are not findings: they date and frame the claims rather than measure the work. When a metric in
+  the data has that unit (a custom `天` or `岁` metric, say) they are checked like counts: a figure the
+  clause aligns to the metric is supported or contradicted (`每月确定7天` against 4 天 is contradicted,
+  the rule of frequency below does not hide it); one that no words align is judged by value only, and
+  left alone when the value differs (`年满18周岁` is no claim about `平均年龄`). A range (`18—35周岁`)
+  agrees when the metric equals one of its ends.
 - Figures inside 《…》 or a short “…” are part of a title or a name (`《征兵工作20条措施》`).
 - A figure in a typed text table (`基干民兵　　人　　1260　　1210`) is aligned by its row's label alone;
   a column headed 上年/去年/上年度 (or last year's number) holds previous-year figures, held against
@@ -37,7 +41,7 @@ Decisions (why these and not others):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -53,12 +57,20 @@ from pipeline.facts.align import (
     clause_bounds,
     quantity_family,
     sentence_bounds,
+    unit_family,
     unit_scale,
     value_agrees,
 )
 from pipeline.facts.check_compare import _ComparisonRules, _expected, _plain, _show
-from pipeline.facts.check_names import QUOTE_RE, TITLE_RE, name_findings, norm_name
-from pipeline.facts.quantities import TableCell, previous_year_header, table_cell
+from pipeline.facts.check_names import QUOTE_RE, TITLE_RE, SpanIndex, name_findings, norm_name
+from pipeline.facts.quantities import (
+    FRONT_RANK_MAX,
+    TableCell,
+    previous_year_header,
+    qualitative_ranks,
+    quoted_data,
+    table_cell,
+)
 from pipeline.models import CheckResult, Finding, Metrics, MetricValue, Quantity
 from pipeline.profile.catalog import CatalogEntry
 
@@ -73,6 +85,8 @@ LAST_YEAR_CITED = re.compile(r"(上年|去年|上一年|2\d{3}年)(的|为|是|�
 FRAMING_UNITS = frozenset({"周年", "周岁", "岁"})
 # Words after a count that make it part of the report's framing or a set name, not a figure of the year:
 # `抓好四个方面工作`, `县四套班子`, `营区改造二期工程`, `两件大事`.
+# Beyond this many characters the CLI shows a progress bar (a megabyte takes a few seconds).
+PROGRESS_MIN_CHARS = 200_000
 FRAMING_FOLLOWERS = ("方面", "班子", "工程", "大事", "大任务", "大工程", "大行动", "个到位", "个一批", "条措施")
 
 
@@ -86,8 +100,12 @@ def check_text(
     past_texts: Sequence[tuple[str, int | None]] = (),
     source: str = "",
     catalog: Mapping[str, CatalogEntry] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CheckResult:
     """Check every figure and name in `text` against `metrics`.
+
+    `progress(done, total)` is called while the figures are judged, for texts longer than
+    `PROGRESS_MIN_CHARS` only (a short report is checked in well under a second): the CLI draws a bar.
 
     `catalog` is the profile's metric catalog when the caller has it loaded (the drafter does);
     without it the aligner reads the catalog of `metrics.meta.profile`.
@@ -113,11 +131,22 @@ def check_text(
                past=_past_figures(aligner, past),
                quantities=[q for q in quantities if _is_claim(q, metrics)])
     findings: list[Finding] = []
+    total = len(run.quantities)
+    report = progress if progress is not None and len(text) > PROGRESS_MIN_CHARS else None
+    step = max(1, total // 100)
     for i, q in enumerate(run.quantities):
         finding = run.judge(i, q)
         if finding is not None:
             findings.append(finding)
+        if report is not None and (i + 1) % step == 0:
+            report(i + 1, total)
+    for q in qualitative_ranks(text):
+        finding = run.front_rank(q)
+        if finding is not None:
+            findings.append(finding)
     findings.extend(name_findings(text, metrics))
+    if report is not None:
+        report(total, total)
     findings.sort(key=lambda f: (f.start, f.end))
     return CheckResult(text=given, findings=tuple(view.remap(findings)), source=source)
 
@@ -128,6 +157,7 @@ def check_file(
     *,
     prior_path: str | Path | None = None,
     index: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CheckResult:
     """Read a report (.docx/.txt/.md, any common encoding) and check it against a metrics file.
 
@@ -143,7 +173,7 @@ def check_file(
     if not text.strip():
         raise InputError("报告是空的，没有可核对的内容；请确认选对了文件。", path=str(path))
     past = tuple(index.past_reports(metrics.meta.region, before_year=metrics.meta.year)) if index else ()
-    return check_text(text, metrics, prior=prior, past_texts=past, source=str(path))
+    return check_text(text, metrics, prior=prior, past_texts=past, source=str(path), progress=progress)
 
 
 # --------------------------------------------------------------------------- spans of the text
@@ -151,24 +181,50 @@ def check_file(
 def _is_claim(q: Quantity, metrics: Metrics) -> bool:
     """Figures that measure something (not years, dates, ages): the only ones judged, and the only
     ones that cut a neighbour's context (`连续两年位列全市第三` keeps 位列… with 第三)."""
-    if q.unit in FRAMING_UNITS:
-        return False
-    return q.kind not in SKIP_KINDS or any(m.unit == q.unit for m in metrics.values)
+    if q.unit in FRAMING_UNITS or q.kind in SKIP_KINDS:
+        return _unit_metric(q, metrics)
+    return True
 
 
-def _protected_spans(text: str) -> list[tuple[int, int]]:
+def _unit_metric(q: Quantity, metrics: Metrics) -> bool:
+    """Is there a metric of the figure's unit (a 天, 岁 or 年 metric) that makes a framing figure a claim?"""
+    if q.kind in ("year", "date", "ordinal"):
+        return any(m.unit == q.unit for m in metrics.values)
+    family = unit_family(q.unit)
+    return any(m.kind not in ("rank", "percent") and (m.unit == q.unit or unit_family(m.unit) == family)
+               for m in metrics.values)
+
+
+def _protected_spans(text: str) -> SpanIndex:
     spans = [(m.start(), m.end()) for m in TITLE_RE.finditer(text)]
     # Short quotes are names (“一园二馆三区”); a long one may quote a claim with real figures.
-    spans += [(m.start(), m.end()) for m in QUOTE_RE.finditer(text) if m.end() - m.start() <= 14]
-    return sorted(spans)
+    spans += [(m.start(), m.end()) for m in QUOTE_RE.finditer(text)
+              if m.end() - m.start() <= 14 and not quoted_data(m.group(0))]
+    return SpanIndex(spans)
 
 
-def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
-    return any(s < start and end < e for s, e in spans)
+# Beyond this length sections come from the numbered headings alone (`_heading_sections`): the parser
+# reads a whole report's structure, which costs more than linear time on megabytes of text.
+PARSE_SECTIONS_MAX_CHARS = 200_000
+
+
+def _heading_sections(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, key) from the `一、…` heading lines, in one pass: each runs to the next heading."""
+    from pipeline.reading.parse import classify_heading
+
+    heads = [(m.start(), classify_heading(text[m.start():text.find("\n", m.start()) % (len(text) + 1)][:40]))
+             for m in TOP_HEADING_RE.finditer(text)]
+    return [(start, heads[i + 1][0] if i + 1 < len(heads) else len(text), key)
+            for i, (start, key) in enumerate(heads)]
 
 
 def _section_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, key) of each section, located in `text` from the parser's paragraphs."""
+    if len(text) > PARSE_SECTIONS_MAX_CHARS:
+        try:
+            return _heading_sections(text)
+        except ImportError:
+            return []
     try:
         from pipeline.reading.parse import parse_text
     except ImportError:        # the parser is optional for checking: sections only break ties
@@ -304,7 +360,7 @@ class _Run(_ComparisonRules):
     text: str
     metrics: Metrics
     aligner: MetricAligner
-    protected: list[tuple[int, int]]
+    protected: SpanIndex
     past: _PastFigures
     quantities: list[Quantity]
     _sections: list[tuple[int, int, str]] | None = None
@@ -324,7 +380,7 @@ class _Run(_ComparisonRules):
         return _section_at(self._sections, pos)
 
     def judge(self, i: int, q: Quantity) -> Finding | None:
-        if _inside(self.protected, q.start, q.end):
+        if self.protected.contains(q.start, q.end, strict=True):
             return None
         if q.kind == "count" and self.text.startswith(FRAMING_FOLLOWERS, q.end):
             return None
@@ -347,8 +403,9 @@ class _Run(_ComparisonRules):
             return target
         if is_target:
             return self._plan(q, aligned)
-        if self.text[q.start - 1:q.start] == "前" and q.unit in ("名", "位"):
-            return self._top_n(q, aligned)
+        if self.text[q.start - 1:q.start] == "前" and q.unit in ("名", "位") \
+                or q.kind == "rank" and "前" in q.text and q.upper is not None:
+            return self._top_n(q, aligned)     # `前两名`, `全省前三名`
         if self.text.startswith(("位次", "个位次", "名次"), q.end) or q.text.endswith("位次"):
             return self._rank_move(q)
         if q.unit == "倍":
@@ -375,13 +432,24 @@ class _Run(_ComparisonRules):
             # long sentence names nothing, and an unrelated figure of the same unit would be held against it.
             aligned = [Alignment(a.profile, a.score * 0.5) for a in aligned if a.profile.key not in claimed
                        and not (a.profile.metric.custom and a.score < CUSTOM_FAR_SCORE)]
+        framing = q.unit in FRAMING_UNITS or q.kind in SKIP_KINDS
         if aligned:
             finding = self._against(q, aligned)
+        elif framing:
+            # `年满18周岁`, `三年来`: a framing figure no words tie to the metric is judged by value only
+            finding = self._unaligned(q)
+            return finding if finding.verdict == "supported" else None
         else:
             finding = self._unaligned(q)
-        if finding.verdict != "supported" and "每" in self.text[bounds[0]:q.start]:
+        if finding.verdict != "supported" and "每" in self.text[bounds[0]:q.start] and not framing \
+                and not self._per_metric(finding):
             return None        # `每半年至少研究一次`: a rule of frequency, not a figure of the year
         return finding
+
+    def _per_metric(self, finding: Finding) -> bool:
+        """Is the finding's metric itself a rate per period (`每月军事日天数`)? Then 每 states it."""
+        m = self.metrics.get(finding.metric) if finding.metric else None
+        return m is not None and ("每" in m.label or any("每" in a for a in m.aliases))
 
     def _claimed_before(self, i: int, q: Quantity, sentence_start: int) -> frozenset[str]:
         """Metrics aligned in their own clause to the earlier figures of `q`'s family in its sentence."""
@@ -443,6 +511,39 @@ class _Run(_ComparisonRules):
                 return self._finding(q, "contradicted", f"下年目标在数据中是“{plan}”", expected=figure.text)
         return None
 
+    def _rank_named(self, q: Quantity) -> MetricProfile | None:
+        """The rank metric the figure's sentence names before it (None when it names none)."""
+        start, _ = sentence_bounds(self.text, q)
+        left = self.text[start:q.start]
+        best, best_score = None, 0.0
+        for p in self.aligner.profiles:
+            if p.metric.kind != "rank":
+                continue
+            score = max((w for t, w in p.terms if t in left), default=0.0)
+            if score > best_score:
+                best, best_score = p, score
+        return best
+
+    def front_rank(self, q: Quantity) -> Finding | None:
+        """`征兵“五率”考评保持全省前列`: a rank without a number, held against the rank metric its sentence
+        names and that metric's scope; 前列 counts as the first FRONT_RANK_MAX places."""
+        if self.protected.contains(q.start, q.end, strict=True):
+            return None
+        if q.start >= self.plans_start and self._future_sentence(q):
+            return None            # `力争进入全省前列`: a target
+        p = self._rank_named(q)
+        if p is None:
+            return None            # no rank metric named: nothing in the data to hold it against
+        m = p.metric
+        if p.base_value is None:
+            return self._finding(q, "unsupported", f"对应“{m.label}”，但数据中该项未填，无法核对“前列”", m)
+        place = f"{m.scope or ''}第{_plain(p.base_value)}名"
+        if m.scope and q.scope and norm_name(m.scope) != norm_name(q.scope):
+            return self._finding(q, "contradicted", f"“{m.label}”的排名范围是{m.scope}（{place}），文中写的是{q.scope}", m)
+        if p.base_value <= FRONT_RANK_MAX:
+            return self._finding(q, "supported", f"“{m.label}”为{place}，属前列（按前{FRONT_RANK_MAX}名核对）", m)
+        return self._finding(q, "contradicted", f"“{m.label}”为{place}，不在前列（按前{FRONT_RANK_MAX}名核对）", m)
+
     def _top_n(self, q: Quantity, aligned: list[Alignment]) -> Finding:
         """`进入全市前两名`: a rank bound, true when the rank metric is at most N."""
         assert q.value is not None
@@ -454,6 +555,9 @@ class _Run(_ComparisonRules):
             return self._finding(q, "unsupported", "数据中没有排名指标，无法核对“前N名”")
         p = ranks[0]
         assert p.base_value is not None
+        if q.scope and p.metric.scope and norm_name(q.scope) != norm_name(p.metric.scope):
+            return self._finding(q, "contradicted", f"“{p.metric.label}”的排名范围是{p.metric.scope}，文中写的是{q.scope}",
+                                 p.metric)
         if p.base_value <= q.value:
             return self._finding(q, "supported", f"“{p.metric.label}”为第{_plain(p.base_value)}名，在前{q.text}之内",
                                  p.metric)
@@ -474,12 +578,15 @@ class _Run(_ComparisonRules):
     def _against(self, q: Quantity, aligned: list[Alignment]) -> Finding:
         best = aligned[0]
         m = best.profile.metric
-        if value_agrees(q, best.profile.base_value, self.text):
+        if value_agrees(q, best.profile.base_value, self.text, approx=m.approx):
             if q.kind == "rank" and q.scope and m.scope and norm_name(q.scope) != norm_name(m.scope):
                 return self._finding(q, "contradicted", f"“{m.label}”的排名范围是{m.scope}，文中写的是{q.scope}", m)
             return self._finding(q, "supported", f"与“{m.label}”一致", m)
         for other in aligned[1:]:
-            if other.score >= 0.8 * best.score and value_agrees(q, other.profile.base_value, self.text):
+            if best.qualifier > 0 and other.qualifier == 0:
+                break          # `配齐1名民兵连长`: the qualifier names the best metric; the other cannot absorb it
+            if other.score >= 0.8 * best.score and value_agrees(q, other.profile.base_value, self.text,
+                                                                 approx=other.profile.metric.approx):
                 om = other.profile.metric
                 return self._finding(q, "supported", f"与“{om.label}”一致", om)
         if m.value is None:
@@ -527,7 +634,7 @@ class _Run(_ComparisonRules):
             return places
         candidates = self.aligner.candidates(q)
         for p in candidates:
-            if value_agrees(q, p.base_value, self.text):
+            if value_agrees(q, p.base_value, self.text, approx=p.metric.approx):
                 return self._finding(q, "supported", f"上下文未点明指标，数值与“{p.metric.label}”一致", p.metric)
         for p in candidates:
             # Without words naming the metric, only a distinctive figure can be called last year's:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from pipeline.facts.align import (
     CHANGE_ANCHORS,
@@ -26,6 +27,7 @@ POINT_UNITS = frozenset({"个百分点", "百分点"})
 
 
 
+@lru_cache(maxsize=1024)
 def _expected(m: MetricValue) -> str | None:
     if m.value is None:
         return None

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -85,8 +86,11 @@ UNIT_STOP = frozenset({"地", "军", "当地", "本地", "我县", "本县", "�
 
 
 
+_NAME_MARKS_RE = re.compile(r"[\s“”\"'‘’「」《》]")
+
+
 def norm_name(text: str) -> str:
-    return re.sub(r"[\s“”\"'‘’「」《》]", "", text)
+    return _NAME_MARKS_RE.sub("", text)
 
 
 def _mask_pattern(text: str) -> re.Pattern[str] | None:
@@ -139,11 +143,21 @@ TARGET_WORDS = ("争创", "力争", "争取", "创建", "争当", "争做", "冲
 # ...unless the clause says it was achieved (`成功创建“X”`, `被命名为“X”`).
 ACHIEVED_WORDS = ("成功", "荣获", "获评", "评为", "命名", "授予", "摘得", "获得")
 _CLAUSE_BREAKS = "。；;！？\n，,"
+_CLAUSE_BREAK_RE = re.compile(f"[{re.escape(_CLAUSE_BREAKS)}]")
+
+
+@lru_cache(maxsize=8)
+def _clause_breaks(text: str) -> tuple[int, ...]:
+    """Every clause break of `text`, found once: a `text.rfind` per break character per quote scanned the
+    whole text for characters a report never uses, and made the check quadratic in its length."""
+    return tuple(m.start() for m in _CLAUSE_BREAK_RE.finditer(text))
 
 
 def _is_target(text: str, quote_start: int) -> bool:
     """Is the quote at `quote_start` the object of a goal verb in its own clause?"""
-    start = max(text.rfind(c, 0, quote_start) for c in _CLAUSE_BREAKS) + 1
+    breaks = _clause_breaks(text)
+    i = bisect_left(breaks, quote_start)
+    start = breaks[i - 1] + 1 if i > 0 else 0
     clause = QUOTE_RE.sub("", text[start:quote_start])      # `“践行强军目标…”“X”`: words inside quotes don't count
     return any(w in clause for w in TARGET_WORDS) and not any(w in clause for w in ACHIEVED_WORDS)
 
@@ -159,9 +173,20 @@ def _known_names(metrics: Metrics) -> str:
     return "\n".join(norm_name(p) for p in parts if p)
 
 
+@lru_cache(maxsize=64)
+def _proper_names(metrics: Metrics) -> str:
+    """Only the data's names (region, unit, superiors, partners), joined: a phrase inside a plan or a
+    highlight (`深入机关和中小学…`) must not make `和中小学` a known place."""
+    meta = metrics.meta
+    parts = [meta.region, meta.unit or "", *meta.superiors, *metrics.partners,
+             re.sub(r"(县|区|市|旗|镇|乡|街道)$", "", meta.region)]
+    return "\n".join(norm_name(p) for p in parts if p)
+
+
 def name_findings(text: str, metrics: Metrics) -> list[Finding]:
     findings: list[Finding] = []
     titles = [(m.start(), m.end()) for m in TITLE_RE.finditer(text)]
+    title_index = SpanIndex(titles)
     documents = (*metrics.documents, *known_documents(metrics.meta.profile))
     for match in TITLE_RE.finditer(text):
         title = match.group(1)
@@ -175,7 +200,7 @@ def name_findings(text: str, metrics: Metrics) -> list[Finding]:
     quotes: list[tuple[int, int]] = []
     previous_honour_end = -10
     for match in QUOTE_RE.finditer(text):
-        if _inside(titles, match.start(), match.end()):
+        if title_index.contains(match.start(), match.end(), strict=True):
             continue
         content = next(g for g in match.groups() if g is not None)
         before = text[max(0, match.start() - 8):match.start()]
@@ -196,23 +221,23 @@ def name_findings(text: str, metrics: Metrics) -> list[Finding]:
         else:
             findings.append(Finding(match.start(), match.end(), match.group(0), "unsupported", found=content,
                                     reason=f"荣誉“{content}”不在数据的“荣誉”（honours）中", kind="honour"))
-    shielded = titles + quotes
+    shielded = SpanIndex(titles + quotes)
     known = _known_names(metrics)
+    proper = _proper_names(metrics)
     for match in PLACE_RE.finditer(text):
         token = match.group(0)
         if inside_or_at(shielded, match.start(), match.end()):
             continue
-        if token in known:
+        if token in proper:
             findings.append(_name_finding(match.start(), match.end(), token, known))
         elif _looks_like_place(text, match.start(), token):
             findings.append(_name_finding(match.start(), match.end(), token, known))
-    placed = [(f.start, f.end) for f in findings if f.kind == "name"]
+    placed = SpanIndex([(f.start, f.end) for f in findings if f.kind == "name"])
     for match in INSTITUTION_RE.finditer(text):
         prefix = match.group(1)
-        if inside_or_at(shielded, match.start(), match.end()) or any(
-                s < match.end() and match.start() < e for s, e in placed):
+        if inside_or_at(shielded, match.start(), match.end()) or placed.overlaps(match.start(), match.end()):
             continue
-        if prefix in known:
+        if prefix in proper:
             findings.append(_name_finding(match.start(), match.end(), match.group(0), known, core=prefix))
         elif _looks_like_name_start(text, match.start(), prefix) and _token_edges(text, match.start(), match.end()):
             findings.append(_name_finding(match.start(), match.end(), match.group(0), known, core=prefix))
@@ -327,7 +352,33 @@ def _looks_like_name_start(text: str, start: int, prefix: str) -> bool:
     return not (start > 0 and text[start - 1] + prefix[0] in tags)
 
 
-def inside_or_at(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+class SpanIndex:
+    """Spans sorted by start, for containment and overlap tests in O(log n + k): spans here are short
+    (a 《title》 ≤ 82 characters, a quote ≤ 42), so only the spans starting shortly before a position can
+    reach it. A plain list scan per figure made a check quadratic in the length of the text."""
+
+    def __init__(self, spans: Sequence[tuple[int, int]]):
+        self.spans = sorted(spans)
+        self.starts = [s for s, _ in self.spans]
+        self.longest = max((e - s for s, e in self.spans), default=0)
+
+    def _near(self, start: int, end: int) -> Sequence[tuple[int, int]]:
+        lo = bisect_left(self.starts, start - self.longest)
+        hi = bisect_right(self.starts, end)
+        return self.spans[lo:hi]
+
+    def contains(self, start: int, end: int, *, strict: bool = False) -> bool:
+        if strict:
+            return any(s < start and end < e for s, e in self._near(start, end))
+        return any(s <= start and end <= e for s, e in self._near(start, end))
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return any(s < end and start < e for s, e in self._near(start, end))
+
+
+def inside_or_at(spans: list[tuple[int, int]] | SpanIndex, start: int, end: int) -> bool:
+    if isinstance(spans, SpanIndex):
+        return spans.contains(start, end)
     return any(s <= start and end <= e for s, e in spans)
 
 

@@ -27,7 +27,8 @@ TOP_FIELDS: tuple[str, ...] = ("meta", "metrics", *LIST_FIELDS)
 META_FIELDS: tuple[str, ...] = (
     "year", "region", "level", "unit", "reporter", "reporter_title", "superiors", "date", "profile",
 )
-METRIC_FIELDS: tuple[str, ...] = ("value", "previous", "unit", "scope", "note", "label", "kind", "section")
+METRIC_FIELDS: tuple[str, ...] = ("value", "previous", "unit", "scope", "note", "label", "kind", "section",
+                                  "aliases", "approx", "units")
 KINDS: tuple[str, ...] = ("count", "money", "percent", "rank")
 KNOWN_LEVELS: frozenset[str] = frozenset({"县", "区", "市", "县级市", "旗", "乡镇", "乡", "镇", "街道", "省"})
 LIST_LABELS = {
@@ -426,17 +427,59 @@ class _MetricRules(_FigureRules):
             self.warn(path, f"{key} 没有 value；视为“有此项但数字未知”，请写 value: null 以示确认。", key)
         return fields
 
-    def _unit(self, fields: dict[str, Any], path: DataPath, key: str, expected: str) -> str | None:
-        """The unit the figures are written in; None when it cannot measure this metric."""
+    def _unit(self, fields: dict[str, Any], path: DataPath, key: str, expected: str,
+              family: tuple[str, ...] = ()) -> str | None:
+        """The unit the figures are written in; None when it cannot measure this metric. A unit of the
+        catalog's family for the metric (项 for 协调解决实际问题 in 个) is the same count."""
         given = fields.get("unit")
         if given is None or str(given).strip() in ("", expected):
             return expected
         given = unicodedata.normalize("NFKC", str(given)).strip()
+        if given in family:
+            return expected
         fits, _ = _unit_fits(given, expected)
         if not fits:
-            self.error(path + ("unit",), f"{key}：单位“{given}”与指标单位“{expected}”不符；请改为 {expected}，或删除 unit 一项。", key)
+            also = f"（或 {'、'.join(family)}）" if family else ""
+            self.error(path + ("unit",), f"{key}：单位“{given}”与指标单位“{expected}”{also}不符；请改为 {expected}，"
+                                         "或删除 unit 一项。", key)
             return None
         return given
+
+    def extras(self, fields: dict[str, Any], path: DataPath, key: str, kind: str,
+               family: tuple[str, ...] = ()) -> dict[str, Any]:
+        """`aliases` (words the report names the metric by), `approx` (the data is itself approximate) and
+        `units` (other count units of the same figure), for catalog and custom keys alike."""
+        out: dict[str, Any] = {}
+        raw = fields.get("aliases")
+        if raw is not None:
+            items = _split_words(raw) if isinstance(raw, str) else raw
+            if not isinstance(items, list) or any(isinstance(a, dict | list) for a in items):
+                self.error(path + ("aliases",), f"{key}.aliases 应是别称的列表，如 [议武会, 党委议军会]。", key)
+            else:
+                aliases = tuple(str(a).strip() for a in items if a is not None and str(a).strip())
+                short = [a for a in aliases if len(a) < 2]
+                if short:
+                    self.error(path + ("aliases",), f"{key}.aliases 中“{'、'.join(short)}”太短；别称至少两个字，"
+                                                    "否则会在报告中到处命中。", key)
+                out["aliases"] = tuple(a for a in aliases if len(a) >= 2)
+        approx = fields.get("approx")
+        if approx is not None:
+            if not isinstance(approx, bool):
+                self.error(path + ("approx",), f"{key}.approx 应为 true 或 false，实际是“{approx}”。", key)
+            elif approx and kind == "rank":
+                self.error(path + ("approx",), f"{key}：名次没有约数；请删除 approx。", key)
+            else:
+                out["approx"] = approx
+        raw_units = fields.get("units")
+        if raw_units is not None:
+            items = _split_words(raw_units) if isinstance(raw_units, str) else raw_units
+            if not isinstance(items, list) or kind != "count":
+                self.error(path + ("units",), f"{key}.units 只用于数量指标，应是单位的列表，如 [项, 件]。", key)
+            else:
+                out["units"] = tuple(dict.fromkeys((*family, *(str(u).strip() for u in items if str(u).strip()))))
+        elif family:
+            out["units"] = family
+        return out
 
     def _value_pair(self, fields: dict[str, Any], path: DataPath, key: str, unit: str, target: str,
                     kind: str) -> tuple[Decimal | None, Decimal | None]:
@@ -457,9 +500,10 @@ class _MetricRules(_FigureRules):
                 self.warn(path + (name,), f"{key} 是目录指标，{name} 以目录为准（{getattr(entry, name)}），已忽略“{fields[name]}”。", key)
         if "label" in fields and fields["label"] not in (None, entry.label):
             self.warn(path + ("label",), f"{key} 是目录指标，名称以目录为准（{entry.label}），已忽略“{fields['label']}”。", key)
-        unit = self._unit(fields, path, key, entry.unit)
+        unit = self._unit(fields, path, key, entry.unit, entry.units)
         if unit is None:
             return None
+        extras = self.extras(fields, path, key, entry.kind, entry.units)
         scope = fields.get("scope")
         if entry.kind == "rank":
             value, scope_v = self.rank(fields.get("value"), path + ("value",), key, "value")
@@ -476,7 +520,7 @@ class _MetricRules(_FigureRules):
         note = fields.get("note")
         return MetricValue(key=key, label=entry.label, unit=entry.unit, section=entry.section, kind=entry.kind,
                            value=value, previous=previous, scope=str(scope) if scope else None,
-                           note=str(note) if note is not None else None)
+                           note=str(note) if note is not None else None, **extras)
 
     def custom(self, key: str, spec: Any, path: DataPath) -> MetricValue | None:
         fields = self._fields(key, spec, path)
@@ -508,9 +552,15 @@ class _MetricRules(_FigureRules):
             value = self.figure(fields.get("value"), path + ("value",), key, unit, kind, "value")
             previous = self.figure(fields.get("previous"), path + ("previous",), key, unit, kind, "previous")
         note = fields.get("note")
+        extras = self.extras(fields, path, key, kind)
         return MetricValue(key=key, label=label, unit=unit, section=str(section), kind=kind, value=value,
                            previous=previous, scope=str(scope) if scope else None,
-                           note=str(note) if note is not None else None, custom=True)
+                           note=str(note) if note is not None else None, custom=True, **extras)
+
+
+def _split_words(text: str) -> list[str]:
+    """`议武会、党委议军会` or `项, 件`: a list written as one string."""
+    return [part for part in re.split(r"[、，,；;\s]+", text) if part]
 
 
 class _Validator(_MetaRules, _MetricRules):

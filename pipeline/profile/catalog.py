@@ -38,6 +38,9 @@ class CatalogEntry:
     kind: str          # count | money | percent | rank
     section: str
     aliases: tuple[str, ...] = ()
+    # Other count units the same figure is written in (`协调解决实际问题17项` for a metric in 个): the
+    # catalog marks them per metric, so validation and checking accept the same family.
+    units: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -306,6 +309,10 @@ def load_catalog(profile: str = DEFAULT_PROFILE) -> dict[str, CatalogEntry]:
         aliases = spec.get("aliases") or ()
         if not isinstance(aliases, list | tuple) or not all(isinstance(a, str) for a in aliases):
             raise located.error(f"指标 {key} 的 aliases 应是字符串列表。", "metrics", key, "aliases")
+        units = spec.get("units") or ()
+        if not isinstance(units, list | tuple) or not all(isinstance(u, str) for u in units):
+            raise located.error(f"指标 {key} 的 units 应是字符串列表。", "metrics", key, "units")
         entries[key] = CatalogEntry(key=key, label=str(spec["label"]), unit=str(spec["unit"]), kind=str(spec["kind"]),
-                                    section=str(spec["section"]), aliases=tuple(aliases))
+                                    section=str(spec["section"]), aliases=tuple(aliases),
+                                    units=tuple(str(u) for u in units))
     return entries
