@@ -20,6 +20,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
 
 from starlette.datastructures import UploadFile
 
@@ -36,7 +37,8 @@ MAX_XLSX_XML = 8 * 1024 * 1024           # all .xml parts of an .xlsx, expanded
 MAX_XLSX_ROWS = 5000
 MAX_XLSX_COLUMNS = 60
 MAX_TEXT_METRICS = 2 * 1024 * 1024       # a .yaml/.json metrics file
-MAX_YAML_ALIASES = 100
+MAX_YAML_ALIASES = 1000
+MAX_YAML_EXPANDED = 100_000            # nodes once every alias is expanded
 MAX_NESTING = 40
 MAX_SHOWN_PROBLEMS = 30                  # problems listed on a page; the rest are counted
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
@@ -233,12 +235,24 @@ def _check_sheets(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], label:
 
 
 def _check_yaml(text: str, label: str, what: str) -> None:
+    """Walk the event stream once (nothing is constructed): the size the document would have once
+    every alias is expanded (an anchor's subtree counted again at each `*alias`), its depth, NaN."""
     import yaml
 
     loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    aliases = depth = 0
     nan = re.compile(r"[-+]?\.(?:nan|inf)", re.IGNORECASE)
+    anchored: dict[str, int] = {}
+    frames: list[list[Any]] = [[None, 0]]           # [anchor, expanded size so far]
+    aliases = 0
     loader = loader_cls(text)
+
+    def add(n: int) -> None:
+        frames[-1][1] += n
+        if sum(f[1] for f in frames) > MAX_YAML_EXPANDED:
+            raise UploadRejected(
+                f"{what}“{label}”使用的 YAML 引用（&锚点 和 *别名）展开后极大（超过 {MAX_YAML_EXPANDED} 项），"
+                "不像正常的指标文件；指标文件不需要引用，请把数字直接写出来。", status=413)
+
     try:
         while loader.check_event():
             event = loader.get_event()
@@ -246,21 +260,28 @@ def _check_yaml(text: str, label: str, what: str) -> None:
                 aliases += 1
                 if aliases > MAX_YAML_ALIASES:
                     raise UploadRejected(
-                        f"{what}“{label}”使用了过多的 YAML 引用（*别名，超过 {MAX_YAML_ALIASES} 个），"
-                        "展开后会极大；指标文件不需要引用，请把数字直接写出来。", status=413)
+                        f"{what}“{label}”使用了过多的 YAML 引用（*别名，超过 {MAX_YAML_ALIASES} 个）；"
+                        "指标文件不需要引用，请把数字直接写出来。", status=413)
+                add(anchored.get(event.anchor, 1))
             elif isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_NESTING:
+                frames.append([event.anchor, 0])
+                if len(frames) - 1 > MAX_NESTING:
                     raise UploadRejected(
                         f"{what}“{label}”第 {event.start_mark.line + 1} 行嵌套过深（超过 {MAX_NESTING} 层）；"
                         "指标文件只有两三层，请检查缩进。", status=400)
             elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-            elif (isinstance(event, yaml.ScalarEvent) and event.implicit[0] and not event.style
-                  and nan.fullmatch(event.value)):
-                raise UploadRejected(
-                    f"{what}“{label}”第 {event.start_mark.line + 1} 行的“{event.value}”不是数字"
-                    "（非数/无穷大）；请填写实际数字，不知道的写 null。", status=400)
+                anchor, size = frames.pop()
+                if anchor:
+                    anchored[anchor] = size + 1
+                add(size + 1)
+            elif isinstance(event, yaml.ScalarEvent):
+                if event.anchor:
+                    anchored[event.anchor] = 1
+                add(1)
+                if event.implicit[0] and not event.style and nan.fullmatch(event.value):
+                    raise UploadRejected(
+                        f"{what}“{label}”第 {event.start_mark.line + 1} 行的“{event.value}”不是数字"
+                        "（非数/无穷大）；请填写实际数字，不知道的写 null。", status=400)
     except yaml.YAMLError:
         return                      # the loader names the line in its own words
     finally:
