@@ -34,6 +34,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("bench_check", ["eval/bench.py", "check"]),
     ("bench_draft", ["eval/bench.py", "draft"]),
     ("bench_batch", ["eval/bench.py", "batch", "--ray"]),
+    ("bench_web", ["eval/bench.py", "web"]),
 ]
 
 
@@ -125,6 +126,11 @@ def headline() -> list[str]:
     add("check, 3,000-char report, p50", "—", lambda: f"{check['p50_ms']:.1f} ms")
     add("batch units/s, 2 workers (1,000 units)", "≥ 5",
         lambda: f"{next(r for r in batch['runs'] if r['workers'] == 2 and r['executor'] == 'local')['units_per_s']:.1f}")
+    web = _load("bench_web")
+    add("web under load: errors / search p95 (50 clients, 20 drafts running)", "0 / < 300 ms",
+        lambda: f"{web['error_count']} / {web['search_p95_ms']:.0f} ms")
+    add("web: RSS growth after 200 drafts / slowest hostile-upload refusal", "< 100 MB / < 1 s",
+        lambda: f"{web['rss_growth_mb']:+.0f} MB / {max(r['seconds'] for r in web['refusals']) * 1000:.0f} ms")
     if not rows:
         return []
     out = ["## Headline", "", "| measure | result | floor |", "|---|---|---|"]

@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,7 +230,10 @@ class JobStore:
         self.time_limit = time_limit
         self.keep_count, self.keep_days, self.keep_bytes = keep_count, keep_days, keep_bytes
         self.slots = _Slots(max_running)
+        # A fixed set of draft threads (not one per job): bounded threads, bounded malloc arenas.
+        self._pool = ThreadPoolExecutor(max_workers=max(1, max_running), thread_name_prefix="draft")
         self._live: dict[str, DraftJob] = {}
+        self._queue: list[DraftJob] = []         # drafts submitted, not yet given a worker thread
         self._lock = threading.Lock()
         self._db_lock = threading.Lock()
         self._db = sqlite3.connect(self.root / "jobs.sqlite3", check_same_thread=False, isolation_level=None)
@@ -341,8 +345,20 @@ class JobStore:
         with self._lock:
             return self._live.get(job_id)
 
+    def _recount(self) -> None:
+        """Jobs waiting for a worker see how many wait before them (those waiting for a slot first)."""
+        with self._lock:
+            queue = list(self._queue)
+        waiting = self.slots.queued()
+        for i, job in enumerate(queue):
+            with job.lock:
+                job.ahead = waiting + i
+
     def run_limited(self, job: DraftJob, work: Callable[[], Any]) -> Any:
         """Run `work` in a slot (waiting in line) under the job's deadline."""
+        with self._lock:
+            self._queue = [queued for queued in self._queue if queued is not job]
+        self._recount()
         self.slots.acquire(job)
         try:
             with job.lock:
@@ -371,7 +387,10 @@ class JobStore:
         if run_inline:
             _run_draft(*args)
         else:
-            threading.Thread(target=_run_draft, args=args, name=f"draft-{job_id[:8]}", daemon=True).start()
+            with self._lock:
+                self._queue.append(job)
+            self._recount()
+            self._pool.submit(_run_draft, *args)
         return job
 
     def _forget(self, job_id: str) -> None:
