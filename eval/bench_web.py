@@ -4,8 +4,9 @@ drafts for memory growth, and how fast hostile uploads are refused.
 Usage: .venv/bin/python eval/bench.py web [--searchers 50] [--rounds 4] [--concurrent-drafts 20]
                                           [--drafts 200] [--max-jobs 2]
 
-The server is the real app under uvicorn in this process, bound to 127.0.0.1 (nothing leaves the
-machine), over an index of corpus/reports. Phase 1: `--searchers` client threads each run `--rounds`
+The server is the real app under uvicorn in a child process (as `shuzhi serve` runs it), bound to
+127.0.0.1 (nothing leaves the machine), over an index of corpus/reports; its RSS is read from
+/proc/<pid>/status, so the load generator's own threads and memory are not counted. Phase 1: `--searchers` client threads each run `--rounds`
 searches while `--concurrent-drafts` drafts are submitted at the same moment and polled to the end
 (the queue holds all but `--max-jobs`). Phase 2: drafts until `--drafts` have finished in all, 20 at a
 time; the process RSS is read before phase 1 (after one warm-up draft and search, so imports and the
@@ -21,7 +22,6 @@ import io
 import shutil
 import socket
 import sys
-import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -42,8 +42,17 @@ QUERIES = ["民兵整组", "基干民兵集中轮训参训率", "征兵宣传发
 SECTIONS = ["", "systems", "duty", "plans"]
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+SERVER = """
+import sys, uvicorn
+from pathlib import Path
+from pipeline.web.app import create_app
+app = create_app(Path(sys.argv[1]), work_dir=Path(sys.argv[2]), max_jobs=int(sys.argv[4]), keep_count=10_000)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="error", limit_concurrency=1000)
+"""
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
@@ -79,11 +88,12 @@ def hostile_files() -> list[tuple[str, str, str, bytes]]:
 
 
 def main(argv: list[str]) -> int:
+    import os
+    import subprocess
+
     import httpx
-    import uvicorn
 
     from pipeline.index.hybrid import HybridIndex
-    from pipeline.web.app import create_app
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--searchers", type=int, default=50)
@@ -99,14 +109,22 @@ def main(argv: list[str]) -> int:
     index_dir = WORK / "index"
     reports = sorted(p for p in (ROOT / "corpus" / "reports").iterdir() if p.is_file())
     HybridIndex.open(index_dir, read_only=False).ingest(reports)
-    app = create_app(index_dir, work_dir=WORK / "data", max_jobs=args.max_jobs, keep_count=10_000)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(256)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off", limit_concurrency=1000))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    with socket.socket() as probe:           # a free loopback port for the child
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ANONYMIZED_TELEMETRY="False")
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(index_dir), str(WORK / "data"), str(port),
+                               str(args.max_jobs)], env=env, cwd=ROOT)
+    for _ in range(600):
+        try:
+            if httpx.get(base + "/draft", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        server.kill()
+        raise SystemExit("server did not start")
     headers = {"Origin": base}
     sample = SAMPLE.read_bytes()
     errors: list[str] = []
@@ -147,7 +165,7 @@ def main(argv: list[str]) -> int:
     # Warm-up: imports, the index, the profile.
     draft(0)
     search(0)
-    rss_before = rss_mb()
+    rss_before = rss_mb(server.pid)
 
     # Phase 1: searches while drafts run.
     with ThreadPoolExecutor(args.searchers + args.concurrent_drafts) as pool:
@@ -163,7 +181,7 @@ def main(argv: list[str]) -> int:
             batch = min(20, args.drafts - done)
             more_ms += list(pool.map(draft, range(done, done + batch)))
             done += batch
-    rss_after = rss_mb()
+    rss_after = rss_mb(server.pid)
 
     # Phase 3: hostile uploads.
     refusals: list[tuple[str, int, float]] = []
@@ -178,9 +196,12 @@ def main(argv: list[str]) -> int:
             if r.status_code not in (400, 413):
                 errors.append(f"hostile {name} answered {r.status_code}")
             refusals.append((what, r.status_code, took))
-    jobs_kept = app.state.jobs.count()
-    server.should_exit = True
-    thread.join(timeout=10)
+    import sqlite3
+
+    with sqlite3.connect(WORK / "data" / "jobs.sqlite3") as db:
+        jobs_kept = db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    server.terminate()
+    server.wait(timeout=20)
 
     s50, s95 = percentile(search_ms, 0.5), percentile(search_ms, 0.95)
     all_drafts = [t for t in draft_ms + more_ms if t == t]
