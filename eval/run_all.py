@@ -37,6 +37,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("bench_check", ["eval/bench.py", "check"]),
     ("bench_draft", ["eval/bench.py", "draft"]),
     ("bench_batch", ["eval/bench.py", "batch", "--ray"]),
+    ("bench_web", ["eval/bench.py", "web"]),
 ]
 
 
@@ -176,6 +177,13 @@ def headline() -> list[str]:
         lambda: f"{peer['parser_accuracy']:.3f} / {peer['extractor_accuracy']:.3f}")
     add("batch units/s, 2 workers (1,000 units)", "≥ 5",
         lambda: f"{next(r for r in batch['runs'] if r['workers'] == 2 and r['executor'] == 'local')['units_per_s']:.1f}")
+    web = _load("bench_web")
+    add("web under load: errors / search p95 (50 clients, 20 drafts running)", "0 / < 300 ms",
+        lambda: f"{web['error_count']} / {web['search_p95_ms']:.0f} ms")
+    add("web: RSS growth across 200 drafts after the load phase (from warm start) / slowest hostile-upload "
+        "refusal", "< 100 MB / < 1 s",
+        lambda: f"{web['rss_growth_mb']:+.0f} MB ({web['rss_growth_from_warm_mb']:+.0f} MB) / "
+                f"{max(r['seconds'] for r in web['refusals']) * 1000:.0f} ms")
     if not rows:
         return []
     out = ["## Headline", "", "| measure | result | floor |", "|---|---|---|"]

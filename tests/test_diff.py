@@ -217,3 +217,36 @@ def test_level_two_sections_fold_into_their_parent_so_years_still_pair() -> None
     duty = [s for s in diff.sections if s.key == "duty"]
     assert len(duty) == 1 and duty[0].heading_a == duty[0].heading_b == "一、立足岗位，提升履职能力"
     assert any("另组织专题辅导1次" in r for r in duty[0].removed)
+def test_reworded_sentence_is_paired_and_its_figure_counted():
+    from pipeline.facts.diff import diff_sentences
+
+    a = ["组织党委理论中心组专题学习四次。", "三是做好退役安置。", "县里召开议军会议。"]
+    b = ["县里召开议军会议。", "全年党委理论中心组专题学习党管武装工作五次。", "四是拥军优属扎实有效。"]
+    section = diff_sentences("duty", "x", "x", a, b)
+    assert [(c.a, c.b) for c in section.changed] == [(a[0], b[1])]
+    assert [(f.old, f.new) for f in section.changed[0].figures] == [("四次", "五次")]
+    # Unrelated sentences stay a deletion and an addition.
+    assert section.removed == ("三是做好退役安置。",) and section.added == ("四是拥军优属扎实有效。",)
+
+
+@pytest.mark.parametrize(("a", "b", "labels"), [
+    ("县财政拨付72万元补助自谋职业退役士兵146名。", "县财政拨付84万元补助自谋职业退役士兵158名。",
+     ["县财政拨付", "补助自谋职业退役士兵"]),            # never the figure before it
+    ("全县11个乡镇（街道）。", "全县12个乡镇（街道）。", ["全县"]),
+    ("建成党管武装工作规范化示范点的基层武装部长培训3期。", "建成党管武装工作规范化示范点的基层武装部长培训4期。",
+     ["示范点的基层武装部长培训"]),                       # whole words, at most 12 characters
+])
+def test_figure_labels_are_whole_words_without_other_figures(a, b, labels):
+    from pipeline.reading.segment import tokenize
+
+    changes = figure_changes(a, b)
+    assert [f.label for f in changes] == labels
+    for f in changes:
+        assert not any(ch.isdigit() for ch in f.label)
+        # Every label starts and ends on a word boundary of the sentence.
+        words = tokenize(b)
+        bounds = {0}
+        for w in words:
+            bounds.add(max(bounds) + len(w))
+        start = b.index(f.label)
+        assert start in bounds and start + len(f.label) in bounds

@@ -3,7 +3,12 @@
 Sections are paired by key (duty with duty, whatever the headings say this year); inside a
 section, sentences are aligned with difflib on the sentence lists. A sentence that disappeared
 and one that appeared in the same place are called "changed" when they are similar enough
-(character ratio ≥ 0.6), and the figures that differ between the two are listed old → new. The
+(character ratio ≥ 0.6), and the figures that differ between the two are listed old → new. A
+reworded sentence (`理论学习四次` → `全年理论学习五次`) can land anywhere in the section: what is left
+unpaired after that pass is paired once more, best first, when the two sentences with their figures
+masked are alike enough (`REWORDED_RATIO`, the better of the ordered character ratio and the overlap
+of character pairs, which survives reordering), so its figure changes are counted too. A figure's
+label is whole words (jieba) from its own clause, never another figure. The
 copied share — B's sentences found verbatim anywhere in A — is what a reviewer looks at first:
 a high share means last year's text (and perhaps last year's figures) was carried over.
 """
@@ -20,6 +25,8 @@ from typing import Any
 from pipeline.models import Report, Section
 
 CHANGED_RATIO = 0.6
+REWORDED_RATIO = 0.5       # figures masked; below this two sentences are a deletion and an addition
+LABEL_CHARS = 12
 
 SECTION_NAMES = {
     "opening": "开头", "duty": "履职", "systems": "制度落实", "foundation": "基础建设",
@@ -99,16 +106,36 @@ def _figures(sentence: str) -> list[tuple[int, int, str]]:
             if q.kind not in ("year", "date", "ordinal")]
 
 
-def _label_of(sentence: str, start: int, end: int) -> str:
-    """What a figure counts: the clause words right before it, or, when nothing stands there
-    (`11个乡镇（街道）和33个机关`), the words right after it."""
+def _label_of(sentence: str, start: int, end: int, figures: list[tuple[int, int, str]] | None = None) -> str:
+    """What a figure counts, in whole words: the clause words right before it (after any earlier
+    figure in that clause), or, when nothing stands there (`11个乡镇（街道）和33个机关`), the words
+    right after it (up to the next figure)."""
+    from pipeline.reading.segment import tokenize
+
+    spans = figures if figures is not None else _figures(sentence)
     head = sentence[:start]
     cut = max(head.rfind(p) for p in "，。；：、,;:（）()“”")
+    for _f_start, f_end, _text in spans:
+        if cut + 1 < f_end <= start:
+            cut = f_end - 1
     label = head[cut + 1:].strip().lstrip("和及与并共")
     if len(label) >= 2:
-        return label[-12:]
-    tail = re.split(r"[，。；：、,;:（）()“”\d]", sentence[end:], maxsplit=1)[0]
-    return tail.strip()[:12]
+        return _whole_words(tokenize(label), from_end=True)
+    stop = min([f_start for f_start, _e, _t in spans if f_start >= end] + [len(sentence)])
+    tail = re.split(r"[，。；：、,;:（）()“”]", sentence[end:stop], maxsplit=1)[0].strip()
+    return _whole_words(tokenize(tail), from_end=False) if tail else ""
+
+
+def _whole_words(words: list[str], *, from_end: bool) -> str:
+    """At most LABEL_CHARS characters of whole words, from the end (the words nearest the figure) or the start."""
+    chosen: list[str] = []
+    total = 0
+    for word in (reversed(words) if from_end else words):
+        if chosen and total + len(word) > LABEL_CHARS:
+            break
+        chosen.append(word)
+        total += len(word)
+    return "".join(reversed(chosen) if from_end else chosen).strip()
 
 
 def figure_changes(a: str, b: str) -> tuple[FigureChange, ...]:
@@ -123,7 +150,7 @@ def figure_changes(a: str, b: str) -> tuple[FigureChange, ...]:
         for k in range(max(len(olds), len(news))):
             old = olds[k] if k < len(olds) else None
             new = news[k] if k < len(news) else None
-            label = _label_of(b, new[0], new[1]) if new else _label_of(a, old[0], old[1]) if old else ""
+            label = _label_of(b, new[0], new[1], fb) if new else _label_of(a, old[0], old[1], fa) if old else ""
             changes.append(FigureChange(old=old[2] if old else "", new=new[2] if new else "", label=label))
     return tuple(changes)
 
@@ -133,6 +160,54 @@ def _ratio(a: str, b: str) -> float:
     if matcher.real_quick_ratio() < CHANGED_RATIO or matcher.quick_ratio() < CHANGED_RATIO:
         return 0.0
     return matcher.ratio()
+
+
+def _masked(sentence: str) -> str:
+    """The sentence without whitespace and with every figure replaced by one mark."""
+    out: list[str] = []
+    pos = 0
+    for start, end, _text in _figures(sentence):
+        out.append(sentence[pos:start])
+        out.append("#")
+        pos = end
+    out.append(sentence[pos:])
+    return _normal("".join(out))
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def reworded_ratio(a: str, b: str) -> float:
+    """How alike two sentences are once their figures are masked: the better of the ordered
+    character ratio and the Dice overlap of character pairs (which survives moved phrases)."""
+    ma, mb = _masked(a), _masked(b)
+    if not ma or not mb:
+        return 0.0
+    ordered = SequenceMatcher(None, ma, mb, autojunk=False).ratio()
+    ga, gb = _bigrams(ma), _bigrams(mb)
+    dice = 2 * len(ga & gb) / (len(ga) + len(gb)) if ga and gb else 0.0
+    return max(ordered, dice)
+
+
+def _pair_reworded(removed: list[str], added: list[str]) -> tuple[list[tuple[str, str, float]], list[str], list[str]]:
+    """Pair what is left of a section, best pairs first, when alike enough with figures masked."""
+    scored = sorted(((reworded_ratio(a, b), i, j) for i, a in enumerate(removed) for j, b in enumerate(added)),
+                    key=lambda t: (-t[0], t[1], t[2]))
+    pairs: list[tuple[int, int, float]] = []
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    for ratio, i, j in scored:
+        if ratio < REWORDED_RATIO:
+            break
+        if i in used_a or j in used_b:
+            continue
+        pairs.append((i, j, ratio))
+        used_a.add(i)
+        used_b.add(j)
+    pairs.sort(key=lambda t: t[1])
+    return ([(removed[i], added[j], r) for i, j, r in pairs],
+            [x for k, x in enumerate(removed) if k not in used_a], [x for k, x in enumerate(added) if k not in used_b])
 
 
 def _pair_block(olds: list[str], news: list[str]) -> tuple[list[tuple[int, int, float]], set[int], set[int]]:
@@ -175,6 +250,9 @@ def diff_sentences(key: str, heading_a: str | None, heading_b: str | None,
                 changed.append(ChangedSentence(a=a, b=b, ratio=round(ratio, 3), figures=figure_changes(a, b)))
             removed.extend(s for k, s in enumerate(sa[i1:i2]) if k not in used_a)
             added.extend(s for k, s in enumerate(sb[j1:j2]) if k not in used_b)
+    reworded, removed, added = _pair_reworded(removed, added)
+    for a, b, ratio in reworded:
+        changed.append(ChangedSentence(a=a, b=b, ratio=round(ratio, 3), figures=figure_changes(a, b)))
     return SectionDiff(key=key, heading_a=heading_a, heading_b=heading_b, added=tuple(added),
                        removed=tuple(removed), changed=tuple(changed), unchanged=unchanged)
 

@@ -1,27 +1,36 @@
-"""The web workbench (`shuzhi serve`): four server-rendered pages over the same library calls as the CLI.
+"""The web workbench (`shuzhi serve`): server-rendered pages over the same library calls as the CLI.
 
-起草 /draft, 审核 /review, 对比 /compare, 语料 /corpus. The routes parse the request, call
-`pipeline.facts.metrics`, `pipeline.drafting.draft`, `pipeline.facts.check`, `pipeline.facts.diff`, `pipeline.index.hybrid`, and
-render a Jinja2 template (autoescape on: every piece of report text is untrusted).
+起草 /draft, 审核 /review, 对比 /compare, 语料 /corpus, 历史记录 /history. The routes parse the
+request, call `pipeline.facts.metrics`, `pipeline.drafting.draft`, `pipeline.facts.check`,
+`pipeline.facts.diff`, `pipeline.index.hybrid`, and render a Jinja2 template (autoescape on: every
+piece of report text is untrusted).
 
 Safety, in one place (`_guard`): without a token only loopback Host names are served (a page on
 another site cannot reach the workbench through DNS rebinding); with a token every request must
-carry it (Bearer header, or the cookie set by one `?token=` visit); a POST from another origin is
-refused; bodies over the size limit get 413 before they are parsed. Every response carries a CSP
-that allows only this origin's scripts and styles, so templates have no inline script or style.
+carry it (Bearer header, or the cookie set by one `?token=` visit); every state-changing request
+must come from this origin: its `Origin` header must name this host and port (a missing or `null`
+Origin — a sandboxed frame, a privacy-stripped form — is refused), unless it carries the token in
+an `Authorization` header, which no other site's page can add. Bodies over the size limit get 413
+before they are parsed, and every upload's shape is checked (`uploads.check_shape`) before a parser
+sees it. Every response carries a CSP that allows only this origin's scripts and styles, so
+templates have no inline script or style. Drafts and reviews are jobs (`jobs.JobStore`): limited in
+number and time, kept on disk in the data folder, listed on 历史记录.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
+import json
 import shutil
 import tempfile
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -31,16 +40,27 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.errors import ShuzhiError
 from pipeline.facts.diff import SECTION_NAMES
 from pipeline.models import BAD_VERDICTS, VERDICTS, MetricProblem, Metrics
-from pipeline.output.check_html import KIND_NAMES, VERDICT_COLOURS, VERDICT_NAMES, render_report_spans
+from pipeline.output.check_html import KIND_NAMES, VERDICT_COLOURS, VERDICT_NAMES
 from pipeline.profile.catalog import DEFAULT_PROFILE, installed_profiles
 from pipeline.web import forms
 from pipeline.web.compare_view import compare_sections
-from pipeline.web.jobs import JobStore, valid_job_id
+from pipeline.web.jobs import (
+    DEFAULT_KEEP_BYTES,
+    DEFAULT_KEEP_COUNT,
+    DEFAULT_KEEP_DAYS,
+    DEFAULT_MAX_RUNNING,
+    DEFAULT_TIME_LIMIT,
+    DraftJob,
+    JobStore,
+    valid_job_id,
+)
 from pipeline.web.uploads import (
+    MAX_SHOWN_PROBLEMS,
     METRICS_SUFFIXES,
     REPORT_SUFFIXES,
     SavedUpload,
@@ -50,24 +70,35 @@ from pipeline.web.uploads import (
     save_upload,
     size_text,
 )
+from pipeline.web.views import blocks_from_text, check_view, metric_labels, office_words, review_view
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SAMPLE_METRICS = ROOT / "corpus" / "sample" / "metrics.yaml"
 TOKEN_COOKIE = "shuzhi_token"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 JOB_FILES = {
-    "draft.docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "draft-review.docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "draft.docx": DOCX_TYPE,
+    "draft-review.docx": DOCX_TYPE,
+    "edited.docx": DOCX_TYPE,
     "draft.md": "text/markdown; charset=utf-8",
     "draft.json": "application/json",
     "check.html": "text/html; charset=utf-8",
+}
+FILE_NAMES = {
+    "draft.docx": "Word 稿", "draft-review.docx": "带批注的审阅稿", "edited.docx": "修改后的 Word 稿",
+    "draft.md": "纯文本", "draft.json": "数据文件", "check.html": "核对报告",
 }
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 MAX_FILES_PER_REQUEST = 20
 BODY_SLACK = 256 * 1024                   # multipart headers and text fields on top of the files
+MAX_EDIT_CHARS = 200_000                  # an edited report sent for re-checking or for Word
 ENGINE_PREFIXES = ("template", "transformers:", "openai:")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+STATUS_TITLES = {400: "请求有误", 401: "需要访问令牌", 403: "拒绝访问", 404: "找不到这个页面", 405: "不支持的操作",
+                 413: "上传内容太大", 415: "文件类型不支持", 500: "服务出错了", 503: "服务繁忙"}
 
 
 def create_app(
@@ -78,19 +109,27 @@ def create_app(
     max_upload: int | None = None,
     allowed_hosts: Sequence[str] | None = None,
     run_jobs_inline: bool = False,
+    max_jobs: int = DEFAULT_MAX_RUNNING,
+    job_timeout: float = DEFAULT_TIME_LIMIT,
+    keep_count: int = DEFAULT_KEEP_COUNT,
+    keep_days: float = DEFAULT_KEEP_DAYS,
+    keep_bytes: int = DEFAULT_KEEP_BYTES,
 ) -> FastAPI:
     """Build the app. `index_dir`: the index of past reports (None: the 语料 page says none is set).
 
-    `token`: required on every request when set. `work_dir`: uploads and job outputs (default: a new
-    temporary folder). `max_upload`: bytes per file (default SHUZHI_MAX_UPLOAD or 10 MB).
-    `allowed_hosts`: Host names served without a token (default: loopback names). `run_jobs_inline`
-    drafts inside the request (tests); the server drafts in a background thread.
+    `token`: required on every request when set. `work_dir`: the data folder (job table, job files,
+    uploaded corpus; default: a new temporary folder — `shuzhi serve` passes a lasting one).
+    `max_upload`: bytes per file (default SHUZHI_MAX_UPLOAD or 10 MB). `allowed_hosts`: Host names
+    served without a token (default: loopback names). `run_jobs_inline` drafts inside the request
+    (tests); the server drafts in a background thread. `max_jobs` jobs run at once, each for at most
+    `job_timeout` seconds; finished jobs are kept up to `keep_count` / `keep_days` / `keep_bytes`.
     """
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="shuzhi-web-"))
     work.mkdir(parents=True, exist_ok=True)
     limit = max_upload if max_upload is not None else max_upload_bytes()
     hosts = frozenset(h.lower() for h in (allowed_hosts or LOOPBACK_NAMES))
-    jobs = JobStore(work / "jobs")
+    jobs = JobStore(work, max_running=max_jobs, time_limit=job_timeout, keep_count=keep_count,
+                    keep_days=keep_days, keep_bytes=keep_bytes)
 
     app = FastAPI(title="shuzhi 述职报告工作台", docs_url=None, redoc_url=None, openapi_url=None)
     env = jinja2.Environment(
@@ -99,21 +138,30 @@ def create_app(
         undefined=jinja2.StrictUndefined,
     )
     env.globals.update(verdict_names=VERDICT_NAMES, section_names=SECTION_NAMES, kind_names=KIND_NAMES,
-                       verdicts=VERDICTS, bad_verdicts=BAD_VERDICTS)
+                       verdicts=VERDICTS, bad_verdicts=BAD_VERDICTS, file_names=FILE_NAMES)
     templates = Jinja2Templates(env=env)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(_BodyLimit, limit=limit * 4 + BODY_SLACK)
+    app.add_middleware(_HeadAsGet)
     app.state.work_dir = work
     app.state.jobs = jobs
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("active", name.split(".")[0])
         context.setdefault("error", None)
+        context.setdefault("errors", [])
         context.setdefault("max_upload", size_text(limit))
         return templates.TemplateResponse(request, name, context, status_code=status)
 
+    def error_html(message: str, status: int, active: str = "", back: str = "/draft") -> HTMLResponse:
+        """A Chinese error page with a way back; rendered without the request (also from `_guard`)."""
+        html = env.get_template("error.html").render(
+            message=message, status=status, title=STATUS_TITLES.get(status, "出错了"), active=active,
+            back=back, back_name=_back_name(back), error=None, errors=[], max_upload=size_text(limit))
+        return HTMLResponse(html, status_code=status)
+
     def error_page(request: Request, message: str, status: int, active: str = "") -> HTMLResponse:
-        return page(request, "error.html", status=status, message=message, active=active)
+        return error_html(message, status, active, back=f"/{active}" if active else "/draft")
 
     def request_dir() -> Path:
         return Path(tempfile.mkdtemp(prefix="req-", dir=work))
@@ -127,8 +175,8 @@ def create_app(
         if response is None and token is not None:
             supplied = _supplied_token(request)
             if supplied is None or not hmac.compare_digest(supplied.encode(), token.encode()):
-                response = _plain(401, "未授权：请使用启动时给出的访问令牌打开本页（网址后加 ?token=令牌），"
-                                       "或在请求头加 Authorization: Bearer 令牌。")
+                response = error_html("未授权：请使用启动时给出的访问令牌打开本页（网址后加 ?token=令牌），"
+                                      "或在请求头加 Authorization: Bearer 令牌。令牌请向启动工作台的同事索取。", 401)
             elif request.query_params.get("token") is not None:
                 # Logged in by URL once: keep the token in a cookie and drop it from the address bar.
                 rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
@@ -138,7 +186,7 @@ def create_app(
         if response is None:
             declared = request.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > limit * 4 + BODY_SLACK:
-                response = _plain(413, f"上传内容太大：每个文件不能超过 {size_text(limit)}。请上传更小的文件。")
+                response = error_html(f"上传内容太大：每个文件不能超过 {size_text(limit)}。请上传更小的文件。", 413)
         if response is None:
             response = await call_next(request)
         if set_cookie:
@@ -147,23 +195,34 @@ def create_app(
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # "same-origin", not "no-referrer": under no-referrer a browser sends `Origin: null` even on this
+        # page's own forms, which the same-origin check must refuse.
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     def _refuse(request: Request) -> Response | None:
         host = (request.url.hostname or "").lower().strip("[]")
         if token is None and host not in hosts and not _is_loopback(host):
-            return _plain(400, f"拒绝访问：本工作台只接受本机地址（如 127.0.0.1）的访问，收到的主机名是“{host}”。"
-                               "如需让其他电脑访问，请用 --host 和 --token 启动。")
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            origin = request.headers.get("origin")
-            if origin and origin != "null":
-                parts = urlsplit(origin)
-                if (parts.hostname or "").lower() != host or (parts.port or _default_port(parts.scheme)) != (
-                        request.url.port or _default_port(request.url.scheme)):
-                    return _plain(403, "拒绝访问：这个提交来自其他网站。请直接在工作台页面上操作。")
+            return error_html(f"拒绝访问：本工作台只接受本机地址（如 127.0.0.1）的访问，收到的主机名是“{host}”。"
+                              "如需让其他电脑访问，请用 --host 启动并设置访问令牌（环境变量 SHUZHI_TOKEN）。", 400)
+        if request.method not in SAFE_METHODS and not _same_origin(request, host, token):
+            return error_html("拒绝访问：这个提交不是从本工作台的页面发出的（可能来自其他网站或嵌入的页面）。"
+                              "请直接在工作台页面上操作。", 403)
         return None
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_html(f"找不到这个页面：{request.url.path}。请从上方的菜单进入。", 404)
+        if exc.status_code == 405:
+            return error_html("不支持这样打开本页面；请从上方的菜单进入后操作。", 405)
+        return error_html(str(exc.detail), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        return error_html(f"服务出错了（{type(exc).__name__}）。请回到上一页重试；如果再次出现，请把这个页面的地址"
+                          "和出错时间告诉维护人员。", 500)
 
     # ------------------------------------------------------------------ shared pieces
 
@@ -186,6 +245,33 @@ def create_app(
             return error_page(request, "本安装没有附带样例指标文件（corpus/sample/metrics.yaml）。", 404)
         return FileResponse(SAMPLE_METRICS, media_type="application/x-yaml", filename="metrics.yaml")
 
+    @app.get("/template/metrics.xlsx")
+    async def template_xlsx() -> Response:
+        from pipeline.facts.metrics_template import template_xlsx_bytes
+
+        data = await run_in_threadpool(template_xlsx_bytes, DEFAULT_PROFILE)
+        return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": _attachment("指标模板.xlsx", "metrics-template.xlsx")})
+
+    @app.get("/template/metrics.yaml")
+    async def template_yaml() -> Response:
+        from pipeline.facts.metrics_template import template_yaml as make
+
+        return Response(make(DEFAULT_PROFILE), media_type="application/x-yaml; charset=utf-8",
+                        headers={"Content-Disposition": _attachment("指标模板.yaml", "metrics-template.yaml")})
+
+    def labels_for(metrics: Metrics | None = None) -> dict[str, str]:
+        return metric_labels(metrics, DEFAULT_PROFILE)
+
+    def problem_lines(problems: Sequence[MetricProblem], labels: dict[str, str]) -> list[str]:
+        """One line per problem, in the office's words, at most MAX_SHOWN_PROBLEMS then a count."""
+        errors = [p for p in problems if p.severity == "error"]
+        lines = [(f"{p.where}：" if p.location else "") + office_words(p.message, labels)
+                 for p in errors[:MAX_SHOWN_PROBLEMS]]
+        if len(errors) > MAX_SHOWN_PROBLEMS:
+            lines.append(f"……还有 {len(errors) - MAX_SHOWN_PROBLEMS} 处错误未列出；请先改好上面这些后重新上传。")
+        return lines
+
     # ------------------------------------------------------------------ 起草
 
     def draft_page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
@@ -198,12 +284,13 @@ def create_app(
         context.setdefault("seed", "0")
         context.setdefault("mode", "form")
         context.setdefault("prefilled", False)
+        context.setdefault("file_label", "")
         profile = context.pop("profile", None) or DEFAULT_PROFILE
         return page(request, "draft.html", status=status, groups=forms.catalog_groups(profile),
                     profile=profile, profiles=[(p.name, p.title or p.name) for p in installed_profiles()],
                     meta_fields=forms.META_FIELDS, list_fields=forms.LIST_FIELDS,
                     list_label=forms.list_label, list_hints=forms.LIST_HINTS,
-                    has_sample=SAMPLE_METRICS.is_file(), **context)
+                    has_sample=SAMPLE_METRICS.is_file(), queued=jobs.slots.queued(), **context)
 
     def chosen_profile(name: str) -> str:
         """The form's profile (a township form has township fields); unknown names fall back to the default."""
@@ -234,125 +321,272 @@ def create_app(
         spec = engine_spec if engine == "other" else engine
         if not spec.startswith(ENGINE_PREFIXES) or (spec != "template" and ":" not in spec):
             return draft_page(request, 400, general_errors=[
-                f"生成引擎“{spec or '（空）'}”无效：请选 template，或在“其他引擎”中写 transformers:模型目录 "
-                "或 openai:地址#模型名。"], **keep)
+                f"生成方式“{spec or '（空）'}”无效：在“高级设置”里选“标准模板”，或在“其他生成方式”中写 "
+                "transformers:模型目录 或 openai:地址#模型名。"], **keep)
         seed_text = keep["seed"]
         if not seed_text.isdigit() or int(seed_text) > 2**31:
             return draft_page(request, 400, general_errors=[
-                f"随机种子应为 0 到 {2**31} 之间的整数，收到“{seed_text}”。"], **keep)
+                f"“高级设置”中的句式编号应为 0 到 {2**31} 之间的整数，收到“{seed_text}”。"], **keep)
         folder = request_dir()
+        labels = labels_for()
         try:
             metrics_upload = form.get("metrics_file")
+            source_file: tuple[Path, str] | None = None
             if is_present(metrics_upload):
                 saved = save_upload(metrics_upload, folder, allowed=METRICS_SUFFIXES, what="指标文件",
                                     max_bytes=limit)
                 try:
                     metrics = _relabel(await run_in_threadpool(load_metrics, saved.path), saved)
                 except MetricsError as exc:
-                    problems = [(_where(p.location), p.message) for p in exc.problems if p.severity == "error"]
-                    return draft_page(request, 400, mode="file", file_problems=problems,
+                    return draft_page(request, 400, mode="file", file_problems=problem_lines(exc.problems, labels),
                                       file_label=saved.label, **keep)
+                source_file = (saved.path, saved.path.suffix)
             else:
+                mapping = forms.mapping_from_form(form, keep["profile"])
                 try:
-                    metrics = metrics_from_mapping(forms.mapping_from_form(form, keep["profile"]), source="表单")
+                    metrics = metrics_from_mapping(mapping, source="表单")
                 except MetricsError as exc:
                     by_field, general = forms.field_errors(exc.problems)
-                    return draft_page(request, 400, field_errors=by_field, general_errors=general, **keep)
+                    by_field = {k: [office_words(m, labels) for m in v] for k, v in by_field.items()}
+                    return draft_page(request, 400, field_errors=by_field,
+                                      general_errors=[office_words(m, labels) for m in general], **keep)
             prior = None
             prior_upload = form.get("prior_file")
+            prior_file: Path | None = None
             if is_present(prior_upload):
                 saved_prior = save_upload(prior_upload, folder, allowed=METRICS_SUFFIXES, what="上年指标文件",
                                           max_bytes=limit)
                 try:
                     prior = await run_in_threadpool(load_metrics, saved_prior.path, profile=metrics.meta.profile)
                 except MetricsError as exc:
-                    problems = [(_where(p.location), p.message) for p in exc.problems if p.severity == "error"]
-                    return draft_page(request, 400, mode="file", file_problems=problems,
+                    return draft_page(request, 400, mode="file", file_problems=problem_lines(exc.problems, labels),
                                       file_label=saved_prior.label, **keep)
+                prior_file = saved_prior.path
+            # The job folder keeps the metrics it was drafted from: live re-checking loads them again.
+            job_id = jobs.create("draft", label=metrics.source or "")
+            target = jobs.folder(job_id)
+            if source_file is not None:
+                shutil.copyfile(source_file[0], target / f"metrics{source_file[1]}")
+            else:
+                (target / "metrics.json").write_text(json.dumps(mapping, ensure_ascii=False), encoding="utf-8")
+            if prior_file is not None:
+                shutil.copyfile(prior_file, target / f"prior{prior_file.suffix}")
         except UploadRejected as exc:
             return draft_page(request, exc.status, general_errors=[str(exc)], **keep)
         except ShuzhiError as exc:
-            return draft_page(request, 400, general_errors=[_hide(str(exc), folder)], **keep)
+            return draft_page(request, 400, general_errors=[office_words(_hide(str(exc), folder), labels)], **keep)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        job = await run_in_threadpool(jobs.start_draft, metrics, engine=spec, seed=int(seed_text), prior=prior,
-                                      index=open_index(), run_inline=run_jobs_inline)
-        return RedirectResponse(f"/draft/jobs/{job.job_id}", status_code=303)
+        await run_in_threadpool(jobs.start_draft, metrics, engine=spec, seed=int(seed_text), prior=prior,
+                                index=open_index(), run_inline=run_jobs_inline, job_id=job_id)
+        return RedirectResponse(f"/draft/jobs/{job_id}", status_code=303)
+
+    def result_page(request: Request, kind: str, job_id: str) -> HTMLResponse:
+        row = jobs.row(job_id)
+        if row is None or row.kind != kind:
+            what = "起草" if kind == "draft" else "审核"
+            return error_page(request, f"找不到这个{what}任务：编号无效，或已按保存期限清理。"
+                                       "可在“历史记录”里查看保存着的任务。", 404, kind)
+        live: DraftJob | None = jobs.get(job_id)
+        if row.status in ("queued", "running") and live is not None:
+            return page(request, "job.html", job=live.to_json(), job_id=job_id, active=kind, row=row)
+        if row.status != "done":
+            return page(request, "job.html", job={"status": "error", "error": row.error or "任务没有完成。"},
+                        job_id=job_id, active=kind, row=row)
+        view = jobs.view(job_id)
+        if view is None:
+            return error_page(request, "这个任务的结果文件不见了（可能被手工删除）；请重新提交。", 404, kind)
+        edited = jobs.folder(job_id) / "edited.txt"
+        text = edited.read_text(encoding="utf-8") if edited.is_file() else view["text"]
+        files = [n for n in JOB_FILES if n in jobs.files(job_id)]
+        return page(request, "result.html", active=kind, job_id=job_id, row=row, view=view,
+                    report_html=Markup(view["report_html"]), edit_text=text, files=files,
+                    job={"status": "done"})
 
     @app.get("/draft/jobs/{job_id}")
     async def draft_job_page(request: Request, job_id: str) -> HTMLResponse:
-        job = jobs.get(job_id)
-        if job is None:
-            return error_page(request, "找不到这个起草任务：编号无效，或服务已重启。请回到“起草”页重新生成。", 404, "draft")
-        state = job.to_json()
-        result = job.result if state["status"] == "done" else None
-        context: dict[str, Any] = {"job": state, "job_id": job.job_id, "active": "draft"}
-        if result is not None:
-            context.update(report_html=Markup(render_report_spans(result.check)),
-                           summary=result.check.summary, ok=result.ok, title=result.draft.title,
-                           warnings=result.warnings[:10], files=[n for n in JOB_FILES if n in job.files],
-                           findings=result.check.findings)
-        return page(request, "job.html", **context)
+        return result_page(request, "draft", job_id)
+
+    @app.get("/review/jobs/{job_id}")
+    async def review_job_page(request: Request, job_id: str) -> HTMLResponse:
+        return result_page(request, "review", job_id)
 
     @app.get("/jobs/{job_id}")
     async def job_status(job_id: str) -> JSONResponse:
-        job = jobs.get(job_id)
-        if job is None:
+        live = jobs.get(job_id)
+        if live is not None:
+            return JSONResponse(live.to_json())
+        row = jobs.row(job_id)
+        if row is None:
             return JSONResponse({"error": "找不到这个任务（编号应为 32 位十六进制）。"}, status_code=404)
-        return JSONResponse(job.to_json())
+        return JSONResponse({"id": row.job_id, "status": row.status, "error": row.error, "done": 0, "total": 0,
+                             "phase": row.status_name, "messages": [], "ahead": 0,
+                             "files": sorted(jobs.files(row.job_id) & set(JOB_FILES))})
 
     @app.get("/jobs/{job_id}/files/{name}")
     async def job_file(request: Request, job_id: str, name: str) -> Response:
-        job = jobs.get(job_id) if valid_job_id(job_id) else None
-        if job is None or name not in JOB_FILES or name not in job.files:
-            allowed = "、".join(JOB_FILES)
-            return error_page(request, f"找不到这个文件：任务编号无效，或文件名不是 {allowed} 之一。", 404, "draft")
+        row = jobs.row(job_id) if valid_job_id(job_id) else None
+        if row is None or name not in JOB_FILES or name not in jobs.files(job_id):
+            allowed = "、".join(FILE_NAMES.values())
+            return error_page(request, f"找不到这个文件：任务编号无效、已被清理，或不是可下载的文件（{allowed}）。", 404,
+                              row.kind if row else "draft")
         # Attachment: check.html carries its own inline style, which this origin's CSP would block.
-        return FileResponse(job.out_dir / name, media_type=JOB_FILES[name], filename=name,
+        return FileResponse(jobs.folder(job_id) / name, media_type=JOB_FILES[name], filename=name,
                             content_disposition_type="attachment")
+
+    # ------------------------------------------------------------------ editing with live checking
+
+    checkers: OrderedDict[str, tuple[Metrics, Metrics | None, tuple, dict[str, str]]] = OrderedDict()
+
+    def job_checker(job_id: str) -> tuple[Metrics, Metrics | None, tuple, dict[str, str]]:
+        """The metrics (and prior, past reports, labels) a job was checked against, loaded once."""
+        from pipeline.facts.metrics import load_metrics
+
+        if job_id in checkers:
+            checkers.move_to_end(job_id)
+            return checkers[job_id]
+        folder = jobs.folder(job_id)
+        found = [p for p in sorted(folder.glob("metrics.*")) if p.suffix in METRICS_SUFFIXES]
+        if not found:
+            raise ShuzhiError("这个任务没有保存指标文件，不能重新核对；请重新提交。")
+        metrics = load_metrics(found[0])
+        row = jobs.row(job_id)
+        if row is not None and row.label:
+            metrics = replace(metrics, source=row.label)
+        priors = [p for p in sorted(folder.glob("prior.*")) if p.suffix in METRICS_SUFFIXES]
+        prior = load_metrics(priors[0], profile=metrics.meta.profile) if priors else None
+        index = open_index()
+        past = tuple(index.past_reports(metrics.meta.region, before_year=metrics.meta.year)) if index else ()
+        checkers[job_id] = (metrics, prior, past, labels_for(metrics))
+        while len(checkers) > 16:
+            checkers.popitem(last=False)
+        return checkers[job_id]
+
+    async def edited_text(request: Request, job_id: str) -> tuple[str | None, Response | None]:
+        row = jobs.row(job_id)
+        if row is None or row.status != "done":
+            return None, JSONResponse({"error": "找不到这个任务，或它还没有完成。"}, status_code=404)
+        try:
+            if request.headers.get("content-type", "").startswith("application/json"):
+                body = await request.json()
+                text = body.get("text") if isinstance(body, dict) else None
+            else:
+                text = (await request.form()).get("text")
+        except Exception:  # noqa: BLE001 - a malformed body is the client's error
+            text = None
+        if not isinstance(text, str):
+            return None, JSONResponse({"error": "没有收到报告正文。"}, status_code=400)
+        if len(text) > MAX_EDIT_CHARS:
+            return None, JSONResponse({"error": f"正文太长（超过 {MAX_EDIT_CHARS} 字）。"}, status_code=413)
+        return text.replace("\r\n", "\n"), None
+
+    @app.post("/jobs/{job_id}/check")
+    async def recheck(request: Request, job_id: str) -> Response:
+        """The edited text checked by the same checker against the job's metrics; the coloured report back."""
+        from pipeline.facts.check import check_text
+
+        text, refused = await edited_text(request, job_id)
+        if refused is not None:
+            return refused
+        try:
+            metrics, prior, past, labels = await run_in_threadpool(job_checker, job_id)
+            result = await run_in_threadpool(check_text, text, metrics, prior=prior, past_texts=past)
+        except ShuzhiError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        view = check_view(result, labels)
+        return JSONResponse({k: view[k] for k in ("report_html", "summary", "ok", "bad")})
+
+    @app.post("/jobs/{job_id}/word")
+    async def save_word(request: Request, job_id: str) -> Response:
+        """The edited text through the same GB/T 9704 writer; kept in the job folder and downloaded."""
+        from pipeline.fsutil import atomic_write_text
+        from pipeline.output.docx_writer import write_docx
+
+        text, refused = await edited_text(request, job_id)
+        if refused is not None:
+            return error_page(request, json.loads(refused.body)["error"], refused.status_code)
+        blocks = blocks_from_text(text)
+        if not blocks:
+            return error_page(request, "正文是空的，没有可以保存的内容。", 400)
+        folder = jobs.folder(job_id)
+        await run_in_threadpool(write_docx, blocks, folder / "edited.docx")
+        atomic_write_text(folder / "edited.txt", text)
+        title = blocks[0].text[:60]
+        return FileResponse(folder / "edited.docx", media_type=DOCX_TYPE,
+                            headers={"Content-Disposition": _attachment(f"{title}.docx", "edited.docx")})
 
     # ------------------------------------------------------------------ 审核
 
     @app.get("/review")
     async def review_form(request: Request) -> HTMLResponse:
-        return page(request, "review.html", result=None)
+        return page(request, "review.html")
 
     @app.post("/review")
     async def review_submit(request: Request) -> Response:
         from pipeline.facts.check import check_file
+        from pipeline.facts.metrics import MetricsError
 
         form, rejected = await _read_form(request, error_page)
         if rejected is not None:
             return rejected
         if not is_present(form.get("report_file")) or not is_present(form.get("metrics_file")):
-            return page(request, "review.html", 400, result=None,
+            return page(request, "review.html", 400,
                         error="请同时选择“要核对的报告”（.docx/.txt/.md）和“本年指标文件”（.yaml/.json/.xlsx）。")
-        folder = request_dir()
+        job_id = jobs.create("review")
+        folder = jobs.folder(job_id)
         saved: list[SavedUpload] = []
+        labels = labels_for()
+        done = False
         try:
-            report = save_upload(form["report_file"], folder, allowed=REPORT_SUFFIXES, what="报告", max_bytes=limit)
+            report = save_upload(form["report_file"], folder / "in", allowed=REPORT_SUFFIXES, what="报告",
+                                 max_bytes=limit)
             saved.append(report)
-            metrics_file = save_upload(form["metrics_file"], folder, allowed=METRICS_SUFFIXES, what="指标文件",
+            metrics_file = save_upload(form["metrics_file"], folder / "in", allowed=METRICS_SUFFIXES, what="指标文件",
                                        max_bytes=limit)
             saved.append(metrics_file)
             prior = None
             if is_present(form.get("prior_file")):
-                prior = save_upload(form["prior_file"], folder, allowed=METRICS_SUFFIXES, what="上年指标文件",
+                prior = save_upload(form["prior_file"], folder / "in", allowed=METRICS_SUFFIXES, what="上年指标文件",
                                     max_bytes=limit)
                 saved.append(prior)
-            # Library calls are synchronous: run them off the event loop so job polling stays live.
-            result = await run_in_threadpool(check_file, report.path, metrics_file.path,
-                                             prior_path=prior.path if prior else None, index=open_index())
+            shutil.copyfile(metrics_file.path, folder / f"metrics{metrics_file.path.suffix}")
+            if prior is not None:
+                shutil.copyfile(prior.path, folder / f"prior{prior.path.suffix}")
+            live = DraftJob(job_id=job_id, out_dir=folder, sections=())
+
+            def work() -> Any:
+                jobs.set_status(job_id, "running")
+                return check_file(report.path, metrics_file.path, prior_path=prior.path if prior else None,
+                                  index=open_index())
+
+            try:
+                result = await asyncio.wait_for(run_in_threadpool(jobs.run_limited, live, work),
+                                                timeout=jobs.time_limit + 5)
+            except TimeoutError:
+                return page(request, "review.html", 503, error=f"核对超过了 {jobs.time_limit:.0f} 秒的时间上限，已放弃。"
+                                                               "请稍后重试，或把报告分成几份分别核对。")
             result = replace(result, source=report.label)
+            from pipeline.facts.metrics import load_metrics
+
+            metrics = await run_in_threadpool(load_metrics, metrics_file.path)
+            view = review_view(result, metrics, title=f"核对结果：{report.label}",
+                               labels_of_files={"report": report.label, "metrics": metrics_file.label,
+                                                "prior": prior.label if prior else ""})
+            jobs.finish(job_id, view=view, title=f"核对：{report.label}")
+            done = True
         except UploadRejected as exc:
-            return page(request, "review.html", exc.status, result=None, error=str(exc))
+            return page(request, "review.html", exc.status, error=str(exc))
+        except MetricsError as exc:
+            return page(request, "review.html", 400, errors=[
+                f"指标文件“{saved[1].label if len(saved) > 1 else ''}”有错误，请改好后重新上传："]
+                + problem_lines(exc.problems, labels))
         except ShuzhiError as exc:
-            return page(request, "review.html", 400, result=None, error=_shown(exc, folder, saved))
+            return page(request, "review.html", 400, errors=_lines(office_words(_shown(exc, folder, saved), labels)))
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        return page(request, "review.html", result=result, report_html=Markup(render_report_spans(result)),
-                    summary=result.summary, labels={"report": report.label, "metrics": metrics_file.label,
-                                                    "prior": prior.label if prior else ""})
+            shutil.rmtree(folder / "in", ignore_errors=True)
+            if not done:
+                jobs.delete(job_id)
+        return RedirectResponse(f"/review/jobs/{job_id}", status_code=303)
 
     # ------------------------------------------------------------------ 对比
 
@@ -389,6 +623,14 @@ def create_app(
             shutil.rmtree(folder, ignore_errors=True)
         return page(request, "compare.html", diff=diff, sections=compare_sections(diff),
                     labels={"a": a.label, "b": b.label})
+
+    # ------------------------------------------------------------------ 历史记录
+
+    @app.get("/history")
+    async def history(request: Request) -> HTMLResponse:
+        rows = await run_in_threadpool(jobs.history)
+        return page(request, "history.html", rows=rows, total=jobs.count(),
+                    keep={"count": jobs.keep_count, "days": int(jobs.keep_days), "size": size_text(jobs.keep_bytes)})
 
     # ------------------------------------------------------------------ 语料
 
@@ -428,14 +670,15 @@ def create_app(
     async def corpus(request: Request, q: str = "", section: str = "", k: int = 10) -> HTMLResponse:
         query = q.strip()[:200]
         if section and section not in SECTION_NAMES:
-            return await corpus_page(request, 400, query=query, error=f"部分“{section}”无效；可选：{'、'.join(SECTION_NAMES)}。")
+            names = "、".join(v for key, v in SECTION_NAMES.items() if key != "other")
+            return await corpus_page(request, 400, query=query, error=f"要检索的部分无效；可选：全部、{names}。")
         if not query:
             return await corpus_page(request, section=section)
         try:
             index = open_index()
             if index is None:
                 return await corpus_page(request, query=query, section=section, hits=[],
-                                   error="还没有索引：请先在下方上传往年报告，或用 shuzhi ingest 建立索引。")
+                                         error="还没有索引：请先在下方上传往年报告，或用 shuzhi ingest 建立索引。")
             hits = await run_in_threadpool(index.search, query, k=max(1, min(k, 50)), section=section or None)
         except ShuzhiError as exc:
             return await corpus_page(request, 400, query=query, section=section, error=str(exc))
@@ -513,6 +756,25 @@ class _BodyLimit:
         await self.app(scope, limited, send)
 
 
+class _HeadAsGet:
+    """HEAD answered as GET without the body (FastAPI routes declare GET only)."""
+
+    def __init__(self, app):  # noqa: ANN001 - an ASGI app
+        self.app = app
+
+    async def __call__(self, scope, receive, send):  # noqa: ANN001, ANN204 - ASGI signature
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message):  # noqa: ANN001, ANN202
+            if message["type"] == "http.response.body":
+                message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
+            await send(message)
+
+        await self.app(dict(scope, method="GET"), receive, headers_only)
+
+
 async def _read_form(request: Request, error_page) -> tuple[FormData, Response | None]:  # noqa: ANN001
     try:
         form = await request.form(max_files=MAX_FILES_PER_REQUEST, max_fields=500)
@@ -541,17 +803,23 @@ def _hide(message: str, folder: Path) -> str:
     return message.replace(str(folder) + "/", "").replace(str(folder), "")
 
 
-def _where(location: str) -> str:
-    """`line 12, column 5` / `cell C7` as a secretary reads them: 第 12 行第 5 列 / 单元格 C7."""
-    return MetricProblem(source="", location=location, message="").where
+def _lines(message: str) -> list[str]:
+    """A library message that lists several problems (`；` or new lines) as one line each."""
+    parts = [p.strip() for p in message.replace("\r", "").split("\n") if p.strip()]
+    return parts or [message]
+
+
+def _back_name(back: str) -> str:
+    return {"/draft": "起草", "/review": "审核", "/compare": "对比", "/corpus": "语料",
+            "/history": "历史记录"}.get(back, "首页")
+
+
+def _attachment(name: str, ascii_name: str) -> str:
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
-
-
-def _plain(status: int, message: str) -> Response:
-    return Response(message + "\n", status_code=status, media_type="text/plain; charset=utf-8")
 
 
 def _supplied_token(request: Request) -> str | None:
@@ -559,6 +827,28 @@ def _supplied_token(request: Request) -> str | None:
     if header.lower().startswith("bearer "):
         return header[7:].strip()
     return request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE)
+
+
+def _same_origin(request: Request, host: str, token: str | None) -> bool:
+    """A state-changing request came from this workbench's own page.
+
+    The `Origin` header must be present, not `null` and name this scheme's host and port. A request
+    carrying the token in `Authorization` passes (scripts and tools; no other site's page can add
+    that header without a CORS preflight, which this app never grants)."""
+    header = request.headers.get("authorization", "")
+    if token is not None and header.lower().startswith("bearer ") and hmac.compare_digest(
+            header[7:].strip().encode(), token.encode()):
+        return True
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return False
+    parts = urlsplit(origin)
+    try:
+        port = parts.port or _default_port(parts.scheme)
+    except ValueError:
+        return False
+    return ((parts.hostname or "").lower() == host
+            and port == (request.url.port or _default_port(request.url.scheme)))
 
 
 def _is_loopback(host: str) -> bool:

@@ -19,21 +19,22 @@ from pipeline.models import MetricProblem, Metrics
 from pipeline.profile.catalog import CatalogEntry, load_catalog
 
 META_FIELDS: tuple[tuple[str, str, str], ...] = (
-    # (name, label, placeholder); placeholders are fictional examples
-    ("year", "述职年度（必填）", "2023"),
-    ("region", "地区名称（必填）", "青岚县"),
-    ("level", "行政级别", "县 / 区 / 乡镇"),
-    ("unit", "单位", "青岚县人武部"),
-    ("reporter", "述职人", "张某某（可不填）"),
-    ("reporter_title", "职务", "县委书记、县人武部党委第一书记"),
-    ("superiors", "向谁述职（用顿号或逗号分隔）", "市委、市政府、军分区党委"),
-    ("date", "述职日期", "2024-01-12"),
+    # (name, label, hint shown under the box). No placeholders: a grey example inside an empty box
+    # reads as a filled value. The examples are fictional.
+    ("year", "述职年度（必填）", "填四位年份，例如述职的是去年就填去年"),
+    ("region", "地区名称（必填）", "填本县（区、乡镇）的全称"),
+    ("level", "行政级别", "填 县、区 或 乡镇"),
+    ("unit", "单位", "例：××县人武部"),
+    ("reporter", "述职人", "可不填"),
+    ("reporter_title", "职务", "例：县委书记、县人武部党委第一书记"),
+    ("superiors", "向谁述职", "用顿号或逗号分隔，例：市委、市政府、军分区党委"),
+    ("date", "述职日期", "写法：年-月-日，例：2024-01-12"),
 )
 LIST_FIELDS: tuple[str, ...] = ("honours", "documents", "partners", "plans", "highlights")
 LIST_HINTS = {
-    "honours": "每行一个，不加引号，如：践行强军目标先进单位",
-    "documents": "每行一个，不加书名号，如：青岚县征兵工作20条措施",
-    "partners": "每行一个，如：云溪镇竹坪村",
+    "honours": "每行一个，不加引号，例：践行强军目标先进单位",
+    "documents": "每行一个，不加书名号，例：××县征兵工作20条措施",
+    "partners": "每行一个乡镇、村或单位的名称",
     "plans": "每行一条明年的目标",
     "highlights": "每行一句必须写进报告的话",
 }

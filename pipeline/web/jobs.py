@@ -1,28 +1,65 @@
-"""Background draft jobs for the web workbench: one thread per job, progress polled as JSON.
+"""Jobs of the web workbench: drafts and reviews that survive a restart.
 
-`draft_report`'s `progress` callback (`DraftJob.on_progress`) receives `DraftEvent`s: `section_start`
-and `section_done` drive the current section and the count of sections written, `repair` and `done`
-become messages on the page. The job keeps the `DraftResult` in memory so the result page can colour
-the figures; the files live under `work_dir/jobs/<job id>/`.
+Every job has a row in a SQLite table (`<data>/jobs.sqlite3`, WAL, stdlib `sqlite3`) and a folder
+`<data>/jobs/<job id>/` holding what its pages need: the downloads, `view.json` (the coloured report,
+the findings, the summary) and the metrics file it was checked against (for live re-checking of an
+edited text). A result page reads the folder, never memory, so a restarted server shows yesterday's
+work; jobs that were queued or running when the server stopped are marked failed on start.
+
+At most `max_running` jobs run at once; the rest wait in order and their page shows how many are
+ahead. A job past `time_limit` seconds is stopped at its next progress step (the drafter reports
+each section) and marked failed; a thread cannot be killed, so a stuck library call keeps its slot
+until it returns, but the page says 超时 at the deadline.
+
+Retention: after each finished job the oldest finished jobs go first while there are more than
+`keep_count`, while they are older than `keep_days`, or while all job folders together exceed
+`keep_bytes`.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import sqlite3
 import threading
+import time
 import uuid
-from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ShuzhiError
 from pipeline.facts.diff import SECTION_NAMES
-from pipeline.models import Metrics
 
 JOB_ID_RE = re.compile(r"[0-9a-f]{32}")
-MAX_JOBS = 64          # finished jobs kept in memory; older ones are forgotten (their files stay on disk)
 MAX_MESSAGES = 50
+DEFAULT_MAX_RUNNING = 2
+DEFAULT_TIME_LIMIT = 300.0
+DEFAULT_KEEP_COUNT = 500
+DEFAULT_KEEP_DAYS = 180.0
+DEFAULT_KEEP_BYTES = 2 * 1024 * 1024 * 1024
+KIND_NAMES = {"draft": "起草", "review": "审核"}
+STATUS_NAMES = {"queued": "排队中", "running": "进行中", "done": "完成", "error": "失败"}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    label TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    finished REAL,
+    error TEXT,
+    ok INTEGER,
+    bad INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created);
+"""
 
 
 def valid_job_id(job_id: str) -> bool:
@@ -30,8 +67,14 @@ def valid_job_id(job_id: str) -> bool:
     return bool(JOB_ID_RE.fullmatch(job_id))
 
 
+class JobTimeout(Exception):
+    """Raised inside a job's progress callback once its deadline has passed."""
+
+
 @dataclass
 class DraftJob:
+    """The live state of a job while it runs (progress bar, phase, messages)."""
+
     job_id: str
     out_dir: Path
     sections: tuple[str, ...]              # section keys in writing order
@@ -44,6 +87,8 @@ class DraftJob:
     error: str | None = None
     result: Any = None                     # DraftResult when done
     files: dict[str, Path] = field(default_factory=dict)
+    deadline: float | None = None          # time.monotonic() after which the job stops
+    ahead: int = 0                         # jobs queued before this one
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -52,6 +97,9 @@ class DraftJob:
 
     def to_json(self) -> dict[str, Any]:
         with self.lock:
+            phase = self.phase
+            if self.status == "queued":
+                phase = f"排队中：前面还有 {self.ahead} 个任务" if self.ahead else self.phase
             return {
                 "id": self.job_id,
                 "status": self.status,
@@ -59,7 +107,8 @@ class DraftJob:
                 "total": len(self.sections),
                 "current": self.current,
                 "current_name": SECTION_NAMES.get(self.current or "", self.current or ""),
-                "phase": self.phase,
+                "phase": phase,
+                "ahead": self.ahead,
                 "messages": list(self.messages[-10:]),
                 "error": self.error,
                 "files": sorted(self.files),
@@ -73,8 +122,11 @@ class DraftJob:
         """`draft_report`'s progress callback: section events move the progress bar, the rest are notes.
 
         Section events for keys outside `sections` (the fixed closing) are ignored, so the bar ends at
-        `total`. A plain `str` (a message without a kind) is kept as a note.
+        `total`. A plain `str` (a message without a kind) is kept as a note. Past the deadline it
+        raises `JobTimeout`, which ends the draft at the next section.
         """
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise JobTimeout
         kind = getattr(event, "kind", None)
         key = getattr(event, "section", None)
         with self.lock:
@@ -100,72 +152,289 @@ class DraftJob:
                 self._note(str(event))
 
 
-class JobStore:
-    """In-memory registry of draft jobs; outputs under `root/<job id>/`."""
+class _Slots:
+    """At most `n` holders at a time, served in arrival order; `ahead(job)` counts who waits before."""
 
-    def __init__(self, root: Path):
-        self.root = root
-        self._jobs: OrderedDict[str, DraftJob] = OrderedDict()
+    def __init__(self, n: int):
+        self.n = max(1, n)
+        self.running = 0
+        self.waiting: list[DraftJob] = []
+        self.cond = threading.Condition()
+
+    def acquire(self, job: DraftJob) -> None:
+        with self.cond:
+            self.waiting.append(job)
+            self._recount()
+            while self.running >= self.n or self.waiting[0] is not job:
+                self.cond.wait()
+            self.waiting.pop(0)
+            self.running += 1
+            self._recount()
+            self.cond.notify_all()
+
+    def release(self) -> None:
+        with self.cond:
+            self.running -= 1
+            self.cond.notify_all()
+
+    def queued(self) -> int:
+        with self.cond:
+            return len(self.waiting)
+
+    def _recount(self) -> None:
+        for i, waiting in enumerate(self.waiting):
+            with waiting.lock:
+                waiting.ahead = i
+
+
+@dataclass(frozen=True)
+class JobRow:
+    job_id: str
+    kind: str
+    status: str
+    title: str
+    label: str
+    created: float
+    finished: float | None
+    error: str | None
+    ok: bool | None
+    bad: int
+    bytes: int
+
+    @property
+    def kind_name(self) -> str:
+        return KIND_NAMES.get(self.kind, self.kind)
+
+    @property
+    def status_name(self) -> str:
+        return STATUS_NAMES.get(self.status, self.status)
+
+    @property
+    def created_text(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.created))
+
+    @property
+    def url(self) -> str:
+        return f"/{self.kind}/jobs/{self.job_id}"
+
+
+class JobStore:
+    """Jobs in SQLite plus one folder each under `root/jobs/`; live progress in memory."""
+
+    def __init__(self, root: Path, *, max_running: int = DEFAULT_MAX_RUNNING,
+                 time_limit: float = DEFAULT_TIME_LIMIT, keep_count: int = DEFAULT_KEEP_COUNT,
+                 keep_days: float = DEFAULT_KEEP_DAYS, keep_bytes: int = DEFAULT_KEEP_BYTES):
+        self.root = Path(root)
+        self.jobs_dir = self.root / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.time_limit = time_limit
+        self.keep_count, self.keep_days, self.keep_bytes = keep_count, keep_days, keep_bytes
+        self.slots = _Slots(max_running)
+        # A fixed set of draft threads (not one per job): bounded threads, bounded malloc arenas.
+        self._pool = ThreadPoolExecutor(max_workers=max(1, max_running), thread_name_prefix="draft")
+        self._live: dict[str, DraftJob] = {}
+        self._queue: list[DraftJob] = []         # drafts submitted, not yet given a worker thread
         self._lock = threading.Lock()
+        self._db_lock = threading.Lock()
+        self._db = sqlite3.connect(self.root / "jobs.sqlite3", check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        # Jobs that were queued or running when the server stopped will never finish.
+        self._exec("UPDATE jobs SET status='error', finished=?, error=? WHERE status IN ('queued','running')",
+                   (time.time(), "服务重启时这个任务还没有完成；请重新提交。"))
+
+    # ------------------------------------------------------------------ database
+
+    def _exec(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._db_lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._db.close()
+
+    def row(self, job_id: str) -> JobRow | None:
+        if not valid_job_id(job_id):
+            return None
+        rows = self._exec("SELECT id, kind, status, title, label, created, finished, error, ok, bad, bytes "
+                          "FROM jobs WHERE id=?", (job_id,))
+        return _row(rows[0]) if rows else None
+
+    def history(self, limit: int = 200) -> list[JobRow]:
+        rows = self._exec("SELECT id, kind, status, title, label, created, finished, error, ok, bad, bytes "
+                          "FROM jobs ORDER BY created DESC LIMIT ?", (limit,))
+        return [_row(r) for r in rows]
+
+    def count(self) -> int:
+        return int(self._exec("SELECT COUNT(*) FROM jobs")[0][0])
+
+    def folder(self, job_id: str) -> Path:
+        if not valid_job_id(job_id):
+            raise ValueError("invalid job id")
+        return self.jobs_dir / job_id
+
+    def view(self, job_id: str) -> dict[str, Any] | None:
+        """What the result page shows (written by `finish`), or None."""
+        path = self.folder(job_id) / "view.json"
+        if not path.is_file():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def files(self, job_id: str) -> set[str]:
+        folder = self.folder(job_id)
+        return {p.name for p in folder.iterdir() if p.is_file()} if folder.is_dir() else set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def create(self, kind: str, *, title: str = "", label: str = "") -> str:
+        job_id = uuid.uuid4().hex
+        self.folder(job_id).mkdir(parents=True)
+        self._exec("INSERT INTO jobs(id, kind, status, title, label, created) VALUES (?,?,?,?,?,?)",
+                   (job_id, kind, "queued", title, label, time.time()))
+        return job_id
+
+    def delete(self, job_id: str) -> None:
+        """Forget a job and its folder (a review whose upload was refused)."""
+        shutil.rmtree(self.folder(job_id), ignore_errors=True)
+        self._exec("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    def set_status(self, job_id: str, status: str) -> None:
+        self._exec("UPDATE jobs SET status=? WHERE id=?", (status, job_id))
+
+    def finish(self, job_id: str, *, view: dict[str, Any] | None, error: str | None = None,
+               title: str | None = None) -> None:
+        """Record the outcome: `view` is written to the job folder first, then the row says done."""
+        from pipeline.fsutil import atomic_write_text
+
+        folder = self.folder(job_id)
+        if view is not None:
+            atomic_write_text(folder / "view.json", json.dumps(view, ensure_ascii=False))
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+        ok = None if view is None else int(bool(view.get("ok")))
+        bad = int(view.get("bad", 0)) if view else 0
+        self._exec("UPDATE jobs SET status=?, finished=?, error=?, ok=?, bad=?, bytes=?, "
+                   "title=COALESCE(?, title) WHERE id=?",
+                   ("error" if error else "done", time.time(), error, ok, bad, size, title, job_id))
+        self.prune()
+
+    def prune(self) -> list[str]:
+        """Remove the oldest finished jobs beyond the count, age or size limits; returns their ids."""
+        rows = self._exec("SELECT id, created, bytes FROM jobs WHERE status IN ('done','error') "
+                          "ORDER BY created ASC")
+        total = sum(r[2] for r in rows)
+        count = self.count()
+        cutoff = time.time() - self.keep_days * 86400
+        removed: list[str] = []
+        for job_id, created, size in rows:
+            if count <= self.keep_count and created >= cutoff and total <= self.keep_bytes:
+                break
+            shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+            self._exec("DELETE FROM jobs WHERE id=?", (job_id,))
+            removed.append(job_id)
+            count -= 1
+            total -= size
+        return removed
+
+    # ------------------------------------------------------------------ live drafts
 
     def get(self, job_id: str) -> DraftJob | None:
+        """The live state of a queued or running job (None once it has finished)."""
         if not valid_job_id(job_id):
             return None
         with self._lock:
-            return self._jobs.get(job_id)
+            return self._live.get(job_id)
 
-    def start_draft(
-        self,
-        metrics: Metrics,
-        *,
-        engine: str,
-        seed: int,
-        prior: Metrics | None,
-        index: Any,
-        run_inline: bool = False,
-    ) -> DraftJob:
-        """Create a job and start drafting in a background thread (`run_inline`: in this thread)."""
+    def _recount(self) -> None:
+        """Jobs waiting for a worker see how many wait before them (those waiting for a slot first)."""
+        with self._lock:
+            queue = list(self._queue)
+        waiting = self.slots.queued()
+        for i, job in enumerate(queue):
+            with job.lock:
+                job.ahead = waiting + i
+
+    def run_limited(self, job: DraftJob, work: Callable[[], Any]) -> Any:
+        """Run `work` in a slot (waiting in line) under the job's deadline."""
+        with self._lock:
+            self._queue = [queued for queued in self._queue if queued is not job]
+        self._recount()
+        self.slots.acquire(job)
+        try:
+            with job.lock:
+                job.status, job.phase = "running", "准备中"
+                job.deadline = time.monotonic() + self.time_limit
+            return work()
+        finally:
+            self.slots.release()
+
+    def start_draft(self, metrics: Any, *, engine: str, seed: int, prior: Any, index: Any,
+                    run_inline: bool = False, job_id: str | None = None) -> DraftJob:
+        """Queue a draft (`job_id`: a job made by `create` whose folder already holds the metrics);
+        it runs in a background thread (`run_inline`: in this thread)."""
         from pipeline.drafting.plan import load_profile
 
         profile = load_profile(metrics.meta.profile)
         # The bar counts sections with sub-points to write: not `closing` (fixed text), whose events
         # `on_progress` ignores.
         keys = tuple(s.key for s in profile.sections if s.facets and s.key != "closing")
-        job_id = uuid.uuid4().hex
-        job = DraftJob(job_id=job_id, out_dir=self.root / job_id, sections=keys)
+        if job_id is None:
+            job_id = self.create("draft", label=metrics.source or "")
+        job = DraftJob(job_id=job_id, out_dir=self.folder(job_id), sections=keys)
         with self._lock:
-            self._jobs[job_id] = job
-            while len(self._jobs) > MAX_JOBS:
-                self._jobs.popitem(last=False)
-        args = (job, metrics, engine, seed, prior, index)
+            self._live[job_id] = job
+        args = (self, job, metrics, engine, seed, prior, index)
         if run_inline:
             _run_draft(*args)
         else:
-            threading.Thread(target=_run_draft, args=args, name=f"draft-{job_id[:8]}", daemon=True).start()
+            with self._lock:
+                self._queue.append(job)
+            self._recount()
+            self._pool.submit(_run_draft, *args)
         return job
 
+    def _forget(self, job_id: str) -> None:
+        with self._lock:
+            self._live.pop(job_id, None)
 
-def _run_draft(job: DraftJob, metrics: Metrics, engine: str, seed: int, prior: Metrics | None,
+
+def _row(r: tuple) -> JobRow:
+    return JobRow(job_id=r[0], kind=r[1], status=r[2], title=r[3], label=r[4], created=r[5], finished=r[6],
+                  error=r[7], ok=None if r[8] is None else bool(r[8]), bad=r[9], bytes=r[10])
+
+
+def _run_draft(store: JobStore, job: DraftJob, metrics: Any, engine: str, seed: int, prior: Any,
                index: Any) -> None:
     from pipeline.drafting.draft import draft_report
     from pipeline.drafting.engines import get_engine
     from pipeline.output.draft_files import write_draft_outputs
+    from pipeline.web.views import draft_view
 
-    with job.lock:
-        job.status, job.phase = "running", "准备中"
-    try:
+    def work() -> None:
+        store.set_status(job.job_id, "running")
         engine_obj = get_engine(engine, profile=metrics.meta.profile)
         result = draft_report(metrics, engine=engine_obj, index=index, seed=seed, prior=prior,
                               progress=job.on_progress)
         with job.lock:
             job.phase, job.current = "正在写出 Word 文件", None
         files = write_draft_outputs(result, job.out_dir, annotate=True)
+        view = draft_view(result)
+        store.finish(job.job_id, view=view, title=result.draft.title)
         with job.lock:
             job.result, job.files, job.status, job.phase = result, files, "done", "完成"
+
+    error: str | None = None
+    try:
+        store.run_limited(job, work)
+    except JobTimeout:
+        error = (f"起草超过了 {store.time_limit:.0f} 秒的时间上限，已停止。请稍后重试；"
+                 "如果用的是本机模型或内网服务，可请管理员放宽时间上限（--job-timeout）。")
     except ShuzhiError as exc:
-        with job.lock:
-            job.status, job.error, job.phase = "error", str(exc), "失败"
+        error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a crashed job must say so on the page, not hang at "running"
+        error = f"起草时出现意外错误（{type(exc).__name__}: {exc}）；请把指标文件和这条信息交给维护人员。"
+    if error is not None:
         with job.lock:
-            job.status, job.phase = "error", "失败"
-            job.error = f"起草时出现意外错误（{type(exc).__name__}: {exc}）；请把指标文件和这条信息交给维护人员。"
+            job.status, job.phase, job.error = "error", "失败", error
+        store.finish(job.job_id, view=None, error=error)
+    store._forget(job.job_id)

@@ -1,4 +1,5 @@
-// The workbench's only script: job progress polling and the findings filter. No framework, no build.
+// The workbench's only script: job progress polling, the findings filter and the editor's live
+// re-check. No framework, no build.
 "use strict";
 
 function pollJob(box) {
@@ -55,7 +56,63 @@ function setupFilter(box) {
   apply();
 }
 
+function setupEditor(form) {
+  // Debounced: each pause in typing sends the whole text to the server, which checks it with the
+  // same checker as the job and returns the coloured report. Only the newest answer is shown.
+  const id = form.dataset.job;
+  if (!/^[0-9a-f]{32}$/.test(id)) return;
+  const text = document.getElementById("edit-text");
+  const status = document.getElementById("check-status");
+  const report = document.getElementById("report");
+  const verdict = document.getElementById("verdict-line");
+  let timer = null;
+  let sent = 0;
+  const check = () => {
+    const mine = ++sent;
+    status.className = "status";
+    status.textContent = "正在核对……";
+    fetch("/jobs/" + id + "/check", {
+      method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({text: text.value}),
+    })
+      .then((r) => r.json())
+      .then((answer) => {
+        if (mine !== sent) return;
+        if (answer.error) {
+          status.className = "status bad";
+          status.textContent = answer.error;
+          return;
+        }
+        // The server escaped every piece of report text; the markup is only its coloured spans.
+        report.innerHTML = answer.report_html;
+        report.dataset.bad = String(answer.bad);
+        status.className = answer.ok ? "status ok" : "status bad";
+        status.textContent = answer.ok ? "已重新核对：所有数字都有依据。"
+          : "已重新核对：有 " + answer.bad + " 处需要核对（红色等颜色标出）。";
+        if (verdict) {
+          verdict.className = answer.ok ? "ok" : "bad";
+          verdict.textContent = answer.ok ? "核对通过：所有数字和名称都能在指标数据中找到依据。"
+            : "有 " + answer.bad + " 处需要人工核对（矛盾、旧数、无据或遮盖）。";
+        }
+      })
+      .catch(() => {
+        if (mine !== sent) return;
+        status.className = "status bad";
+        status.textContent = "暂时无法核对（工作台没有响应），请稍后再改一下试试。";
+      });
+  };
+  text.addEventListener("input", () => {
+    window.clearTimeout(timer);
+    status.className = "status";
+    status.textContent = "正在输入……";
+    timer = window.setTimeout(check, 500);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const editor = document.getElementById("edit-form");
+  if (editor) setupEditor(editor);
   const job = document.getElementById("job");
   if (job) pollJob(job);
   const filter = document.getElementById("verdict-filter");
