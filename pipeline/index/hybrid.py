@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import io
 import json
 import os
 import shutil
@@ -40,8 +39,9 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import IndexLockedError, InputError, ShuzhiError, UsageError
-from pipeline.fsutil import atomic_write_bytes, atomic_write_text
+from pipeline.fsutil import atomic_write_text
 from pipeline.index import remote as index_remote
+from pipeline.index.ann import VectorSearch
 from pipeline.index.embedding import DEFAULT_EMBEDDER, resolve_embedder
 from pipeline.index.remote import SHARED_COLLECTION
 from pipeline.index.remote import parse_chroma_url as _parse_chroma_url
@@ -53,23 +53,26 @@ from pipeline.index.retrieval import (
     SEARCH_MODES,
     VECTOR_WEIGHT,
     Bm25Ranker,
-    ChunkFilter,
     chroma_where,
-    chunk_from_json,
     chunk_report,
-    chunk_to_json,
-    exact_vector_rank,
     expand_paths,
     rrf_fuse,
 )
+from pipeline.index.store import ChunkTable
 from pipeline.index.vectors import VectorWriter, open_chroma, open_collection, release_chroma
 from pipeline.models import Chunk, SearchHit
 from pipeline.reading import segment
 
-FORMAT_VERSION = 1
+# 2: the memory-mapped generation (pipeline.index.store, pipeline.index.ann); 1 was chunks.jsonl.
+FORMAT_VERSION = 2
 DEFAULT_INDEX_DIR = Path(".shuzhi") / "index"
 STATE_FILE = "state.json"
 VECTORS_FILE = "vectors.npy"
+MANIFEST_FILE = "manifest.json"
+# The local index keeps its vectors in the generation's own files (searched by pipeline.index.ann);
+# a Chroma collection next to it is kept only when asked for, since inserting into Chroma's HNSW
+# was more than half of an ingest (eval/bench_ingest.py). A Chroma server (--chroma-url) always is.
+LOCAL_CHROMA_ENV = "SHUZHI_LOCAL_CHROMA"
 LOCK_FILE = ".lock"
 CHROMA_DIR = "chroma"
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -134,17 +137,44 @@ def _check_writable(index_dir: Path) -> None:
 
 @dataclass
 class _Loaded:
-    """The current generation, in memory."""
+    """The current generation: the chunk store memory-mapped, the rest loaded on first use."""
 
     generation: int
-    chunks: list[Chunk]
-    terms: list[list[str]]
-    manifest: dict[str, dict[str, Any]]
-    by_id: dict[str, int] = field(default_factory=dict)
+    chunks: ChunkTable
+    manifest_path: Path | None = None
+    loaded_manifest: dict[str, dict[str, Any]] | None = None
     bm25: Bm25Ranker | None = None
-    filter: ChunkFilter | None = None
-    vectors: np.ndarray | None = None          # the vector sidecar, rows aligned with chunks
+    vectors: VectorSearch | None = None        # rows aligned with chunks (pipeline.index.ann)
+    vectors_checked: bool = False
     past: dict[tuple[str, int | None], list[tuple[str, int | None]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, generation: int, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]],
+           manifest: dict[str, dict[str, Any]], vectors: np.ndarray | None = None) -> _Loaded:
+        """A generation held in memory (empty, or the shared server's)."""
+        loaded = cls(generation, ChunkTable.from_chunks(chunks, terms), loaded_manifest=manifest)
+        if vectors is not None and len(vectors) == len(chunks):
+            loaded.vectors, loaded.vectors_checked = VectorSearch(np.asarray(vectors, dtype=np.float32)), True
+        return loaded
+
+    @property
+    def manifest(self) -> dict[str, dict[str, Any]]:
+        if self.loaded_manifest is None:
+            assert self.manifest_path is not None
+            try:
+                self.loaded_manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise InputError(f"索引数据缺失或损坏（{exc}）；请用 shuzhi ingest --rebuild 重建索引。",
+                                 path=str(self.manifest_path)) from exc
+        return self.loaded_manifest
+
+    @property
+    def terms(self) -> list[list[str]]:
+        try:
+            return self.chunks.terms()
+        except (OSError, ValueError) as exc:
+            raise InputError(f"索引数据缺失或损坏（{exc}）；请用 shuzhi ingest --rebuild 重建索引。",
+                             path=str(self.manifest_path or "")) from exc
 
 
 @dataclass
@@ -268,7 +298,8 @@ class HybridIndex:
                              path=str(path)) from exc
         if state.get("format") != FORMAT_VERSION:
             raise InputError(
-                f"索引格式版本 {state.get('format')} 与本程序（{FORMAT_VERSION}）不符；请用 --rebuild 重建。",
+                f"索引格式版本 {state.get('format')} 与本程序（{FORMAT_VERSION}）不符；"
+                "请用 shuzhi ingest --rebuild 重建索引。",
                 path=str(path),
             )
         if self._state is not None and state.get("generation") != self._state.get("generation"):
@@ -310,7 +341,7 @@ class HybridIndex:
             if self._loaded is not None:
                 return self._loaded
             if state is None:
-                self._loaded = _Loaded(0, [], [], {})
+                self._loaded = _Loaded.of(0, [], [], {})
                 return self._loaded
             if self.index_dir is None:
                 key = (self.chroma_url, state.get("index_id"), int(state["generation"]))
@@ -318,64 +349,50 @@ class HybridIndex:
                 return self._loaded
             generation = int(state["generation"])
             gen_dir = self._gen_dir(generation)
-            chunks: list[Chunk] = []
-            terms: list[list[str]] = []
+            # Memory-mapped: opening 100k chunks reads a few small tables, not every chunk.
             try:
-                with (gen_dir / "chunks.jsonl").open(encoding="utf-8") as handle:
-                    for line in handle:
-                        row = json.loads(line)
-                        chunks.append(chunk_from_json(row))
-                        terms.append(row["terms"])
-                manifest = json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8"))
+                table = ChunkTable.open(gen_dir)
             except (OSError, ValueError) as exc:
-                raise InputError(f"索引数据缺失或损坏（{exc}）；请用 shuzhi ingest --rebuild 重建。",
+                raise InputError(f"索引数据缺失或损坏（{exc}）；请用 shuzhi ingest --rebuild 重建索引。",
                                  path=str(gen_dir)) from exc
-            loaded = _Loaded(generation, chunks, terms, manifest)
-            loaded.by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
-            self._loaded = loaded
-            return loaded
+            self._loaded = _Loaded(generation, table, manifest_path=gen_dir / MANIFEST_FILE)
+            return self._loaded
 
     def _load_remote(self, state: dict[str, Any]) -> _Loaded:
         """The whole shared index, paged out of the server: chunks, BM25 and the vector matrix."""
         self._client = self._client or index_remote.connect(str(self.chroma_url))
         manifest = index_remote.read_manifest(self._client)
         chunks, terms, vectors = index_remote.read_chunks(self._client, manifest, int(state.get("dim") or 0))
-        loaded = _Loaded(int(state["generation"]), chunks, terms, manifest, vectors=vectors)
-        loaded.by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
+        loaded = _Loaded.of(int(state["generation"]), chunks, terms, manifest, vectors=vectors)
         if chunks:
-            loaded.bm25 = Bm25Ranker.build(chunks, terms)
+            loaded.bm25 = Bm25Ranker.build(loaded.chunks, terms)
         return loaded
 
-    def _filter(self, loaded: _Loaded) -> ChunkFilter:
+    def _vectors(self, loaded: _Loaded) -> VectorSearch | None:
+        """The generation's vectors (memory-mapped), or None if absent or not matching the store."""
         with self._mutex:
-            if loaded.filter is None:
-                loaded.filter = loaded.bm25.filter if loaded.bm25 is not None else ChunkFilter(loaded.chunks)
-            return loaded.filter
-
-    def _vectors(self, loaded: _Loaded) -> np.ndarray | None:
-        """The generation's vector sidecar (in memory: 1 MB per 1,000 chunks), or None if absent."""
-        with self._mutex:
-            if loaded.vectors is None:
-                if self.index_dir is None:
-                    return None
-                path = self._gen_dir(loaded.generation) / VECTORS_FILE
-                if not path.is_file():
-                    return None
-                vectors = np.load(path, allow_pickle=False)
-                if vectors.shape[0] != len(loaded.chunks):
-                    return None
-                loaded.vectors = vectors
+            if not loaded.vectors_checked:
+                loaded.vectors_checked = True
+                if self.index_dir is not None:
+                    vectors = VectorSearch.open(self._gen_dir(loaded.generation))
+                    if vectors is not None and len(vectors) == len(loaded.chunks):
+                        loaded.vectors = vectors
             return loaded.vectors
 
     def _bm25(self, loaded: _Loaded) -> Bm25Ranker:
         with self._mutex:
             if loaded.bm25 is None:
                 bm25_dir = self._gen_dir(loaded.generation) / "bm25" if self.index_dir else None
-                if loaded.chunks and bm25_dir is not None and bm25_dir.is_dir():
+                if len(loaded.chunks) and bm25_dir is not None and bm25_dir.is_dir():
                     loaded.bm25 = Bm25Ranker.load(bm25_dir, loaded.chunks)
                 else:
                     loaded.bm25 = Bm25Ranker.build(loaded.chunks, loaded.terms)
             return loaded.bm25
+
+    @property
+    def local_chroma(self) -> bool:
+        """Whether vectors also go to a Chroma collection: always with a server, locally on request."""
+        return bool(self.chroma_url) or os.environ.get(LOCAL_CHROMA_ENV, "") not in ("", "0")
 
     # ------------------------------------------------------------------ Chroma
 
@@ -499,7 +516,7 @@ class HybridIndex:
         if fresh:
             embedder = resolve_embedder(self._requested_embedder or DEFAULT_EMBEDDER)
             index_id = (old_state or {}).get("index_id") or uuid.uuid4().hex[:12]
-            loaded = _Loaded(0, [], [], {})
+            loaded = _Loaded.of(0, [], [], {})
             generation = int((old_state or {}).get("generation", 0))
         else:
             assert old_state is not None
@@ -540,7 +557,7 @@ class HybridIndex:
             embedder, local=open_collection, release=release, reset=fresh, name=self._collection_name(),
             path=None if self.chroma_url else str(self.index_dir / CHROMA_DIR),
             url=_parse_chroma_url(self.chroma_url) if self.chroma_url else None,
-            metadata=metadata if shared else None, documents=shared,
+            metadata=metadata if shared else None, documents=shared, chroma=self.local_chroma,
         )
         try:
             for number, path in enumerate(files):
@@ -591,7 +608,7 @@ class HybridIndex:
             return summary
         writer.delete(stale_ids)
         writer.reconcile(chunks_out, terms_out)
-        vectors = self._sidecar_rows(loaded, chunks_out, terms_out, writer.vectors)
+        vectors = self._sidecar_rows(loaded, chunks_out, terms_out, writer)
 
         generation += 1
         self._write_generation(generation, chunks_out, terms_out, run.manifest, vectors)
@@ -615,7 +632,7 @@ class HybridIndex:
         """The shared server's commit: the manifest, then the state record (see index_remote)."""
         state = {
             "format": FORMAT_VERSION, "index_id": index_id, "embedder": embedder.name,
-            "dim": embedder.dim or next((len(v) for v in writer.vectors.values()), 0),
+            "dim": embedder.dim or writer.dim,
             "generation": generation, "chunks": len(chunks), "documents": len(run.manifest),
         }
         self._client = self._client or index_remote.connect(str(self.chroma_url))   # dropped for a writer process
@@ -692,22 +709,30 @@ class HybridIndex:
         loaded: _Loaded,
         chunks: Sequence[Chunk],
         terms: Sequence[Sequence[str]],
-        new_vectors: dict[str, np.ndarray],
+        writer: VectorWriter,
     ) -> np.ndarray:
         """The vectors of the new store in order: new ones from this ingest, kept ones from the
-        previous generation's sidecar (re-embedded only if that sidecar is missing)."""
-        old = self._vectors(loaded) if loaded.chunks else None
-        dim = self._embedder.dim or (next(iter(new_vectors.values())).shape[0] if new_vectors else 0)
+        previous generation's vector file (re-embedded only if that file is missing)."""
+        new_vectors = writer.vectors
+        old = self._vectors(loaded) if len(loaded.chunks) else None
+        dim = self._embedder.dim or (old.dim if old is not None else writer.dim)
         matrix = np.zeros((len(chunks), dim), dtype=np.float32)
         missing: list[int] = []
+        kept_new: list[int] = []
+        kept_old: list[int] = []
         for row, chunk in enumerate(chunks):
-            vector = new_vectors.get(chunk.chunk_id)
-            if vector is None and old is not None and chunk.chunk_id in loaded.by_id:
-                vector = old[loaded.by_id[chunk.chunk_id]]
-            if vector is None:
+            at = new_vectors.get(chunk.chunk_id)
+            if at is not None:
+                continue
+            old_row = loaded.chunks.row_of(chunk.chunk_id) if old is not None else None
+            if old_row is None:
                 missing.append(row)
             else:
-                matrix[row] = vector
+                kept_new.append(row)
+                kept_old.append(old_row)
+        writer.fill(matrix, [c.chunk_id for c in chunks])
+        if kept_new and old is not None:
+            matrix[kept_new] = old.row_vectors(np.asarray(kept_old, dtype=np.int64))
         if missing:
             matrix[missing] = self._embedder.embed_documents([chunks[i].text for i in missing],
                                                              [terms[i] for i in missing])
@@ -725,12 +750,9 @@ class HybridIndex:
         if gen_dir.exists():          # left by a crashed ingest that never committed
             shutil.rmtree(gen_dir)
         gen_dir.mkdir(parents=True)
-        lines = "".join(chunk_to_json(c, t) + "\n" for c, t in zip(chunks, terms, strict=True))
-        atomic_write_text(gen_dir / "chunks.jsonl", lines)
-        atomic_write_text(gen_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
-        buffer = io.BytesIO()
-        np.save(buffer, vectors, allow_pickle=False)
-        atomic_write_bytes(gen_dir / VECTORS_FILE, buffer.getvalue())
+        ChunkTable.write(gen_dir, chunks, terms)
+        atomic_write_text(gen_dir / MANIFEST_FILE, json.dumps(manifest, ensure_ascii=False, indent=1))
+        VectorSearch.write(gen_dir, vectors)
         if chunks:
             Bm25Ranker.build(chunks, terms).save(gen_dir / "bm25")
 
@@ -742,12 +764,11 @@ class HybridIndex:
     # ------------------------------------------------------------------ reading
 
     def all_chunks(self, region: str | None = None, year: int | None = None,
-                   section: str | None = None) -> list[Chunk]:
-        return [
-            c for c in self._load().chunks
-            if (region is None or c.region == region) and (year is None or c.year == year)
-            and (section is None or c.section_key == section)
-        ]
+                   section: str | None = None, level: str | None = None) -> list[Chunk]:
+        chunks = self._load().chunks
+        mask = chunks.mask(section=section, region=region, year=year, level=level)
+        rows = range(len(chunks)) if mask is None else np.flatnonzero(mask).tolist()
+        return [chunks[i] for i in rows]
 
     def past_reports(self, region: str, before_year: int | None = None) -> list[tuple[str, int | None]]:
         """Earlier reports of one region as (text, year), oldest first, rebuilt from their chunks.
@@ -759,21 +780,22 @@ class HybridIndex:
         loaded = self._load()
         # A batch asks once per unit; the answer only changes with a new generation (a new _Loaded).
         key = (region, before_year)
-        if key not in loaded.past:
-            loaded.past[key] = self._collect_past(loaded.chunks, region, before_year)
+        with self._mutex:
+            if key not in loaded.past:
+                loaded.past[key] = self._collect_past(loaded.chunks, region, before_year)
         return list(loaded.past[key])
 
     @staticmethod
-    def _collect_past(chunks: list[Chunk], region: str, before_year: int | None) -> list[tuple[str, int | None]]:
-        docs: dict[str, list[Chunk]] = {}
-        for chunk in chunks:
-            docs.setdefault(chunk.doc_id, []).append(chunk)
+    def _collect_past(chunks: ChunkTable, region: str, before_year: int | None) -> list[tuple[str, int | None]]:
+        # Only the documents of this region (or of none) are read: a lookup on the region column,
+        # not a scan of every chunk of the province.
         past: list[tuple[str, int | None]] = []
-        for doc_chunks in docs.values():
-            doc_chunks.sort(key=lambda c: c.position)
-            text = "\n".join(c.text for c in doc_chunks)
-            year = next((c.year for c in doc_chunks if c.year is not None), None)
-            doc_region = next((c.region for c in doc_chunks if c.region), None)
+        for rows in chunks.doc_rows(region).values():
+            picked = [chunks[int(i)] for i in rows]
+            picked.sort(key=lambda c: c.position)
+            text = "\n".join(c.text for c in picked)
+            year = next((c.year for c in picked if c.year is not None), None)
+            doc_region = next((c.region for c in picked if c.region), None)
             if doc_region is None and region and region in text:
                 doc_region = region
             if doc_region != region:
@@ -801,56 +823,62 @@ class HybridIndex:
         section: str | None = None,
         region: str | None = None,
         year: int | None = None,
+        level: str | None = None,
         mode: str = "hybrid",
     ) -> list[SearchHit]:
-        """Top-k chunks for `query`; filters apply to both retrievers before fusion."""
+        """Top-k chunks for `query`; filters apply to both retrievers before fusion. `level` is the
+        region's administrative level: 县, 区 or 乡镇 (from the region name's suffix)."""
         if mode not in SEARCH_MODES:
             raise UsageError(f"检索方式“{mode}”无效；可选：{'、'.join(SEARCH_MODES)}。")
         if k <= 0 or not query.strip():
             return []
         loaded = self._load()
-        if not loaded.chunks:
+        chunks = loaded.chunks
+        if not len(chunks):
             return []
         depth = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES)
-        bm25_ids: list[str] = []
-        vector_ids: list[str] = []
-        mask = self._filter(loaded).mask(section=section, region=region, year=year)
+        bm25_rows: list[int] = []
+        vector_rows: list[int] = []
+        mask = chunks.mask(section=section, region=region, year=year, level=level)
         if mask is not None and not mask.any():
             return []
         if mode in ("hybrid", "bm25"):
-            order = self._bm25(loaded).rank(segment.index_terms(query), depth, mask)
-            bm25_ids = [loaded.chunks[i].chunk_id for i in order]
+            bm25_rows = self._bm25(loaded).rank(segment.index_terms(query), depth, mask)
         if mode in ("hybrid", "vector"):
-            vector_ids = self._vector_ids(query, depth, (section, region, year), mask, loaded)
+            vector_rows = self._vector_rows(query, depth, (section, region, year), level, mask, loaded)
         if mode == "bm25":
-            return [SearchHit(loaded.chunks[loaded.by_id[cid]], 1.0 / (self.rrf_k + r), bm25_rank=r)
-                    for r, cid in enumerate(bm25_ids[:k], start=1)]
+            return [SearchHit(chunks[i], 1.0 / (self.rrf_k + r), bm25_rank=r)
+                    for r, i in enumerate(bm25_rows[:k], start=1)]
         if mode == "vector":
-            return [SearchHit(loaded.chunks[loaded.by_id[cid]], 1.0 / (self.rrf_k + r), vector_rank=r)
-                    for r, cid in enumerate(vector_ids[:k], start=1)]
-        fused = rrf_fuse([(bm25_ids, self.bm25_weight), (vector_ids, self.vector_weight)],
+            return [SearchHit(chunks[i], 1.0 / (self.rrf_k + r), vector_rank=r)
+                    for r, i in enumerate(vector_rows[:k], start=1)]
+        fused = rrf_fuse([(bm25_rows, self.bm25_weight), (vector_rows, self.vector_weight)],
                          k=k, rrf_k=self.rrf_k)
-        return [SearchHit(loaded.chunks[loaded.by_id[cid]], score, bm25_rank=ranks[0], vector_rank=ranks[1])
-                for cid, score, ranks in fused]
+        return [SearchHit(chunks[i], score, bm25_rank=ranks[0], vector_rank=ranks[1])
+                for i, score, ranks in fused]
 
-    def _vector_ids(
+    def _vector_rows(
         self,
         query: str,
         depth: int,
         filters: tuple[str | None, str | None, int | None],
+        level: str | None,
         mask: np.ndarray | None,
         loaded: _Loaded,
-    ) -> list[str]:
+    ) -> list[int]:
         vector = self._get_embedder().embed_query(query)
-        # Filtered queries: exact search over the filtered rows of the vector sidecar. Chroma's
-        # `where` pre-filter costs 20–70 ms at 12k chunks on a 2-core machine (a SQLite scan of
-        # the metadata) against < 2 ms here; it stays the path when the sidecar is missing or
-        # when `filter_in_chroma` is set (eval/bench_search.py measures both). The shared index
-        # holds every vector in memory already: no query needs a round trip to the server.
-        if (mask is not None or self.index_dir is None) and not self.filter_in_chroma:
+        # The generation's own vectors, memory-mapped and searched by pipeline.index.ann: exact for
+        # small indexes and selective filters, IVF lists for large ones. Chroma's `where`
+        # pre-filter costs 20–70 ms at 12k chunks on a 2-core machine (a SQLite scan of the
+        # metadata); it stays the path only when the vector file is missing or when
+        # `filter_in_chroma` is set (eval/bench_search.py measures both).
+        use_chroma = self.filter_in_chroma and self.local_chroma and level is None
+        if not use_chroma:
             vectors = self._vectors(loaded)
-            if vectors is not None and vectors.shape[1] == vector.shape[0]:
-                return [loaded.chunks[i].chunk_id for i in exact_vector_rank(vectors, vector, depth, mask)]
+            if vectors is not None and vectors.dim == vector.shape[0]:
+                return vectors.rank(vector, depth, mask)
+            if not self.local_chroma:
+                raise ShuzhiError("索引缺少向量文件；请用 shuzhi ingest --rebuild 重建索引。", path=self.location)
         collection = self._chroma()
         n = min(depth, len(loaded.chunks))
         try:
@@ -860,4 +888,5 @@ class HybridIndex:
             raise ShuzhiError(f"向量检索失败：{exc}；可用 --rebuild 重建索引。", path=self.location) from exc
         ids = result.get("ids") or [[]]
         # Ids outside the committed store come from an interrupted ingest: skip them.
-        return [cid for cid in ids[0] if cid in loaded.by_id]
+        rows = [loaded.chunks.row_of(cid) for cid in ids[0]]
+        return [r for r in rows if r is not None and (mask is None or mask[r])]

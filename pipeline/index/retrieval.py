@@ -214,26 +214,19 @@ def expand_paths(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str
 
 
 class ChunkFilter:
-    """Per-chunk filter columns, so a section/region/year filter is one boolean mask."""
+    """Per-chunk filter columns (integer codes, `pipeline.index.store`), so a section/region/year/
+    level filter is one vectorised compare per column, not a Python scan."""
 
     def __init__(self, chunks: Sequence[Chunk]):
-        self.size = len(chunks)
-        self._region = np.array([c.region or "" for c in chunks], dtype=object)
-        self._year = np.array([c.year if c.year is not None else -1 for c in chunks], dtype=np.int64)
-        self._section = np.array([c.section_key for c in chunks], dtype=object)
+        from pipeline.index.store import ChunkTable
 
-    def mask(self, *, section: str | None, region: str | None, year: int | None) -> np.ndarray | None:
+        self.size = len(chunks)
+        self._table = chunks if isinstance(chunks, ChunkTable) else ChunkTable.from_chunks(chunks)
+
+    def mask(self, *, section: str | None = None, region: str | None = None, year: int | None = None,
+             level: str | None = None) -> np.ndarray | None:
         """True for the chunks that pass; None when there is no filter at all."""
-        if section is None and region is None and year is None:
-            return None
-        keep = np.ones(self.size, dtype=bool)
-        if section is not None:
-            keep &= self._section == section
-        if region is not None:
-            keep &= self._region == region
-        if year is not None:
-            keep &= self._year == year
-        return keep
+        return self._table.mask(section=section, region=region, year=year, level=level)
 
 
 def exact_vector_rank(vectors: np.ndarray, query: np.ndarray, n: int, mask: np.ndarray | None) -> list[int]:
@@ -262,7 +255,13 @@ class Bm25Ranker:
     def __init__(self, model: Any, chunks: Sequence[Chunk]):
         self.model = model
         self.chunks = chunks
-        self.filter = ChunkFilter(chunks)
+        self._filter: ChunkFilter | None = None
+
+    @property
+    def filter(self) -> ChunkFilter:
+        if self._filter is None:
+            self._filter = ChunkFilter(self.chunks)
+        return self._filter
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> Bm25Ranker:
@@ -278,16 +277,18 @@ class Bm25Ranker:
 
     @classmethod
     def load(cls, directory: Path, chunks: Sequence[Chunk]) -> Bm25Ranker:
+        """The saved model with its score matrix memory-mapped: opening reads the vocabulary only."""
         import bm25s
 
-        return cls(bm25s.BM25.load(str(directory)), chunks)
+        return cls(bm25s.BM25.load(str(directory), mmap=True, show_progress=False), chunks)
 
-    def mask(self, *, section: str | None, region: str | None, year: int | None) -> np.ndarray | None:
-        return self.filter.mask(section=section, region=region, year=year)
+    def mask(self, *, section: str | None = None, region: str | None = None, year: int | None = None,
+             level: str | None = None) -> np.ndarray | None:
+        return self.filter.mask(section=section, region=region, year=year, level=level)
 
     def rank(self, query_terms: Sequence[str], n: int, mask: np.ndarray | None = None) -> list[int]:
         """Indices of the top `n` chunks with a positive score, best first."""
-        if not self.chunks or not query_terms:
+        if not len(self.chunks) or not query_terms:
             return []
         scores = self.model.get_scores(list(query_terms))[: len(self.chunks)]
         if mask is not None:
