@@ -157,3 +157,37 @@ def test_local_ingest_keeps_vectors_in_its_own_files(tmp_path: Path, monkeypatch
         assert reader.search("民兵整组", k=5, mode=mode, level="乡镇") == []
     assert reader.past_reports("雁澄区", before_year=2023)[0][1] == 2022
     assert reader.past_reports("雁澄区", before_year=2022) == []
+
+
+def test_worker_processes_build_the_same_index(tmp_path: Path, monkeypatch) -> None:
+    from pipeline.index import hybrid
+    from tests.test_index import CHANGED_2023, QITONG_2023, YANCHENG_2022, _write
+
+    folder = tmp_path / "reports"
+    _write(folder, "qitong-2023.txt", QITONG_2023)
+    _write(folder, "yancheng-2022.txt", YANCHENG_2022)
+    _write(folder, "qitong-2024.txt", CHANGED_2023.replace("2023", "2024"))
+    _write(folder, "empty.txt", "")
+    _write(folder, "same.txt", YANCHENG_2022)               # a duplicate of another file's content
+    monkeypatch.setattr(hybrid, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(hybrid, "PARALLEL_BATCH", 2)
+    pools = []
+    original = hybrid._ParsedFiles.__init__
+
+    def spy(self, paths, results, pool=None):  # noqa: ANN001, ANN202
+        pools.append(pool is not None)
+        original(self, paths, results, pool)
+
+    monkeypatch.setattr(hybrid._ParsedFiles, "__init__", spy)
+    results = {}
+    for workers in ("0", "2"):
+        monkeypatch.setenv(hybrid.WORKERS_ENV, workers)
+        index = HybridIndex.open(tmp_path / f"idx{workers}")
+        summary = index.ingest([folder])
+        loaded = index._load()
+        results[workers] = (summary.added, summary.failed, summary.duplicates, list(loaded.chunks),
+                            index._vectors(loaded).chunk_order())
+    serial, parallel = results["0"], results["2"]
+    assert serial[:4] == parallel[:4] and len(serial[0]) == 3 and len(serial[1]) == 1 and len(serial[2]) == 1
+    np.testing.assert_array_equal(serial[4], parallel[4])
+    assert pools == [False, True]          # the second ingest really ran in worker processes

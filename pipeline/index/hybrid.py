@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from pipeline.errors import IndexLockedError, InputError, ShuzhiError, UsageErro
 from pipeline.fsutil import atomic_write_text
 from pipeline.index import remote as index_remote
 from pipeline.index.ann import VectorSearch
-from pipeline.index.embedding import DEFAULT_EMBEDDER, resolve_embedder
+from pipeline.index.embedding import DEFAULT_EMBEDDER, HashEmbedder, _idf_table, resolve_embedder
 from pipeline.index.remote import SHARED_COLLECTION
 from pipeline.index.remote import parse_chroma_url as _parse_chroma_url
 from pipeline.index.retrieval import (
@@ -187,7 +188,7 @@ class _IngestRun:
     touched: bool = False       # a manifest entry changed without any chunk changing
     doc_owner: dict[str, str] = field(default_factory=dict)      # doc_id → manifest key
     removed_docs: set[str] = field(default_factory=set)
-    new_docs: list[tuple[list[Chunk], list[list[str]]]] = field(default_factory=list)
+    new_docs: list[tuple[list[Chunk], list[list[str]], np.ndarray | None]] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -196,6 +197,90 @@ class _IngestRun:
     def summary(self, chunks: int, documents: int) -> IngestSummary:
         return IngestSummary(tuple(self.added), tuple(self.replaced), tuple(self.unchanged),
                              tuple(self.failed), tuple(self.duplicates), chunks, documents)
+
+
+# A large folder is parsed, segmented and embedded in worker processes (forked: they inherit
+# the loaded dictionary); the parent keeps the bookkeeping and the commit.
+INGEST_WORKERS = 2
+WORKERS_ENV = "SHUZHI_INGEST_WORKERS"
+PARALLEL_MIN_FILES = 64
+PARALLEL_BATCH = 16             # files per worker job
+
+
+@dataclass(frozen=True)
+class _DocInfo:
+    doc_id: str
+    title: str | None
+    region: str | None
+    sections: tuple[str, ...]
+
+
+# A worker's result: what the file holds, or the Chinese message of why it failed.
+_Parsed = tuple[_DocInfo, list[Chunk], list[list[str]], np.ndarray | None] | str
+_WORKER_EMBEDDER: Any = None        # set before forking: workers embed with the parent's embedder
+
+
+def _parse_for_index(job: tuple[Path, str, bool]) -> _Parsed:
+    """Read, parse, chunk and segment one file (and embed it in a worker). Returns the message of
+    an expected error instead of raising it, so a bad file does not stop a folder."""
+    from pipeline.reading.parse import parse_file
+
+    path, shown, embed = job
+    embedder = _WORKER_EMBEDDER if embed else None
+    try:
+        report = parse_file(path)      # doc_id: the content digest, from the same read
+        chunks = chunk_report(report, path=shown)
+        if not chunks:
+            raise InputError("文件里没有可索引的正文。", path=shown)
+        terms = [segment.index_terms(c.text) for c in chunks]
+        vectors = embedder.embed_documents([c.text for c in chunks], terms) if embedder is not None else None
+    except ShuzhiError as exc:
+        return exc.message if exc.path else str(exc)
+    except (OSError, UnicodeError, ValueError) as exc:
+        return f"无法读取或解析：{exc}"
+    info = _DocInfo(report.doc_id, report.title, report.region, tuple(s.key for s in report.sections))
+    return info, chunks, terms, vectors
+
+
+def _parse_batch(jobs: list[tuple[Path, str, bool]]) -> list[_Parsed]:
+    """A worker's share: several files, embedded in one call (per-file calls cost twice as much)."""
+    results = [_parse_for_index((path, shown, False)) for path, shown, _ in jobs]
+    if _WORKER_EMBEDDER is None or not any(embed for _, _, embed in jobs):
+        return results
+    done = [r for r in results if not isinstance(r, str)]
+    if done:
+        vectors = _WORKER_EMBEDDER.embed_documents([c.text for r in done for c in r[1]],
+                                                   [t for r in done for t in r[2]])
+        start = 0
+        for i, result in enumerate(results):
+            if not isinstance(result, str):
+                count = len(result[1])
+                results[i] = (result[0], result[1], result[2], vectors[start:start + count])
+                start += count
+    return results
+
+
+class _ParsedFiles:
+    """Worker results handed out in file order; `pop(path)` is None for a file not sent."""
+
+    def __init__(self, paths: list[Path], results: Iterator[_Parsed], pool: Any = None):
+        self._pending = set(paths)
+        self._results = results
+        self._pool = pool
+
+    def pop(self, path: Path, default: None = None) -> _Parsed | None:
+        if path not in self._pending:
+            return default
+        self._pending.discard(path)
+        result = next(self._results)
+        if not self._pending:
+            self.close()
+        return result
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 class HybridIndex:
@@ -559,9 +644,10 @@ class HybridIndex:
             url=_parse_chroma_url(self.chroma_url) if self.chroma_url else None,
             metadata=metadata if shared else None, documents=shared, chroma=self.local_chroma,
         )
+        parsed = self._parse_in_workers(files, run) if not self.local_chroma else _ParsedFiles([], iter(()))
         try:
             for number, path in enumerate(files):
-                status = self._read_one(path, run)
+                status = self._read_one(path, run, parsed.pop(path, None))
                 if status in ("added", "replaced"):
                     if len(run.new_docs) == 1:
                         writer.expect(len(files) - number)
@@ -572,6 +658,7 @@ class HybridIndex:
             return self._commit(run, loaded, writer, fresh=fresh, index_id=index_id, generation=generation,
                                 embedder=embedder)
         finally:
+            parsed.close()
             writer.close()
 
     def _commit(self, run: _IngestRun, loaded: _Loaded, writer: VectorWriter, *, fresh: bool, index_id: str,
@@ -593,7 +680,7 @@ class HybridIndex:
             else:
                 chunks_out.append(chunk)
                 terms_out.append(terms)
-        for chunks, terms in run.new_docs:
+        for chunks, terms, _vectors in run.new_docs:
             chunks_out.extend(chunks)
             terms_out.extend(terms)
 
@@ -641,12 +728,57 @@ class HybridIndex:
         self._read_state()
         return run.summary(len(chunks), len(run.manifest))
 
-    @staticmethod
-    def _read_one(path: Path, run: _IngestRun) -> str:
-        """Parse, chunk and segment one file into `run`; returns its status. Never raises for a
-        bad file: the error goes to `run.failed` so a folder ingest carries on."""
-        from pipeline.reading.parse import parse_file
+    def _parse_in_workers(self, files: list[Path], run: _IngestRun) -> _ParsedFiles:
+        """Parse, chunk, segment and embed the changed files of a large ingest in worker processes.
 
+        Returns a lazy map path → worker result that `_read_one` consumes in file order; empty
+        (everything happens in this process) for small ingests, one core, or when forking is not
+        safe here (other threads, or Chroma's runtime loaded)."""
+        import sys
+        import threading
+
+        global _WORKER_EMBEDDER
+        # Workers only help with idle cores: on a machine already busier than its core count they
+        # took longer than one process (eval/bench_ingest.py, load 7 on 2 cores).
+        # SHUZHI_INGEST_WORKERS=N sets the number (0 or 1: none) whatever the load.
+        cores = os.cpu_count() or 1
+        forced = os.environ.get(WORKERS_ENV, "").strip()
+        workers = int(forced) if forced.isdigit() else min(INGEST_WORKERS, cores)
+        busy = not forced.isdigit() and os.getloadavg()[0] > cores - 1
+        todo = [p for p in dict.fromkeys(files) if not self._unchanged_by_stat(p, run)]
+        if (workers < 2 or busy or len(todo) < PARALLEL_MIN_FILES or threading.active_count() > 1
+                or "chromadb" in sys.modules or not hasattr(os, "fork")):
+            return _ParsedFiles([], iter(()))
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        segment.index_terms("民兵")          # load the dictionary once, before forking: children share it
+        embed = isinstance(self._embedder, HashEmbedder)     # a model stays in this process
+        if embed:
+            _idf_table()                     # likewise the IDF table
+        _WORKER_EMBEDDER = self._embedder if embed else None
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        jobs = [(p, str(p), embed) for p in todo]
+        batches = pool.map(_parse_batch, [jobs[i:i + PARALLEL_BATCH] for i in range(0, len(jobs), PARALLEL_BATCH)])
+        return _ParsedFiles(todo, chain.from_iterable(batches), pool)
+
+    @staticmethod
+    def _unchanged_by_stat(path: Path, run: _IngestRun) -> bool:
+        key = os.path.normpath(os.path.join(run.cwd, path))
+        previous = run.manifest.get(key)
+        if not previous:
+            return False
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        return (previous.get("size"), previous.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns)
+
+    @staticmethod
+    def _read_one(path: Path, run: _IngestRun, parsed: _Parsed | None = None) -> str:
+        """Parse, chunk and segment one file into `run` (or take what a worker did: `parsed`);
+        returns its status. Never raises for a bad file: the error goes to `run.failed` so a
+        folder ingest carries on."""
         shown = str(path)
         # Not resolve() (an lstat per path component) nor abspath() (a getcwd per call, which is
         # slow on some overlay filesystems): the working directory is read once per ingest.
@@ -659,8 +791,13 @@ class HybridIndex:
             if previous and (previous.get("size"), previous.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
                 run.unchanged.append(shown)
                 return "unchanged"
-            report = parse_file(path)      # doc_id: the content digest, from the same read
-            doc_id = report.doc_id
+            if parsed is None:
+                parsed = _parse_for_index((path, shown, False))
+            if isinstance(parsed, str):
+                run.failed.append((shown, parsed))
+                return "failed"
+            info, chunks, terms, vectors = parsed
+            doc_id = info.doc_id
             if previous and previous["doc_id"] == doc_id:
                 # Touched, not changed: the content hash is the truth. Record the new time so the
                 # next ingest skips it without parsing.
@@ -672,10 +809,6 @@ class HybridIndex:
             if owner is not None and owner != key:
                 run.duplicates.append((shown, run.manifest[owner]["path"]))
                 return "duplicate"
-            chunks = chunk_report(report, path=shown)
-            if not chunks:
-                raise InputError("文件里没有可索引的正文。", path=shown)
-            terms = [segment.index_terms(c.text) for c in chunks]
         except ShuzhiError as exc:
             run.failed.append((shown, exc.message if exc.path else str(exc)))
             return "failed"
@@ -688,11 +821,11 @@ class HybridIndex:
             run.replaced.append(shown)
         else:
             run.added.append(shown)
-        run.new_docs.append((chunks, terms))
+        run.new_docs.append((chunks, terms, vectors))
         run.doc_owner[doc_id] = key
         run.manifest[key] = {
-            "path": shown, "doc_id": doc_id, "title": report.title, "region": report.region,
-            "year": chunks[0].year, "sections": [s.key for s in report.sections],
+            "path": shown, "doc_id": doc_id, "title": info.title, "region": info.region,
+            "year": chunks[0].year, "sections": list(info.sections),
             "chunks": len(chunks), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
             "ingested": datetime.now(UTC).isoformat(timespec="seconds"),
         }

@@ -8,6 +8,7 @@ independent of where the chunks are kept.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from collections.abc import Sequence
@@ -249,11 +250,25 @@ def exact_vector_rank(vectors: np.ndarray, query: np.ndarray, n: int, mask: np.n
     return sorted(rows.tolist(), key=lambda i: (-scores[i], i))
 
 
-class Bm25Ranker:
-    """`bm25s` over pre-segmented chunk terms, with per-chunk filter columns for masking."""
+BM25_K1 = 1.5
+BM25_B = 0.75
+_BM25_FILES = ("vocab.json", "data.npy", "indices.npy", "indptr.npy", "params.json")
 
-    def __init__(self, model: Any, chunks: Sequence[Chunk]):
-        self.model = model
+
+class Bm25Ranker:
+    """BM25 over pre-segmented chunk terms (the Lucene variant, as `bm25s` computes it), stored as a
+    term → chunks score matrix in CSC form that is memory-mapped on load.
+
+    Built with numpy over term ids, not a Python loop per token, and queried without importing
+    `bm25s` (1 s of imports): the score of a query is the sum of its terms' columns.
+    """
+
+    def __init__(self, vocab: dict[str, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                 chunks: Sequence[Chunk]):
+        self.vocab = vocab
+        self.data = data            # float32: the BM25 weight of (term, chunk), column by column
+        self.indices = indices      # int32: the chunk of each weight
+        self.indptr = indptr        # int64 (terms + 1): where each term's column starts
         self.chunks = chunks
         self._filter: ChunkFilter | None = None
 
@@ -265,32 +280,71 @@ class Bm25Ranker:
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> Bm25Ranker:
-        import bm25s
-
-        model = bm25s.BM25()
-        # An empty corpus cannot be indexed; a single empty document keeps the shapes valid.
-        model.index([list(t) for t in terms] or [[]], show_progress=False)
-        return cls(model, chunks)
+        vocab: dict[str, int] = {}
+        setdefault = vocab.setdefault
+        n = len(terms)
+        lengths = np.fromiter((len(t) for t in terms), dtype=np.int64, count=n)
+        total = int(lengths.sum())
+        # Term ids in first-seen order; one C-level pass per chunk through the vocabulary dict.
+        ids = np.fromiter((setdefault(w, len(vocab)) for doc in terms for w in doc), dtype=np.int64, count=total)
+        if total == 0:
+            return cls(vocab, np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(len(vocab) + 1, np.int64),
+                       chunks)
+        doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        # Sorting (term, chunk) pairs gives the CSC order and each pair's term frequency at once.
+        pairs, tf = np.unique(ids * n + doc, return_counts=True)
+        term, doc = pairs // n, pairs % n
+        df = np.bincount(term, minlength=len(vocab))
+        idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        norm = BM25_K1 * ((1 - BM25_B) + BM25_B * lengths / max(float(lengths.mean()), 1e-9))
+        data = (idf[term] * tf / (norm[doc] + tf)).astype(np.float32)
+        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        return cls(vocab, data, doc.astype(np.int32), indptr, chunks)
 
     def save(self, directory: Path) -> None:
-        self.model.save(str(directory))
+        from pipeline.fsutil import atomic_write_bytes, atomic_write_text
+
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, array in (("data.npy", self.data), ("indices.npy", self.indices), ("indptr.npy", self.indptr)):
+            buffer = io.BytesIO()
+            np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+            atomic_write_bytes(directory / name, buffer.getvalue())
+        atomic_write_text(directory / "vocab.json", json.dumps(list(self.vocab), ensure_ascii=False))
+        atomic_write_text(directory / "params.json", json.dumps({"k1": BM25_K1, "b": BM25_B,
+                                                                 "chunks": len(self.chunks)}))
 
     @classmethod
     def load(cls, directory: Path, chunks: Sequence[Chunk]) -> Bm25Ranker:
-        """The saved model with its score matrix memory-mapped: opening reads the vocabulary only."""
-        import bm25s
-
-        return cls(bm25s.BM25.load(str(directory), mmap=True, show_progress=False), chunks)
+        """The saved matrix memory-mapped: opening reads the vocabulary only."""
+        words = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+        arrays = [np.load(directory / name, mmap_mode="r", allow_pickle=False)
+                  for name in ("data.npy", "indices.npy", "indptr.npy")]
+        if arrays[2].shape[0] != len(words) + 1:
+            raise ValueError("BM25 vocabulary and matrix disagree")
+        return cls({w: i for i, w in enumerate(words)}, *arrays, chunks)
 
     def mask(self, *, section: str | None = None, region: str | None = None, year: int | None = None,
              level: str | None = None) -> np.ndarray | None:
         return self.filter.mask(section=section, region=region, year=year, level=level)
 
+    def get_scores(self, query_terms: Sequence[str]) -> np.ndarray:
+        """BM25 score of every chunk; a repeated query term counts each time (as in bm25s)."""
+        scores = np.zeros(len(self.chunks), dtype=np.float32)
+        for word in query_terms:
+            term = self.vocab.get(word)
+            if term is None:
+                continue
+            start, end = int(self.indptr[term]), int(self.indptr[term + 1])
+            # A term lists each chunk once, so a fancy-index add is exact (no np.add.at needed).
+            scores[self.indices[start:end]] += self.data[start:end]
+        return scores
+
     def rank(self, query_terms: Sequence[str], n: int, mask: np.ndarray | None = None) -> list[int]:
         """Indices of the top `n` chunks with a positive score, best first."""
         if not len(self.chunks) or not query_terms:
             return []
-        scores = self.model.get_scores(list(query_terms))[: len(self.chunks)]
+        scores = self.get_scores(query_terms)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         positive = np.flatnonzero(scores > 0)

@@ -240,18 +240,25 @@ class ChunkTable(Sequence[Chunk]):
 def _encode(chunks: Sequence[Chunk]) -> tuple[bytes, np.ndarray, np.ndarray, dict[str, list[str]]]:
     docs, regions, sections, headings, levels = _Codes(), _Codes([""]), _Codes(), _Codes(), _Codes([""])
     paths: list[str] = []
-    columns = np.empty((7, len(chunks)), dtype=np.int32)
-    encoded: list[bytes] = []
-    for i, chunk in enumerate(chunks):
+    doc_col: list[int] = []
+    for chunk in chunks:
         if chunk.chunk_id != f"{chunk.doc_id}:{chunk.position}":
             raise ValueError(f"chunk id {chunk.chunk_id} is not doc:position")
         doc = docs(chunk.doc_id)
         if doc == len(paths):
             paths.append(chunk.path)
-        columns[:, i] = (doc, chunk.position, regions(chunk.region or ""),
-                         NO_YEAR if chunk.year is None else chunk.year, sections(chunk.section_key),
-                         headings(chunk.heading), levels(region_level(chunk.region)))
-        encoded.append(chunk.text.encode("utf-8"))
+        doc_col.append(doc)
+    region_names = [c.region or "" for c in chunks]
+    columns = np.array([
+        doc_col,
+        [c.position for c in chunks],
+        [regions(r) for r in region_names],
+        [NO_YEAR if c.year is None else c.year for c in chunks],
+        [sections(c.section_key) for c in chunks],
+        [headings(c.heading) for c in chunks],
+        [levels(region_level(r)) for r in region_names],
+    ], dtype=np.int32).reshape(7, len(chunks))
+    encoded = [c.text.encode("utf-8") for c in chunks]
     offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
     if encoded:
         np.cumsum([len(b) for b in encoded], out=offsets[1:])

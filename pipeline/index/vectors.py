@@ -224,7 +224,15 @@ class VectorWriter:
         if self._chroma and files_left >= EARLY_START_FILES and self._proc is None and self._local is None:
             self._start()
 
-    def add(self, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> None:
+    def add(self, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]], vectors: np.ndarray | None = None) -> None:
+        """Buffer chunks for embedding and writing; `vectors` (computed by an ingest worker process)
+        are taken as they are when no Chroma collection is written."""
+        if vectors is not None and not self._chroma:
+            ids = [c.chunk_id for c in chunks]
+            self.vectors.update(zip(ids, range(self._rows, self._rows + len(ids)), strict=True))
+            self._batches.append(vectors)
+            self._rows += len(ids)
+            return
         self._chunks.extend(chunks)
         self._terms.extend(terms)
         if len(self._chunks) >= CHROMA_BATCH:

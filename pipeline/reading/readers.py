@@ -113,6 +113,7 @@ def _read_bytes(p: Path, shown: str) -> bytes:
 
 _ODD_SPACES = "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"
 _SPACE_TABLE = {ord(c): " " for c in _ODD_SPACES} | {ord(c): None for c in "\u200b\u200c\u200d\u2060\ufeff"}
+_ODD_SPACE_RE = re.compile("[" + "".join(chr(c) for c in _SPACE_TABLE) + "]")
 _EDGE_SPACE = " \t\u3000"
 
 
@@ -123,7 +124,9 @@ def normalise_whitespace(text: str) -> str:
     separators); at line edges they are indentation and go.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
-    text = text.replace("\x0c", "\n").translate(_SPACE_TABLE)
+    text = text.replace("\x0c", "\n")
+    if _ODD_SPACE_RE.search(text):       # translate() looks up every character: only when needed
+        text = text.translate(_SPACE_TABLE)
     lines = (line.strip(_EDGE_SPACE) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
@@ -228,8 +231,11 @@ def _guess_utf16(data: bytes) -> str | None:
     return None
 
 
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f]")     # control characters but \t \n \x0c \r
+
+
 def _checked(text: str, shown: str) -> str:
-    controls = sum(1 for c in text if ord(c) < 32 and c not in "\n\r\t\x0c")
+    controls = len(_CONTROL_RE.findall(text))
     if controls > max(2, len(text) // 100):
         raise _binary_error(shown)
     return text
