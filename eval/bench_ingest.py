@@ -99,12 +99,13 @@ def langchain_style(folder: Path, store: Path) -> tuple[float, int]:
             pending[0].append(piece)
             pending[1].append({"source": path.name, "chunk": i})
             pending[2].append(f"{path.stem}:{i}")
-        if len(pending[0]) >= batch or (number == len(files) - 1 and pending[0]):
-            texts, metadatas, ids = pending
+        last = number == len(files) - 1
+        while len(pending[0]) >= batch or (last and pending[0]):
+            texts, metadatas, ids = (part[:batch] for part in pending)
             collection.add(ids=ids, documents=texts, metadatas=metadatas,
                            embeddings=embeddings.embed_documents(texts))
             total += len(texts)
-            pending = ([], [], [])
+            pending = tuple(part[batch:] for part in pending)
     seconds = time.perf_counter() - started
     del collection, client
     return seconds, total
@@ -178,6 +179,8 @@ def main(argv: list[str]) -> int:
     ingest_s = time.perf_counter() - started
     assert not summary.failed, summary.failed[:3]
 
+    print(f"jieba.lcut {jieba_s:.2f} s; shuzhi ingest ({default_mode}) {ingest_s:.2f} s, {summary.chunks} chunks",
+          flush=True)
     started = time.perf_counter()
     again = HybridIndex.open(index_dir).ingest([corpus_dir])
     reingest_s = time.perf_counter() - started
