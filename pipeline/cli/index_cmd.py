@@ -10,6 +10,8 @@ import typer
 from pipeline.errors import UsageError
 from pipeline.models import SECTION_KEYS, SearchHit
 
+LEVELS = ("县", "区", "乡镇")        # as pipeline.index.store.LEVELS (not imported: it pulls in numpy)
+
 SNIPPET_CHARS = 80
 _STATUS_NAMES = {"added": "新增", "replaced": "替换", "unchanged": "未变", "failed": "失败",
                  "duplicate": "重复"}
@@ -96,6 +98,7 @@ def register(app: typer.Typer) -> None:
         section: str | None = typer.Option(None, "--section", help=f"只查某一节：{'/'.join(SECTION_KEYS)}"),
         region: str | None = typer.Option(None, "--region", help="只查某地区，如 岚川县"),
         year: int | None = typer.Option(None, "--year", help="只查某年度"),
+        level: str | None = typer.Option(None, "--level", help="只查某一级：县 / 区 / 乡镇（按地区名的末字）"),
         k: int = typer.Option(5, "-k", "--top", help="返回条数"),
         mode: str = typer.Option("hybrid", "--mode", help="hybrid（默认，BM25+向量融合）/ bm25 / vector"),
         index: Path | None = typer.Option(None, "--index", help="索引目录"),
@@ -110,8 +113,10 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--section “{section}” 无效；可选：{'、'.join(SECTION_KEYS)}。")
         if k <= 0:
             raise UsageError("-k 必须是正整数。")
+        if level is not None and level not in LEVELS:
+            raise UsageError(f"--level “{level}” 无效；可选：{'、'.join(LEVELS)}。")
         hybrid = HybridIndex.open(index, chroma_url=chroma_url, read_only=True)
-        hits = hybrid.search(query, k=k, section=section, region=region, year=year, mode=mode)
+        hits = hybrid.search(query, k=k, section=section, region=region, year=year, level=level, mode=mode)
         if as_json:
             typer.echo(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
         else:

@@ -1,19 +1,23 @@
-"""The hybrid index of past reports: chunks in a local store, BM25 over jieba terms, Chroma vectors.
+"""The hybrid index of past reports: chunks in a local store, BM25 over jieba terms, vectors.
 
 Layout of an index directory (default `.shuzhi/index`, or `--index`, or `SHUZHI_INDEX`):
 
     state.json        the commit point: format, embedder, current generation, counts
-    gen-000007/       one generation: chunks.jsonl (the truth), manifest.json, bm25/
-    chroma/           the embedded Chroma database (unused with --chroma-url)
+    gen-000007/       one generation, every file memory-mapped on open: the chunk store
+                      (texts.bin, offsets.npy, columns.npy, tables.json, terms.txt — see
+                      pipeline.index.store), vectors.npy and IVF lists (pipeline.index.ann),
+                      bm25/ (the BM25 matrix, pipeline.index.retrieval), manifest.json
+    chroma/           an embedded Chroma copy of the vectors, only with SHUZHI_LOCAL_CHROMA=1
     .lock             held (flock) by the one ingest allowed at a time
 
 An ingest writes a complete new generation and then replaces `state.json` atomically, so a crash
-or a bad file leaves the previous generation in force. Chroma is a secondary index keyed by the
-stable chunk ids `{doc_id}:{position}`: vector hits that are not in the current generation are
-ignored, and the next ingest reconciles Chroma with the store.
+or a bad file leaves the previous generation in force. Chroma, when used, is a secondary index
+keyed by the stable chunk ids `{doc_id}:{position}`: vector hits that are not in the current
+generation are ignored, and the next ingest reconciles Chroma with the store.
 
-Opening is cheap (reads `state.json`); the store, BM25 and Chroma load on first use, because the
-drafter searches many times per report and the web app opens the index per request.
+Opening is cheap (reads `state.json`); the generation is memory-mapped on first use (a few small
+tables are read, nothing is rebuilt), so a 100k-chunk index answers its first query in well under
+a second and processes that open the same index share its pages.
 
 With `chroma_url` and no `index_dir` there is no local folder: the Chroma server holds texts,
 metadata, vectors and the manifest, and every machine reads it (see `pipeline.index.remote`).
