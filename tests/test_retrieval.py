@@ -204,17 +204,3 @@ def test_hit_to_document_keeps_every_field() -> None:
         "vector_rank": 3,
     }
 
-
-def test_idf_of_a_few_words_equals_the_full_table() -> None:
-    # A query looks its words up in jieba's IDF text instead of parsing the whole table; both ways
-    # must give the same weights, or queries and documents would be embedded differently.
-    from pipeline.index import embedding
-
-    words = ["民兵", "整组", "基干民兵", "征兵", "不存在的词语组合", "a", "工作", ""]
-    embedding._idf_table.cache_clear()          # the fast path is taken only before the table loads
-    fast = embedding._idf_of(words)
-    assert embedding._idf_table.cache_info().currsize == 0
-    table, default = embedding._idf_table()
-    assert embedding._default_idf() == default
-    assert fast == [float(table.get(w, default)) for w in words]
-    assert embedding._idf_of(words) == fast

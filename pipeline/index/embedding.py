@@ -69,38 +69,10 @@ def _idf_table() -> tuple[dict[str, str], float]:
     return table, values[len(values) // 2] if values else 10.0
 
 
-@lru_cache(maxsize=1)
-def _idf_text() -> str:
-    import jieba
-
-    return "\n" + (Path(jieba.__file__).parent / "analyse" / "idf.txt").read_text(encoding="utf-8")
-
-
-@lru_cache(maxsize=1)
-def _default_idf() -> float:
-    """The same median as `_idf_table` (every 50th entry), without building the whole table."""
-    lines = _idf_text()[1:].split("\n")[::50]
-    values = sorted(float(line.split()[1]) for line in lines if len(line.split()) == 2)
-    return values[len(values) // 2] if values else 10.0
-
-
 def _idf_of(words: list[str]) -> list[float]:
-    """IDF of a few words (a query) without parsing jieba's 350k-line table: a substring search for
-    each word's line costs ~1 ms, the table ~0.2 s of a CLI command's start. Many words (an
-    ingest): the table, parsed once."""
-    if _idf_table.cache_info().currsize or len(words) > 64:
-        table, default = _idf_table()
-        return [float(table.get(w, default)) for w in words]
-    text, default = _idf_text(), _default_idf()
-    out: list[float] = []
-    for word in words:
-        at = text.find(f"\n{word} ") if word and not any(c.isspace() for c in word) else -1
-        if at < 0:
-            out.append(default)
-            continue
-        end = text.find("\n", at + 1)
-        out.append(float(text[at + len(word) + 2: end if end >= 0 else None]))
-    return out
+    """jieba's IDF of each word (the table's median for a word it does not list)."""
+    table, default = _idf_table()
+    return [float(table.get(w, default)) for w in words]
 
 
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -151,7 +123,7 @@ class HashEmbedder:
         joined = "\x00".join(cleaned)
         cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         owner = np.repeat(np.arange(n, dtype=np.int64), [len(c) + 1 for c in cleaned])[: cp.size]
-        default_idf = _default_idf()
+        default_idf = _idf_table()[1]
         for size, weight in ((2, BIGRAM_WEIGHT), (3, TRIGRAM_WEIGHT)):
             count = cp.size - size + 1
             if count <= 0 or weight == 0:
