@@ -171,9 +171,9 @@ def main(argv: list[str]) -> int:
         passes.append(time.perf_counter() - started)
     jieba_s = min(passes)
 
-    # The default: worker processes when the machine has idle cores, else one process.
+    # The default: worker processes on a machine with two cores or more.
     load_at_start = os.getloadavg()[0]
-    default_mode = "one process" if load_at_start > (os.cpu_count() or 1) - 1 else f"{hybrid.INGEST_WORKERS} workers"
+    default_mode = "one process" if (os.cpu_count() or 1) < 2 else f"{hybrid.INGEST_WORKERS} workers"
     started = time.perf_counter()
     summary = HybridIndex.open(index_dir).ingest([corpus_dir])
     ingest_s = time.perf_counter() - started

@@ -742,15 +742,13 @@ class HybridIndex:
         import threading
 
         global _WORKER_EMBEDDER
-        # Workers only help with idle cores: on a machine already busier than its core count they
-        # took longer than one process (eval/bench_ingest.py, load 7 on 2 cores).
-        # SHUZHI_INGEST_WORKERS=N sets the number (0 or 1: none) whatever the load.
+        # Two workers gave 1.25× one process on 5 M chars even at load 7 on 2 cores
+        # (eval/bench_ingest.py). SHUZHI_INGEST_WORKERS=N sets the number (0 or 1: none).
         cores = os.cpu_count() or 1
         forced = os.environ.get(WORKERS_ENV, "").strip()
         workers = int(forced) if forced.isdigit() else min(INGEST_WORKERS, cores)
-        busy = not forced.isdigit() and os.getloadavg()[0] > cores - 1
         todo = [p for p in dict.fromkeys(files) if not self._unchanged_by_stat(p, run)]
-        if (workers < 2 or busy or len(todo) < PARALLEL_MIN_FILES or threading.active_count() > 1
+        if (workers < 2 or len(todo) < PARALLEL_MIN_FILES or threading.active_count() > 1
                 or "chromadb" in sys.modules or not hasattr(os, "fork")):
             return _ParsedFiles([], iter(()))
         import multiprocessing
