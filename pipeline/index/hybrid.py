@@ -473,7 +473,11 @@ class HybridIndex:
             if loaded.bm25 is None:
                 bm25_dir = self._gen_dir(loaded.generation) / "bm25" if self.index_dir else None
                 if len(loaded.chunks) and bm25_dir is not None and bm25_dir.is_dir():
-                    loaded.bm25 = Bm25Ranker.load(bm25_dir, loaded.chunks)
+                    try:
+                        loaded.bm25 = Bm25Ranker.load(bm25_dir, loaded.chunks)
+                    except (OSError, ValueError) as exc:
+                        raise InputError(f"索引的 BM25 数据缺失或损坏（{exc}）；请用 shuzhi ingest --rebuild 重建索引。",
+                                         path=str(bm25_dir)) from exc
                 else:
                     loaded.bm25 = Bm25Ranker.build(loaded.chunks, loaded.terms)
             return loaded.bm25
