@@ -159,8 +159,44 @@ def test_local_ingest_keeps_vectors_in_its_own_files(tmp_path: Path, monkeypatch
     assert reader.past_reports("雁澄区", before_year=2022) == []
 
 
-def test_worker_processes_build_the_same_index(tmp_path: Path, monkeypatch) -> None:
-    from pipeline.index import hybrid
+_WORKERS_SCRIPT = """
+import json, sys
+from pathlib import Path
+import numpy as np
+from pipeline.index import hybrid
+from pipeline.index.hybrid import HybridIndex
+
+root = Path(sys.argv[1])
+hybrid.PARALLEL_MIN_FILES, hybrid.PARALLEL_BATCH = 2, 2
+pools = []
+original = hybrid._ParsedFiles.__init__
+def spy(self, paths, results, pool=None):
+    pools.append(pool is not None)
+    original(self, paths, results, pool)
+hybrid._ParsedFiles.__init__ = spy
+results = {}
+for workers in ("0", "2"):
+    import os
+    os.environ[hybrid.WORKERS_ENV] = workers
+    index = HybridIndex.open(root / f"idx{workers}")
+    summary = index.ingest([root / "reports"])
+    loaded = index._load()
+    results[workers] = (summary.added, summary.failed, summary.duplicates, list(loaded.chunks),
+                        index._vectors(loaded).chunk_order())
+serial, parallel = results["0"], results["2"]
+same = serial[:4] == parallel[:4] and bool(np.array_equal(serial[4], parallel[4]))
+print(json.dumps({"same": same, "pools": pools, "added": len(serial[0]), "failed": len(serial[1]),
+                  "duplicates": len(serial[2])}))
+"""
+
+
+def test_worker_processes_build_the_same_index(tmp_path: Path) -> None:
+    # In a fresh interpreter: forking is refused in a process with other threads or Chroma loaded
+    # (as a full test run has), and this test must see the worker path really taken.
+    import os
+    import subprocess
+    import sys
+
     from tests.test_index import CHANGED_2023, QITONG_2023, YANCHENG_2022, _write
 
     folder = tmp_path / "reports"
@@ -169,25 +205,9 @@ def test_worker_processes_build_the_same_index(tmp_path: Path, monkeypatch) -> N
     _write(folder, "qitong-2024.txt", CHANGED_2023.replace("2023", "2024"))
     _write(folder, "empty.txt", "")
     _write(folder, "same.txt", YANCHENG_2022)               # a duplicate of another file's content
-    monkeypatch.setattr(hybrid, "PARALLEL_MIN_FILES", 2)
-    monkeypatch.setattr(hybrid, "PARALLEL_BATCH", 2)
-    pools = []
-    original = hybrid._ParsedFiles.__init__
-
-    def spy(self, paths, results, pool=None):  # noqa: ANN001, ANN202
-        pools.append(pool is not None)
-        original(self, paths, results, pool)
-
-    monkeypatch.setattr(hybrid._ParsedFiles, "__init__", spy)
-    results = {}
-    for workers in ("0", "2"):
-        monkeypatch.setenv(hybrid.WORKERS_ENV, workers)
-        index = HybridIndex.open(tmp_path / f"idx{workers}")
-        summary = index.ingest([folder])
-        loaded = index._load()
-        results[workers] = (summary.added, summary.failed, summary.duplicates, list(loaded.chunks),
-                            index._vectors(loaded).chunk_order())
-    serial, parallel = results["0"], results["2"]
-    assert serial[:4] == parallel[:4] and len(serial[0]) == 3 and len(serial[1]) == 1 and len(serial[2]) == 1
-    np.testing.assert_array_equal(serial[4], parallel[4])
-    assert pools == [False, True]          # the second ingest really ran in worker processes
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, "-c", _WORKERS_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                         env=env, timeout=600, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"same": True, "pools": [False, True], "added": 3, "failed": 1, "duplicates": 1}
