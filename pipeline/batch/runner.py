@@ -486,6 +486,11 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
         # from this warm process and share all of it (the index is memory-mapped), instead of each
         # paying the start-up that made 2 workers only 1.2–1.7× one (eval/bench_batch.py).
         _STATE = _WorkerState(settings)
+        from pipeline.reading import segment
+
+        # Pure jieba (some units need its dictionary: custom metric labels, place names) costs
+        # 3–5 s to load; loaded here it is loaded once, not once per worker.
+        segment._jieba()
         on_result(run_unit(next(iterator), _STATE))
     pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
                                initializer=_init_worker, initargs=(settings,))
