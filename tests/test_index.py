@@ -69,7 +69,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> HybridIndex:
     _write(folder, "qitong-2023.txt", QITONG_2023)
     _write(folder, "yancheng-2022.txt", YANCHENG_2022)
     index = HybridIndex.open(root / "index")
-    summary = index.ingest([folder])
+    # With the optional local Chroma mirror, so the Chroma `where` path can be compared too.
+    os.environ[index_mod.LOCAL_CHROMA_ENV] = "1"
+    try:
+        summary = index.ingest([folder])
+    finally:
+        del os.environ[index_mod.LOCAL_CHROMA_ENV]
     assert len(summary.added) == 2 and not summary.failed
     return HybridIndex.open(root / "index", read_only=True)
 
@@ -123,7 +128,8 @@ def test_chunk_report_merges_table_rows_into_one_passage() -> None:
 
 # --------------------------------------------------------------------------- ingest
 
-def test_ingest_reingest_change_and_rebuild(reports: Path, tmp_path: Path) -> None:
+def test_ingest_reingest_change_and_rebuild(reports: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(index_mod.LOCAL_CHROMA_ENV, "1")
     index = HybridIndex.open(tmp_path / "idx")
     first = index.ingest([reports])
     assert len(first.added) == 2 and first.chunks == len(index) > 10 and first.documents == 2
@@ -177,6 +183,7 @@ def test_big_ingest_writes_vectors_from_a_child_process(reports: Path, tmp_path:
     import pipeline.index.vectors
 
     monkeypatch.setattr(pipeline.index.vectors, "CHROMA_BATCH", 3)
+    monkeypatch.setenv(index_mod.LOCAL_CHROMA_ENV, "1")
     index = HybridIndex.open(tmp_path / "idx")
     summary = index.ingest([reports])
     assert len(summary.added) == 2 and not summary.failed
@@ -226,7 +233,8 @@ def test_filters_apply_to_every_retriever(built: HybridIndex, filters: dict, che
 
 
 @pytest.mark.parametrize("filters", [{"region": "雁澄区"}, {"section": "systems", "year": 2023}])
-def test_chroma_where_filter_agrees_with_the_sidecar(built: HybridIndex, filters: dict) -> None:
+def test_chroma_where_filter_agrees_with_the_sidecar(built: HybridIndex, filters: dict, monkeypatch) -> None:
+    monkeypatch.setenv(index_mod.LOCAL_CHROMA_ENV, "1")
     sidecar = [h.chunk.chunk_id for h in built.search("民兵 征兵 国防教育", k=5, mode="vector", **filters)]
     try:
         built.filter_in_chroma = True
@@ -329,6 +337,7 @@ def test_embedders_are_not_mixed(reports: Path, tmp_path: Path) -> None:
 
 
 def test_crash_before_commit_keeps_the_old_index(reports: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(index_mod.LOCAL_CHROMA_ENV, "1")
     index = HybridIndex.open(tmp_path / "idx")
     index.ingest([reports])
     before = sorted(_texts(index))

@@ -93,6 +93,21 @@ def test_bm25_save_and_load(tmp_path: Path, ranker: Bm25Ranker) -> None:
     assert again.rank(query, 5) == ranker.rank(query, 5)
 
 
+def test_bm25_scores_equal_the_bm25s_reference() -> None:
+    # The ranker computes BM25 itself (numpy over term ids); bm25s's Lucene variant is the reference.
+    import bm25s
+
+    corpus = [segment.index_terms(p[3]) for p in PASSAGES] + [["民兵", "民兵", "整组"], []]
+    chunks = _chunks() + _chunks()[:2]
+    ours = Bm25Ranker.build(chunks[: len(corpus)], corpus)
+    reference = bm25s.BM25()
+    reference.index(corpus, show_progress=False)
+    for query in (["民兵"], ["征兵", "工作站", "民兵"], ["民兵", "民兵"], ["无此词"]):
+        known = [w for w in query if w in reference.vocab_dict]
+        expected = reference.get_scores(known) if known else np.zeros(len(corpus))
+        np.testing.assert_allclose(ours.get_scores(query), expected, rtol=1e-5, atol=1e-6)
+
+
 # --------------------------------------------------------------------------- embeddings
 
 def test_hash_embedding_is_deterministic_normalised_and_meaningful() -> None:
@@ -188,3 +203,4 @@ def test_hit_to_document_keeps_every_field() -> None:
         "section": "systems", "heading": "标题", "position": 0, "score": 0.5, "bm25_rank": None,
         "vector_rank": 3,
     }
+

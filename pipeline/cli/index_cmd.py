@@ -9,6 +9,7 @@ import typer
 
 from pipeline.errors import UsageError
 from pipeline.models import SECTION_KEYS, SearchHit
+from pipeline.profile.catalog import level_class
 
 SNIPPET_CHARS = 80
 _STATUS_NAMES = {"added": "新增", "replaced": "替换", "unchanged": "未变", "failed": "失败",
@@ -111,6 +112,8 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--section “{section}” 无效；可选：{'、'.join(SECTION_KEYS)}。")
         if k <= 0:
             raise UsageError("-k 必须是正整数。")
+        if level is not None and level_class(level) is None:
+            raise UsageError(f"--level “{level}” 无效；可选：县、区、乡、镇、街道（或 county、township）。")
         hybrid = HybridIndex.open(index, chroma_url=chroma_url, read_only=True)
         hits = hybrid.search(query, k=k, section=section, region=region, year=year, mode=mode, level=level)
         if as_json:

@@ -19,6 +19,7 @@ import re
 import zlib
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +41,7 @@ TRIGRAM_WEIGHT = 0.0
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)   # Fibonacci hashing multiplier: spreads n-gram keys over bits
 _P = np.uint64(1_000_003)
+_MAX_WORDS = 500_000
 
 
 class Embedder(Protocol):
@@ -67,6 +69,12 @@ def _idf_table() -> tuple[dict[str, str], float]:
     return table, values[len(values) // 2] if values else 10.0
 
 
+def _idf_of(words: list[str]) -> list[float]:
+    """jieba's IDF of each word (the table's median for a word it does not list)."""
+    table, default = _idf_table()
+    return [float(table.get(w, default)) for w in words]
+
+
 _NOT_ALNUM = re.compile(r"[\W_]+")
 
 
@@ -79,34 +87,36 @@ class HashEmbedder:
         self.dim = dim
         # The name carries the dimension so an index built with another default is never mixed.
         self.name = f"hash-v{HASH_VERSION}:{dim}"
-        # word → (column, signed weight): the vocabulary of a corpus repeats, so hash each word once.
-        self._words: dict[str, tuple[int, float]] = {}
+        # word → id; the id's column and signed weight live in numpy arrays, so a batch looks each
+        # word up once (one C-level map over the batch's tokens) and the rest is array indexing.
+        self._ids: dict[str, int] = {}
+        self._cols = np.zeros(0, dtype=np.int64)
+        self._vals = np.zeros(0, dtype=np.float64)
 
-    def _word_feature(self, word: str) -> tuple[int, float]:
-        feature = self._words.get(word)
-        if feature is None:
-            idf, default_idf = _idf_table()
-            h = zlib.crc32(word.encode("utf-8"))
-            weight = float(idf.get(word, default_idf)) * WORD_WEIGHT
-            feature = (h % self.dim, weight if h & 0x80000000 else -weight)
-            if len(self._words) < 500_000:
-                self._words[word] = feature
-        return feature
+    def _word_ids(self, words: list[str]) -> np.ndarray:
+        ids = list(map(self._ids.get, words))
+        if None in ids:
+            if len(self._ids) > _MAX_WORDS:      # adversarial input: keep the table bounded
+                self._ids, self._cols, self._vals = {}, self._cols[:0], self._vals[:0]
+            new = sorted(set(words).difference(self._ids))      # C-level set algebra, not a loop per token
+            hashes = [zlib.crc32(w.encode("utf-8")) for w in new]
+            weights = np.array(_idf_of(new), dtype=np.float64) * WORD_WEIGHT
+            signs = np.array([1.0 if h & 0x80000000 else -1.0 for h in hashes])
+            base = len(self._ids)
+            self._ids.update(zip(new, range(base, base + len(new)), strict=True))
+            self._cols = np.concatenate([self._cols, np.array([h % self.dim for h in hashes], dtype=np.int64)])
+            self._vals = np.concatenate([self._vals, weights * signs])
+            ids = list(map(self._ids.__getitem__, words))
+        return np.array(ids, dtype=np.int64)
 
     def _matrix(self, texts: Sequence[str], terms: Sequence[Sequence[str]]) -> np.ndarray:
         """All vectors of a batch at once: one bincount over (row, column) pairs."""
         n, dim = len(texts), self.dim
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[float] = []
-        for row, words in enumerate(terms):
-            for word in words:
-                col, val = self._word_feature(word)
-                rows.append(row)
-                cols.append(col)
-                vals.append(val)
-        flat = [np.asarray(rows, dtype=np.int64) * dim + np.asarray(cols, dtype=np.int64)]
-        weights = [np.asarray(vals, dtype=np.float64)]
+        words = list(chain.from_iterable(terms))
+        ids = self._word_ids(words)
+        rows = np.repeat(np.arange(n, dtype=np.int64), [len(doc) for doc in terms])
+        flat = [rows * dim + self._cols[ids]]
+        weights = [self._vals[ids]]
 
         # Character n-grams of all texts together; a NUL between texts keeps n-grams inside one text.
         cleaned = [_NOT_ALNUM.sub("", t) for t in texts]

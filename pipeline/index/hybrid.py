@@ -1,19 +1,23 @@
-"""The hybrid index of past reports: chunks in a local store, BM25 over jieba terms, Chroma vectors.
+"""The hybrid index of past reports: chunks in a local store, BM25 over jieba terms, vectors.
 
 Layout of an index directory (default `.shuzhi/index`, or `--index`, or `SHUZHI_INDEX`):
 
     state.json        the commit point: format, embedder, current generation, counts
-    gen-000007/       one generation: chunks.jsonl (the truth), manifest.json, bm25/
-    chroma/           the embedded Chroma database (unused with --chroma-url)
+    gen-000007/       one generation, every file memory-mapped on open: the chunk store
+                      (texts.bin, offsets.npy, columns.npy, tables.json, terms.txt — see
+                      pipeline.index.store), vectors.npy and IVF lists (pipeline.index.ann),
+                      bm25/ (the BM25 matrix, pipeline.index.retrieval), manifest.json
+    chroma/           an embedded Chroma copy of the vectors, only with SHUZHI_LOCAL_CHROMA=1
     .lock             held (flock) by the one ingest allowed at a time
 
 An ingest writes a complete new generation and then replaces `state.json` atomically, so a crash
-or a bad file leaves the previous generation in force. Chroma is a secondary index keyed by the
-stable chunk ids `{doc_id}:{position}`: vector hits that are not in the current generation are
-ignored, and the next ingest reconciles Chroma with the store.
+or a bad file leaves the previous generation in force. Chroma, when used, is a secondary index
+keyed by the stable chunk ids `{doc_id}:{position}`: vector hits that are not in the current
+generation are ignored, and the next ingest reconciles Chroma with the store.
 
-Opening is cheap (reads `state.json`); the store, BM25 and Chroma load on first use, because the
-drafter searches many times per report and the web app opens the index per request.
+Opening is cheap (reads `state.json`); the generation is memory-mapped on first use (a few small
+tables are read, nothing is rebuilt), so a 100k-chunk index answers its first query in well under
+a second and processes that open the same index share its pages.
 
 With `chroma_url` and no `index_dir` there is no local folder: the Chroma server holds texts,
 metadata, vectors and the manifest, and every machine reads it (see `pipeline.index.remote`).
@@ -24,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import io
 import json
 import os
 import shutil
@@ -34,15 +37,17 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pipeline.errors import IndexLockedError, InputError, ShuzhiError, UsageError
-from pipeline.fsutil import atomic_write_bytes, atomic_write_text
+from pipeline.fsutil import atomic_write_text
 from pipeline.index import remote as index_remote
-from pipeline.index.embedding import DEFAULT_EMBEDDER, resolve_embedder
+from pipeline.index.ann import VectorSearch
+from pipeline.index.embedding import DEFAULT_EMBEDDER, HashEmbedder, _idf_table, resolve_embedder
 from pipeline.index.remote import SHARED_COLLECTION
 from pipeline.index.remote import parse_chroma_url as _parse_chroma_url
 from pipeline.index.retrieval import (
@@ -53,24 +58,27 @@ from pipeline.index.retrieval import (
     SEARCH_MODES,
     VECTOR_WEIGHT,
     Bm25Ranker,
-    ChunkFilter,
     chroma_where,
-    chunk_from_json,
     chunk_report,
-    chunk_to_json,
-    exact_vector_rank,
     expand_paths,
     rrf_fuse,
 )
+from pipeline.index.store import ChunkTable
 from pipeline.index.vectors import VectorWriter, open_chroma, open_collection, release_chroma
 from pipeline.models import Chunk, SearchHit
 from pipeline.profile.catalog import level_class
 from pipeline.reading import segment
 
-FORMAT_VERSION = 1
+# 2: the memory-mapped generation (pipeline.index.store, pipeline.index.ann); 1 was chunks.jsonl.
+FORMAT_VERSION = 2
 DEFAULT_INDEX_DIR = Path(".shuzhi") / "index"
 STATE_FILE = "state.json"
 VECTORS_FILE = "vectors.npy"
+MANIFEST_FILE = "manifest.json"
+# The local index keeps its vectors in the generation's own files (searched by pipeline.index.ann);
+# a Chroma collection next to it is kept only when asked for, since inserting into Chroma's HNSW
+# was more than half of an ingest (eval/bench_ingest.py). A Chroma server (--chroma-url) always is.
+LOCAL_CHROMA_ENV = "SHUZHI_LOCAL_CHROMA"
 LOCK_FILE = ".lock"
 CHROMA_DIR = "chroma"
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -135,17 +143,44 @@ def _check_writable(index_dir: Path) -> None:
 
 @dataclass
 class _Loaded:
-    """The current generation, in memory."""
+    """The current generation: the chunk store memory-mapped, the rest loaded on first use."""
 
     generation: int
-    chunks: list[Chunk]
-    terms: list[list[str]]
-    manifest: dict[str, dict[str, Any]]
-    by_id: dict[str, int] = field(default_factory=dict)
+    chunks: ChunkTable
+    manifest_path: Path | None = None
+    loaded_manifest: dict[str, dict[str, Any]] | None = None
     bm25: Bm25Ranker | None = None
-    filter: ChunkFilter | None = None
-    vectors: np.ndarray | None = None          # the vector sidecar, rows aligned with chunks
+    vectors: VectorSearch | None = None        # rows aligned with chunks (pipeline.index.ann)
+    vectors_checked: bool = False
     past: dict[tuple[str, int | None], list[tuple[str, int | None]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, generation: int, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]],
+           manifest: dict[str, dict[str, Any]], vectors: np.ndarray | None = None) -> _Loaded:
+        """A generation held in memory (empty, or the shared server's)."""
+        loaded = cls(generation, ChunkTable.from_chunks(chunks, terms), loaded_manifest=manifest)
+        if vectors is not None and len(vectors) == len(chunks):
+            loaded.vectors, loaded.vectors_checked = VectorSearch(np.asarray(vectors, dtype=np.float32)), True
+        return loaded
+
+    @property
+    def manifest(self) -> dict[str, dict[str, Any]]:
+        if self.loaded_manifest is None:
+            assert self.manifest_path is not None
+            try:
+                self.loaded_manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise InputError(f"索引数据缺失或损坏（{exc}）；请用 shuzhi ingest --rebuild 重建索引。",
+                                 path=str(self.manifest_path)) from exc
+        return self.loaded_manifest
+
+    @property
+    def terms(self) -> list[list[str]]:
+        try:
+            return self.chunks.terms()
+        except (OSError, ValueError) as exc:
+            raise InputError(f"索引数据缺失或损坏（{exc}）；请用 shuzhi ingest --rebuild 重建索引。",
+                             path=str(self.manifest_path or "")) from exc
 
 
 @dataclass
@@ -158,7 +193,7 @@ class _IngestRun:
     touched: bool = False       # a manifest entry changed without any chunk changing
     doc_owner: dict[str, str] = field(default_factory=dict)      # doc_id → manifest key
     removed_docs: set[str] = field(default_factory=set)
-    new_docs: list[tuple[list[Chunk], list[list[str]]]] = field(default_factory=list)
+    new_docs: list[tuple[list[Chunk], list[list[str]], np.ndarray | None]] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -167,6 +202,90 @@ class _IngestRun:
     def summary(self, chunks: int, documents: int) -> IngestSummary:
         return IngestSummary(tuple(self.added), tuple(self.replaced), tuple(self.unchanged),
                              tuple(self.failed), tuple(self.duplicates), chunks, documents)
+
+
+# A large folder is parsed, segmented and embedded in worker processes (forked: they inherit
+# the loaded dictionary); the parent keeps the bookkeeping and the commit.
+INGEST_WORKERS = 2
+WORKERS_ENV = "SHUZHI_INGEST_WORKERS"
+PARALLEL_MIN_FILES = 64
+PARALLEL_BATCH = 16             # files per worker job
+
+
+@dataclass(frozen=True)
+class _DocInfo:
+    doc_id: str
+    title: str | None
+    region: str | None
+    sections: tuple[str, ...]
+
+
+# A worker's result: what the file holds, or the Chinese message of why it failed.
+_Parsed = tuple[_DocInfo, list[Chunk], list[list[str]], np.ndarray | None] | str
+_WORKER_EMBEDDER: Any = None        # set before forking: workers embed with the parent's embedder
+
+
+def _parse_for_index(job: tuple[Path, str, bool]) -> _Parsed:
+    """Read, parse, chunk and segment one file (and embed it in a worker). Returns the message of
+    an expected error instead of raising it, so a bad file does not stop a folder."""
+    from pipeline.reading.parse import parse_file
+
+    path, shown, embed = job
+    embedder = _WORKER_EMBEDDER if embed else None
+    try:
+        report = parse_file(path)      # doc_id: the content digest, from the same read
+        chunks = chunk_report(report, path=shown)
+        if not chunks:
+            raise InputError("文件里没有可索引的正文。", path=shown)
+        terms = [segment.index_terms(c.text) for c in chunks]
+        vectors = embedder.embed_documents([c.text for c in chunks], terms) if embedder is not None else None
+    except ShuzhiError as exc:
+        return exc.message if exc.path else str(exc)
+    except (OSError, UnicodeError, ValueError) as exc:
+        return f"无法读取或解析：{exc}"
+    info = _DocInfo(report.doc_id, report.title, report.region, tuple(s.key for s in report.sections))
+    return info, chunks, terms, vectors
+
+
+def _parse_batch(jobs: list[tuple[Path, str, bool]]) -> list[_Parsed]:
+    """A worker's share: several files, embedded in one call (per-file calls cost twice as much)."""
+    results = [_parse_for_index((path, shown, False)) for path, shown, _ in jobs]
+    if _WORKER_EMBEDDER is None or not any(embed for _, _, embed in jobs):
+        return results
+    done = [r for r in results if not isinstance(r, str)]
+    if done:
+        vectors = _WORKER_EMBEDDER.embed_documents([c.text for r in done for c in r[1]],
+                                                   [t for r in done for t in r[2]])
+        start = 0
+        for i, result in enumerate(results):
+            if not isinstance(result, str):
+                count = len(result[1])
+                results[i] = (result[0], result[1], result[2], vectors[start:start + count])
+                start += count
+    return results
+
+
+class _ParsedFiles:
+    """Worker results handed out in file order; `pop(path)` is None for a file not sent."""
+
+    def __init__(self, paths: list[Path], results: Iterator[_Parsed], pool: Any = None):
+        self._pending = set(paths)
+        self._results = results
+        self._pool = pool
+
+    def pop(self, path: Path, default: None = None) -> _Parsed | None:
+        if path not in self._pending:
+            return default
+        self._pending.discard(path)
+        result = next(self._results)
+        if not self._pending:
+            self.close()
+        return result
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 class HybridIndex:
@@ -269,7 +388,8 @@ class HybridIndex:
                              path=str(path)) from exc
         if state.get("format") != FORMAT_VERSION:
             raise InputError(
-                f"索引格式版本 {state.get('format')} 与本程序（{FORMAT_VERSION}）不符；请用 --rebuild 重建。",
+                f"索引格式版本 {state.get('format')} 与本程序（{FORMAT_VERSION}）不符；"
+                "请用 shuzhi ingest --rebuild 重建索引。",
                 path=str(path),
             )
         if self._state is not None and state.get("generation") != self._state.get("generation"):
@@ -311,7 +431,7 @@ class HybridIndex:
             if self._loaded is not None:
                 return self._loaded
             if state is None:
-                self._loaded = _Loaded(0, [], [], {})
+                self._loaded = _Loaded.of(0, [], [], {})
                 return self._loaded
             if self.index_dir is None:
                 key = (self.chroma_url, state.get("index_id"), int(state["generation"]))
@@ -319,64 +439,54 @@ class HybridIndex:
                 return self._loaded
             generation = int(state["generation"])
             gen_dir = self._gen_dir(generation)
-            chunks: list[Chunk] = []
-            terms: list[list[str]] = []
+            # Memory-mapped: opening 100k chunks reads a few small tables, not every chunk.
             try:
-                with (gen_dir / "chunks.jsonl").open(encoding="utf-8") as handle:
-                    for line in handle:
-                        row = json.loads(line)
-                        chunks.append(chunk_from_json(row))
-                        terms.append(row["terms"])
-                manifest = json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8"))
+                table = ChunkTable.open(gen_dir)
             except (OSError, ValueError) as exc:
-                raise InputError(f"索引数据缺失或损坏（{exc}）；请用 shuzhi ingest --rebuild 重建。",
+                raise InputError(f"索引数据缺失或损坏（{exc}）；请用 shuzhi ingest --rebuild 重建索引。",
                                  path=str(gen_dir)) from exc
-            loaded = _Loaded(generation, chunks, terms, manifest)
-            loaded.by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
-            self._loaded = loaded
-            return loaded
+            self._loaded = _Loaded(generation, table, manifest_path=gen_dir / MANIFEST_FILE)
+            return self._loaded
 
     def _load_remote(self, state: dict[str, Any]) -> _Loaded:
         """The whole shared index, paged out of the server: chunks, BM25 and the vector matrix."""
         self._client = self._client or index_remote.connect(str(self.chroma_url))
         manifest = index_remote.read_manifest(self._client)
         chunks, terms, vectors = index_remote.read_chunks(self._client, manifest, int(state.get("dim") or 0))
-        loaded = _Loaded(int(state["generation"]), chunks, terms, manifest, vectors=vectors)
-        loaded.by_id = {c.chunk_id: i for i, c in enumerate(chunks)}
+        loaded = _Loaded.of(int(state["generation"]), chunks, terms, manifest, vectors=vectors)
         if chunks:
-            loaded.bm25 = Bm25Ranker.build(chunks, terms)
+            loaded.bm25 = Bm25Ranker.build(loaded.chunks, terms)
         return loaded
 
-    def _filter(self, loaded: _Loaded) -> ChunkFilter:
+    def _vectors(self, loaded: _Loaded) -> VectorSearch | None:
+        """The generation's vectors (memory-mapped), or None if absent or not matching the store."""
         with self._mutex:
-            if loaded.filter is None:
-                loaded.filter = loaded.bm25.filter if loaded.bm25 is not None else ChunkFilter(loaded.chunks)
-            return loaded.filter
-
-    def _vectors(self, loaded: _Loaded) -> np.ndarray | None:
-        """The generation's vector sidecar (in memory: 1 MB per 1,000 chunks), or None if absent."""
-        with self._mutex:
-            if loaded.vectors is None:
-                if self.index_dir is None:
-                    return None
-                path = self._gen_dir(loaded.generation) / VECTORS_FILE
-                if not path.is_file():
-                    return None
-                vectors = np.load(path, allow_pickle=False)
-                if vectors.shape[0] != len(loaded.chunks):
-                    return None
-                loaded.vectors = vectors
+            if not loaded.vectors_checked:
+                loaded.vectors_checked = True
+                if self.index_dir is not None:
+                    vectors = VectorSearch.open(self._gen_dir(loaded.generation))
+                    if vectors is not None and len(vectors) == len(loaded.chunks):
+                        loaded.vectors = vectors
             return loaded.vectors
 
     def _bm25(self, loaded: _Loaded) -> Bm25Ranker:
         with self._mutex:
             if loaded.bm25 is None:
                 bm25_dir = self._gen_dir(loaded.generation) / "bm25" if self.index_dir else None
-                if loaded.chunks and bm25_dir is not None and bm25_dir.is_dir():
-                    loaded.bm25 = Bm25Ranker.load(bm25_dir, loaded.chunks)
+                if len(loaded.chunks) and bm25_dir is not None and bm25_dir.is_dir():
+                    try:
+                        loaded.bm25 = Bm25Ranker.load(bm25_dir, loaded.chunks)
+                    except (OSError, ValueError) as exc:
+                        raise InputError(f"索引的 BM25 数据缺失或损坏（{exc}）；请用 shuzhi ingest --rebuild 重建索引。",
+                                         path=str(bm25_dir)) from exc
                 else:
                     loaded.bm25 = Bm25Ranker.build(loaded.chunks, loaded.terms)
             return loaded.bm25
+
+    @property
+    def local_chroma(self) -> bool:
+        """Whether vectors also go to a Chroma collection: always with a server, locally on request."""
+        return bool(self.chroma_url) or os.environ.get(LOCAL_CHROMA_ENV, "") not in ("", "0")
 
     # ------------------------------------------------------------------ Chroma
 
@@ -500,7 +610,7 @@ class HybridIndex:
         if fresh:
             embedder = resolve_embedder(self._requested_embedder or DEFAULT_EMBEDDER)
             index_id = (old_state or {}).get("index_id") or uuid.uuid4().hex[:12]
-            loaded = _Loaded(0, [], [], {})
+            loaded = _Loaded.of(0, [], [], {})
             generation = int((old_state or {}).get("generation", 0))
         else:
             assert old_state is not None
@@ -541,11 +651,12 @@ class HybridIndex:
             embedder, local=open_collection, release=release, reset=fresh, name=self._collection_name(),
             path=None if self.chroma_url else str(self.index_dir / CHROMA_DIR),
             url=_parse_chroma_url(self.chroma_url) if self.chroma_url else None,
-            metadata=metadata if shared else None, documents=shared,
+            metadata=metadata if shared else None, documents=shared, chroma=self.local_chroma,
         )
+        parsed = self._parse_in_workers(files, run) if not self.local_chroma else _ParsedFiles([], iter(()))
         try:
             for number, path in enumerate(files):
-                status = self._read_one(path, run)
+                status = self._read_one(path, run, parsed.pop(path, None))
                 if status in ("added", "replaced"):
                     if len(run.new_docs) == 1:
                         writer.expect(len(files) - number)
@@ -556,6 +667,7 @@ class HybridIndex:
             return self._commit(run, loaded, writer, fresh=fresh, index_id=index_id, generation=generation,
                                 embedder=embedder)
         finally:
+            parsed.close()
             writer.close()
 
     def _commit(self, run: _IngestRun, loaded: _Loaded, writer: VectorWriter, *, fresh: bool, index_id: str,
@@ -577,7 +689,7 @@ class HybridIndex:
             else:
                 chunks_out.append(chunk)
                 terms_out.append(terms)
-        for chunks, terms in run.new_docs:
+        for chunks, terms, _vectors in run.new_docs:
             chunks_out.extend(chunks)
             terms_out.extend(terms)
 
@@ -592,7 +704,7 @@ class HybridIndex:
             return summary
         writer.delete(stale_ids)
         writer.reconcile(chunks_out, terms_out)
-        vectors = self._sidecar_rows(loaded, chunks_out, terms_out, writer.vectors)
+        vectors = self._sidecar_rows(loaded, chunks_out, terms_out, writer)
 
         generation += 1
         self._write_generation(generation, chunks_out, terms_out, run.manifest, vectors)
@@ -616,7 +728,7 @@ class HybridIndex:
         """The shared server's commit: the manifest, then the state record (see index_remote)."""
         state = {
             "format": FORMAT_VERSION, "index_id": index_id, "embedder": embedder.name,
-            "dim": embedder.dim or next((len(v) for v in writer.vectors.values()), 0),
+            "dim": embedder.dim or writer.dim,
             "generation": generation, "chunks": len(chunks), "documents": len(run.manifest),
         }
         self._client = self._client or index_remote.connect(str(self.chroma_url))   # dropped for a writer process
@@ -625,12 +737,55 @@ class HybridIndex:
         self._read_state()
         return run.summary(len(chunks), len(run.manifest))
 
-    @staticmethod
-    def _read_one(path: Path, run: _IngestRun) -> str:
-        """Parse, chunk and segment one file into `run`; returns its status. Never raises for a
-        bad file: the error goes to `run.failed` so a folder ingest carries on."""
-        from pipeline.reading.parse import parse_file
+    def _parse_in_workers(self, files: list[Path], run: _IngestRun) -> _ParsedFiles:
+        """Parse, chunk, segment and embed the changed files of a large ingest in worker processes.
 
+        Returns a lazy map path → worker result that `_read_one` consumes in file order; empty
+        (everything happens in this process) for small ingests, one core, or when forking is not
+        safe here (other threads, or Chroma's runtime loaded)."""
+        import sys
+        import threading
+
+        global _WORKER_EMBEDDER
+        # Two workers gave 1.25× one process on 5 M chars even at load 7 on 2 cores
+        # (eval/bench_ingest.py). SHUZHI_INGEST_WORKERS=N sets the number (0 or 1: none).
+        cores = os.cpu_count() or 1
+        forced = os.environ.get(WORKERS_ENV, "").strip()
+        workers = int(forced) if forced.isdigit() else min(INGEST_WORKERS, cores)
+        todo = [p for p in dict.fromkeys(files) if not self._unchanged_by_stat(p, run)]
+        if (workers < 2 or len(todo) < PARALLEL_MIN_FILES or threading.active_count() > 1
+                or "chromadb" in sys.modules or not hasattr(os, "fork")):
+            return _ParsedFiles([], iter(()))
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        segment.index_terms("民兵")          # load the dictionary once, before forking: children share it
+        embed = isinstance(self._embedder, HashEmbedder)     # a model stays in this process
+        if embed:
+            _idf_table()                     # likewise the IDF table
+        _WORKER_EMBEDDER = self._embedder if embed else None
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        jobs = [(p, str(p), embed) for p in todo]
+        batches = pool.map(_parse_batch, [jobs[i:i + PARALLEL_BATCH] for i in range(0, len(jobs), PARALLEL_BATCH)])
+        return _ParsedFiles(todo, chain.from_iterable(batches), pool)
+
+    @staticmethod
+    def _unchanged_by_stat(path: Path, run: _IngestRun) -> bool:
+        key = os.path.normpath(os.path.join(run.cwd, path))
+        previous = run.manifest.get(key)
+        if not previous:
+            return False
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        return (previous.get("size"), previous.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns)
+
+    @staticmethod
+    def _read_one(path: Path, run: _IngestRun, parsed: _Parsed | None = None) -> str:
+        """Parse, chunk and segment one file into `run` (or take what a worker did: `parsed`);
+        returns its status. Never raises for a bad file: the error goes to `run.failed` so a
+        folder ingest carries on."""
         shown = str(path)
         # Not resolve() (an lstat per path component) nor abspath() (a getcwd per call, which is
         # slow on some overlay filesystems): the working directory is read once per ingest.
@@ -643,8 +798,13 @@ class HybridIndex:
             if previous and (previous.get("size"), previous.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
                 run.unchanged.append(shown)
                 return "unchanged"
-            report = parse_file(path)      # doc_id: the content digest, from the same read
-            doc_id = report.doc_id
+            if parsed is None:
+                parsed = _parse_for_index((path, shown, False))
+            if isinstance(parsed, str):
+                run.failed.append((shown, parsed))
+                return "failed"
+            info, chunks, terms, vectors = parsed
+            doc_id = info.doc_id
             if previous and previous["doc_id"] == doc_id:
                 # Touched, not changed: the content hash is the truth. Record the new time so the
                 # next ingest skips it without parsing.
@@ -656,10 +816,6 @@ class HybridIndex:
             if owner is not None and owner != key:
                 run.duplicates.append((shown, run.manifest[owner]["path"]))
                 return "duplicate"
-            chunks = chunk_report(report, path=shown)
-            if not chunks:
-                raise InputError("文件里没有可索引的正文。", path=shown)
-            terms = [segment.index_terms(c.text) for c in chunks]
         except ShuzhiError as exc:
             run.failed.append((shown, exc.message if exc.path else str(exc)))
             return "failed"
@@ -672,11 +828,11 @@ class HybridIndex:
             run.replaced.append(shown)
         else:
             run.added.append(shown)
-        run.new_docs.append((chunks, terms))
+        run.new_docs.append((chunks, terms, vectors))
         run.doc_owner[doc_id] = key
         run.manifest[key] = {
-            "path": shown, "doc_id": doc_id, "title": report.title, "region": report.region,
-            "year": chunks[0].year, "sections": [s.key for s in report.sections],
+            "path": shown, "doc_id": doc_id, "title": info.title, "region": info.region,
+            "year": chunks[0].year, "sections": list(info.sections),
             "chunks": len(chunks), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
             "ingested": datetime.now(UTC).isoformat(timespec="seconds"),
         }
@@ -693,22 +849,30 @@ class HybridIndex:
         loaded: _Loaded,
         chunks: Sequence[Chunk],
         terms: Sequence[Sequence[str]],
-        new_vectors: dict[str, np.ndarray],
+        writer: VectorWriter,
     ) -> np.ndarray:
         """The vectors of the new store in order: new ones from this ingest, kept ones from the
-        previous generation's sidecar (re-embedded only if that sidecar is missing)."""
-        old = self._vectors(loaded) if loaded.chunks else None
-        dim = self._embedder.dim or (next(iter(new_vectors.values())).shape[0] if new_vectors else 0)
+        previous generation's vector file (re-embedded only if that file is missing)."""
+        new_vectors = writer.vectors
+        old = self._vectors(loaded) if len(loaded.chunks) else None
+        dim = self._embedder.dim or (old.dim if old is not None else writer.dim)
         matrix = np.zeros((len(chunks), dim), dtype=np.float32)
         missing: list[int] = []
+        kept_new: list[int] = []
+        kept_old: list[int] = []
         for row, chunk in enumerate(chunks):
-            vector = new_vectors.get(chunk.chunk_id)
-            if vector is None and old is not None and chunk.chunk_id in loaded.by_id:
-                vector = old[loaded.by_id[chunk.chunk_id]]
-            if vector is None:
+            at = new_vectors.get(chunk.chunk_id)
+            if at is not None:
+                continue
+            old_row = loaded.chunks.row_of(chunk.chunk_id) if old is not None else None
+            if old_row is None:
                 missing.append(row)
             else:
-                matrix[row] = vector
+                kept_new.append(row)
+                kept_old.append(old_row)
+        writer.fill(matrix, [c.chunk_id for c in chunks])
+        if kept_new and old is not None:
+            matrix[kept_new] = old.row_vectors(np.asarray(kept_old, dtype=np.int64))
         if missing:
             matrix[missing] = self._embedder.embed_documents([chunks[i].text for i in missing],
                                                              [terms[i] for i in missing])
@@ -726,12 +890,9 @@ class HybridIndex:
         if gen_dir.exists():          # left by a crashed ingest that never committed
             shutil.rmtree(gen_dir)
         gen_dir.mkdir(parents=True)
-        lines = "".join(chunk_to_json(c, t) + "\n" for c, t in zip(chunks, terms, strict=True))
-        atomic_write_text(gen_dir / "chunks.jsonl", lines)
-        atomic_write_text(gen_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
-        buffer = io.BytesIO()
-        np.save(buffer, vectors, allow_pickle=False)
-        atomic_write_bytes(gen_dir / VECTORS_FILE, buffer.getvalue())
+        ChunkTable.write(gen_dir, chunks, terms)
+        atomic_write_text(gen_dir / MANIFEST_FILE, json.dumps(manifest, ensure_ascii=False, indent=1))
+        VectorSearch.write(gen_dir, vectors)
         if chunks:
             Bm25Ranker.build(chunks, terms).save(gen_dir / "bm25")
 
@@ -743,12 +904,11 @@ class HybridIndex:
     # ------------------------------------------------------------------ reading
 
     def all_chunks(self, region: str | None = None, year: int | None = None,
-                   section: str | None = None) -> list[Chunk]:
-        return [
-            c for c in self._load().chunks
-            if (region is None or c.region == region) and (year is None or c.year == year)
-            and (section is None or c.section_key == section)
-        ]
+                   section: str | None = None, level: str | None = None) -> list[Chunk]:
+        chunks = self._load().chunks
+        mask = chunks.mask(section=section, region=region, year=year, level=level)
+        rows = range(len(chunks)) if mask is None else np.flatnonzero(mask).tolist()
+        return [chunks[i] for i in rows]
 
     def past_reports(self, region: str, before_year: int | None = None) -> list[tuple[str, int | None]]:
         """Earlier reports of one region as (text, year), oldest first, rebuilt from their chunks.
@@ -760,21 +920,22 @@ class HybridIndex:
         loaded = self._load()
         # A batch asks once per unit; the answer only changes with a new generation (a new _Loaded).
         key = (region, before_year)
-        if key not in loaded.past:
-            loaded.past[key] = self._collect_past(loaded.chunks, region, before_year)
+        with self._mutex:
+            if key not in loaded.past:
+                loaded.past[key] = self._collect_past(loaded.chunks, region, before_year)
         return list(loaded.past[key])
 
     @staticmethod
-    def _collect_past(chunks: list[Chunk], region: str, before_year: int | None) -> list[tuple[str, int | None]]:
-        docs: dict[str, list[Chunk]] = {}
-        for chunk in chunks:
-            docs.setdefault(chunk.doc_id, []).append(chunk)
+    def _collect_past(chunks: ChunkTable, region: str, before_year: int | None) -> list[tuple[str, int | None]]:
+        # Only the documents of this region (or of none) are read: a lookup on the region column,
+        # not a scan of every chunk of the province.
         past: list[tuple[str, int | None]] = []
-        for doc_chunks in docs.values():
-            doc_chunks.sort(key=lambda c: c.position)
-            text = "\n".join(c.text for c in doc_chunks)
-            year = next((c.year for c in doc_chunks if c.year is not None), None)
-            doc_region = next((c.region for c in doc_chunks if c.region), None)
+        for rows in chunks.doc_rows(region).values():
+            picked = [chunks[int(i)] for i in rows]
+            picked.sort(key=lambda c: c.position)
+            text = "\n".join(c.text for c in picked)
+            year = next((c.year for c in picked if c.year is not None), None)
+            doc_region = next((c.region for c in picked if c.region), None)
             if doc_region is None and region and region in text:
                 doc_region = region
             if doc_region != region:
@@ -802,8 +963,8 @@ class HybridIndex:
         section: str | None = None,
         region: str | None = None,
         year: int | None = None,
-        mode: str = "hybrid",
         level: str | None = None,
+        mode: str = "hybrid",
     ) -> list[SearchHit]:
         """Top-k chunks for `query`; filters apply to both retrievers before fusion. `level`
         (`county`/`township`, or a meta.level such as 镇) prefers passages of reports of that level:
@@ -826,48 +987,52 @@ class HybridIndex:
         if k <= 0 or not query.strip():
             return []
         loaded = self._load()
-        if not loaded.chunks:
+        chunks = loaded.chunks
+        if not len(chunks):
             return []
         depth = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES)
-        bm25_ids: list[str] = []
-        vector_ids: list[str] = []
-        mask = self._filter(loaded).mask(section=section, region=region, year=year, level=_level)
+        bm25_rows: list[int] = []
+        vector_rows: list[int] = []
+        mask = chunks.mask(section=section, region=region, year=year, level=_level)
         if mask is not None and not mask.any():
             return []
         if mode in ("hybrid", "bm25"):
-            order = self._bm25(loaded).rank(segment.index_terms(query), depth, mask)
-            bm25_ids = [loaded.chunks[i].chunk_id for i in order]
+            bm25_rows = self._bm25(loaded).rank(segment.index_terms(query), depth, mask)
         if mode in ("hybrid", "vector"):
-            vector_ids = self._vector_ids(query, depth, (section, region, year), mask, loaded)
+            vector_rows = self._vector_rows(query, depth, (section, region, year), _level, mask, loaded)
         if mode == "bm25":
-            return [SearchHit(loaded.chunks[loaded.by_id[cid]], 1.0 / (self.rrf_k + r), bm25_rank=r)
-                    for r, cid in enumerate(bm25_ids[:k], start=1)]
+            return [SearchHit(chunks[i], 1.0 / (self.rrf_k + r), bm25_rank=r)
+                    for r, i in enumerate(bm25_rows[:k], start=1)]
         if mode == "vector":
-            return [SearchHit(loaded.chunks[loaded.by_id[cid]], 1.0 / (self.rrf_k + r), vector_rank=r)
-                    for r, cid in enumerate(vector_ids[:k], start=1)]
-        fused = rrf_fuse([(bm25_ids, self.bm25_weight), (vector_ids, self.vector_weight)],
+            return [SearchHit(chunks[i], 1.0 / (self.rrf_k + r), vector_rank=r)
+                    for r, i in enumerate(vector_rows[:k], start=1)]
+        fused = rrf_fuse([(bm25_rows, self.bm25_weight), (vector_rows, self.vector_weight)],
                          k=k, rrf_k=self.rrf_k)
-        return [SearchHit(loaded.chunks[loaded.by_id[cid]], score, bm25_rank=ranks[0], vector_rank=ranks[1])
-                for cid, score, ranks in fused]
+        return [SearchHit(chunks[i], score, bm25_rank=ranks[0], vector_rank=ranks[1])
+                for i, score, ranks in fused]
 
-    def _vector_ids(
+    def _vector_rows(
         self,
         query: str,
         depth: int,
         filters: tuple[str | None, str | None, int | None],
+        level: str | None,
         mask: np.ndarray | None,
         loaded: _Loaded,
-    ) -> list[str]:
+    ) -> list[int]:
         vector = self._get_embedder().embed_query(query)
-        # Filtered queries: exact search over the filtered rows of the vector sidecar. Chroma's
-        # `where` pre-filter costs 20–70 ms at 12k chunks on a 2-core machine (a SQLite scan of
-        # the metadata) against < 2 ms here; it stays the path when the sidecar is missing or
-        # when `filter_in_chroma` is set (eval/bench_search.py measures both). The shared index
-        # holds every vector in memory already: no query needs a round trip to the server.
-        if (mask is not None or self.index_dir is None) and not self.filter_in_chroma:
+        # The generation's own vectors, memory-mapped and searched by pipeline.index.ann: exact for
+        # small indexes and selective filters, IVF lists for large ones. Chroma's `where`
+        # pre-filter costs 20–70 ms at 12k chunks on a 2-core machine (a SQLite scan of the
+        # metadata); it stays the path only when the vector file is missing or when
+        # `filter_in_chroma` is set (eval/bench_search.py measures both).
+        use_chroma = self.filter_in_chroma and self.local_chroma and level is None
+        if not use_chroma:
             vectors = self._vectors(loaded)
-            if vectors is not None and vectors.shape[1] == vector.shape[0]:
-                return [loaded.chunks[i].chunk_id for i in exact_vector_rank(vectors, vector, depth, mask)]
+            if vectors is not None and vectors.dim == vector.shape[0]:
+                return vectors.rank(vector, depth, mask)
+            if not self.local_chroma:
+                raise ShuzhiError("索引缺少向量文件；请用 shuzhi ingest --rebuild 重建索引。", path=self.location)
         collection = self._chroma()
         n = min(depth, len(loaded.chunks))
         try:
@@ -877,4 +1042,5 @@ class HybridIndex:
             raise ShuzhiError(f"向量检索失败：{exc}；可用 --rebuild 重建索引。", path=self.location) from exc
         ids = result.get("ids") or [[]]
         # Ids outside the committed store come from an interrupted ingest: skip them.
-        return [cid for cid in ids[0] if cid in loaded.by_id]
+        rows = [loaded.chunks.row_of(cid) for cid in ids[0]]
+        return [r for r in rows if r is not None and (mask is None or mask[r])]

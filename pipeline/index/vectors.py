@@ -139,8 +139,10 @@ class VectorWriter:
     def __init__(self, embedder: Any, *, local: Callable[[], Any], path: str | None,
                  url: tuple[str, int, bool] | None, name: str, reset: bool, release: Callable[[], None],
                  metadata: Callable[[Chunk, Sequence[str]], dict[str, Any]] | None = None,
-                 documents: bool = False):
+                 documents: bool = False, chroma: bool = True):
         self._embedder = embedder
+        # False: vectors are only computed (for the generation's vector file), never sent to Chroma.
+        self._chroma = chroma
         # The shared server (no local store) also keeps texts and full metadata: see index_remote.
         self._metadata = metadata or (lambda chunk, _terms: chroma_metadata(chunk))
         self._documents = documents
@@ -154,7 +156,9 @@ class VectorWriter:
         self._pending = False
         self._chunks: list[Chunk] = []
         self._terms: list[Sequence[str]] = []
-        self.vectors: dict[str, np.ndarray] = {}     # chunk id → row, for the generation's sidecar
+        self.vectors: dict[str, int] = {}      # chunk id → row of the batches below, for the vector file
+        self._batches: list[np.ndarray] = []
+        self._rows = 0
 
     # ---------------------------------------------------------------- plumbing
 
@@ -217,14 +221,22 @@ class VectorWriter:
     def expect(self, files_left: int) -> None:
         """Start the writer process early when many files may still come, so that importing
         Chroma there overlaps with parsing here."""
-        if files_left >= EARLY_START_FILES and self._proc is None and self._local is None:
+        if self._chroma and files_left >= EARLY_START_FILES and self._proc is None and self._local is None:
             self._start()
 
-    def add(self, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> None:
+    def add(self, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]], vectors: np.ndarray | None = None) -> None:
+        """Buffer chunks for embedding and writing; `vectors` (computed by an ingest worker process)
+        are taken as they are when no Chroma collection is written."""
+        if vectors is not None and not self._chroma:
+            ids = [c.chunk_id for c in chunks]
+            self.vectors.update(zip(ids, range(self._rows, self._rows + len(ids)), strict=True))
+            self._batches.append(vectors)
+            self._rows += len(ids)
+            return
         self._chunks.extend(chunks)
         self._terms.extend(terms)
         if len(self._chunks) >= CHROMA_BATCH:
-            if self._proc is None and self._local is None:
+            if self._chroma and self._proc is None and self._local is None:
                 self._start()
             self._flush()
 
@@ -240,7 +252,11 @@ class VectorWriter:
             batch, batch_terms = chunks[start:start + CHROMA_BATCH], terms[start:start + CHROMA_BATCH]
             vectors = self._embedder.embed_documents([c.text for c in batch], batch_terms)
             ids = [c.chunk_id for c in batch]
-            self.vectors.update(zip(ids, vectors, strict=True))
+            self.vectors.update(zip(ids, range(self._rows, self._rows + len(ids)), strict=True))
+            self._batches.append(vectors)
+            self._rows += len(ids)
+            if not self._chroma:
+                continue
             metadatas = [self._metadata(c, t) for c, t in zip(batch, batch_terms, strict=True)]
             documents = [c.text for c in batch] if self._documents else None
             if self._proc is not None:
@@ -248,7 +264,24 @@ class VectorWriter:
             else:
                 self._collection().upsert(ids=ids, embeddings=vectors, metadatas=metadatas, documents=documents)
 
+    @property
+    def dim(self) -> int:
+        return int(self._batches[0].shape[1]) if self._batches else 0
+
+    def fill(self, matrix: np.ndarray, ids: Sequence[str]) -> None:
+        """Copy the vectors computed here into `matrix` at the rows where `ids` name them."""
+        if not self._batches:
+            return
+        found = [(row, self.vectors.get(cid)) for row, cid in enumerate(ids)]
+        found = [(row, at) for row, at in found if at is not None]
+        if found:
+            stacked = np.concatenate(self._batches) if len(self._batches) > 1 else self._batches[0]
+            dest, src = zip(*found, strict=True)
+            matrix[list(dest)] = stacked[list(src)]
+
     def delete(self, ids: Sequence[str]) -> None:
+        if not self._chroma:
+            return
         for start in range(0, len(ids), CHROMA_BATCH):
             batch = list(ids[start:start + CHROMA_BATCH])
             if self._proc is not None:
@@ -267,7 +300,7 @@ class VectorWriter:
     def reconcile(self, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> None:
         """Make the collection hold exactly `chunks`: after a crash it may hold ids the store does
         not, or miss some. Fixes both ways."""
-        if self.count() == len(chunks):
+        if not self._chroma or self.count() == len(chunks):
             return
         stored = self.stored_ids()
         wanted = {c.chunk_id: i for i, c in enumerate(chunks)}

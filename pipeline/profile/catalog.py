@@ -111,7 +111,8 @@ def read_located_yaml(path: Path, what: str, *, required: bool = True) -> Locate
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{what}无法读取（{exc}）；请另存为 UTF-8 文本。", path=str(path)) from exc
-    loader = yaml.SafeLoader(text)
+    # libyaml when present: a profile is nine files, read at the start of every command (eval/bench_cli.py).
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         lines: dict[YamlPath, int] = {}
@@ -134,7 +135,7 @@ def read_located_yaml(path: Path, what: str, *, required: bool = True) -> Locate
     return LocatedYaml(path=path, data=data, lines=lines)
 
 
-def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: YamlPath, lines: dict[YamlPath, int]) -> Any:
+def _construct(loader: Any, node: yaml.Node, path: YamlPath, lines: dict[YamlPath, int]) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -227,6 +228,8 @@ def level_class(level_or_region: str | None) -> str | None:
     text = (level_or_region or "").strip()
     if not text:
         return None
+    if text in ("county", "township"):
+        return text
     if text in _TOWNSHIP_LEVELS or text.endswith(("乡", "镇", "街道", "苏木")):
         return "township"
     if text in _COUNTY_LEVELS or text.endswith(("县", "区", "旗")):

@@ -69,11 +69,14 @@ def cn_numeral(text: str) -> int | None:
 _SPACE_CHARS = "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t"
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 _SPACE_TABLE = {ord(c): " " for c in _SPACE_CHARS} | {ord(c): None for c in _ZERO_WIDTH}
+_ODD_SPACE_RE = re.compile(f"[{_SPACE_CHARS}{_ZERO_WIDTH}]")
 
 
 def normalise_text(text: str) -> str:
     """`\\r\\n`/`\\r` → `\\n`, odd spaces → space, zero-width marks dropped, lines stripped."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_SPACE_TABLE)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _ODD_SPACE_RE.search(text):       # translate() looks up every character: only when needed
+        text = text.translate(_SPACE_TABLE)
     return "\n".join(line.strip() for line in text.split("\n")).strip("\n")
 
 

@@ -206,8 +206,11 @@ def _guess_utf16(data: bytes) -> str | None:
     return None
 
 
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f]")     # control characters but \t \n \x0c \r
+
+
 def _checked(text: str, shown: str) -> str:
-    controls = sum(1 for c in text if ord(c) < 32 and c not in "\n\r\t\x0c")
+    controls = len(_CONTROL_RE.findall(text))
     if controls > max(2, len(text) // 100):
         raise _binary_error(shown)
     return text

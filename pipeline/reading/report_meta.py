@@ -34,9 +34,14 @@ _TRAD = (
 _TRAD_TABLE = {ord(_TRAD[i]): _TRAD[i + 1] for i in range(0, len(_TRAD) - 1, 2)}
 
 
+_TRAD_RE = re.compile("[" + "".join(chr(c) for c in _TRAD_TABLE) + "]")
+
+
 def to_simplified(text: str) -> str:
     """Map the traditional characters our keyword rules look at; other characters unchanged."""
-    return text.translate(_TRAD_TABLE)
+    # str.translate with a dict looks up every character (the largest single cost of an ingest);
+    # most reports are simplified already, and a regex scan says so at C speed.
+    return text.translate(_TRAD_TABLE) if _TRAD_RE.search(text) else text
 
 
 # --------------------------------------------------------------------------- year

@@ -165,6 +165,12 @@ def _term_of(token: str) -> str:
 def terms(tokens: Iterable[str]) -> list[str]:
     """Retrieval terms from tokens: no whitespace, punctuation or stopwords; Latin lower-cased."""
     cache = _TERM_CACHE
+    tokens = tokens if isinstance(tokens, list) else list(tokens)
+    try:
+        # Every token seen before (the usual case after a few files): one C-level map, no Python loop.
+        return [t for t in map(cache.__getitem__, tokens) if t]
+    except KeyError:
+        pass
     out: list[str] = []
     for token in tokens:
         term = cache.get(token)

@@ -1,0 +1,218 @@
+"""Tests for the memory-mapped generation: pipeline/index/store.py (chunk columns) and
+pipeline/index/ann.py (vector files, exact and IVF search). Fictional counties only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.index import ann
+from pipeline.index.ann import VectorSearch
+from pipeline.index.hybrid import FORMAT_VERSION, HybridIndex
+from pipeline.index.store import ChunkTable, region_level
+from pipeline.models import Chunk
+from pipeline.profile.catalog import level_class
+
+REGIONS = ["栖桐县", "雁澄区", "梧溪镇", None, "苇岑街道"]
+SECTIONS = ["opening", "duty", "systems", "plans"]
+
+
+def _chunks(n: int = 60) -> list[Chunk]:
+    out = []
+    for i in range(n):
+        doc = f"d{i // 6:03d}"
+        position = i % 6
+        region = REGIONS[(i // 6) % len(REGIONS)]
+        out.append(Chunk(chunk_id=f"{doc}:{position}", doc_id=doc, text=f"第{i}段：民兵整组{'甲' * (i % 7)}",
+                         path=f"/r/{doc}.txt", region=region, year=None if i % 11 == 0 else 2020 + i % 4,
+                         section_key=SECTIONS[i % 4], heading=f"标题{i % 3}", position=position))
+    return out
+
+
+@pytest.mark.parametrize(("region", "level"), [
+    ("栖桐县", "county"), ("雁澄区", "county"), ("梧溪镇", "township"), ("栖桐乡", "township"),
+    ("苇岑街道", "township"),
+    ("", ""), (None, ""), ("某某", ""),
+])
+def test_region_level(region: str | None, level: str) -> None:
+    assert region_level(region) == level
+
+
+def test_store_round_trip(tmp_path: Path) -> None:
+    chunks = _chunks()
+    terms = [[f"t{i}", "民兵"] if i % 5 else [] for i in range(len(chunks))]
+    ChunkTable.write(tmp_path, chunks, terms)
+    table = ChunkTable.open(tmp_path)
+    assert len(table) == len(chunks)
+    assert list(table) == chunks
+    assert table[-1] == chunks[-1] and table[2:4] == chunks[2:4]
+    assert table.terms() == terms
+    assert table.row_of("d003:2") == 20 and table.row_of("nope:0") is None
+    with pytest.raises(IndexError):
+        table[len(chunks)]
+
+
+@pytest.mark.parametrize("filters", [
+    {}, {"section": "systems"}, {"region": "雁澄区"}, {"year": 2022}, {"level": "乡镇"}, {"level": "县"},
+    {"section": "plans", "year": 2021, "level": "县"}, {"region": "无此县"}, {"section": "无此节"},
+])
+def test_mask_matches_a_python_filter(filters: dict) -> None:
+    chunks = _chunks()
+    mask = ChunkTable.from_chunks(chunks).mask(**filters)
+
+    def passes(c: Chunk) -> bool:
+        return all([
+            filters.get("section") in (None, c.section_key), filters.get("region") in (None, c.region),
+            filters.get("year") in (None, c.year), (filters.get("level") is None or level_class(filters["level"]) == region_level(c.region)),
+        ])
+
+    if not filters:
+        assert mask is None
+    else:
+        assert mask.tolist() == [passes(c) for c in chunks]
+
+
+def test_doc_rows_finds_a_regions_documents_and_the_unstated_ones() -> None:
+    table = ChunkTable.from_chunks(_chunks())
+    found = table.doc_rows("雁澄区")
+    regions = {table[int(rows[0])].region for rows in found.values()}
+    assert regions == {"雁澄区", None}
+    for rows in found.values():
+        assert len({table[int(r)].doc_id for r in rows}) == 1 and len(rows) == 6
+
+
+def _unit_vectors(n: int, dim: int = 32, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(12, dim))
+    vectors = centres[rng.integers(0, 12, n)] + 0.3 * rng.normal(size=(n, dim))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _exact(vectors: np.ndarray, query: np.ndarray, n: int, mask: np.ndarray | None) -> list[int]:
+    scores = vectors @ query
+    rows = np.arange(len(vectors)) if mask is None else np.flatnonzero(mask)
+    return sorted(rows.tolist(), key=lambda i: (-scores[i], i))[:n]
+
+
+@pytest.mark.parametrize("use_mask", [False, True])
+def test_ivf_files_round_trip_and_search(tmp_path: Path, monkeypatch, use_mask: bool) -> None:
+    monkeypatch.setattr(ann, "IVF_MIN_ROWS", 200)
+    vectors = _unit_vectors(900)
+    VectorSearch.write(tmp_path, vectors)
+    search = VectorSearch.open(tmp_path)
+    assert search is not None and search.centroids is not None and len(search) == 900
+    np.testing.assert_array_equal(search.chunk_order(), vectors)
+    rows = np.array([5, 899, 0, 17])
+    np.testing.assert_array_equal(search.row_vectors(rows), vectors[rows])
+    mask = (np.arange(900) % 3 == 0) if use_mask else None
+    query = vectors[7]
+    # Enough candidates to cover every row: the probe must then equal the exact ranking.
+    monkeypatch.setattr(ann, "MIN_CANDIDATES", 10_000)
+    monkeypatch.setattr(ann, "EXACT_MAX_ROWS", 0)
+    assert search.rank(query, 10, mask) == _exact(vectors, query, 10, mask)
+    # With the default budget it stays inside the filter and finds the query's own row first.
+    monkeypatch.setattr(ann, "MIN_CANDIDATES", 100)
+    got = search.rank(query, 10, mask)
+    assert got[0] == 7 if not use_mask or mask[7] else True
+    assert len(got) == 10 and (mask is None or all(mask[i] for i in got))
+
+
+def test_exact_search_below_the_ivf_size(tmp_path: Path) -> None:
+    vectors = _unit_vectors(300)
+    VectorSearch.write(tmp_path, vectors)
+    search = VectorSearch.open(tmp_path)
+    assert search is not None and search.centroids is None
+    mask = np.arange(300) < 40
+    for query_row in (3, 250):
+        query = vectors[query_row]
+        assert search.rank(query, 5, None) == _exact(vectors, query, 5, None)
+        assert search.rank(query, 5, mask) == _exact(vectors, query, 5, mask)
+    assert search.rank(vectors[0], 5, np.zeros(300, dtype=bool)) == []
+
+
+def test_old_format_asks_for_a_rebuild(tmp_path: Path) -> None:
+    (tmp_path / "idx").mkdir()
+    (tmp_path / "idx" / "state.json").write_text(json.dumps({"format": FORMAT_VERSION - 1, "generation": 1}),
+                                                 encoding="utf-8")
+    with pytest.raises(InputError, match="shuzhi ingest --rebuild"):
+        HybridIndex.open(tmp_path / "idx", read_only=True)
+
+
+def test_local_ingest_keeps_vectors_in_its_own_files(tmp_path: Path, monkeypatch) -> None:
+    from tests.test_index import QITONG_2023, YANCHENG_2022, _write
+
+    monkeypatch.delenv("SHUZHI_LOCAL_CHROMA", raising=False)
+    folder = tmp_path / "reports"
+    _write(folder, "qitong-2023.txt", QITONG_2023)
+    _write(folder, "yancheng-2022.txt", YANCHENG_2022)
+    index = HybridIndex.open(tmp_path / "idx")
+    index.ingest([folder])
+    assert not (tmp_path / "idx" / "chroma").exists()          # no Chroma unless asked for
+    reader = HybridIndex.open(tmp_path / "idx", read_only=True)
+    for mode in ("hybrid", "bm25", "vector"):
+        hits = reader.search("民兵整组 基干民兵", k=5, mode=mode, level="县")
+        assert hits and all(level_class(h.chunk.region) == "county" for h in hits)
+        # No township report in this index: a township query is filled up with the other level.
+        assert reader.search("民兵整组", k=5, mode=mode, level="乡镇")
+        assert reader._search("民兵整组", k=5, section=None, region=None, year=None, mode=mode,
+                              _level="township") == []
+    assert reader.past_reports("雁澄区", before_year=2023)[0][1] == 2022
+    assert reader.past_reports("雁澄区", before_year=2022) == []
+
+
+_WORKERS_SCRIPT = """
+import json, sys
+from pathlib import Path
+import numpy as np
+from pipeline.index import hybrid
+from pipeline.index.hybrid import HybridIndex
+
+root = Path(sys.argv[1])
+hybrid.PARALLEL_MIN_FILES, hybrid.PARALLEL_BATCH = 2, 2
+pools = []
+original = hybrid._ParsedFiles.__init__
+def spy(self, paths, results, pool=None):
+    pools.append(pool is not None)
+    original(self, paths, results, pool)
+hybrid._ParsedFiles.__init__ = spy
+results = {}
+for workers in ("0", "2"):
+    import os
+    os.environ[hybrid.WORKERS_ENV] = workers
+    index = HybridIndex.open(root / f"idx{workers}")
+    summary = index.ingest([root / "reports"])
+    loaded = index._load()
+    results[workers] = (summary.added, summary.failed, summary.duplicates, list(loaded.chunks),
+                        index._vectors(loaded).chunk_order())
+serial, parallel = results["0"], results["2"]
+same = serial[:4] == parallel[:4] and bool(np.array_equal(serial[4], parallel[4]))
+print(json.dumps({"same": same, "pools": pools, "added": len(serial[0]), "failed": len(serial[1]),
+                  "duplicates": len(serial[2])}))
+"""
+
+
+def test_worker_processes_build_the_same_index(tmp_path: Path) -> None:
+    # In a fresh interpreter: forking is refused in a process with other threads or Chroma loaded
+    # (as a full test run has), and this test must see the worker path really taken.
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_index import CHANGED_2023, QITONG_2023, YANCHENG_2022, _write
+
+    folder = tmp_path / "reports"
+    _write(folder, "qitong-2023.txt", QITONG_2023)
+    _write(folder, "yancheng-2022.txt", YANCHENG_2022)
+    _write(folder, "qitong-2024.txt", CHANGED_2023.replace("2023", "2024"))
+    _write(folder, "empty.txt", "")
+    _write(folder, "same.txt", YANCHENG_2022)               # a duplicate of another file's content
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, "-c", _WORKERS_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                         env=env, timeout=600, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"same": True, "pools": [False, True], "added": 3, "failed": 1, "duplicates": 1}
