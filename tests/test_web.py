@@ -570,6 +570,18 @@ def test_review_of_a_docx_draft_and_json_metrics(client, tmp_path):
     assert r.status_code == 200
     assert re.search(r'class="f v-contradicted"[^>]*>1230人', r.text)
     assert "核对结果：稿子.docx" in r.text
+    # 「下载带批注的审阅稿」: the reviewer's own Word file, a comment anchored on the wrong figure.
+    link = re.search(r'id="review-docx" href="(/jobs/[0-9a-f]{32}/files/review.docx)"', r.text)
+    assert link, "the review page offers the annotated copy"
+    review = client.get(link.group(1))
+    assert review.status_code == 200
+    annotated = docx.Document(io.BytesIO(review.content))
+    assert [p.text for p in annotated.paragraphs] == [p.text for p in document.paragraphs]
+    comments = [c.text for c in annotated.comments]
+    assert any("矛盾" in c for c in comments)
+    assert not any("/" in c and ("tmp" in c or "work" in c) for c in comments), "comments never carry a path"
+    xml = review.content
+    assert b"word/comments.xml" in xml
 
 
 def test_server_keeps_one_read_index_and_sees_new_ingests(client, monkeypatch):

@@ -81,13 +81,15 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 JOB_FILES = {
     "draft.docx": DOCX_TYPE,
     "draft-review.docx": DOCX_TYPE,
+    "review.docx": DOCX_TYPE,
     "edited.docx": DOCX_TYPE,
     "draft.md": "text/markdown; charset=utf-8",
     "draft.json": "application/json",
     "check.html": "text/html; charset=utf-8",
 }
 FILE_NAMES = {
-    "draft.docx": "Word 稿", "draft-review.docx": "带批注的审阅稿", "edited.docx": "修改后的 Word 稿",
+    "draft.docx": "Word 稿", "draft-review.docx": "带批注的审阅稿",
+    "review.docx": "下载带批注的审阅稿", "edited.docx": "修改后的 Word 稿",
     "draft.md": "纯文本", "draft.json": "数据文件", "check.html": "核对报告",
 }
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -555,9 +557,17 @@ def create_app(
             live = DraftJob(job_id=job_id, out_dir=folder, sections=())
 
             def work() -> Any:
+                from pipeline.facts.metrics import load_metrics
+                from pipeline.output.review_docx import write_review_docx
+
                 jobs.set_status(job_id, "running")
-                return check_file(report.path, metrics_file.path, prior_path=prior.path if prior else None,
-                                  index=open_index())
+                checked = check_file(report.path, metrics_file.path, prior_path=prior.path if prior else None,
+                                     index=open_index())
+                # The reviewer's own file back with a Word comment on every finding (a .txt/.md report
+                # comes back as a GB/T 9704 file); written before the upload folder is removed.
+                write_review_docx(checked, report.path, folder / "review.docx", load_metrics(metrics_file.path),
+                                  prior=load_metrics(prior.path) if prior else None)
+                return checked
 
             try:
                 result = await asyncio.wait_for(run_in_threadpool(jobs.run_limited, live, work),
