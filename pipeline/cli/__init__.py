@@ -56,8 +56,21 @@ class Terminated(KeyboardInterrupt):
     folders removed, a batch's summary written) exactly as for Ctrl-C."""
 
 
+_signals: dict[str, bool] = {"terminated": False}
+
+
 def _on_sigterm(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
+    _signals["terminated"] = True
     raise Terminated()
+
+
+def _interrupted() -> int:
+    # typer turns KeyboardInterrupt (and so our SIGTERM) into exit code 130 before we see it.
+    if _signals["terminated"]:
+        print("已终止（收到 SIGTERM）：没有留下写了一半的文件。", file=sys.stderr)
+        return 143
+    print("已中断：没有留下写了一半的文件。", file=sys.stderr)
+    return 130
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
@@ -84,16 +97,9 @@ def _run(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name="shuzhi", standalone_mode=False)
     except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        print("已中断。", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("已终止（收到 SIGTERM），未写出半成品。", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print("已中断。", file=sys.stderr)
-        return 130
+        return _interrupted() if exc.exit_code == 130 else exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        return _interrupted()
     except _click_exc.ClickException as exc:
         exc.show()
         return exc.exit_code
@@ -124,6 +130,8 @@ def _run(argv: list[str] | None) -> int:
         print(f"错误：内部错误 {type(exc).__name__}：{text}。请加 SHUZHI_DEBUG=1 重新运行查看详情，并报告此问题。",
               file=sys.stderr)
         return 1
+    if result == 130:
+        return _interrupted()
     return result if isinstance(result, int) else 0
 
 

@@ -40,6 +40,8 @@ class BatchReport:
     results: list[UnitResult]
     out_dir: Path
     seconds: float
+    interrupted: bool = False      # Ctrl-C or SIGTERM: units not listed were not run
+    pending: int = 0               # units that were to run and have no result
 
     @property
     def failed(self) -> list[UnitResult]:
@@ -97,6 +99,8 @@ SUMMARY_VERDICTS = ("supported", "derived", "contradicted", "stale", "unsupporte
 def write_summary(report: BatchReport) -> None:
     counts = report.counts()
     payload = {
+        "interrupted": report.interrupted,
+        "pending": report.pending,
         "counts": counts,
         "seconds": round(report.seconds, 3),
         "workers": worker_stats(report.results),
@@ -133,6 +137,8 @@ _VERDICT_CN = {"supported": "有据", "derived": "推算", "contradicted": "矛�
 
 def summary_html(report: BatchReport) -> str:
     counts = report.counts()
+    interrupted = (f'\n<p class="interrupted"><strong>已中断</strong>：另有 {report.pending} 个单位未运行；'
+                   "加 --resume 重新运行即可从中断处继续。</p>") if report.interrupted else ""
     rows = []
     for r in report.results:
         link = (f'<a href="{html.escape(r.name)}/check.html">{html.escape(r.name)}</a>'
@@ -151,7 +157,7 @@ table{{border-collapse:collapse;width:100%}}th,td{{border:1px solid #ccc;padding
 td.n{{text-align:right}}tr.failed{{background:#fde8e8}}tr.skipped{{color:#666}}
 .summary span{{margin-right:1.5em}}@media print{{a{{color:inherit;text-decoration:none}}}}
 </style></head><body>
-<h1>批量起草汇总</h1>
+<h1>批量起草汇总</h1>{interrupted}
 <p class="summary"><span>完成 {counts.get('done', 0)}</span><span>失败 {counts.get('failed', 0)}</span>
 <span>跳过 {counts.get('skipped', 0)}</span><span>用时 {report.seconds:.1f} 秒</span></p>
 <table><thead><tr><th>单位</th><th>状态</th>{heads}<th>秒</th><th>错误</th></tr></thead>
