@@ -31,7 +31,9 @@ def batch(
 ) -> int:
     """批量起草（或核对）多个单位的述职报告，可中断续跑。"""
     from pipeline.batch.runner import BatchSettings, UnitResult, iter_failed_lines, one_line, run_batch
+    from pipeline.cli.inputs import require_file
 
+    require_file(input_path, "批量输入", "请给出一个装有指标文件的文件夹，或一个 Excel 工作簿。")
     if check_only and metrics_dir is None:
         raise UsageError("--check-only 需要 --metrics-dir（各草稿对应的指标文件夹，文件名相同）。")
     if ray_address and executor != "ray":

@@ -54,8 +54,12 @@ class MetricsError(InputError):
     def __init__(self, problems: list[MetricProblem], *, path: str | None = None):
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
-        lines = "\n".join(f"  {p.where}：{p.message}" if p.location else f"  {p.message}" for p in errors)
-        super().__init__(f"指标文件有 {len(errors)} 处错误：\n{lines}", path=path)
+        lines = [f"{p.where}：{p.message}" if p.location else p.message for p in errors]
+        if len(lines) == 1:          # one problem, one line (the CLI contract); several: one per line
+            super().__init__(f"指标文件有 1 处错误：{lines[0]}", path=path)
+        else:
+            listed = "\n".join(f"  {line}" for line in lines)
+            super().__init__(f"指标文件有 {len(errors)} 处错误：\n{listed}", path=path)
 
     def __reduce__(self):
         # Batch workers send exceptions to the parent by pickle; the default would call

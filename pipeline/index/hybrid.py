@@ -74,6 +74,7 @@ STATE_FILE = "state.json"
 VECTORS_FILE = "vectors.npy"
 LOCK_FILE = ".lock"
 CHROMA_DIR = "chroma"
+# How long an ingest waits for another one's lock; SHUZHI_LOCK_TIMEOUT (seconds) overrides.
 DEFAULT_LOCK_TIMEOUT = 30.0
 
 
@@ -204,6 +205,12 @@ class HybridIndex:
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.chroma_url = chroma_url
         self.read_only = read_only
+        env_timeout = os.environ.get("SHUZHI_LOCK_TIMEOUT", "")
+        if lock_timeout == DEFAULT_LOCK_TIMEOUT and env_timeout:
+            try:
+                lock_timeout = max(0.0, float(env_timeout))
+            except ValueError:
+                raise UsageError(f"环境变量 SHUZHI_LOCK_TIMEOUT 应为秒数，实际是“{env_timeout}”。") from None
         self.lock_timeout = lock_timeout
         self._requested_embedder = embedder
         self._state: dict[str, Any] | None = None
@@ -568,7 +575,16 @@ class HybridIndex:
 
         def open_collection() -> Any:
             if fresh:                       # --rebuild or a first ingest: start from an empty collection
-                self._chroma()
+                try:
+                    self._chroma()
+                except ShuzhiError:
+                    if self.chroma_url:
+                        raise
+                    # A vector store broken by a crash: a rebuild starts it over rather than fail.
+                    self._collection = self._client = None
+                    release_chroma(str(self.index_dir / CHROMA_DIR))
+                    shutil.rmtree(self.index_dir / CHROMA_DIR, ignore_errors=True)
+                    self._chroma()
                 self._reset_collection()
             return self._chroma()
 
