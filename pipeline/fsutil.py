@@ -24,7 +24,7 @@ _REASONS = {
     errno.EACCES: "没有写入权限",
     errno.EPERM: "没有写入权限",
     errno.ENAMETOOLONG: "文件名太长",
-    errno.EEXIST: "路径中有一段是已存在的文件",
+    errno.EEXIST: "路径中有一段是文件而不是文件夹",
 }
 
 
