@@ -507,8 +507,12 @@ class HybridIndex:
             with self._locked(notice):
                 self._remove_crash_leftovers()
                 summary = self._ingest_under_lock(files, missing, rebuild=rebuild, progress=progress)
-                if self.exists() and not self.chroma_url:
-                    self._remove_orphan_collections()
+                if self.exists():
+                    # Whatever a killed ingest left: generations past or never committed, and
+                    # (embedded store only) collections no committed state names.
+                    self._remove_old_generations(keep=int((self._read_state() or {}).get("generation", 0)))
+                    if not self.chroma_url:
+                        self._remove_orphan_collections()
         except BaseException:
             if created and not self.exists():
                 shutil.rmtree(self.index_dir, ignore_errors=True)
