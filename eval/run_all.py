@@ -34,6 +34,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("bench_check", ["eval/bench.py", "check"]),
     ("bench_draft", ["eval/bench.py", "draft"]),
     ("bench_batch", ["eval/bench.py", "batch", "--ray"]),
+    ("reliability_eval", ["eval/reliability_eval.py"]),
 ]
 
 
@@ -125,6 +126,16 @@ def headline() -> list[str]:
     add("check, 3,000-char report, p50", "—", lambda: f"{check['p50_ms']:.1f} ms")
     add("batch units/s, 2 workers (1,000 units)", "≥ 5",
         lambda: f"{next(r for r in batch['runs'] if r['workers'] == 2 and r['executor'] == 'local')['units_per_s']:.1f}")
+    reliability = _load("reliability_eval")
+    if reliability:
+        add("reliability: bad-input/output/fault cases passing", "all",
+            lambda: f"{reliability['passed']} / {reliability['cases']}")
+        add("reliability: YAML alias bomb refused (time incl. start-up / peak memory)", "< 1 s / < 200 MB",
+            lambda: (lambda r: f"{r['seconds']:.2f} s / {r['peak_mb']:.0f} MB")(
+                next(r for r in reliability['bombs'] if r['id'] == 'yaml-alias-bomb-validate')))
+        if reliability.get("faults"):
+            add("reliability: kill -9 of ingest and batch, inconsistencies after", "0",
+                lambda: f"{len(reliability['faults']['problems'])} in {reliability['faults']['kills']} kills")
     if not rows:
         return []
     out = ["## Headline", "", "| measure | result | floor |", "|---|---|---|"]

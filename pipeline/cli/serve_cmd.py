@@ -54,6 +54,9 @@ def serve_command(
     index_dir = index if index is not None else default_index_dir()
     if index_dir.exists() and not index_dir.is_dir():
         raise UsageError(f"索引路径 {index_dir} 不是文件夹；请用 --index 指定一个文件夹。")
+    if not (index_dir / "state.json").is_file():
+        typer.echo(f"提示：{index_dir} 还没有索引，起草和审核暂不使用往年报告（建立索引后自动生效：shuzhi ingest 往年报告文件夹）。",
+                   err=True)
     app = create_app(index_dir, token=chosen, work_dir=work_dir)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/"
