@@ -122,3 +122,15 @@ def test_a_waiting_ingest_says_whom_it_waits_for(tmp_path: Path) -> None:
         with pytest.raises(IndexLockedError, match="进程 4242"):
             HybridIndex.open(idx, lock_timeout=0.3).ingest([REPORT], notice=heard.append)
     assert heard and "进程 4242" in heard[0] and "2026-12-01T09:00:00+08:00" in heard[0]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=["nan", "inf", "-inf"])
+def test_a_mapping_with_a_non_finite_figure_is_refused_naming_the_key(value) -> None:
+    # What a web form's JSON or a library caller can hand over without any YAML in between.
+    from decimal import Decimal
+
+    from pipeline.facts.metrics import MetricsError, metrics_from_mapping
+
+    for given in (value, Decimal(repr(value))):
+        with pytest.raises(MetricsError, match=r"militia\.primary.*不是有效数字"):
+            metrics_from_mapping({"meta": {"year": 2024, "region": "青岚县"}, "metrics": {"militia.primary": given}})

@@ -117,6 +117,9 @@ def _parse_scalar(raw: Any) -> tuple[Decimal, str, str]:
         raise _BadValue(f"应为数字，实际是布尔值“{raw}”（YAML 中 yes/no/true/false 会被当成布尔值）")
     if isinstance(raw, int):
         return Decimal(raw), "", ""
+    if isinstance(raw, Decimal | float) and not Decimal(repr(raw) if isinstance(raw, float) else raw).is_finite():
+        # From a web form's JSON or a library caller: NaN and infinity are not figures.
+        raise _BadValue(f"不是有效数字（{raw}，NaN/无穷大）；请填写实际数值，或留空")
     if isinstance(raw, Decimal):
         return raw, "", ""
     if isinstance(raw, float):
