@@ -54,9 +54,12 @@ def _env() -> dict[str, str]:
 
 def _shuzhi(args: list[str], cwd: Path) -> subprocess.Popen:
     # Its own session, so that "did anything outlive it" is one question about that session.
+    # SIGINT as a terminal gives it: a runner started in the background passes SIGINT ignored, and
+    # Python then never installs its Ctrl-C handler.
     return subprocess.Popen([sys.executable, "-c", "from pipeline.cli import main; main()", *args], cwd=cwd,
                             env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler))
 
 
 def _session_alive(sid: int) -> list[int]:

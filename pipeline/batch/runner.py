@@ -530,7 +530,11 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
         for task in _take(iterator, workers * 4):
             pending.add(pool.submit(run_unit, task))
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            # A bounded wait: a SIGTERM whose exception Python swallowed (it can land inside a
+            # finaliser) still stops the batch through the flag.
+            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            if _STOP["requested"]:
+                raise KeyboardInterrupt
             for future in done:
                 on_result(future.result())
                 for task in _take(iterator, 1):
@@ -559,6 +563,14 @@ def _terminate_workers(pool: ProcessPoolExecutor) -> None:
             process.terminate()
     for process in processes.values():
         process.join(timeout=10)
+
+
+_STOP = {"requested": False}
+
+
+def request_stop() -> None:
+    """Ask a running batch to stop as after Ctrl-C (the CLI's SIGTERM handler calls this)."""
+    _STOP["requested"] = True
 
 
 def _take(iterator: Iterator[UnitTask], n: int) -> list[UnitTask]:

@@ -61,6 +61,9 @@ _signals: dict[str, bool] = {"terminated": False}
 
 def _on_sigterm(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
     _signals["terminated"] = True
+    runner = sys.modules.get("pipeline.batch.runner")       # loaded only when a batch runs
+    if runner is not None:
+        runner.request_stop()
     raise Terminated()
 
 
