@@ -58,7 +58,7 @@ class Case:
     present: tuple[str, ...] = ()            # paths that must exist afterwards (the right result)
     env: dict[str, str] = field(default_factory=dict)
     max_mb: int = 600                        # peak resident memory of the command
-    timeout: float = 60.0                    # seconds; a hang fails the case
+    timeout: float = 120.0                   # seconds; a hang fails the case (generous: CI machines are shared)
 
 
 @dataclass(frozen=True)
@@ -253,11 +253,11 @@ R, M = "{report}", "{metrics}"
 CASES: tuple[Case, ...] = (
     # ---------------------------------------------------------------- YAML / JSON limits
     Case("yaml-alias-bomb-validate", ("metrics", "validate", "{d}/bomb.yaml"), 1, ("别名炸弹", "第"),
-         _files({"bomb.yaml": _BOMB}), max_mb=200, timeout=20),
+         _files({"bomb.yaml": _BOMB}), max_mb=200, timeout=60),
     Case("yaml-alias-bomb-check", ("check", R, "--metrics", "{d}/bomb.yaml"), 1, ("别名炸弹",),
-         _files({"bomb.yaml": _BOMB}), max_mb=200, timeout=20),
+         _files({"bomb.yaml": _BOMB}), max_mb=200, timeout=60),
     Case("yaml-alias-bomb-draft", ("draft", "{d}/bomb.yaml", "-o", "{d}/out"), 1, ("别名炸弹",),
-         _files({"bomb.yaml": _BOMB}), absent=("out",), max_mb=200, timeout=20),
+         _files({"bomb.yaml": _BOMB}), absent=("out",), max_mb=200, timeout=60),
     Case("yaml-alias-bomb-batch", ("batch", "{d}/units", "-o", "{d}/out", "-q", "--workers", "1"), 1,
          ("别名炸弹",), _units({"bomb.yaml": _BOMB}), one_line=False, absent=("out/bomb",), timeout=60),
     Case("yaml-many-aliases", ("metrics", "validate", "{d}/m.yaml"), 1, ("别名",),
@@ -291,9 +291,9 @@ CASES: tuple[Case, ...] = (
          absent=("out",)),
     Case("metrics-too-big", ("metrics", "validate", "{d}/big.yaml"), 1, ("文件过大",),
          _sparse("big.yaml", 6_000_000)),
-    Case("metrics-fifo", ("metrics", "validate", "{d}/m.yaml"), 1, ("命名管道",), _fifo("m.yaml"), timeout=20),
+    Case("metrics-fifo", ("metrics", "validate", "{d}/m.yaml"), 1, ("命名管道",), _fifo("m.yaml"), timeout=60),
     Case("metrics-urandom-symlink", ("metrics", "validate", "{d}/m.yaml"), 1, ("字符设备",),
-         _symlink("m.yaml", "/dev/urandom"), timeout=20),
+         _symlink("m.yaml", "/dev/urandom"), timeout=60),
     Case("metrics-folder-named-yaml", ("metrics", "validate", "{d}/m.yaml"), 1, ("文件夹",),
          lambda d: (d / "m.yaml").mkdir()),
     Case("metrics-missing", ("metrics", "validate", "{d}/nope.yaml"), 2, ("找不到指标文件",)),
@@ -325,7 +325,7 @@ CASES: tuple[Case, ...] = (
          _far_cell_xlsx("m.xlsx"), max_mb=300),
     Case("xlsx-not-a-zip", ("metrics", "validate", "{d}/m.xlsx"), 1, ("不是有效的 .xlsx",),
          _files({"m.xlsx": b"this is not excel at all"})),
-    Case("xlsx-fifo", ("metrics", "validate", "{d}/m.xlsx"), 1, ("命名管道",), _fifo("m.xlsx"), timeout=20),
+    Case("xlsx-fifo", ("metrics", "validate", "{d}/m.xlsx"), 1, ("命名管道",), _fifo("m.xlsx"), timeout=60),
     Case("batch-workbook-far-cell", ("batch", "{d}/book.xlsx", "-o", "{d}/out", "-q"), 1, ("范围过大",),
          _far_cell_xlsx("book.xlsx", wide=True), max_mb=300),
     Case("docx-zip-bomb", ("parse", "{d}/r.docx"), 1, ("压缩",),
@@ -342,12 +342,12 @@ CASES: tuple[Case, ...] = (
     Case("doc-conversion-fails", ("parse", "{d}/garbage.doc"), 1, ("未能转换",),
          _fake_soffice(None), env={"PATH": "{d}/bin:" + os.environ.get("PATH", "")}),
     # ---------------------------------------------------------------- report files
-    Case("report-fifo-parse", ("parse", "{d}/r.txt"), 1, ("命名管道",), _fifo("r.txt"), timeout=20),
+    Case("report-fifo-parse", ("parse", "{d}/r.txt"), 1, ("命名管道",), _fifo("r.txt"), timeout=60),
     Case("report-urandom-symlink-parse", ("parse", "{d}/r.txt"), 1, ("字符设备",),
-         _symlink("r.txt", "/dev/urandom"), timeout=20),
+         _symlink("r.txt", "/dev/urandom"), timeout=60),
     Case("report-urandom-symlink-check", ("check", "{d}/r.txt", "--metrics", M), 1, ("字符设备",),
-         _symlink("r.txt", "/dev/urandom"), timeout=20),
-    Case("report-fifo-facts", ("facts", "{d}/r.txt"), 1, ("命名管道",), _fifo("r.txt"), timeout=20),
+         _symlink("r.txt", "/dev/urandom"), timeout=60),
+    Case("report-fifo-facts", ("facts", "{d}/r.txt"), 1, ("命名管道",), _fifo("r.txt"), timeout=60),
     Case("report-fifo-in-ingest-folder", ("ingest", "{d}/reports", "--index", "{d}/idx"), 1, ("命名管道",),
          _both(_files({"reports/a.txt": REPORT.read_bytes()}), lambda d: os.mkfifo(d / "reports" / "x.txt")),
          one_line=False, timeout=30),
@@ -403,28 +403,28 @@ CASES: tuple[Case, ...] = (
     Case("index-garbage-state-search", ("search", "民兵", "--index", "{d}/idx"), 1, ("--rebuild",),
          _state("x\n", with_report=False)),
     Case("index-garbage-state-rebuild", ("ingest", "{d}/reports", "--index", "{d}/idx", "--rebuild"), 0,
-         ("新增 1",), _state("x\n"), stream="out", timeout=90),
+         ("新增 1",), _state("x\n"), stream="out", timeout=180),
     Case("index-old-format-rebuild", ("ingest", "{d}/reports", "--index", "{d}/idx", "--rebuild"), 0,
-         ("新增 1",), _state('{"format": 99, "generation": 3}'), stream="out", timeout=90),
+         ("新增 1",), _state('{"format": 99, "generation": 3}'), stream="out", timeout=180),
     Case("index-locked-names-holder", ("ingest", "{d}/reports", "--index", "{d}/idx"), 1,
          ("正在使用索引", "进程", "2026-01-01"),
          _both(_holder("idx/.lock"), _files({"reports/r.txt": REPORT.read_text(encoding="utf-8")})),
          env={"SHUZHI_LOCK_TIMEOUT": "0.5"}, absent=("idx/state.json",)),
     Case("search-without-index", ("search", "民兵", "--index", "{d}/idx"), 1, ("索引不存在",)),
-    Case("draft-without-index-says-so", ("draft", M, "-o", "{d}/out"), 0, ("未使用往年报告索引",), timeout=90,
+    Case("draft-without-index-says-so", ("draft", M, "-o", "{d}/out"), 0, ("未使用往年报告索引",), timeout=180,
          present=("out/draft.docx", "out/draft.json")),
     # ---------------------------------------------------------------- batch
     Case("batch-unit-named-summary-json", ("batch", "{d}/units", "-o", "{d}/out", "-q", "--workers", "1"), 0,
-         ("完成 1 个",), _units({"summary.json.yaml": _GOOD}), stream="out", timeout=90,
+         ("完成 1 个",), _units({"summary.json.yaml": _GOOD}), stream="out", timeout=180,
          present=("out/summary.json-单位/draft.docx",), absent=("out/summary.json/draft.docx",)),
     Case("batch-unit-name-empty-after-sanitising", ("batch", "{d}/units", "-o", "{d}/out", "-q", "--workers", "1"),
-         0, ("完成 1 个",), _units({"！！！.yaml": _GOOD}), stream="out", timeout=90, present=("out/unit/draft.docx",)),
+         0, ("完成 1 个",), _units({"！！！.yaml": _GOOD}), stream="out", timeout=180, present=("out/unit/draft.docx",)),
     Case("batch-out-locked", ("batch", "{d}/units", "-o", "{d}/out", "-q"), 2, ("正在向这个输出文件夹写入", "进程"),
          _holder("out/.shuzhi-batch.lock", with_units=True), absent=("out/summary.json", "out/a")),
     # ---------------------------------------------------------------- engines
     Case("openai-engine-unreachable", ("draft", M, "-o", "{d}/out", "--engine", "openai:http://127.0.0.1:9/v1#m"), 1,
          ("无法连接生成服务",), env={"SHUZHI_LLM_TIMEOUT": "3", "SHUZHI_LLM_RETRIES": "0"}, absent=("out",),
-         timeout=90),
+         timeout=180),
 )
 
 

@@ -525,6 +525,7 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
                                initializer=_init_worker, initargs=(settings, os.getpid()))
     pending: set[Future] = set()
     iterator = iter(tasks)
+    _STOP["requested"] = False
     try:
         # Keep a short queue per worker so Ctrl-C abandons few units and memory stays flat.
         for task in _take(iterator, workers * 4):
