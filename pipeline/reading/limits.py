@@ -178,7 +178,14 @@ def check_yaml_limits(text: str, shown: str) -> None:
     try:
         _scan_yaml_events(fast(text) if fast else yaml.SafeLoader(text), shown)
         return
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if "nesting depth" in str(exc):
+            # libyaml's scanner reads ahead and stops at its own limit (1000) before our count
+            # sees the events; the pure-Python parser would take quadratic time to get there.
+            mark = getattr(exc, "problem_mark", None)
+            raise InputError(f"YAML 嵌套超过 {MAX_NESTING} 层，已拒绝。指标文件只需几层（meta、metrics、键、字段）；"
+                             "请检查文件是否正确。", path=shown,
+                             location=f"第 {mark.line + 1} 行" if mark else None) from None
         if fast is None:
             return
     # libyaml stops at its own nesting limit (1000) with a scanner error; the pure-Python parser
