@@ -31,11 +31,17 @@ REPORT = CORPUS / "reports" / "lanchuan-2024.txt"
 
 # The child reports its own peak RSS on exit (atexit runs after sys.exit), into a file named by
 # the environment, so stdout and stderr stay exactly what the user sees.
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork and exec, so a child of a 1 GB pytest
+# would report 1 GB whatever it did itself.
 _WRAPPER = (
-    "import atexit, os, resource\n"
+    "import atexit, os, re, resource\n"
     "def _peak():\n"
+    "    try:\n"
+    "        kb = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+    "    except (OSError, AttributeError):\n"
+    "        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
     "    with open(os.environ['SHUZHI_TEST_RSS'], 'w') as f:\n"
-    "        f.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "        f.write(str(kb))\n"
     "atexit.register(_peak)\n"
     "from pipeline.cli import main\n"
     "main()\n"
