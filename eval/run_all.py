@@ -130,8 +130,10 @@ def headline() -> list[str]:
     if reliability:
         add("reliability: bad-input/output/fault cases passing", "all",
             lambda: f"{reliability['passed']} / {reliability['cases']}")
-        add("reliability: YAML alias bomb refused (time incl. start-up / peak memory)", "< 1 s / < 200 MB",
-            lambda: (lambda r: f"{r['seconds']:.2f} s / {r['peak_mb']:.0f} MB")(
+        add("reliability: 700-byte YAML alias bomb refused: loader time / whole command incl. start-up / peak memory",
+            "< 1 s / — / < 200 MB",
+            lambda: (lambda r: f"{reliability['bombs_in_process']['alias bomb']['ms']:.1f} ms / {r['seconds']:.2f} s / "
+                               f"{r['peak_mb']:.0f} MB")(
                 next(r for r in reliability['bombs'] if r['id'] == 'yaml-alias-bomb-validate')))
         if reliability.get("faults"):
             add("reliability: kill -9 of ingest and batch, inconsistencies after", "0",
