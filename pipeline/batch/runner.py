@@ -25,6 +25,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -526,13 +527,16 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
     pending: set[Future] = set()
     iterator = iter(tasks)
     _STOP["requested"] = False
+    previous_sigint = _catch_sigint()
+    _STOP["running"] = True
     try:
         # Keep a short queue per worker so Ctrl-C abandons few units and memory stays flat.
         for task in _take(iterator, workers * 4):
             pending.add(pool.submit(run_unit, task))
         while pending:
-            # A bounded wait: a SIGTERM whose exception Python swallowed (it can land inside a
-            # finaliser) still stops the batch through the flag.
+            # Ctrl-C and SIGTERM only set a flag while the pool runs (an exception raised by a
+            # signal handler can land inside a finaliser, where Python prints it and drops it);
+            # the bounded wait turns the flag into the interrupt here, in plain code.
             done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
             if _STOP["requested"]:
                 raise KeyboardInterrupt
@@ -552,7 +556,19 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
         # The killed workers' staging folders: gone now, not at the next run.
         _clean_stale_staging(Path(settings.out_dir))
         raise
+    finally:
+        _STOP["running"] = False
+        if previous_sigint is not None:
+            signal.signal(signal.SIGINT, previous_sigint)
     pool.shutdown(wait=True)
+
+
+def _catch_sigint():  # noqa: ANN202 - the previous handler, whatever it was
+    """Ctrl-C sets the stop flag instead of raising anywhere; returns the handler to restore."""
+    try:
+        return signal.signal(signal.SIGINT, lambda signum, frame: request_stop())
+    except ValueError:          # not the main thread: leave Ctrl-C as it is
+        return None
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:
@@ -566,12 +582,14 @@ def _terminate_workers(pool: ProcessPoolExecutor) -> None:
         process.join(timeout=10)
 
 
-_STOP = {"requested": False}
+_STOP = {"requested": False, "running": False}
 
 
-def request_stop() -> None:
-    """Ask a running batch to stop as after Ctrl-C (the CLI's SIGTERM handler calls this)."""
+def request_stop() -> bool:
+    """Ask a running batch to stop as after Ctrl-C (the CLI's SIGTERM handler calls this).
+    True when a process pool is running and will stop within a second by itself."""
     _STOP["requested"] = True
+    return _STOP["running"]
 
 
 def _take(iterator: Iterator[UnitTask], n: int) -> list[UnitTask]:

@@ -62,8 +62,8 @@ _signals: dict[str, bool] = {"terminated": False}
 def _on_sigterm(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
     _signals["terminated"] = True
     runner = sys.modules.get("pipeline.batch.runner")       # loaded only when a batch runs
-    if runner is not None:
-        runner.request_stop()
+    if runner is not None and runner.request_stop():
+        return          # the batch's pool loop stops itself, in plain code, within a second
     raise Terminated()
 
 
