@@ -39,6 +39,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("bench_cli", ["eval/bench.py", "cli"]),
     ("bench_batch", ["eval/bench.py", "batch", "--ray"]),
     ("bench_web", ["eval/bench.py", "web"]),
+    ("reliability_eval", ["eval/reliability_eval.py"]),
 ]
 
 
@@ -222,6 +223,18 @@ def headline() -> list[str]:
     add("batch scaling efficiency 1 → 2 workers", "≥ 0.9",
         lambda: f"{batch['scaling_efficiency_1_to_2']:.2f}{load(batch)}")
     add("batch peak RSS per worker", "—", lambda: f"{batch['peak_worker_rss_mb']:.0f} MB")
+    reliability = _load("reliability_eval")
+    if reliability:
+        add("reliability: bad-input/output/fault cases passing", "all",
+            lambda: f"{reliability['passed']} / {reliability['cases']}")
+        add("reliability: 700-byte YAML alias bomb refused: loader time / whole command incl. start-up / peak memory",
+            "< 1 s / — / < 200 MB",
+            lambda: (lambda r: f"{reliability['bombs_in_process']['alias bomb']['ms']:.1f} ms / {r['seconds']:.2f} s / "
+                               f"{r['peak_mb']:.0f} MB")(
+                next(r for r in reliability['bombs'] if r['id'] == 'yaml-alias-bomb-validate')))
+        if reliability.get("faults"):
+            add("reliability: kill -9 of ingest and batch, inconsistencies after", "0",
+                lambda: f"{len(reliability['faults']['problems'])} in {reliability['faults']['kills']} kills")
     if not rows:
         return []
     out = ["## Headline", "", "| measure | result | floor |", "|---|---|---|"]

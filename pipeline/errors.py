@@ -43,3 +43,12 @@ class IndexLockedError(ShuzhiError):
 
 class EngineError(ShuzhiError):
     """An engine cannot be loaded or reached."""
+
+
+class OutputError(ShuzhiError):
+    """A result cannot be written (read-only, disk full, not a folder, no permission)."""
+
+
+class InputWarning(UserWarning):
+    """Something in an input was changed or ignored (invisible characters removed). The CLI shows
+    it as one line `提示：…` on stderr; the web shows it beside the result."""

@@ -14,7 +14,7 @@ import yaml
 from openpyxl import Workbook
 
 from pipeline.batch import runner as batch_mod
-from pipeline.batch.runner import BatchSettings, discover_units, run_batch, safe_unit_name
+from pipeline.batch.runner import BATCH_LOCK, BatchSettings, discover_units, run_batch, safe_unit_name
 from pipeline.cli import run
 from pipeline.errors import InputError
 
@@ -328,7 +328,7 @@ def test_ctrl_c_with_the_real_process_pool(units_dir: Path, tmp_path: Path, monk
     statuses = {r.name: r.status for r in resumed.results}
     assert statuses[victim] == "done" and statuses["broken"] == "failed"
     assert sum(s in ("done", "skipped") for s in statuses.values()) == GOOD_UNITS
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != BATCH_LOCK]
 
 
 def test_a_unit_caught_between_renames_is_restored(tmp_path: Path):

@@ -538,9 +538,9 @@ def test_cli_parse_outline(capsys) -> None:
 
 def test_cli_parse_missing_file(capsys, tmp_path: Path) -> None:
     missing = tmp_path / "nope.txt"
-    assert run(["parse", str(missing)]) == 1
+    assert run(["parse", str(missing)]) == 2      # a path that does not exist is a usage error
     err = capsys.readouterr().err
-    assert "文件不存在" in err and str(missing) in err
+    assert "找不到" in err and str(missing) in err
 
 
 # --------------------------------------------------------------------------- region boundary (report_meta)

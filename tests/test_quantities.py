@@ -491,9 +491,9 @@ def test_facts_cli_out_file(tmp_path, capsys):
 
 
 def test_facts_cli_missing_file(tmp_path, capsys):
-    assert run(["facts", str(tmp_path / "nope.txt")]) == 1
+    assert run(["facts", str(tmp_path / "nope.txt")]) == 2      # a path that does not exist: usage
     err = capsys.readouterr().err
-    assert "nope.txt" in err and "不存在" in err
+    assert "nope.txt" in err and "找不到" in err
 
 
 def test_facts_cli_seed(capsys):

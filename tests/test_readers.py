@@ -175,7 +175,9 @@ def test_unreadable_file_simulated(tmp_path: Path, monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(readers, "open", refuse, raising=False)
+    from pipeline.reading import limits
+
+    monkeypatch.setattr(limits.os, "open", refuse)   # the one open of every report read
     with pytest.raises(InputError, match="没有读取该文件的权限"):
         read_text(path)
 

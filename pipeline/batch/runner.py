@@ -16,13 +16,16 @@ summary of what finished.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import hashlib
 import json
 import os
 import re
 import resource
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -51,6 +54,7 @@ from pipeline.output.batch_report import (  # noqa: F401 - re-exported: callers 
 METRICS_SUFFIXES = (".yaml", ".yml", ".json", ".xlsx")
 DRAFT_SUFFIXES = (".docx", ".txt", ".md")
 DONE_MARKER = ".done.json"
+BATCH_LOCK = ".shuzhi-batch.lock"
 
 
 # --------------------------------------------------------------------------- units
@@ -153,16 +157,27 @@ def discover_units(input_path: Path, *, prior_dir: Path | None = None,
     if input_path.suffix.lower() == ".xlsx":
         return _workbook_units(input_path)
     if input_path.suffix.lower() in METRICS_SUFFIXES:
-        return [UnitTask(name=safe_unit_name(input_path.stem), source=str(input_path))]
+        return [UnitTask(name=_unique(safe_unit_name(input_path.stem), {}), source=str(input_path))]
     raise InputError(
         "批量输入应为文件夹或 .xlsx 工作簿（每个单位一张表，或每个单位一行）。", path=str(input_path)
     )
 
 
+# Names a unit folder may not take: the batch's own files in OUT.
+RESERVED_NAMES = frozenset({"summary.csv", "summary.json", "summary.html", "summary.xlsx"})
+
+
 def _unique(name: str, seen: dict[str, int]) -> str:
-    count = seen.get(name, 0)
-    seen[name] = count + 1
-    return name if count == 0 else f"{name}-{count + 1}"
+    """A unit folder name not used yet in this batch and not one of OUT's own files
+    (`summary.json` as a unit would stop the summary from being written)."""
+    if name.lower() in RESERVED_NAMES or name.lower().startswith("summary."):
+        name = f"{name}-单位"
+    candidate, number = name, 1
+    while candidate in seen:        # `a`, `a` → `a`, `a-2` (and past an `a-2` given as a name)
+        number += 1
+        candidate = f"{name}-{number}"
+    seen[candidate] = 1
+    return candidate
 
 
 def _prior_for(path: Path, prior_dir: Path | None) -> Path | None:
@@ -191,6 +206,9 @@ def _is_long_sheet(rows: list[tuple]) -> bool:
 
 def _workbook_units(path: Path) -> list[UnitTask]:
     """One unit per sheet (long format: key | label | value …) or one per row (wide format)."""
+    from pipeline.reading.limits import MAX_XLSX_EXPANDED, check_sheet_size, open_zip_checked
+
+    open_zip_checked(path, str(path), kind=".xlsx", max_expanded=MAX_XLSX_EXPANDED).close()
     try:
         from openpyxl import load_workbook
 
@@ -201,6 +219,9 @@ def _workbook_units(path: Path) -> list[UnitTask]:
     seen: dict[str, int] = {}
     try:
         for sheet in workbook.worksheets:
+            # The used range as the sheet declares it, before a single row is materialised: a
+            # stray cell at XFD1048576 would otherwise make 16,384-wide tuples a million times.
+            check_sheet_size(sheet.max_row, sheet.max_column, str(path), sheet.title)
             rows = list(sheet.iter_rows(values_only=True))
             rows = [r for r in rows if any(c not in (None, "") for c in r)]
             if not rows:
@@ -348,15 +369,45 @@ class _WorkerState:
 _STATE: _WorkerState | None = None
 
 
-def _init_worker(settings: BatchSettings) -> None:
+def _init_worker(settings: BatchSettings, parent_pid: int | None = None) -> None:
     global _STATE
     # A worker ignores Ctrl-C: the parent decides what to do with in-flight units.
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)     # the parent's SIGTERM handler is not ours
+    die_with_parent(parent_pid if parent_pid is not None else os.getppid())
     if _STATE is not None and _STATE.settings == settings:
         return              # forked from a parent that already loaded (and warmed) everything
     _STATE = _WorkerState(settings)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this worker when the batch process dies, however it dies (kill -9 included): a worker
+    holds ~250 MB and would otherwise draft queued units for minutes. Linux delivers SIGKILL on
+    the parent's death (prctl PR_SET_PDEATHSIG); elsewhere, and as a second guard, a daemon thread
+    notices that the parent is gone (we were re-parented)."""
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)      # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:                      # the parent died before the prctl
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="shuzhi-parent-watch", daemon=True).start()
 
 
 def _load_unit_metrics(task: UnitTask, profile: str | None):
@@ -507,14 +558,22 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
         segment._jieba()
         on_result(run_unit(next(iterator), _STATE))
     pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
-                               initializer=_init_worker, initargs=(settings,))
+                               initializer=_init_worker, initargs=(settings, os.getpid()))
     pending: set[Future] = set()
+    _STOP["requested"] = False
+    previous_sigint = _catch_sigint()
+    _STOP["running"] = True
     try:
         # Keep a short queue per worker so Ctrl-C abandons few units and memory stays flat.
         for task in _take(iterator, workers * 4):
             pending.add(pool.submit(run_unit, task))
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            # Ctrl-C and SIGTERM only set a flag while the pool runs (an exception raised by a
+            # signal handler can land inside a finaliser, where Python prints it and drops it);
+            # the bounded wait turns the flag into the interrupt here, in plain code.
+            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            if _STOP["requested"]:
+                raise KeyboardInterrupt
             for future in done:
                 on_result(future.result())
                 for task in _take(iterator, 1):
@@ -522,14 +581,29 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
     except BaseException:
         # Ctrl-C (or a crash in the parent): stop now rather than finish the queued units. A killed
         # worker leaves at most a hidden staging folder; every visible unit folder stays complete.
-        for future in pending:
-            future.cancel()
+        # The queued futures are left pending, not cancelled: the pool's manager thread marks
+        # them broken when the workers die, and setting that on a cancelled future raises
+        # InvalidStateError in that thread (a traceback on the user's screen).
         _terminate_workers(pool)
-        pool.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(Exception):
+            pool.shutdown(wait=False)
+        # The killed workers' staging folders: gone now, not at the next run.
+        _clean_stale_staging(Path(settings.out_dir))
         raise
     finally:
         _STATE = None       # the next batch (other settings, a changed profile) starts fresh
+        _STOP["running"] = False
+        if previous_sigint is not None:
+            signal.signal(signal.SIGINT, previous_sigint)
     pool.shutdown(wait=True)
+
+
+def _catch_sigint():  # noqa: ANN202 - the previous handler, whatever it was
+    """Ctrl-C sets the stop flag instead of raising anywhere; returns the handler to restore."""
+    try:
+        return signal.signal(signal.SIGINT, lambda signum, frame: request_stop())
+    except ValueError:          # not the main thread: leave Ctrl-C as it is
+        return None
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:
@@ -541,6 +615,16 @@ def _terminate_workers(pool: ProcessPoolExecutor) -> None:
             process.terminate()
     for process in processes.values():
         process.join(timeout=10)
+
+
+_STOP = {"requested": False, "running": False}
+
+
+def request_stop() -> bool:
+    """Ask a running batch to stop as after Ctrl-C (the CLI's SIGTERM handler calls this).
+    True when a process pool is running and will stop within a second by itself."""
+    _STOP["requested"] = True
+    return _STOP["running"]
 
 
 def _take(iterator: Iterator[UnitTask], n: int) -> list[UnitTask]:
@@ -638,6 +722,44 @@ def run_batch(
         tasks = discover_units(input_path, prior_dir=prior_dir, exclude=out_dir)
     _check_writable(out_dir)
     _validate_settings(settings)
+    with _batch_lock(out_dir):
+        return _run_locked(tasks, settings, out_dir, started, workers=workers, executor=executor,
+                           ray_address=ray_address, resume=resume, progress=progress, on_result=on_result)
+
+
+@contextlib.contextmanager
+def _batch_lock(out_dir: Path) -> Iterator[None]:
+    """One batch per OUT: a second one would draft every unit twice and race on the swaps."""
+    path = out_dir / BATCH_LOCK
+    try:
+        handle = open(path, "a+")  # noqa: SIM115 - held for the whole batch
+    except OSError as exc:
+        raise InputError(f"无法在输出文件夹中建立锁文件：{exc.strerror}。", path=str(out_dir)) from exc
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            try:
+                holder = json.loads(handle.read() or "{}")
+            except ValueError:
+                holder = {}
+            who = f"进程 {holder['pid']}（自 {holder.get('since', '?')} 起）" if holder.get("pid") else "另一个批量任务"
+            raise UsageError(f"{who}正在向这个输出文件夹写入；请等它结束后再运行（或用 -o 换一个文件夹）。",
+                             path=str(out_dir)) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "since": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def _run_locked(tasks: list[UnitTask], settings: BatchSettings, out_dir: Path, started: float, *, workers: int,
+                executor: str, ray_address: str | None, resume: bool, progress: bool,
+                on_result: ProgressFn | None) -> BatchReport:
     _clean_stale_staging(out_dir)
     settings_part = settings.fingerprint_part()
     tasks = [_with_fingerprint(t, settings, settings_part) for t in tasks]
@@ -664,6 +786,7 @@ def run_batch(
         if on_result:
             on_result(result)
 
+    interrupted = False
     try:
         if todo:
             if executor == "ray":
@@ -672,10 +795,14 @@ def run_batch(
                 _run_local(todo, settings, workers, collect)
             else:
                 raise UsageError(f"未知的执行器“{executor}”；可用：local、ray。")
+    except KeyboardInterrupt:          # Ctrl-C, or SIGTERM turned into one by the CLI
+        interrupted = True
+        raise
     finally:
         # Even after Ctrl-C the summary says what finished; unfinished units are simply absent.
         report = BatchReport(results=sorted(results, key=lambda r: r.name), out_dir=out_dir,
-                             seconds=time.perf_counter() - started)
+                             seconds=time.perf_counter() - started, interrupted=interrupted,
+                             pending=len(todo) - sum(1 for r in results if r.status != "skipped"))
         write_summary(report)
     return report
 

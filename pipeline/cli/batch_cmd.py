@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -32,17 +31,20 @@ def batch(
 ) -> int:
     """批量起草（或核对）多个单位的述职报告，可中断续跑。"""
     from pipeline.batch.runner import BatchSettings, UnitResult, iter_failed_lines, one_line, run_batch
+    from pipeline.cli.inputs import require_file
 
+    require_file(input_path, "批量输入", "请给出一个装有指标文件的文件夹，或一个 Excel 工作簿。")
     if check_only and metrics_dir is None:
         raise UsageError("--check-only 需要 --metrics-dir（各草稿对应的指标文件夹，文件名相同）。")
     if ray_address and executor != "ray":
         raise UsageError("--ray-address 只用于 --executor ray；本机进程池不需要地址。")
     if workers < 0:
         raise UsageError("--workers 应为正整数（0 或不填表示按 CPU 核数）。")
-    if index is None and not chroma_url:
+    if not chroma_url or index is not None:
         # With --chroma-url alone the whole index lives on the server (no folder needed).
-        default = Path(os.environ.get("SHUZHI_INDEX", ".shuzhi/index"))
-        index = default if default.exists() else None
+        from pipeline.cli.inputs import default_index
+
+        index = default_index(index, without="各单位起草不借用往年报告的句子，也不核对旧数")
     settings = BatchSettings(
         out_dir=str(out), engine=engine, seed=seed, profile=profile,
         index_dir=str(index) if index else None, chroma_url=chroma_url,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cli.inputs import require_metric_inputs
+from pipeline.cli.inputs import default_index, ensure_not_input, require_file, require_metric_inputs
 from pipeline.errors import UsageError
 
 FORMATS = ("table", "json", "html")
@@ -39,9 +39,11 @@ def check_command(
         raise UsageError(f"不支持的输出格式“{fmt}”；可用：{' | '.join(FORMATS)}。")
     if metrics is None:
         raise UsageError("缺少指标文件：请用 --metrics 指定本年的指标文件（可用 shuzhi metrics init 生成模板）。")
-    if not doc.exists():
-        raise UsageError(f"找不到报告文件：{doc}。请检查路径。")
+    require_file(doc, "报告文件")
     require_metric_inputs(metrics, prior, index)
+    if output is not None:
+        ensure_not_input([output], [doc, metrics, prior])
+    index = default_index(index, without="不与往年报告比对旧数")
 
     opened = None
     if index is not None:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cli.inputs import require_metric_inputs
+from pipeline.cli.inputs import default_index, ensure_not_input, require_metric_inputs
 from pipeline.errors import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+DRAFT_FILES = ("draft.docx", "draft.md", "draft.json", "check.html", "draft-review.docx")
 SECTION_NAMES = {"opening": "开头", "duty": "履职", "systems": "制度落实", "foundation": "基础建设",
                  "plans": "下步打算", "closing": "结尾", "other": "其他"}
 VERDICT_NAMES = {"supported": "有据", "derived": "推算", "contradicted": "矛盾", "stale": "旧数",
@@ -44,6 +45,8 @@ def draft_command(
         raise UsageError("--from 与 --no-history 不能同时使用：前者指定在上年报告上更新，后者关闭更新。")
     if from_report is not None and not from_report.is_file():
         raise UsageError(f"找不到 --from 指定的上年报告：{from_report}。请给出一个 .docx/.txt/.md 文件。")
+    ensure_not_input([out / name for name in DRAFT_FILES], [metrics, prior, from_report])
+    index = default_index(index, without="起草不借用往年报告的句子，也不核对旧数")
     data = load_metrics(metrics, profile=profile)
     prior_data = load_metrics(prior, profile=profile or data.meta.profile) if prior else None
     hybrid = _open_index(index) if index is not None else None

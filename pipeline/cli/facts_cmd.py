@@ -49,11 +49,15 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="把 JSON 结果写入该文件（原子写入），不在屏幕输出"),
     ) -> int:
         """列出报告中的全部数字事实：数量、金额、比例、排名、年份、日期等，含遮盖（***）与约数。"""
+        from pipeline.cli.inputs import ensure_not_input, require_file
         from pipeline.facts.quantities import extract_quantities
         from pipeline.fsutil import atomic_write_text
         from pipeline.reading.readers import read_text
         from pipeline.reading.textview import clean_view
 
+        require_file(file, "报告文件")
+        if out is not None:
+            ensure_not_input([out], [file])
         # Extract on the tidy copy the checker uses; report spans in the file's text as read.
         view = clean_view(read_text(file))
         quantities = view.remap(extract_quantities(view.text))

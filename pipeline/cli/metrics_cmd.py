@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from pipeline.cli.inputs import ensure_not_input, require_file
 from pipeline.errors import UsageError
 from pipeline.profile.catalog import DEFAULT_PROFILE
 
@@ -41,6 +42,7 @@ def validate_command(
     """检查指标文件，一次列出全部问题（行号或单元格）。有错误时退出码为 1。"""
     from pipeline.facts.metrics import validate_metrics_file
 
+    require_file(file, "指标文件", "请检查路径，或用 shuzhi metrics init 生成模板。")
     problems = validate_metrics_file(file, profile=profile)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
@@ -83,6 +85,10 @@ def diff_command(
 
     if fmt not in RENDERERS:
         raise UsageError(f"--format 只能是 {' | '.join(RENDERERS)}，收到“{fmt}”。")
+    require_file(a, "报告文件")
+    require_file(b, "报告文件")
+    if output is not None:
+        ensure_not_input([output], [a, b])
     rendered = RENDERERS[fmt](diff_reports(parse_file(a), parse_file(b)))
     if output is None:
         typer.echo(rendered, nl=False)

@@ -41,8 +41,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="输出 JSON（标题、年度、地区、各节）"),
     ) -> int:
         """解析报告结构：标题、年度、地区、各节标题与要点。"""
+        from pipeline.cli.inputs import require_file
         from pipeline.reading.parse import parse_file
 
+        require_file(file, "报告文件")
         report = parse_file(file)
         if as_json:
             typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))

@@ -113,6 +113,9 @@ def serve_command(
     data_dir = data or work_dir or default_data_dir()
     if data_dir.exists() and not data_dir.is_dir():
         raise UsageError(f"数据目录 {data_dir} 不是文件夹；请用 --data 指定一个文件夹。")
+    if not (index_dir / "state.json").is_file():
+        typer.echo(f"提示：{index_dir} 还没有索引，起草和审核暂不使用往年报告（建立索引后自动生效：shuzhi ingest 往年报告文件夹）。",
+                   err=True)
     app = create_app(index_dir, token=chosen, work_dir=data_dir, max_jobs=max_jobs, job_timeout=job_timeout,
                      keep_count=keep, keep_days=keep_days, keep_bytes=keep_mb * 1024 * 1024)
     for url in shown_urls(host, port):

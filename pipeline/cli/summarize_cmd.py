@@ -26,7 +26,10 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="生成式概括的随机种子"),
     ) -> int:
         """提炼往年报告各节要点：默认摘取含数字的原句，数字与原文一致。"""
+        from pipeline.cli.inputs import require_file
         from pipeline.drafting.summarize import render_text, summarize_file
+
+        require_file(file, "报告文件")
 
         _report, summary = summarize_file(str(file), n, engine_spec=engine, profile=profile, seed=seed)
         if as_json:

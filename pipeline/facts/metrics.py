@@ -38,6 +38,14 @@ from pipeline.facts.metrics_rules import (
 )
 from pipeline.models import MetricProblem, Metrics, MetricValue, ReportMeta
 from pipeline.profile.catalog import choose_profile, load_catalog
+from pipeline.reading.limits import (
+    MAX_METRICS_BYTES,
+    check_json_limits,
+    check_yaml_limits,
+    read_regular_bytes,
+    require_regular_file,
+    strip_invisible,
+)
 
 
 class MetricsError(InputError):
@@ -46,8 +54,12 @@ class MetricsError(InputError):
     def __init__(self, problems: list[MetricProblem], *, path: str | None = None):
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
-        lines = "\n".join(f"  {p.where}：{p.message}" if p.location else f"  {p.message}" for p in errors)
-        super().__init__(f"指标文件有 {len(errors)} 处错误：\n{lines}", path=path)
+        lines = [f"{p.where}：{p.message}" if p.location else p.message for p in errors]
+        if len(lines) == 1:          # one problem, one line (the CLI contract); several: one per line
+            super().__init__(f"指标文件有 1 处错误：{lines[0]}", path=path)
+        else:
+            listed = "\n".join(f"  {line}" for line in lines)
+            super().__init__(f"指标文件有 {len(errors)} 处错误：\n{listed}", path=path)
 
     def __reduce__(self):
         # Batch workers send exceptions to the parent by pickle; the default would call
@@ -62,6 +74,7 @@ def _rebuild_metrics_error(problems: list[MetricProblem], path: str | None) -> M
 def _build(data: Any, locations: dict[DataPath, str] | Callable[[DataPath], str], out: ProblemCollector,
            profile: str | None) -> Metrics | None:
     checker = _Validator(out.source, locations, out)
+    data = _strip_invisible_strings(data, locations, out)
     if data is None:
         out.add("", "文件是空的；可用 `shuzhi metrics init` 生成模板后填写。")
         return None
@@ -138,16 +151,50 @@ def _read(path: str | Path, out: ProblemCollector, sheet: str | None = None) -> 
         hint = "旧版 .xls 请用 Excel/WPS 另存为 .xlsx。" if suffix == ".xls" else ""
         raise InputError(f"不支持的指标文件类型“{suffix or '无扩展名'}”；请用 .yaml、.yml、.json 或 .xlsx。{hint}",
                          path=str(path))
-    if not file.is_file():
+    if not file.exists() and not file.is_symlink():
         raise InputError("找不到指标文件；请检查路径，或用 `shuzhi metrics init` 生成模板。", path=str(path))
+    # Limits before any parser runs: FIFOs and devices, size, YAML alias bombs and deep nesting.
     if suffix == ".xlsx":
+        require_regular_file(file, str(path))
         return read_xlsx(file, out, sheet)
     if sheet is not None:
         raise InputError("只有 .xlsx 文件才有工作表。", path=str(path))
-    text = decode(file.read_bytes(), str(path))
+    text = decode(read_regular_bytes(file, MAX_METRICS_BYTES, str(path)), str(path))
     if suffix == ".json":
+        check_json_limits(text, str(path))
         return read_json(text, out)
+    check_yaml_limits(text, str(path))
     return read_yaml(text, out)
+
+
+# Characters XML 1.0 (and so every .docx) cannot hold.
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _strip_invisible_strings(data: Any, locations: dict[DataPath, str] | Callable[[DataPath], str],
+                             out: ProblemCollector, path: DataPath = ()) -> Any:
+    """Zero-width and bidi control characters removed from every string, with a warning naming
+    where: invisible in an editor, they would be written invisibly into the draft (a region) or
+    hide a figure from the checker."""
+    if isinstance(data, dict):
+        return {key: _strip_invisible_strings(value, locations, out, path + (key,)) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_strip_invisible_strings(value, locations, out, path + (i,)) for i, value in enumerate(data)]
+    if isinstance(data, str):
+        if _XML_UNSAFE.search(data):
+            where = locations(path) if callable(locations) else locations.get(path, "")
+            field = ".".join(str(p) for p in path)
+            code = f"U+{ord(_XML_UNSAFE.search(data).group()):04X}"
+            out.add(where, f"“{field}”含控制字符 {code}，Word 文件无法写入；请删去后重新输入这段文字。", field or None)
+            return _XML_UNSAFE.sub("", data)
+        clean, found = strip_invisible(data)
+        if found:
+            where = locations(path) if callable(locations) else locations.get(path, "")
+            field = ".".join(str(p) for p in path)
+            out.add(where, f"“{field}”含不可见字符 {'、'.join(sorted({f.code for f in found}))}（零宽或双向控制符），"
+                           "已删除。", field or None, severity="warning")
+        return clean
+    return data
 
 
 def _load(path: str | Path, profile: str | None, sheet: str | None = None) -> tuple[Metrics | None, list[MetricProblem]]:

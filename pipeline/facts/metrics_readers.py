@@ -103,6 +103,11 @@ def read_yaml(text: str, out: ProblemCollector) -> tuple[Any, dict[DataPath, str
                 items.append(walk(item, path + (i,)))
             return items
         if n.tag == "tag:yaml.org,2002:float":
+            if n.value.lower().lstrip("+-") in (".nan", ".inf"):
+                # NaN and infinity are not figures; every later comparison would go wrong.
+                out.add(line(n), f"“{_dotted(path)}”的值 {n.value} 不是有效数字（NaN/无穷大）；请填写实际数值，或留空。",
+                        _dotted(path) or None)
+                return None
             # Keep the digits as written: 98.6 must not become 98.59999.
             try:
                 return Decimal(n.value.replace("_", ""))
@@ -182,6 +187,12 @@ def read_json(text: str, out: ProblemCollector) -> tuple[Any, dict[DataPath, str
                 i += 1
         if ch == '"':
             return json.decoder.scanstring(text, i + 1)
+        for literal in ("NaN", "Infinity", "-Infinity"):
+            if text.startswith(literal, i):
+                # json.loads accepts them; a figure must be a finite number.
+                out.add(line_of(i), f"“{_dotted(path)}”的值 {literal} 不是有效数字（NaN/无穷大）；请填写实际数值，或留空。",
+                        _dotted(path) or None)
+                return None, i + len(literal)
         for literal, result_value in (("true", True), ("false", False), ("null", None)):
             if text.startswith(literal, i):
                 return result_value, i + len(literal)
@@ -221,9 +232,12 @@ def read_xlsx(path: Path, out: ProblemCollector, sheet_name: str | None = None) 
     import openpyxl
     from openpyxl.utils import get_column_letter
 
+    from pipeline.reading.limits import MAX_XLSX_EXPANDED, check_sheet_size, open_zip_checked
+
+    open_zip_checked(path, str(path), kind=".xlsx", max_expanded=MAX_XLSX_EXPANDED).close()
     try:
         book = openpyxl.load_workbook(path, data_only=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
         raise InputError(f"不是有效的 Excel（.xlsx）文件：{exc}。请用 Excel/WPS 另存为 .xlsx。", path=str(path)) from exc
     header_map: dict[str, int] = {}
     sheet = None
@@ -235,6 +249,7 @@ def read_xlsx(path: Path, out: ProblemCollector, sheet_name: str | None = None) 
             raise InputError(f"工作簿中没有工作表“{sheet_name}”；现有：{'、'.join(book.sheetnames)}。", path=str(path))
         candidates = [book[sheet_name]]
     for candidate in candidates:
+        check_sheet_size(candidate.max_row, candidate.max_column, str(path), candidate.title)
         for row in candidate.iter_rows(min_row=1, max_row=min(candidate.max_row, 10)):
             found = {}
             for cell in row:
@@ -329,6 +344,10 @@ def read_xlsx(path: Path, out: ProblemCollector, sheet_name: str | None = None) 
                 locations[("metrics", key, field)] = where
         data["metrics"][key] = entry
     return data, locations
+
+
+def _dotted(path: DataPath) -> str:
+    return ".".join(str(p) for p in path)
 
 
 def _cn(location: str) -> str:

@@ -31,6 +31,12 @@ METRIC_FIELDS: tuple[str, ...] = ("value", "previous", "unit", "scope", "note", 
                                   "aliases", "approx", "units")
 KINDS: tuple[str, ...] = ("count", "money", "percent", "rank")
 KNOWN_LEVELS: frozenset[str] = frozenset({"县", "区", "市", "县级市", "旗", "乡镇", "乡", "镇", "街道", "省"})
+# Longest text each meta field may hold: the title (region + year + genre) must stay under the
+# 255 characters python-docx allows in a Word file's properties, and no real name is longer.
+META_TEXT_LIMITS: dict[str, int] = {"region": 60, "unit": 120, "reporter": 60, "reporter_title": 120,
+                                    "level": 20, "profile": 200}
+META_TEXT_EXAMPLES: dict[str, str] = {"region": "青岚县", "unit": "中共青岚县委", "reporter": "张某某",
+                                      "reporter_title": "县委书记、县人武部党委第一书记"}
 LIST_LABELS = {
     "honours": "荣誉称号", "documents": "文件名称", "partners": "地名、单位名",
     "plans": "下步打算", "highlights": "必写内容",
@@ -112,6 +118,9 @@ def _parse_scalar(raw: Any) -> tuple[Decimal, str, str]:
         raise _BadValue(f"应为数字，实际是布尔值“{raw}”（YAML 中 yes/no/true/false 会被当成布尔值）")
     if isinstance(raw, int):
         return Decimal(raw), "", ""
+    if isinstance(raw, Decimal | float) and not Decimal(repr(raw) if isinstance(raw, float) else raw).is_finite():
+        # From a web form's JSON or a library caller: NaN and infinity are not figures.
+        raise _BadValue(f"不是有效数字（{raw}，NaN/无穷大）；请填写实际数值，或留空")
     if isinstance(raw, Decimal):
         return raw, "", ""
     if isinstance(raw, float):
@@ -327,6 +336,14 @@ class _MetaRules(_Reporter):
             self.error(("meta",), "缺少 meta.year（述职的年度，如 2023）。")
         if raw.get("region") in (None, ""):
             self.error(("meta",), "缺少 meta.region（地区名称，如 青岚县）。")
+        for key, limit in META_TEXT_LIMITS.items():
+            # The region and titles go into the draft's title and the Word file's core properties,
+            # which python-docx caps at 255 characters: refuse here, not in the middle of a batch.
+            value = result.get(key)
+            if isinstance(value, str) and len(value) > limit:
+                self.error(("meta", key), f"meta.{key} 有 {len(value)} 个字，超过上限 {limit}；请只写名称本身"
+                                          f"（如 {META_TEXT_EXAMPLES.get(key, '青岚县')}）。")
+                del result[key]
         if "level" in result and result["level"] not in KNOWN_LEVELS:
             self.warn(("meta", "level"), f"meta.level “{result['level']}”不常见；通常是 县、区 或 乡镇。")
         return result

@@ -31,6 +31,8 @@ import fcntl
 import json
 import os
 import shutil
+import socket
+import sys
 import threading
 import time
 import uuid
@@ -81,6 +83,7 @@ MANIFEST_FILE = "manifest.json"
 LOCAL_CHROMA_ENV = "SHUZHI_LOCAL_CHROMA"
 LOCK_FILE = ".lock"
 CHROMA_DIR = "chroma"
+# How long an ingest waits for another one's lock; SHUZHI_LOCK_TIMEOUT (seconds) overrides.
 DEFAULT_LOCK_TIMEOUT = 30.0
 
 
@@ -114,6 +117,22 @@ class IngestSummary:
 
 
 # --------------------------------------------------------------------------- helpers
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def lock_holder(index_dir: Path) -> str:
+    """Who holds the index lock, in words: `进程 1234（主机 h，自 2026-12-02T08:30:12+00:00 起）`."""
+    try:
+        record = json.loads((Path(index_dir) / LOCK_FILE).read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        record = {}
+    if not isinstance(record, dict) or not record.get("pid"):
+        return "另一个 ingest "
+    host = f"主机 {record['host']}，" if record.get("host") and record["host"] != socket.gethostname() else ""
+    return f"进程 {record['pid']}（{host}自 {record.get('since', '?')} 起）"
+
 
 def default_index_dir() -> Path:
     env = os.environ.get("SHUZHI_INDEX")
@@ -306,6 +325,12 @@ class HybridIndex:
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.chroma_url = chroma_url
         self.read_only = read_only
+        env_timeout = os.environ.get("SHUZHI_LOCK_TIMEOUT", "")
+        if lock_timeout == DEFAULT_LOCK_TIMEOUT and env_timeout:
+            try:
+                lock_timeout = max(0.0, float(env_timeout))
+            except ValueError:
+                raise UsageError(f"环境变量 SHUZHI_LOCK_TIMEOUT 应为秒数，实际是“{env_timeout}”。") from None
         self.lock_timeout = lock_timeout
         self._requested_embedder = embedder
         self._state: dict[str, Any] | None = None
@@ -352,7 +377,13 @@ class HybridIndex:
         if read_only and not index.exists():
             raise InputError("索引不存在；请先运行 shuzhi ingest 建立索引，或用 --index 指定索引目录。",
                              path=str(directory))
-        index._read_state()
+        if read_only:
+            index._read_state()
+        else:
+            # A writer may be about to --rebuild exactly because the state is unreadable: the
+            # ingest itself raises for a bad state unless it rebuilds.
+            with contextlib.suppress(InputError):
+                index._read_state()
         return index
 
     @property
@@ -519,22 +550,36 @@ class HybridIndex:
     # ------------------------------------------------------------------ locking
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, notice: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the index's flock. The holder writes its pid and start time into the lock file, so
+        a waiting ingest can say whom it waits for and since when (the flock, not the text, is
+        the truth: a dead holder's text is simply overwritten)."""
         self.index_dir.mkdir(parents=True, exist_ok=True)
         handle = open(self.index_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the whole block
         try:
             deadline = time.monotonic() + max(self.lock_timeout, 0.0)
+            told = False
             while True:
                 try:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
+                    holder = lock_holder(self.index_dir)
                     if time.monotonic() >= deadline:
                         raise IndexLockedError(
-                            f"另一个 ingest 正在使用索引（已等待 {self.lock_timeout:g} 秒）；请等它完成后再试。",
+                            f"{holder}正在使用索引（已等待 {self.lock_timeout:g} 秒）；请等它完成后再试。",
                             path=str(self.index_dir),
                         ) from None
+                    if not told:
+                        (notice or _stderr)(f"等待：{holder}正在使用索引 {self.index_dir}，"
+                                            f"最多等 {self.lock_timeout:g} 秒……")
+                        told = True
                     time.sleep(0.2)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                     "since": datetime.now().astimezone().isoformat(timespec="seconds")}))
+            handle.flush()
             yield
         finally:
             handle.close()        # closing releases the flock
@@ -547,8 +592,11 @@ class HybridIndex:
         *,
         rebuild: bool = False,
         progress: Callable[[str, str], None] | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> IngestSummary:
         """Add, replace or skip each file (folders are walked); commit once at the end.
+
+        `notice(message)` hears about waits for another ingest's lock (default: stderr).
 
         `progress(path, status)` is called per file with status added | replaced | unchanged |
         failed | duplicate. A bad file is recorded in `failed` and the rest still go in.
@@ -567,8 +615,15 @@ class HybridIndex:
             return self._ingest_under_lock(files, missing, rebuild=rebuild, progress=progress)
         created = not self.index_dir.exists()
         try:
-            with self._locked():
+            with self._locked(notice):
+                self._remove_crash_leftovers()
                 summary = self._ingest_under_lock(files, missing, rebuild=rebuild, progress=progress)
+                if self.exists():
+                    # Whatever a killed ingest left: generations past or never committed, and
+                    # (embedded store only) collections no committed state names.
+                    self._remove_old_generations(keep=int((self._read_state() or {}).get("generation", 0)))
+                    if not self.chroma_url:
+                        self._remove_orphan_collections()
         except BaseException:
             if created and not self.exists():
                 shutil.rmtree(self.index_dir, ignore_errors=True)
@@ -586,7 +641,17 @@ class HybridIndex:
         progress: Callable[[str, str], None] | None,
     ) -> IngestSummary:
         self._state, self._state_mtime, self._loaded = None, None, None
-        state = self._read_state()
+        try:
+            state = self._read_state()
+        except InputError:
+            # The prescribed recovery must not need what it recovers from: a garbled state.json,
+            # an old format or a broken vector store are all rebuilt from scratch.
+            if not rebuild or self.index_dir is None:
+                raise
+            state = self._state = None
+            if not self.chroma_url:
+                release_chroma(str(self.index_dir / CHROMA_DIR))
+                shutil.rmtree(self.index_dir / CHROMA_DIR, ignore_errors=True)
         requested = resolve_embedder(self._requested_embedder) if self._requested_embedder else None
         if state and not rebuild and requested and requested.name != state.get("embedder"):
             raise UsageError(
@@ -625,7 +690,16 @@ class HybridIndex:
 
         def open_collection() -> Any:
             if fresh:                       # --rebuild or a first ingest: start from an empty collection
-                self._chroma()
+                try:
+                    self._chroma()
+                except ShuzhiError:
+                    if self.chroma_url:
+                        raise
+                    # A vector store broken by a crash: a rebuild starts it over rather than fail.
+                    self._collection = self._client = None
+                    release_chroma(str(self.index_dir / CHROMA_DIR))
+                    shutil.rmtree(self.index_dir / CHROMA_DIR, ignore_errors=True)
+                    self._chroma()
                 self._reset_collection()
             return self._chroma()
 
@@ -837,6 +911,33 @@ class HybridIndex:
             "ingested": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         return "replaced" if previous else "added"
+
+    def _remove_crash_leftovers(self) -> None:
+        """Temporary files of a writer killed mid-write (`.state.json.XXXX.tmp`); under the lock, so
+        no live writer owns them. Uncommitted generations go after the next commit."""
+        for leftover in self.index_dir.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+    def _remove_orphan_collections(self) -> None:
+        """Drop Chroma collections of this folder's embedded store that no committed state names:
+        left by an ingest killed before its first commit, or by a rebuild that changed the id.
+        Only the embedded store: a Chroma server is shared with other indexes."""
+        keep = self._collection_name()
+        path = str(self.index_dir / CHROMA_DIR)
+        if not Path(path).is_dir():
+            return
+        try:
+            client = open_chroma(path, None)
+            names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
+            for name in names:
+                if name.startswith("shuzhi-") and name != keep:
+                    client.delete_collection(name)
+        except Exception:      # noqa: BLE001 - tidying only: never fail an ingest that committed
+            return
+        finally:
+            self._collection = None
+            release_chroma(path)
 
     def _reset_collection(self) -> None:
         name = self._collection_name()

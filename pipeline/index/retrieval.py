@@ -202,12 +202,14 @@ def expand_paths(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str
     for given in paths:
         path = Path(given)
         if path.is_dir():
+            # Not only regular files: a FIFO or a symlink to a device named like a report is handed
+            # to the reader, which refuses it with a reason, instead of vanishing from the summary.
             found = sorted(
                 p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith((".", "~$"))
+                if p.suffix.lower() in suffixes and not p.name.startswith((".", "~$")) and not p.is_dir()
             )
             files.extend(found)
-        elif path.is_file():
+        elif path.exists() or path.is_symlink():
             files.append(path)
         else:
             missing.append((str(path), "文件或文件夹不存在，请检查路径。"))

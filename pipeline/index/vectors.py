@@ -77,9 +77,13 @@ def release_chroma(path: str) -> None:
 def chroma_worker_main() -> None:
     """Entry point of the writer process: `python -c "...; chroma_worker_main()" IN OUT TARGET`."""
     import json
+    import signal
     import sys
     from multiprocessing.connection import Connection
 
+    # Ctrl-C reaches the whole process group: the parent ingest decides (it closes or terminates
+    # us); a KeyboardInterrupt here would only print a traceback on the user's terminal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     inbox = Connection(int(sys.argv[1]), writable=False)
     outbox = Connection(int(sys.argv[2]), readable=False)
     path, url, name, embedder, reset = json.loads(sys.argv[3])

@@ -48,6 +48,8 @@ class BatchReport:
     results: list[UnitResult]
     out_dir: Path
     seconds: float
+    interrupted: bool = False      # Ctrl-C or SIGTERM: units not listed were not run
+    pending: int = 0               # units that were to run and have no result
 
     @property
     def failed(self) -> list[UnitResult]:
@@ -106,6 +108,8 @@ def write_summary(report: BatchReport) -> None:
     counts = report.counts()
     units = _unit_summaries(report)
     payload = {
+        "interrupted": report.interrupted,
+        "pending": report.pending,
         "counts": counts,
         "seconds": round(report.seconds, 3),
         "workers": worker_stats(report.results),
@@ -165,6 +169,8 @@ def summary_html(report: BatchReport, units: dict[str, UnitSummary] | None = Non
     乡镇（街道）) with its findings, the figures that changed since last year and its draft."""
     units = units if units is not None else _unit_summaries(report)
     counts = report.counts()
+    interrupted = (f'\n<p class="interrupted"><strong>已中断</strong>：另有 {report.pending} 个单位未运行；'
+                   "加 --resume 重新运行即可从中断处继续。</p>") if report.interrupted else ""
     rows = []
     for r in report.results:
         link = (f'<a href="{html.escape(r.name)}/check.html">{html.escape(r.name)}</a>'
@@ -191,7 +197,7 @@ td.n{{text-align:right}}tr.failed{{background:#fde8e8}}tr.skipped{{color:#666}}
 .unit{{border-top:1px solid #999;margin-top:1.5em}}.ok{{color:#17642f}}.bad{{color:#a31515}}
 .draft p{{text-indent:2em;margin:.3em 0;font-family:"FangSong","STFangsong",serif}}.draft h4{{margin:.6em 0 .2em}}
 </style></head><body>
-<h1>批量起草汇总</h1>
+<h1>批量起草汇总</h1>{interrupted}
 <p class="summary"><span>完成 {counts.get('done', 0)}</span><span>失败 {counts.get('failed', 0)}</span>
 <span>跳过 {counts.get('skipped', 0)}</span><span>用时 {report.seconds:.1f} 秒</span>
 <span>汇总表：<a href="summary.xlsx">summary.xlsx</a></span></p>

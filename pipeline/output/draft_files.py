@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 
 from pipeline.drafting.draft import SECTION_NUMERALS, DraftResult
+from pipeline.errors import OutputError
+from pipeline.fsutil import output_error
 from pipeline.models import WordBlock
 
 
@@ -100,8 +102,13 @@ def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, anno
     from pipeline.output.docx_writer import write_docx
 
     target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    if target.exists() and not target.is_dir():
+        raise OutputError("无法写出：输出位置是一个文件，不是文件夹。请用 -o 指定一个文件夹。", path=str(target))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise output_error(exc, target) from exc
     try:
         author = author_of(result)
         write_docx(draft_to_blocks(result), staging / "draft.docx", author=author)
@@ -122,5 +129,10 @@ def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, anno
             os.replace(item, destination)
             written[item.name] = destination
         return written
+    except OSError as exc:
+        # Disk full, read-only, permission: one line naming the folder; the staging folder goes.
+        raise output_error(exc, target) from exc
+    except OutputError as exc:       # from a writer inside the staging folder: name the real target
+        raise OutputError(exc.message, path=str(target)) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -19,18 +19,28 @@ import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
 
 from lxml import etree
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, InputWarning
+from pipeline.reading.limits import (
+    MAX_DOCX_EXPANDED,
+    MAX_REPORT_BYTES,
+    check_plausible_text,
+    check_zip_archive,
+    describe_invisible,
+    read_regular_bytes,
+    strip_invisible,
+)
 from pipeline.reading.textview import clean_view
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".docx", ".doc")
-DEFAULT_MAX_BYTES = 20_000_000
-_MAX_DOCX_XML = 200_000_000
+DEFAULT_MAX_BYTES = MAX_REPORT_BYTES
+_MAX_DOCX_XML = MAX_DOCX_EXPANDED
 
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
@@ -66,7 +76,7 @@ def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tu
     """`read_text` and the file's content digest, from one read of the file."""
     p = Path(path)
     shown = str(path)
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         raise InputError("文件不存在。请检查路径是否正确。", path=shown)
     if p.is_dir():
         raise InputError("这是一个文件夹，不是文件。请给出报告文件的路径。", path=shown)
@@ -77,14 +87,8 @@ def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tu
             "其他格式请先另存为 .docx 或 .txt。",
             path=shown,
         )
-    size = p.stat().st_size
-    if size > max_bytes:
-        raise InputError(
-            f"文件过大：{_mb(size)}，超过上限 {_mb(max_bytes)}（{max_bytes} 字节）。"
-            "请确认是否选错了文件，或拆分后再处理。",
-            path=shown,
-        )
-    data = _read_bytes(p, shown)
+    # Refuses FIFOs, devices (a symlink to /dev/urandom) and oversize files before reading.
+    data = read_regular_bytes(p, max_bytes, shown)
     if not data.strip():
         raise InputError("文件是空的（或只有空白）。请确认选对了文件。", path=shown)
     if suffix == ".docx":
@@ -94,6 +98,14 @@ def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tu
     else:
         text = decode_text_bytes(data, shown)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    _, invisible = strip_invisible(text)
+    if invisible:
+        # Zero-width and bidi controls can hide or reorder a figure on screen. The text returned keeps
+        # them (offsets index the file as read); the working copy every stage parses and checks
+        # (`textview.clean_view`) drops them, so the text checked is the text a reader sees. The user
+        # is told where they were.
+        warnings.warn(InputWarning(f"{shown}：含 {len(invisible)} 个不可见字符（零宽或双向控制符），核对时已忽略："
+                                   f"{describe_invisible(invisible)}。"), stacklevel=2)
     if not clean_view(text).text.strip():
         raise InputError("文件中没有文字内容（或只有空白）。请确认选对了文件。", path=shown)
     return text, content_digest(data)
@@ -101,16 +113,6 @@ def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tu
 
 def _mb(n: int) -> str:
     return f"{n / 1_000_000:.1f} MB"
-
-
-def _read_bytes(p: Path, shown: str) -> bytes:
-    try:
-        with open(p, "rb") as handle:
-            return handle.read()
-    except PermissionError as exc:
-        raise InputError("没有读取该文件的权限。请检查文件权限（或以有权限的用户运行）。", path=shown) from exc
-    except OSError as exc:
-        raise InputError(f"无法读取文件：{exc.strerror or exc}。", path=shown) from exc
 
 
 # --------------------------------------------------------------------------- plain text
@@ -233,6 +235,7 @@ def _read_docx(p: Path, data: bytes, shown: str) -> str:
         raise InputError("不是有效的 .docx 文件（不是 ZIP 格式）。请在 Word/WPS 中打开后另存为 .docx。", path=shown)
     try:
         with zipfile.ZipFile(p) as archive:
+            check_zip_archive(archive, shown, kind=".docx", max_expanded=MAX_DOCX_EXPANDED)
             names = set(archive.namelist())
             if "word/document.xml" not in names:
                 raise InputError(
@@ -290,7 +293,10 @@ def _read_doc(p: Path, data: bytes, shown: str) -> str:
         if not converted.exists():
             raise InputError("LibreOffice 未能转换该 .doc 文件（文件可能已损坏或不是 Word 文档）。"
                              "请在 Word/WPS 中另存为 .docx 后再试。", path=shown)
-        return _read_docx(converted, converted.read_bytes(), shown)
+        text = _read_docx(converted, converted.read_bytes(), shown)
+        # LibreOffice "converts" random bytes too; mojibake must not pass as a clean report.
+        check_plausible_text(clean_view(text).text, shown, what="LibreOffice 对该 .doc 的转换结果")
+        return text
 
 
 # --------------------------------------------------------------------------- .docx XML walk

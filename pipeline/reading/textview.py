@@ -19,11 +19,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from pipeline.reading.limits import INVISIBLE
+
 _Spanned = TypeVar("_Spanned", bound=Any)
 
 # Characters that are layout, not text: stripped at line edges, and zero-width ones removed inside.
 _ODD_SPACES = "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"
-_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+# Zero-width characters and bidi controls (`reading.limits.INVISIBLE`): a reader does not see them, so
+# the working copy drops them and a figure wrapped in U+202E is checked like any other.
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff" + "".join(c for c in INVISIBLE if c not in "\u200b\u200c\u200d\u2060\ufeff")
 _EDGE = " \t\u3000" + _ODD_SPACES + _ZERO_WIDTH
 _ODD_SPACE_RE = re.compile(f"[{_ODD_SPACES}]")
 _ZERO_WIDTH_RE = re.compile(f"[{_ZERO_WIDTH}]+")

@@ -135,7 +135,8 @@ class OpenAIEngine(LLMEngine):
                 try:
                     from langchain_openai import ChatOpenAI
                 except ImportError as exc:
-                    raise EngineError("openai 引擎需要 langchain-openai：pip install langchain-openai") from exc
+                    raise EngineError("openai 引擎需要 langchain-openai（核心安装已包含，本环境缺失）："
+                                      "请运行 pip install 'langchain-openai>=1.0,<2'") from exc
                 # `max_tokens` goes in the body as is: LangChain would rename it to
                 # `max_completion_tokens`, which older vLLM/Ollama/Xinference servers ignore.
                 self._chat = ChatOpenAI(
@@ -146,9 +147,9 @@ class OpenAIEngine(LLMEngine):
             return self._chat
 
     def complete(self, messages: Sequence[Message], *, seed: int = 0) -> str:
+        chat = self._client()          # first: a missing package is an EngineError with the fix
         import openai
 
-        chat = self._client()
         try:
             answer = chat.invoke(_lc_messages(messages), seed=seed)
         except openai.APITimeoutError as exc:
