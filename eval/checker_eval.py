@@ -110,8 +110,9 @@ _CONTEXT = 8
 
 def _tagged_figures(name: str) -> list[tuple[str, str, str, str]] | None:
     """(metric key, shown text, left context, right context) of every tag in the corpus source, or None."""
-    source = SRC_DIR / f"{name}.txt"
-    if not source.exists():
+    # County sources sit in src/, township ones in src/township/ (corpus/tools/build_township.py).
+    source = next((p for p in (SRC_DIR / f"{name}.txt", SRC_DIR / "township" / f"{name}.txt") if p.exists()), None)
+    if source is None:
         return None
     body = source.read_text(encoding="utf-8").split("\n---\n", 1)[1]
     rendered = _TAG_RE.sub(lambda m: m.group(3) if m.group(3) is not None else (m.group(2) or ""), body)

@@ -524,3 +524,19 @@ def test_long_texts_take_sections_from_headings_alone(monkeypatch):
     assert [start for start, _, _ in spans] == [0, text.index("二、")]
     assert spans[-1][1] == len(text)
     assert spans[1][2] == "foundation"
+
+
+@pytest.mark.parametrize(("written", "previous", "verdict"), [
+    ("参训率98％", "98", "stale"),          # exactly last year's, this year's only by rounding
+    ("参训率98.4％", "98", "supported"),    # this year's figure as it is
+    ("参训率98％", "97", "supported"),      # rounds to this year's; last year was something else
+    ("参训率由上年的98％", "98", "supported"),  # said to be last year's
+])
+def test_a_rounded_figure_that_is_exactly_last_years_is_stale(metrics, written, previous, verdict):
+    from dataclasses import replace
+
+    changed = replace(metrics, values=tuple(
+        replace(m, value=Decimal("98.4"), previous=Decimal(previous)) if m.key == "militia.training_rate" else m
+        for m in metrics.values))
+    figure = written[written.index("98"):]
+    assert _at(check_text(f"基干民兵集中轮训，{written}。", changed), figure).verdict == verdict

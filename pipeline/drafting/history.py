@@ -15,7 +15,9 @@ from typing import Any
 
 from pipeline.models import Chunk, Metrics
 
-_HEADING_NUMBER_RE = re.compile(r"^\s*(?:[一二三四五六七八九十]+[、.．]|（[一二三四五六七八九十]+）|\d+[、.．])\s*")
+# Second-level heading markers: `（一）`, `(一)`, `1.`, `1、`.
+_LEVEL_TWO_RE = re.compile(r"^\s*(?:[（(][一二三四五六七八九十]+[）)]|\d+[、.．])")
+_HEADING_NUMBER_RE = re.compile(r"^\s*(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十]+[）)]|\d+[、.．])\s*")
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,20 @@ def _from_chunks(chunks: list[Chunk], source: str, region: str, year: int) -> Pa
     chunks = sorted(chunks, key=lambda c: c.position)
     sections: list[PastSection] = []
     for chunk in chunks:
-        heading = _HEADING_NUMBER_RE.sub("", (chunk.heading or "").strip())
+        raw = (chunk.heading or "").strip()
+        heading = _HEADING_NUMBER_RE.sub("", raw)
         if sections and sections[-1].key == chunk.section_key and sections[-1].heading == heading:
             last = sections[-1]
             sections[-1] = PastSection(last.key, last.heading, last.passages + (PastPassage(chunk.chunk_id, chunk.text),))
+        elif sections and sections[-1].heading and _LEVEL_TWO_RE.match(raw):
+            # A `（一）…` / `1.` section lives under the `一、` section before it: its heading becomes
+            # the topic sentence of its first passage, so the draft keeps one numbered level.
+            last = sections[-1]
+            topic = heading.rstrip("。：:；;，, ") + "。"
+            text = chunk.text if chunk.text.startswith(heading.rstrip("。：:；;，, ")) else topic + chunk.text
+            seen = any(p.text.startswith(topic) for p in last.passages)
+            sections[-1] = PastSection(last.key, last.heading,
+                                       last.passages + (PastPassage(chunk.chunk_id, chunk.text if seen else text),))
         else:
             sections.append(PastSection(chunk.section_key, heading, (PastPassage(chunk.chunk_id, chunk.text),)))
     return PastReport(source=source, region=region, year=year, sections=tuple(sections))

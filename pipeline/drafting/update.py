@@ -525,7 +525,7 @@ def _render(b: _Builder, sections: list[_Section]) -> _Rendered:
     for sec in sections:
         numbered = bool(sec.heading)
         if numbered:
-            label = f"{ORDINALS[number]}、{sec.heading}"
+            label = f"{ORDINALS[number] if number < len(ORDINALS) else chinese_numeral(number + 1)}、{sec.heading}"
             number += 1
             lines.append(label)
             pos += len(label) + 1

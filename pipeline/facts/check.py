@@ -581,6 +581,11 @@ class _Run(_ComparisonRules):
         if value_agrees(q, best.profile.base_value, self.text, approx=m.approx):
             if q.kind == "rank" and q.scope and m.scope and norm_name(q.scope) != norm_name(m.scope):
                 return self._finding(q, "contradicted", f"“{m.label}”的排名范围是{m.scope}，文中写的是{q.scope}", m)
+            if self._last_years_figure(q, best.profile):
+                # `登记率99％` with 99.4 this year and 99.0 last year: it rounds to this year's figure
+                # but is exactly last year's, the mark of a sentence copied from last year's report.
+                return self._finding(
+                    q, "stale", f"正好等于“{m.label}”的上年数字{_show(m.previous, m)}，本年应为{_expected(m)}", m)
             return self._finding(q, "supported", f"与“{m.label}”一致", m)
         for other in aligned[1:]:
             if best.qualifier > 0 and other.qualifier == 0:
@@ -605,6 +610,18 @@ class _Run(_ComparisonRules):
                 return self._finding(
                     q, "stale", f"与{year}述职报告中“{m.label}”的数字（{past.text}）相同，本年应为{_expected(m)}", m)
         return self._finding(q, "contradicted", f"“{m.label}”在数据中是{_expected(m)}，文中写的是{q.text}", m)
+
+    def _last_years_figure(self, q: Quantity, p: MetricProfile) -> bool:
+        """The figure as written equals last year's value exactly and this year's only by rounding, and
+        the text does not say it is last year's."""
+        if q.kind == "rank" or q.approx or q.lower is not None or q.upper is not None or q.value is None:
+            return False
+        if p.base_previous is None or p.base_value is None or p.base_previous == p.base_value:
+            return False
+        written = q.value * (unit_scale(q.unit) if q.kind != "percent" else Decimal(1))
+        if written != p.base_previous or written == p.base_value:
+            return False
+        return not LAST_YEAR_CITED.search(self.text[max(0, q.start - 6):q.start])
 
     def _table_figure(self, q: Quantity, cell: TableCell) -> Finding:
         """A figure in a text-table row: its metric is named by the row's label, its year by the column."""
