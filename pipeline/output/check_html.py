@@ -56,7 +56,7 @@ def _tip(f: Finding) -> str:
     return "；".join(parts)
 
 
-def _non_overlapping(findings: tuple[Finding, ...]) -> list[Finding]:
+def non_overlapping(findings: tuple[Finding, ...]) -> list[Finding]:
     """Spans to colour: when two overlap, the earlier (then the longer) one wins."""
     chosen: list[Finding] = []
     last_end = -1
@@ -72,7 +72,7 @@ def render_report_spans(result: CheckResult) -> str:
     text = result.text
     out: list[str] = []
     pos = 0
-    for f in _non_overlapping(result.findings):
+    for f in non_overlapping(result.findings):
         out.append(escape(text[pos:f.start]))
         tip = escape(_tip(f), quote=True)
         out.append(f'<span class="f v-{escape(f.verdict, quote=True)}" tabindex="0" title="{tip}">'

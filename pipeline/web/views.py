@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from pipeline.models import BAD_VERDICTS, CheckResult, Finding, Metrics, WordBlock
-from pipeline.output.check_html import KIND_NAMES, VERDICT_NAMES
+from pipeline.output.check_html import KIND_NAMES, VERDICT_NAMES, non_overlapping
 
 META_NAMES = {
     "year": "述职年度", "region": "地区名称", "level": "行政级别", "unit": "单位", "reporter": "述职人",
@@ -76,23 +76,13 @@ def _tip(f: Finding, labels: Mapping[str, str]) -> str:
     return "；".join(parts)
 
 
-def _non_overlapping(findings: tuple[Finding, ...]) -> list[Finding]:
-    chosen: list[Finding] = []
-    last_end = -1
-    for f in sorted(findings, key=lambda f: (f.start, -(f.end - f.start))):
-        if f.start >= last_end and f.end > f.start:
-            chosen.append(f)
-            last_end = f.end
-    return chosen
-
-
 def render_spans(result: CheckResult, labels: Mapping[str, str]) -> str:
     """The report, escaped, each finding in a coloured span; the tooltip names the metric in Chinese
     and the `title` (for experts) adds its key."""
     text = result.text
     out: list[str] = []
     pos = 0
-    for f in _non_overlapping(result.findings):
+    for f in non_overlapping(result.findings):
         tip = _tip(f, labels)
         detail = tip + (f"（{f.metric}）" if f.metric else "")
         out.append(escape(text[pos:f.start]))
