@@ -540,3 +540,24 @@ def test_a_rounded_figure_that_is_exactly_last_years_is_stale(metrics, written, 
         for m in metrics.values))
     figure = written[written.index("98"):]
     assert _at(check_text(f"基干民兵集中轮训，{written}。", changed), figure).verdict == verdict
+
+
+def test_name_finder_tag_table_is_jiebas_and_survives_a_broken_cache(tmp_path, monkeypatch):
+    """The cached word → POS table equals jieba.posseg's for the words the name finder asks about, and a
+    corrupt cache file is rebuilt rather than trusted."""
+    import tempfile
+
+    import jieba.posseg
+
+    from pipeline.facts import check_names
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    check_names._word_tags.cache_clear()
+    built = check_names._word_tags()
+    expected = {w: t for w, t in jieba.posseg.dt.word_tag_tab.items() if len(w) <= check_names._TAG_WORD_MAX}
+    assert built == expected
+    (cache,) = tmp_path.glob("shuzhi-word-tags-*.marshal")
+    cache.write_bytes(b"not marshal")
+    check_names._word_tags.cache_clear()
+    assert check_names._word_tags() == expected
+    check_names._word_tags.cache_clear()

@@ -545,24 +545,30 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
     forking = sys.platform != "darwin"
     context = multiprocessing.get_context("fork" if forking else "spawn")
     iterator = iter(tasks)
-    if forking and len(tasks) > workers:
-        # Load the index, the segmenter, the profile and the engine once, here, and draft the first
-        # unit here too (which loads every table and module a unit needs): the workers are forked
-        # from this warm process and share all of it (the index is memory-mapped), instead of each
-        # paying the start-up that made 2 workers only 1.2–1.7× one (eval/bench_batch.py).
-        _STATE = _WorkerState(settings)
-        from pipeline.reading import segment
-
-        # Pure jieba (some units need its dictionary: custom metric labels, place names) costs
-        # 3–5 s to load; loaded here it is loaded once, not once per worker.
-        segment._jieba()
-        on_result(run_unit(next(iterator), _STATE))
-    pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
-                               initializer=_init_worker, initargs=(settings, os.getpid()))
-    pending: set[Future] = set()
+    # From here Ctrl-C and SIGTERM only set a flag (see the loop below): a signal landing while the
+    # warm-up below imports modules would otherwise surface wrapped in whatever was being built.
     _STOP["requested"] = False
     previous_sigint = _catch_sigint()
     _STOP["running"] = True
+
+    def release() -> None:
+        global _STATE
+        _STATE = None
+        _STOP["running"] = False
+        if previous_sigint is not None:
+            signal.signal(signal.SIGINT, previous_sigint)
+
+    try:
+        _warm_up(forking and len(tasks) > workers, settings, iterator, on_result)
+    except BaseException:
+        release()
+        raise
+    if _STOP["requested"]:
+        release()
+        raise KeyboardInterrupt
+    pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
+                               initializer=_init_worker, initargs=(settings, os.getpid()))
+    pending: set[Future] = set()
     try:
         # Keep a short queue per worker so Ctrl-C abandons few units and memory stays flat.
         for task in _take(iterator, workers * 4):
@@ -596,6 +602,24 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
         if previous_sigint is not None:
             signal.signal(signal.SIGINT, previous_sigint)
     pool.shutdown(wait=True)
+
+
+def _warm_up(fork_warm: bool, settings: BatchSettings, iterator: Iterator[UnitTask],
+             on_result: ProgressFn) -> None:
+    """Load the index, the segmenter, the profile and the engine once, here, and draft the first unit
+    here too (which loads every table and module a unit needs): the workers are forked from this warm
+    process and share all of it (the index is memory-mapped), instead of each paying the start-up that
+    made 2 workers only 1.2–1.7× one (eval/bench_batch.py)."""
+    global _STATE
+    if not fork_warm:
+        return
+    _STATE = _WorkerState(settings)
+    from pipeline.reading import segment
+
+    # Pure jieba (some units need its dictionary: custom metric labels, place names) costs 3–5 s to
+    # load; loaded here it is loaded once, not once per worker.
+    segment._jieba()
+    on_result(run_unit(next(iterator), _STATE))
 
 
 def _catch_sigint():  # noqa: ANN202 - the previous handler, whatever it was
@@ -760,25 +784,9 @@ def _batch_lock(out_dir: Path) -> Iterator[None]:
 def _run_locked(tasks: list[UnitTask], settings: BatchSettings, out_dir: Path, started: float, *, workers: int,
                 executor: str, ray_address: str | None, resume: bool, progress: bool,
                 on_result: ProgressFn | None) -> BatchReport:
-    _clean_stale_staging(out_dir)
-    settings_part = settings.fingerprint_part()
-    tasks = [_with_fingerprint(t, settings, settings_part) for t in tasks]
-
     results: list[UnitResult] = []
     todo: list[UnitTask] = []
     bar = Progress(len(tasks), enabled=progress)
-    for task in tasks:
-        record = done_record(out_dir, task) if resume else None
-        if record is not None:
-            # A skipped unit keeps the findings it had when it was done.
-            skipped = UnitResult(name=task.name, status="skipped",
-                                 source=task.source + (f" {task.locator}" if task.locator else ""),
-                                 findings=dict(record.get("findings") or {}),
-                                 warnings=int(record.get("warnings") or 0))
-            results.append(skipped)
-            bar.update(skipped)
-        else:
-            todo.append(task)
 
     def collect(result: UnitResult) -> None:
         results.append(result)
@@ -787,7 +795,24 @@ def _run_locked(tasks: list[UnitTask], settings: BatchSettings, out_dir: Path, s
             on_result(result)
 
     interrupted = False
+    # Everything under the lock is inside the try: a signal at any point (even while the fingerprints
+    # are taken) still leaves a summary that says the run was interrupted.
     try:
+        _clean_stale_staging(out_dir)
+        settings_part = settings.fingerprint_part()
+        tasks = [_with_fingerprint(t, settings, settings_part) for t in tasks]
+        for task in tasks:
+            record = done_record(out_dir, task) if resume else None
+            if record is not None:
+                # A skipped unit keeps the findings it had when it was done.
+                skipped = UnitResult(name=task.name, status="skipped",
+                                     source=task.source + (f" {task.locator}" if task.locator else ""),
+                                     findings=dict(record.get("findings") or {}),
+                                     warnings=int(record.get("warnings") or 0))
+                results.append(skipped)
+                bar.update(skipped)
+            else:
+                todo.append(task)
         if todo:
             if executor == "ray":
                 _run_ray(todo, settings, workers, ray_address, collect)
@@ -800,11 +825,24 @@ def _run_locked(tasks: list[UnitTask], settings: BatchSettings, out_dir: Path, s
         raise
     finally:
         # Even after Ctrl-C the summary says what finished; unfinished units are simply absent.
+        pending = (len(todo) if todo or not interrupted else len(tasks)) \
+            - sum(1 for r in results if r.status != "skipped")
         report = BatchReport(results=sorted(results, key=lambda r: r.name), out_dir=out_dir,
                              seconds=time.perf_counter() - started, interrupted=interrupted,
-                             pending=len(todo) - sum(1 for r in results if r.status != "skipped"))
+                             pending=max(0, pending))
         write_summary(report)
     return report
+
+
+def ensure_interrupted_summary(out_dir: Path, started: float) -> None:
+    """After an interruption: if the signal came before the batch could write its summary (between
+    taking the OUT lock and starting), write one that says so, with no unit done."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir() or (out_dir / "summary.json").exists():
+        return
+    with contextlib.suppress(OSError, ShuzhiError):
+        write_summary(BatchReport(results=[], out_dir=out_dir, seconds=time.perf_counter() - started,
+                                  interrupted=True, pending=0))
 
 
 def discover_check_units(drafts_dir: Path, metrics_dir: Path, *, prior_dir: Path | None = None) -> list[UnitTask]:

@@ -127,6 +127,10 @@ def _run(argv: list[str] | None) -> int:
         print(f"错误：输入过大或嵌套过深（{type(exc).__name__}），已停止。请检查输入文件。", file=sys.stderr)
         return 1
     except Exception as exc:
+        if _caused_by_interrupt(exc):
+            # Ctrl-C or SIGTERM landed inside machinery that wraps exceptions (a dataclass being
+            # built while a module is imported turns it into RuntimeError): still an interruption.
+            return _interrupted()
         # A bug, not an expected failure: still one line, and the way to see the details.
         if _debug():
             raise
@@ -137,6 +141,17 @@ def _run(argv: list[str] | None) -> int:
     if result == 130:
         return _interrupted()
     return result if isinstance(result, int) else 0
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 10:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return False
 
 
 def main() -> None:
