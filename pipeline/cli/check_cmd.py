@@ -29,7 +29,7 @@ def check_command(
         None, "--review-docx", help="另写一份带批注的审阅稿（.docx）：原为 Word 的保留原格式，每项结论批注在原文字上"),
 ) -> int:
     """核对报告中的每个数字、荣誉、文件名和地名是否与指标数据一致。"""
-    from pipeline.facts.check import check_file
+    from pipeline.facts.check import check_document, load_check_metrics
     from pipeline.fsutil import atomic_write_text
     from pipeline.output.check_html import VERDICT_NAMES, render_check_html, render_check_table
 
@@ -50,7 +50,8 @@ def check_command(
         from pipeline.index.hybrid import HybridIndex
 
         opened = HybridIndex.open(index, read_only=True)
-    result = check_file(doc, metrics, prior_path=prior, index=opened, progress=_progress_bar())
+    loaded, before = load_check_metrics(metrics, prior)
+    result = check_document(doc, loaded, prior=before, index=opened, progress=_progress_bar())
     if fmt == "json":
         rendered = json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n"
     elif fmt == "html":
@@ -58,11 +59,8 @@ def check_command(
     else:
         rendered = render_check_table(result, all_findings=all_findings)
     if review_docx is not None:
-        from pipeline.facts.metrics import load_metrics
         from pipeline.output.review_docx import write_review_docx
 
-        loaded = load_metrics(metrics)
-        before = load_metrics(prior, profile=loaded.meta.profile) if prior else None
         write_review_docx(result, doc, review_docx, loaded, prior=before)
         typer.echo(f"已写出审阅稿：{review_docx}（{len(result.findings)} 条批注和 1 条总评）", err=output is None)
     if output is not None:

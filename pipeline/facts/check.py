@@ -159,16 +159,38 @@ def check_file(
     index: Any = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> CheckResult:
-    """Read a report (.docx/.txt/.md, any common encoding) and check it against a metrics file.
+    """Read a report (.docx/.txt/.md, any common encoding) and check it against a metrics file
+    (`check_document` with the metrics files loaded)."""
+    metrics, prior = load_check_metrics(metrics_path, prior_path)
+    return check_document(path, metrics, prior=prior, index=index, progress=progress)
+
+
+def load_check_metrics(metrics_path: str | Path,
+                       prior_path: str | Path | None = None) -> tuple[Metrics, Metrics | None]:
+    """This year's metrics and last year's, the latter read with this year's profile."""
+    from pipeline.facts.metrics import load_metrics
+
+    metrics = load_metrics(metrics_path)
+    prior = load_metrics(prior_path, profile=metrics.meta.profile) if prior_path else None
+    return metrics, prior
+
+
+def check_document(
+    path: str | Path,
+    metrics: Metrics,
+    *,
+    prior: Metrics | None = None,
+    index: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> CheckResult:
+    """Read a report and check it against loaded metrics (callers that also need the metrics, for a
+    review copy or a page, load them once).
 
     Past reports for stale figures come from `index`: anything with `past_reports(region,
     before_year=…)`, in practice an open `pipeline.index.hybrid.HybridIndex` that the caller opened
     (facts never import the index stage)."""
-    from pipeline.facts.metrics import load_metrics
     from pipeline.reading.readers import read_text
 
-    metrics = load_metrics(metrics_path)
-    prior = load_metrics(prior_path, profile=metrics.meta.profile) if prior_path else None
     text = read_text(path)
     if not text.strip():
         raise InputError("报告是空的，没有可核对的内容；请确认选对了文件。", path=str(path))

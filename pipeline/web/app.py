@@ -525,7 +525,7 @@ def create_app(
 
     @app.post("/review")
     async def review_submit(request: Request) -> Response:
-        from pipeline.facts.check import check_file
+        from pipeline.facts.check import check_document, load_check_metrics
         from pipeline.facts.metrics import MetricsError
 
         form, rejected = await _read_form(request, error_page)
@@ -557,17 +557,15 @@ def create_app(
             live = DraftJob(job_id=job_id, out_dir=folder, sections=())
 
             def work() -> Any:
-                from pipeline.facts.metrics import load_metrics
                 from pipeline.output.review_docx import write_review_docx
 
                 jobs.set_status(job_id, "running")
-                checked = check_file(report.path, metrics_file.path, prior_path=prior.path if prior else None,
-                                     index=open_index())
+                metrics, last_year = load_check_metrics(metrics_file.path, prior.path if prior else None)
+                checked = check_document(report.path, metrics, prior=last_year, index=open_index())
                 # The reviewer's own file back with a Word comment on every finding (a .txt/.md report
                 # comes back as a GB/T 9704 file); written before the upload folder is removed.
-                write_review_docx(checked, report.path, folder / "review.docx", load_metrics(metrics_file.path),
-                                  prior=load_metrics(prior.path) if prior else None)
-                return checked
+                write_review_docx(checked, report.path, folder / "review.docx", metrics, prior=last_year)
+                return checked, metrics
 
             try:
                 result = await asyncio.wait_for(run_in_threadpool(jobs.run_limited, live, work),
@@ -575,10 +573,8 @@ def create_app(
             except TimeoutError:
                 return page(request, "review.html", 503, error=f"核对超过了 {jobs.time_limit:.0f} 秒的时间上限，已放弃。"
                                                                "请稍后重试，或把报告分成几份分别核对。")
+            result, metrics = result
             result = replace(result, source=report.label)
-            from pipeline.facts.metrics import load_metrics
-
-            metrics = await run_in_threadpool(load_metrics, metrics_file.path)
             view = review_view(result, metrics, title=f"核对结果：{report.label}",
                                labels_of_files={"report": report.label, "metrics": metrics_file.label,
                                                 "prior": prior.label if prior else ""})
