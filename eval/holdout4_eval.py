@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -49,12 +48,12 @@ sys.path.insert(0, str(ROOT / "eval"))
 
 from evalkit import write_json, write_markdown  # noqa: E402
 from holdout_eval import (  # noqa: E402
-    GENERIC,
     Doc,
     Perturbation,
     _context,
     _swap_last,
     eval_parse,
+    foreign_places,
     int_to_cn,
     lenient_form,
     load_set,
@@ -357,15 +356,7 @@ def perturbations(docs: list[Doc], seed: int) -> list[Perturbation]:
                 value = value_of(fig["number"])
                 add("approx_shift", render_like(fig["number"],
                                                 (value * Decimal("1.15")).quantize(Decimal(1), ROUND_HALF_UP)))
-        pool = sorted({p for other in docs if other is not doc for p in other.partners
-                       if re.search(r"村|社区|某部", p) and not GENERIC.match(p) and p not in doc.text})
-        for partner in doc.partners:
-            at = doc.text.find(partner)
-            if at < 0 or not pool:
-                continue
-            foreign = rng.choice(pool)
-            text = doc.text[:at] + foreign + doc.text[at + len(partner):]
-            out.append(Perturbation(doc, "foreign_place", text, at, at + len(foreign), partner, foreign, None))
+        out.extend(foreign_places(doc, docs, rng))
     return out
 
 

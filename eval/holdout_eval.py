@@ -322,15 +322,22 @@ def perturbations(docs: list[Doc], seed: int) -> list[Perturbation]:
                 out.append(Perturbation(doc, "masked", doc.text[:start] + "***" + doc.text[end:], start,
                                         start + 3, fig["span"], _swap_last(fig["span"], fig["number"], "***"),
                                         fig["metric"]))
-        pool = sorted({p for other in docs if other is not doc for p in other.partners
-                       if re.search(r"村|社区|某部", p) and not GENERIC.match(p) and p not in doc.text})
-        for partner in doc.partners:
-            at = doc.text.find(partner)
-            if at < 0:
-                continue
-            foreign = rng.choice(pool)
-            text = doc.text[:at] + foreign + doc.text[at + len(partner):]
-            out.append(Perturbation(doc, "foreign_place", text, at, at + len(foreign), partner, foreign, None))
+        out.extend(foreign_places(doc, docs, rng))
+    return out
+
+
+def foreign_places(doc: Doc, docs: list[Doc], rng: random.Random) -> list[Perturbation]:
+    """Each partner name the report writes, replaced by a village, community or unit of another report."""
+    pool = sorted({p for other in docs if other is not doc for p in other.partners
+                   if re.search(r"村|社区|某部", p) and not GENERIC.match(p) and p not in doc.text})
+    out = []
+    for partner in doc.partners:
+        at = doc.text.find(partner)
+        if at < 0 or not pool:
+            continue
+        foreign = rng.choice(pool)
+        text = doc.text[:at] + foreign + doc.text[at + len(partner):]
+        out.append(Perturbation(doc, "foreign_place", text, at, at + len(foreign), partner, foreign, None))
     return out
 
 

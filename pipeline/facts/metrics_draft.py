@@ -36,7 +36,6 @@ from pipeline.profile.catalog import DEFAULT_PROFILE, load_catalog
 # right before the figure scores 6; two characters six characters away score under 1). On the corpus, 375 of
 # the 376 figures drafted at this threshold equal the ground truth (the other is an approximate 2万).
 MIN_SCORE = 1.0
-_SKIP_KINDS = frozenset({"year", "date", "duration", "ordinal"})
 _COMMENT_WIDTH = 60
 
 
@@ -90,7 +89,7 @@ def _yaml_text(text: str) -> str:
 
 def draft_metrics(text: str, *, source: str = "", profile: str = DEFAULT_PROFILE) -> str:
     """The YAML text of a metrics file drafted from a report's text (see the module docstring)."""
-    from pipeline.facts.check import FUTURE_WORDS, _is_claim, plans_start
+    from pipeline.facts.check import FUTURE_WORDS, SKIP_KINDS, _is_claim, plans_start
     from pipeline.facts.check_names import name_findings
     from pipeline.facts.quantities import extract_quantities
     from pipeline.reading.parse import parse_text
@@ -99,7 +98,7 @@ def draft_metrics(text: str, *, source: str = "", profile: str = DEFAULT_PROFILE
     region, year = report.region or "", report.year
     probe = _probe_metrics(profile, region or "（地区）", year or 2000)
     aligner = MetricAligner(probe, catalog=load_catalog(profile))
-    quantities = [q for q in extract_quantities(text) if q.kind not in _SKIP_KINDS and _is_claim(q, probe)]
+    quantities = [q for q in extract_quantities(text) if q.kind not in SKIP_KINDS and _is_claim(q, probe)]
     plans_at = plans_start(text)
     found: dict[str, _Found] = {}
     unplaced: list[tuple[Quantity, str]] = []

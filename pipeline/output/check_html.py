@@ -47,10 +47,12 @@ def _verdict_css() -> str:
     return "\n".join(rules)
 
 
-def _tip(f: Finding) -> str:
-    parts = [f"{VERDICT_NAMES.get(f.verdict, f.verdict)}：{f.reason}"]
+def finding_tip(f: Finding, *, reason: str | None = None, metric: str | None = None) -> str:
+    """A finding's tooltip: verdict and reason, the metric, the data. A page for people who are not
+    engineers passes the reason and the metric in its own words (`web.views`)."""
+    parts = [f"{VERDICT_NAMES.get(f.verdict, f.verdict)}：{f.reason if reason is None else reason}"]
     if f.metric:
-        parts.append(f"指标：{f.metric}")
+        parts.append(f"指标：{f.metric if metric is None else metric}")
     if f.expected:
         parts.append(f"数据：{f.expected}")
     return "；".join(parts)
@@ -74,7 +76,7 @@ def render_report_spans(result: CheckResult) -> str:
     pos = 0
     for f in non_overlapping(result.findings):
         out.append(escape(text[pos:f.start]))
-        tip = escape(_tip(f), quote=True)
+        tip = escape(finding_tip(f), quote=True)
         out.append(f'<span class="f v-{escape(f.verdict, quote=True)}" tabindex="0" title="{tip}">'
                    f'{escape(text[f.start:f.end])}<span class="tip">{tip}</span></span>')
         pos = f.end

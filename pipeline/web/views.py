@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from pipeline.models import BAD_VERDICTS, CheckResult, Finding, Metrics, WordBlock
-from pipeline.output.check_html import KIND_NAMES, VERDICT_NAMES, non_overlapping
+from pipeline.models import BAD_VERDICTS, CheckResult, Metrics, WordBlock
+from pipeline.output.check_html import KIND_NAMES, VERDICT_NAMES, finding_tip, non_overlapping
 
 META_NAMES = {
     "year": "述职年度", "region": "地区名称", "level": "行政级别", "unit": "单位", "reporter": "述职人",
@@ -67,15 +67,6 @@ def office_words(message: str, labels: Mapping[str, str]) -> str:
     return _KEY.sub(name, text)
 
 
-def _tip(f: Finding, labels: Mapping[str, str]) -> str:
-    parts = [f"{VERDICT_NAMES.get(f.verdict, f.verdict)}：{office_words(f.reason, labels)}"]
-    if f.metric:
-        parts.append(f"指标：{labels.get(f.metric, f.metric)}")
-    if f.expected:
-        parts.append(f"数据：{f.expected}")
-    return "；".join(parts)
-
-
 def render_spans(result: CheckResult, labels: Mapping[str, str]) -> str:
     """The report, escaped, each finding in a coloured span; the tooltip names the metric in Chinese
     and the `title` (for experts) adds its key."""
@@ -83,7 +74,7 @@ def render_spans(result: CheckResult, labels: Mapping[str, str]) -> str:
     out: list[str] = []
     pos = 0
     for f in non_overlapping(result.findings):
-        tip = _tip(f, labels)
+        tip = finding_tip(f, reason=office_words(f.reason, labels), metric=labels.get(f.metric, f.metric))
         detail = tip + (f"（{f.metric}）" if f.metric else "")
         out.append(escape(text[pos:f.start]))
         out.append(f'<span class="f v-{escape(f.verdict, quote=True)}" tabindex="0" '
