@@ -746,9 +746,14 @@ def run_batch(
         tasks = discover_units(input_path, prior_dir=prior_dir, exclude=out_dir)
     _check_writable(out_dir)
     _validate_settings(settings)
-    with _batch_lock(out_dir):
-        return _run_locked(tasks, settings, out_dir, started, workers=workers, executor=executor,
-                           ray_address=ray_address, resume=resume, progress=progress, on_result=on_result)
+    try:
+        with _batch_lock(out_dir):
+            return _run_locked(tasks, settings, out_dir, started, workers=workers, executor=executor,
+                               ray_address=ray_address, resume=resume, progress=progress, on_result=on_result)
+    except KeyboardInterrupt:
+        # A signal between taking the lock and the run's own summary still leaves one.
+        ensure_interrupted_summary(out_dir, started)
+        raise
 
 
 @contextlib.contextmanager

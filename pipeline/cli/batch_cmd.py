@@ -30,18 +30,7 @@ def batch(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="不显示进度条"),
 ) -> int:
     """批量起草（或核对）多个单位的述职报告，可中断续跑。"""
-    import time
-
-    from pipeline.batch.runner import (
-        BatchSettings,
-        UnitResult,
-        ensure_interrupted_summary,
-        iter_failed_lines,
-        one_line,
-        run_batch,
-    )
-
-    started = time.perf_counter()
+    from pipeline.batch.runner import BatchSettings, UnitResult, iter_failed_lines, one_line, run_batch
     from pipeline.cli.inputs import require_file
 
     require_file(input_path, "批量输入", "请给出一个装有指标文件的文件夹，或一个 Excel 工作簿。")
@@ -75,7 +64,6 @@ def batch(
             prior_dir=prior_dir, progress=bar, on_result=None if quiet or bar else log_failure,
         )
     except KeyboardInterrupt:
-        ensure_interrupted_summary(out, started)
         typer.echo(f"\n已中断：已完成的单位已保存（见 {out / 'summary.csv'}），未完成的单位没有留下文件；"
                    "加 --resume 重新运行即可从中断处继续。", err=True)
         raise
