@@ -1,4 +1,5 @@
-"""Quantity extraction eval: precision and recall of `extract_quantities` on a hand-annotated set.
+"""Quantity extraction eval: precision and recall of `report_quantities` (what `shuzhi facts` lists: every
+quantity of `extract_quantities` plus the qualitative rank claims such as 全省前列) on a hand-annotated set.
 
 The set is `eval/extract_set/NAME.txt` + `NAME.json` (gold quantities, annotated by hand in
 `eval/extract_set/src/*.ann`; `build.py` only strips the markup and computes offsets). Fictional
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit import write_json, write_markdown  # noqa: E402
 
-from pipeline.facts.quantities import extract_quantities  # noqa: E402
+from pipeline.facts.quantities import report_quantities  # noqa: E402
 
 SET_DIR = ROOT / "eval" / "extract_set"
 FLOOR = 0.95
@@ -63,7 +64,7 @@ def evaluate(set_dir: Path = SET_DIR) -> dict:
         # read raw: the gold offsets index the file as written (NBSP, ideographic spaces kept)
         text = txt.read_text(encoding="utf-8")
         gold = json.loads(txt.with_suffix(".json").read_text(encoding="utf-8"))
-        pred = [q.to_json() for q in extract_quantities(text)]
+        pred = [q.to_json() for q in report_quantities(text)]
         gold_spans = {(g["start"], g["end"]): g for g in gold}
         pred_spans = {(p["start"], p["end"]): p for p in pred}
         span_tp = len(gold_spans.keys() & pred_spans.keys())
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             for e in result["errors"]:
                 print("  " + e)
     write_json("extract_eval", result)
-    md = ["## Quantity extraction (`extract_quantities`)", "",
+    md = ["## Quantity extraction (`report_quantities`, as `shuzhi facts` lists them)", "",
           f"Hand-annotated set: {result['documents']} fictional documents, {result['gold_quantities']} "
           "quantities (`eval/extract_set/`). Exact-span matching; a value match also needs value, unit "
           "and masked to agree.", "",

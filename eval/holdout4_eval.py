@@ -16,7 +16,7 @@ NAME.region_year.json, NAME.figures.json) with two compatible extensions, plus o
                            第二十二次全体会议 …) are not annotated.
 
 Measures
-(a) extraction: `extract_quantities` on the file's text (line ends kept) against NAME.quantities.json — span
+(a) extraction: `report_quantities` (what `shuzhi facts` lists) on the file's text (line ends kept) against NAME.quantities.json — span
     P/R (exact start/end) and value P/R (span + value + unit + masked; values compared as decimals), plus an
     overlap match (one-to-one, any overlap) that shows how much of the exact-span loss is span convention.
 (b) headings: recall per level (1, 2) and precision, strict (whitespace removed) and lenient (also without
@@ -64,7 +64,7 @@ from holdout_eval import (  # noqa: E402
 )
 
 from pipeline.facts.check import check_text  # noqa: E402
-from pipeline.facts.quantities import extract_quantities  # noqa: E402
+from pipeline.facts.quantities import report_quantities  # noqa: E402
 from pipeline.models import BAD_VERDICTS, Finding  # noqa: E402
 from pipeline.reading.parse import parse_text  # noqa: E402
 
@@ -171,7 +171,7 @@ def eval_extraction(docs: list[Doc], extra: dict[str, tuple[list[int], list[dict
     for doc in docs:
         text = file_text(doc.path)
         gold = extra[doc.name][1]
-        pred = [q.to_json() for q in extract_quantities(text)]
+        pred = [q.to_json() for q in report_quantities(text)]
         offset_bad = sum(1 for p in pred if text[p["start"]:p["end"]] != p["text"])
         gold_spans = {(g["start"], g["end"]): g for g in gold}
         pred_spans = {(p["start"], p["end"]): p for p in pred}

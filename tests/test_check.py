@@ -98,6 +98,7 @@ CASES = [
     ("人武部年度综合考核排名全市第五。", "全市第五", "contradicted", "ranking.department_annual"),
     ("人武部年度综合考核排名全省第二。", "全省第二", "contradicted", "ranking.department_annual"),
     ("征兵工作“五率”考评排名全市第三。", "全市第三", "stale", "ranking.conscription_five_rates"),
+    ("征兵工作“五率”考评排名由上年的全市第3名跃升至第一。", "第3名", "supported", "ranking.conscription_five_rates"),
     ("向部队输送合格青年***人。", "***人", "masked", "conscription.recruits"),
     ("基干民兵1560人，比上年减少20人。", "20人", "derived", "militia.primary"),
     ("基干民兵1560人，比上年减少35人。", "35人", "contradicted", "militia.primary"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import run
-from pipeline.facts.quantities import CANONICAL_UNITS, extract_quantities, to_base
+from pipeline.facts.quantities import CANONICAL_UNITS, extract_quantities, report_quantities, to_base
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "reports" / "000_82892d5cb8a93b68.txt"
@@ -131,17 +131,17 @@ POSITIVE: list[tuple[str, list[tuple[str, str | None, str, str, bool, bool]]]] =
     ("每次三至五个", [("三至五个", "3", "个", C, False, False)]),
     ("培训3-5天", [("3-5天", "3", "天", "duration", False, False)]),
     # --- ranks
-    ("考评排名全市第一", [("全市第一", "1", "", R, False, False)]),
-    ("排名全市第3", [("全市第3", "3", "", R, False, False)]),
-    ("位列全省第二", [("全省第二", "2", "", R, False, False)]),
+    ("考评排名全市第一", [("第一", "1", "", R, False, False)]),
+    ("排名全市第3", [("第3", "3", "", R, False, False)]),
+    ("位列全省第二", [("第二", "2", "", R, False, False)]),
     ("排名第三", [("第三", "3", "", R, False, False)]),
     ("获第一名", [("第一名", "1", "名", R, False, False)]),
-    ("排在军分区第2位", [("军分区第2位", "2", "位", R, False, False)]),
-    ("考核位居全市第一，", [("全市第一", "1", "", R, False, False)]),
-    ("全国第一的好成绩", [("全国第一", "1", "", R, False, False)]),
+    ("排在军分区第2位", [("第2位", "2", "位", R, False, False)]),
+    ("考核位居全市第一，", [("第一", "1", "", R, False, False)]),
+    ("全国第一的好成绩", [("第一", "1", "", R, False, False)]),
     ("名次在第xx位", [("第xx位", None, "位", R, True, False)]),
     ("考评获第*名", [("第*名", None, "名", R, True, False)]),
-    ("排名全市第*，", [("全市第*", None, "", R, True, False)]),
+    ("排名全市第*，", [("第*", None, "", R, True, False)]),
     # --- ordinals
     ("第三季度完成", [("第三季度", "3", "季度", "ordinal", False, False)]),
     ("第二批试点", [("第二批", "2", "批", "ordinal", False, False)]),
@@ -189,7 +189,7 @@ POSITIVE: list[tuple[str, list[tuple[str, str | None, str, str, bool, bool]]]] =
     # --- cases found on the held-out set and on the corpus
     ("完成营区改造二期工程", [("二期", "2", "期", "ordinal", False, False)]),
     ("新建民兵之家一个。", [("一个", "1", "个", C, False, False)]),
-    ("力争进入全市前两名", [("全市前两名", "2", "名", R, False, True)]),
+    ("力争进入全市前两名", [("前两名", "2", "名", R, False, True)]),
     ("大学生比例不低于80%", [("不低于80%", "80", "%", P, False, True)]),
     ("连续三届获评模范县", [("三届", "3", "届", C, False, False)]),
     ("出动车辆90余台次", [("90余台次", "90", "台次", C, False, True)]),
@@ -239,7 +239,7 @@ POSITIVE: list[tuple[str, list[tuple[str, str | None, str, str, bool, bool]]]] =
         ("8.6万元", "8.6", "万元", M, False, False),
     ]),
     ("征兵工作“五率”考评排名全市第一，输送青年215人，其中大学生占68%。", [
-        ("全市第一", "1", "", R, False, False),
+        ("第一", "1", "", R, False, False),
         ("215人", "215", "人", C, False, False),
         ("68%", "68", "%", P, False, False),
     ]),
@@ -295,7 +295,7 @@ TRAPS: list[str] = [
     "（一）加强组织领导", "(二)强化训练", "第一章 总则", "1、加强领导", "2.严格考核", "***镇", "**镇**村", "×市",
     "驻x部队", "XX精神", "**县武装部", "一次性补助", "有了一个更加清晰的认识", "作为一项长期的战略任务",
     "涌现出一批先进典型", "打造一支过硬队伍", "在一年的工作中", "第一时间赶到", "位居全省第一方阵", "放在第一位",
-    "摆在第一位的", "力争排在全省前列", "千家万户", "万众一心", "一岗双责", "一村一品", "两学一做", "三会一课",
+    "摆在第一位的", "力争排在全省前列", "在县委十五届第二十二次全体会议上", "十五届县委全体会议", "千家万户", "万众一心", "一岗双责", "一村一品", "两学一做", "三会一课",
     "两不愁三保障", "一带一路", "统一思想", "十九大以来", "百年未有之大变局", "数十人", "几百次", "一线民兵",
     "学习贯彻二十届三中全会精神", "十三届人大", "三个“亲自”", "XX同志", "一个个难题", "一件件实事", "四面八方",
     "一如既往", "一以贯之", "其一", "之一", "初三学生", "周一例会", "星期五", "唯一性", "同一个目标", "两个确立",
@@ -381,6 +381,19 @@ def test_rank_scope(text, scope):
     assert q.kind == "rank" and q.scope == scope
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("全民国防教育工作保持全省前列。", [("前列", None, "全省")]),
+     ("力争征兵考评进入全市前三名，保持全县的前列", [("前三名", "3", "全市"), ("前列", None, "全县")]),
+     ("考评排名全市第4名，保持前列", [("第4名", "4", "全市")]),        # 前列 without a scope: a word
+     ("人武部建设进入全省第一方阵", [])],
+)
+def test_report_quantities_add_qualitative_ranks(text, expected):
+    found = [q for q in report_quantities(text) if q.kind == "rank"]
+    assert [(q.text, q.to_json()["value"], q.scope) for q in found] == expected
+    assert all(text[q.start:q.end] == q.text for q in found)
+
+
 def test_offsets_index_original_text():
     text = "\ufeff一、\u00a0总体情况\r\n全年集训\u3000３批、共计\u00a0９６０人次，投入２．５万元。"
     found = extract_quantities(text)
@@ -406,10 +419,10 @@ def test_seed_masked_figures_all_masked():
     text = SEED.read_text(encoding="utf-8")
     found = extract_quantities(text)
     masked_texts = [q.text for q in found if q.masked]
-    assert masked_texts == ["全市第*", "**个", "**个", "*万人", "****人", "*批", "**％", "*所", "***人", "**％",
+    assert masked_texts == ["第*", "**个", "**个", "*万人", "****人", "*批", "**％", "*所", "***人", "**％",
                             "***万元", "***名", "**名", "***名", "*件"]
     plain = [(q.text, q.kind) for q in found if not q.masked]
-    assert plain == [("2022年", "year"), ("全市第一", "rank"), ("100％", "percent"), ("2022年", "year"),
+    assert plain == [("2022年", "year"), ("第一", "rank"), ("100％", "percent"), ("2022年", "year"),
                      ("45万元", "money")]
 
 
@@ -477,7 +490,7 @@ def test_facts_cli_table(tmp_path, capsys):
     assert run(["facts", str(report)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("2-6\t数量\t两千余人\t2000 人\t约数（≥2000）")
-    assert lines[1] == "11-15\t排名\t全市第一\t1 -\t范围：全市"
+    assert lines[1] == "13-15\t排名\t第一\t1 -\t范围：全市"
     assert lines[-1] == "共 2 个数字，其中遮盖 0 个。"
 
 

@@ -155,6 +155,8 @@ def test_cli_from_and_no_history(tmp_path, capsys) -> None:  # noqa: ANN001
     ("组织退役军人专场招聘会两场，发放慰问金38万元。", None, [True, False]),
     # an honour the data does not carry
     ("被军分区表彰为“践行强军目标先进单位”。", None, [True]),
+    # a rank is re-bound with its scope: this year's data says where it was placed
+    ("人武部年度综合考核排名全省第五。", "人武部年度综合考核排名{ranking.department_annual}。", [False]),
 ])
 def test_rebinder_clauses(metrics, sentence, expected, bad) -> None:  # noqa: ANN001
     from pipeline.drafting.plan import load_profile

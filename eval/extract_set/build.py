@@ -1,7 +1,9 @@
 """Build the extraction eval set from its hand-annotated sources.
 
 Each `src/NAME.ann` is a document in which the annotator (a person, not the extractor) wrapped
-every quantity as `[[span|value|unit|kind]]`; a value of `-` means masked. This script only strips
+every quantity as `[[span|value|unit|kind]]`; a value of `-` means masked, `~` a claim with no value
+(a qualitative rank, `全省前列`). A rank's span is the place alone (`全市[[第一|1||rank]]`): its scope stays
+outside, as the noun a count counts does. This script only strips
 the brackets and computes offsets, writing `NAME.txt` (the plain document) and `NAME.json` (the
 gold list of {"text","start","end","value","unit","kind","masked"}). Run it after editing a source:
 
@@ -37,7 +39,7 @@ def build_one(source: str) -> tuple[str, list[dict]]:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r} at {span!r}")
         gold.append({"text": span, "start": length, "end": length + len(span),
-                     "value": None if value == "-" else value, "unit": unit, "kind": kind,
+                     "value": None if value in ("-", "~") else value, "unit": unit, "kind": kind,
                      "masked": value == "-"})
         parts.append(span)
         length += len(span)

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """列出报告中的全部数字事实：数量、金额、比例、排名、年份、日期等，含遮盖（***）与约数。"""
         from pipeline.cli.inputs import ensure_not_input, require_file
-        from pipeline.facts.quantities import extract_quantities
+        from pipeline.facts.quantities import report_quantities
         from pipeline.fsutil import atomic_write_text
         from pipeline.reading.readers import read_text
         from pipeline.reading.textview import clean_view
@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
             ensure_not_input([out], [file])
         # Extract on the tidy copy the checker uses; report spans in the file's text as read.
         view = clean_view(read_text(file))
-        quantities = view.remap(extract_quantities(view.text))
+        quantities = view.remap(report_quantities(view.text))
         if out is not None:
             atomic_write_text(out, facts_json(quantities) + "\n")
             typer.echo(f"已写入 {out}：{len(quantities)} 个数字。")

@@ -197,7 +197,10 @@ def fill(
                 before="".join(out)[-4:],
                 after=template[match.end():match.end() + 4],
             )
-            spans.append((length, length + len(rendered), key))
+            # A rank's figure is the place (`第一`), as the extractor reads it; a scope written with it
+            # (`全市第一`) is context, outside the span.
+            lead = rendered.find("第") if metric.kind == "rank" or fmt in ("rank", "rankn") else -1
+            spans.append((length + max(lead, 0), length + len(rendered), key))
         else:
             rendered = slot_values.get(slot, match.group(0))
         out.append(rendered)

@@ -68,7 +68,10 @@ class Rebinder:
                 unbound.append(q.start)
                 continue
             fmt = ":cn" if q.text[:1] in "一二两三四五六七八九十" and pick.kind != "rank" else ""
-            bound[q.start] = (q.end, pick.key, fmt)
+            start = q.start
+            if q.kind == "rank" and q.scope and sentence.endswith(q.scope, 0, start):
+                start -= len(q.scope)      # `全省第一` is re-bound whole: this year's scope comes with the place
+            bound[start] = (q.end, pick.key, fmt)
         out: list[_Clause] = []
         pos = 0
         for match in _CLAUSE_RE.finditer(sentence):

@@ -619,7 +619,9 @@ class _Run(_ComparisonRules):
         if m.value is None:
             return self._finding(q, "unsupported", f"对应“{m.label}”，但数据中该项未填，无法核对", m)
         if value_agrees(q, best.profile.base_previous, self.text):
-            cited = LAST_YEAR_CITED.search(self.text[max(0, q.start - 6):q.start])
+            # a rank's scope stands between the cue and its span: `由上年的全市第5位`
+            lead = q.start - len(q.scope) if q.scope and self.text.endswith(q.scope, 0, q.start) else q.start
+            cited = LAST_YEAR_CITED.search(self.text[max(0, lead - 6):lead])
             if cited and (not cited.group(1)[0].isdigit() or int(cited.group(1)[:4]) < self.metrics.meta.year):
                 # `由上年的980人调整为1020人`: last year's figure, said to be last year's.
                 return self._finding(q, "supported", f"文中注明是上年数字，与“{m.label}”上年{_show(m.previous, m)}一致",

@@ -7,9 +7,10 @@ with spans that index the ORIGINAL string: the regular expressions run on the te
 Conventions the checker relies on:
 
 * Span. A quantity's span covers the number, its unit and the approximation words that belong to
-  it: `约300人`, `近百次`, `95%以上`, `两千余人`. For ranks it covers the scope: `全市第一`
-  (`排名`/`位列` stay outside). Prefixes before a duration (`近三年`) are not approximations and
-  stay outside the span.
+  it: `约300人`, `近百次`, `95%以上`, `两千余人`. A rank's span is the place alone (`第一`, `第4名`,
+  `前三名`, `前列`), like any figure without the noun it counts: its scope (`全市`) and cue (`排名`,
+  `位列`) stay outside, and the scope is carried in `Quantity.scope`. Prefixes before a duration
+  (`近三年`) are not approximations and stay outside the span.
 * Money keeps the unit as written: `45万元` → value 45, unit 万元; `1.5亿元` → 1.5, 亿元;
   `两千万元` → 2000, 万元. Catalog metrics are in 万元, so the figure is compared as written;
   use `to_base` to compare across 元/万元/亿元.
@@ -21,8 +22,10 @@ Conventions the checker relies on:
   `三至五个`) have value and lower = low end, upper = high end, approx False.
 * Dates: `8月27日` → value 827 (month×100+day), unit 月日; `8月` / `1-6月份` → unit 月 (a range
   has upper 6); a lone `27日` → 27, unit 日. A full `2023年8月27日` yields a year and a date.
-* Ranks: value is the place (`全市第一` → 1), unit "" or 名/位 when written, `scope` set.
-  `全市前两名` → value 2, lower 1, upper 2, approx. `前列` is a target, not a figure: not extracted.
+* Ranks: value is the place (`全市第一` → 1, span `第一`), unit "" or 名/位 when written, `scope` set.
+  `全市前两名` → value 2, lower 1, upper 2, approx. `全省前列` has no number: `extract_quantities`
+  leaves it out (nothing to re-bind or fill), `qualitative_ranks` finds it for the checker, and
+  `report_quantities` (what `shuzhi facts` lists) gives both.
 * Ordinals: `第三季度`, `第二批` (no rank context), `二期工程`; `第1、2批` makes the 2批 an ordinal.
 * Masks (`***人`, `xx%`, `x.x万元`, `20XX年`, `第*名`, `全市第*`) → masked=True, value None.
   Masked names (`***镇`, `**村`, `×市`, `驻x部队`, `XX精神`) are not quantities.
@@ -159,6 +162,8 @@ _STOP_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"[一二三四五六七八九十]+中全会"),
     re.compile(r"[一二三四五六七八九十]+届(?:全国|省|市|县|区)?人大"),
     re.compile(r"[一二三四五六七八九十]+届(?:全国|省|市|县|区)?政协"),
+    # 县委十五届第二十二次全体会议, 十五届县委: the term of a body, not a count
+    re.compile(r"[一二三四五六七八九十]+届(?=第|[县市区省镇乡]委|党委|委员会|全体)"),
     re.compile(r"十[一二三四五六七八九]五(?:规划|时期|期间)?"),
     # 一村一品, 一人一档, 一户一策; the two slots hold nouns, never numeral characters, so 一百一十六
     # and 一千一百二十 stay numbers
@@ -630,8 +635,7 @@ def _ranks(text: str) -> Iterator[Quantity]:
                 continue   # 第一书记, 全省第一方阵, 第三季度 (the ordinal pass takes that)
         if unit == "位" and text.startswith("的", m.end()):
             continue       # 摆在第一位的
-        start = m.start() if scope else first_pos
-        yield Quantity(start, m.end(), text[start:m.end()], number.value, unit, "rank",
+        yield Quantity(first_pos, m.end(), text[first_pos:m.end()], number.value, unit, "rank",
                        number.masked, False, None, None, scope or _scope_before(text, first_pos))
 
 
@@ -653,22 +657,33 @@ def _top_ranks(text: str) -> Iterator[Quantity]:
         if number is None:
             continue
         upper = number.value
-        yield Quantity(m.start(), m.end(), m.group(0), number.value, m.group("unit"), "rank",
+        start = m.start("n1") - 1      # position of 前
+        yield Quantity(start, m.end(), text[start:m.end()], number.value, m.group("unit"), "rank",
                        number.masked, True, Decimal(1) if upper is not None else None, upper,
-                       m.group("scope"))
+                       m.group("scope") or _scope_before(text, start))
 
 
 # `保持全省前列`, `位居全市前列`: a rank with no number. Not a quantity of `extract_quantities` (no value to
 # read), but a claim the checker holds against the rank metric: 前列 is taken as within the first
 # FRONT_RANK_MAX places of its scope.
 FRONT_RANK_MAX = 3
-_FRONT_RE = re.compile(rf"(?P<scope>{_SCOPE_RE})(?:的)?前列")
+_FRONT_RE = re.compile(rf"(?P<scope>{_SCOPE_RE})(?:的)?(?P<front>前列)")
 
 
 def qualitative_ranks(text: str) -> list[Quantity]:
-    """`全省前列`-style rank claims: kind rank, value None, bounds 1…FRONT_RANK_MAX, the scope set."""
-    return [Quantity(m.start(), m.end(), m.group(0), None, "", "rank", False, True, Decimal(1),
+    """`全省前列`-style rank claims: kind rank, value None, bounds 1…FRONT_RANK_MAX, span `前列`, the
+    scope set."""
+    return [Quantity(m.start("front"), m.end(), m.group("front"), None, "", "rank", False, True, Decimal(1),
                      Decimal(FRONT_RANK_MAX), m.group("scope")) for m in _FRONT_RE.finditer(text)]
+
+
+def report_quantities(text: str) -> list[Quantity]:
+    """What a reader of the report would list as its figures: `extract_quantities` plus the
+    qualitative rank claims (`全省前列`) it cannot give a value, sorted by start."""
+    found = extract_quantities(text)
+    taken = [(q.start, q.end) for q in found]
+    extra = [q for q in qualitative_ranks(text) if not any(a < q.end and q.start < b for a, b in taken)]
+    return sorted(found + extra, key=lambda q: q.start)
 
 
 def _ordinals(text: str) -> Iterator[Quantity]:
