@@ -42,11 +42,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import InputError
 from pipeline.facts.align import (
@@ -74,12 +75,18 @@ from pipeline.facts.quantities import (
 from pipeline.models import CheckResult, Finding, Metrics, MetricValue, Quantity
 from pipeline.profile.catalog import CatalogEntry
 
+if TYPE_CHECKING:
+    from pipeline.reading.textview import TextView
+
 # Below this clause-fallback score a custom metric's words are too far from the figure to name it
 # (a two-character label word scores 1.4 adjacent, 0.35 at twelve characters' distance).
 CUSTOM_FAR_SCORE = 0.35
 SKIP_KINDS = frozenset({"year", "date", "duration", "ordinal"})
 FUTURE_WORDS = ("力争", "争创", "确保", "保持", "争取", "冲刺", "重返", "将", "计划", "目标", "进一步", "明年", "下一步",
                 "下步", "努力", "实现", "达到")
+_FUTURE_RE = re.compile("|".join(map(re.escape, FUTURE_WORDS)))
+# A line holding one of these may be a typed text table (`quantities.table_cell` needs a cell separator).
+_CELL_SEPARATOR_RE = re.compile(r"[\t\u3000]|  ")
 LAST_YEAR_CITED = re.compile(r"(上年|去年|上一年|2\d{3}年)(的|为|是|底|末)?$")
 # Anniversaries and ages frame a claim (`建党一百周年`, `18至22周岁`), they do not measure the year's work.
 FRAMING_UNITS = frozenset({"周年", "周岁", "岁"})
@@ -129,7 +136,8 @@ def check_text(
     run = _Run(text=text, metrics=metrics, aligner=aligner,
                protected=_protected_spans(text),
                past=_past_figures(aligner, past),
-               quantities=[q for q in quantities if _is_claim(q, metrics)])
+               quantities=[q for q in quantities if _is_claim(q, metrics)],
+               span=None if view.identity else view.span)
     findings: list[Finding] = []
     total = len(run.quantities)
     report = progress if progress is not None and len(text) > PROGRESS_MIN_CHARS else None
@@ -144,11 +152,26 @@ def check_text(
         finding = run.front_rank(q)
         if finding is not None:
             findings.append(finding)
-    findings.extend(name_findings(text, metrics))
+    # The run's findings are in the text as given already; the names' are moved there.
+    findings.extend(_remapped(view, name_findings(text, metrics)))
     if report is not None:
         report(total, total)
     findings.sort(key=lambda f: (f.start, f.end))
-    return CheckResult(text=given, findings=tuple(view.remap(findings)), source=source)
+    return CheckResult(text=given, findings=tuple(findings), source=source)
+
+
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
+assert _FINDING_FIELDS[:2] == ("start", "end")
+_FINDING_REST = attrgetter(*_FINDING_FIELDS[2:])
+
+
+def _remapped(view: TextView, findings: list[Finding]) -> list[Finding]:
+    """The findings with their spans moved into the text as given (`TextView.remap`, without
+    `dataclasses.replace`, which cost a tenth of a megabyte's check)."""
+    if view.identity:
+        return findings
+    span = view.span
+    return [Finding(*span(f.start, f.end), *_FINDING_REST(f)) for f in findings]
 
 
 def check_file(
@@ -387,6 +410,16 @@ class _Run(_ComparisonRules):
     quantities: list[Quantity]
     _sections: list[tuple[int, int, str]] | None = None
     _plans_start: int | None = None
+    # maps a span of the working copy into the text as given (None: the same text); a finding is built
+    # once, in the given text's positions (a frozen dataclass's __init__ is a tenth of the check)
+    span: Callable[[int, int], tuple[int, int]] | None = None
+    _future: dict[int, bool] = field(default_factory=dict)     # sentence start → speaks of next year
+    _plans_text: str = field(default="", init=False)
+    _table_lines: frozenset[int] | None = field(default=None, init=False)   # starts of lines with a cell separator
+
+    def __post_init__(self) -> None:
+        # the data's plans in one string: most figures are in none, found with one search
+        self._plans_text = "\n".join(self.metrics.plans)
 
     @property
     def plans_start(self) -> int:
@@ -408,7 +441,7 @@ class _Run(_ComparisonRules):
             return None
         if q.value is None and not q.masked:
             return None        # `前列`, `第x位` without a figure: a position, not a claim to check
-        cell = table_cell(self.text, q)
+        cell = table_cell(self.text, q) if self._may_be_table(q) else None
         if cell is not None:
             return self._table_figure(q, cell)
         bounds = clause_bounds(self.text, q, _neighbours(self.quantities, i))
@@ -468,6 +501,15 @@ class _Run(_ComparisonRules):
             return None        # `每半年至少研究一次`: a rule of frequency, not a figure of the year
         return finding
 
+    def _may_be_table(self, q: Quantity) -> bool:
+        """Does `q`'s line hold a cell separator (tab, ideographic space, two spaces)? Without one
+        `table_cell` finds no table; asking it costs a slice of the line per figure."""
+        if self._table_lines is None:
+            text = self.text
+            self._table_lines = frozenset(text.rfind("\n", 0, m.start()) + 1
+                                          for m in _CELL_SEPARATOR_RE.finditer(text))
+        return bool(self._table_lines) and self.text.rfind("\n", 0, q.start) + 1 in self._table_lines
+
     def _per_metric(self, finding: Finding) -> bool:
         """Is the finding's metric itself a rate per period (`每月军事日天数`)? Then 每 states it."""
         m = self.metrics.get(finding.metric) if finding.metric else None
@@ -493,7 +535,8 @@ class _Run(_ComparisonRules):
 
     def _finding(self, q: Quantity, verdict: str, reason: str, m: MetricValue | None = None,
                  expected: str | None = None) -> Finding:
-        return Finding(start=q.start, end=q.end, text=q.text, verdict=verdict,
+        start, end = self.span(q.start, q.end) if self.span is not None else (q.start, q.end)
+        return Finding(start=start, end=end, text=q.text, verdict=verdict,
                        metric=m.key if m else None,
                        expected=expected if expected is not None else (_expected(m) if m else None),
                        found=q.text, reason=reason, kind="quantity")
@@ -512,11 +555,14 @@ class _Run(_ComparisonRules):
         """Does the figure's sentence speak of next year? A parser's plans section alone is not
         trusted: a sub-point misfiled there must still be checked as this year's work."""
         start, end = sentence_bounds(self.text, q)
-        return any(w in self.text[start:end] for w in FUTURE_WORDS)
+        future = self._future.get(start)
+        if future is None:
+            future = self._future[start] = _FUTURE_RE.search(self.text, start, end) is not None
+        return future
 
     def _plan_target(self, q: Quantity, is_target: bool) -> Finding | None:
         """A figure inside a sentence that states one of the data's plans (`力争…保持全市第一`)."""
-        candidates = [plan for plan in self.metrics.plans if q.text in plan]
+        candidates = [plan for plan in self.metrics.plans if q.text in plan] if q.text in self._plans_text else []
         if candidates:
             start, end = sentence_bounds(self.text, q)
             sentence = norm_name(self.text[start:end])
