@@ -26,6 +26,10 @@ Tolerance of the approximate words (what a figure "covers"; `quantity_bounds`):
 When two metrics share a noun (`提拔民兵连长`, `配齐民兵连长`; `春季…比例`, `夏秋季…比例`), the words that only
 one of them has (its qualifier: 提拔/配齐, 春季/夏秋季) decide between them, the nearer one first; a figure
 whose qualifier names one metric is never absorbed by the other, even when its value happens to equal it.
+A custom metric is named by slices of its label (heads, tails, words); a slice that the text spells with
+another word cut into the label's own (`夏秋季征兵大学生比例` against the label `春季征兵大学生比例`: 季 agrees,
+秋 is not 春) names a sibling, not this metric. A label word left out whole (`落实武装工作经费` for
+`镇武装工作经费`) is still a short form of the label.
 """
 
 from __future__ import annotations
@@ -128,6 +132,9 @@ class MetricProfile:
     first_chars: frozenset[str] = frozenset()   # first characters of its terms: a context without any scores 0
     # its terms by first character: only the terms whose first character occurs in a context are looked for
     by_first: Mapping[str, tuple[tuple[str, float], ...]] = field(default_factory=dict, compare=False, hash=False)
+    # a custom metric's label (quotes removed) and its word boundaries: its terms are slices of the label,
+    # and one that the text spells with another word cut into the label's (夏秋季 for 春季) names a sibling
+    sliced: tuple[str, frozenset[int]] | None = None
 
     @property
     def key(self) -> str:
@@ -219,6 +226,7 @@ class MetricAligner:
                     families=tuple(dict.fromkeys((family, *(unit_family(u) for u in also)))),
                     first_chars=frozenset(t[0] for t, _ in terms),
                     by_first=_by_first(terms),
+                    sliced=_label_cuts(m.label.replace("“", "").replace("”", "")) if m.custom else None,
                 )
             )
         self.profiles: tuple[MetricProfile, ...] = tuple(profiles)
@@ -249,7 +257,7 @@ class MetricAligner:
                 continue            # none of its words can occur here
             by_first = p.by_first
             score = _context_score([t for c in hit for t in by_first[c]] if len(hit) > 1 else by_first[next(iter(hit))],
-                                   left, right)
+                                   left, right, sliced=p.sliced)
             if score <= 0:
                 continue
             if section and p.metric.section == section:
@@ -299,7 +307,7 @@ def _qualified(scored: list[Alignment], left: str, right: str, present: frozense
             continue
         others = [label for j, label in enumerate(labels) if j != close.index(a)]
         own = tuple((t, w) for t, w in a.profile.terms if not any(t in label for label in others))
-        qualifier = _context_score(own, left, right, present) if own else 0.0
+        qualifier = _context_score(own, left, right, present, sliced=a.profile.sliced) if own else 0.0
         rescored.append(Alignment(a.profile, a.score + qualifier, qualifier))
     if not any(a.qualifier for a in rescored):
         return scored
@@ -313,12 +321,14 @@ CONJUNCTIONS = frozenset("、和及与或")
 
 
 def _context_score(terms: Sequence[tuple[str, float]], left: str, right: str,
-                   present: frozenset[str] | None = None) -> float:
+                   present: frozenset[str] | None = None, *, sliced: tuple[str, frozenset[int]] | None = None) -> float:
     best = 0.0
     for term, weight in terms:
         if present is not None and term[0] not in present:
             continue           # most terms cannot occur: skip their two string searches
         pos = left.rfind(term)
+        if pos > 0 and sliced is not None and _spells_sibling(left, pos, term, sliced):
+            pos = -1
         if pos >= 0:
             gap = left[pos + len(term):]
             score = weight / (1.0 + len(gap) / 4.0)
@@ -327,6 +337,8 @@ def _context_score(terms: Sequence[tuple[str, float]], left: str, right: str,
             if score > best:
                 best = score
         pos = right.find(term)
+        if pos > 0 and sliced is not None and _spells_sibling(right, pos, term, sliced):
+            pos = -1
         if pos >= 0:
             # `6所高中`, `11个机关`: a word right after the measure word is what is counted.
             score = (1.0 if pos == 0 else 0.9) * weight / (1.0 + pos / 4.0)
@@ -335,6 +347,38 @@ def _context_score(terms: Sequence[tuple[str, float]], left: str, right: str,
             if score > best:
                 best = score
     return best
+
+
+def _spells_sibling(text: str, pos: int, term: str, sliced: tuple[str, frozenset[int]]) -> bool:
+    """Does `text` spell, around the label slice `term` found at `pos`, another metric's label: the words
+    before it agree with the label's back into the middle of one of the label's words and then differ
+    (`夏秋季征兵大学生比例` against the label `春季征兵大学生比例`: …季 agrees, 秋 is not 春)? A label word left
+    out whole (`落实武装工作经费` for `镇武装工作经费`) is a short form, not a sibling."""
+    label, cuts = sliced
+    j = label.find(term)
+    if j <= 0:
+        return False           # the term opens the label: nothing before it is left out
+    k, t = j, pos
+    while k > 0 and t > 0 and text[t - 1] == label[k - 1]:
+        k -= 1
+        t -= 1
+    if k == 0 or k in cuts or t == 0:
+        return False
+    return "\u4e00" <= text[t - 1] <= "\u9fff"
+
+
+@lru_cache(maxsize=256)
+def _label_cuts(label: str) -> tuple[str, frozenset[int]] | None:
+    """A custom label with the positions between its words (jieba); None without jieba."""
+    try:
+        import jieba
+    except ImportError:
+        return None
+    cuts, at = set(), 0
+    for word in jieba.lcut(label):
+        at += len(word)
+        cuts.add(at)
+    return label, frozenset(cuts)
 
 
 @lru_cache(maxsize=64)

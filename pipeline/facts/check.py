@@ -23,10 +23,15 @@ Decisions (why these and not others):
   a column headed 上年/去年/上年度 (or last year's number) holds previous-year figures, held against
   `previous` (equal is supported there; in the this-year column it is stale).
 - A figure is aligned by the words of its clause (see `pipeline.facts.align`); when the clause names no
-  metric, by the words of its sentence at half weight; when the sentence names none either, a figure
-  whose value and unit equal exactly one metric's is supported "by value" (the reason says so), since
-  no other metric is claimed. Only a figure of 10 or more can be called last year's this way: small
-  counts coincide by chance.
+  metric, by the words of its sentence at half weight, and only by words about a clause away
+  (`SENTENCE_FAR_SCORE`: `选派基干民兵参加轮训，…，转移群众四百余人` names no 基干民兵 count), never by a
+  metric an earlier figure of the sentence already states — unless the figure is said to be last
+  year's (`输送合格青年265人（上年为248人）`, `较上年的287人`: held against `previous`); when the sentence
+  names none either, a figure whose value and unit equal exactly one metric's is supported "by value"
+  (the reason says so), since no other metric is claimed. Only a figure of 10 or more can be called last
+  year's this way: small counts coincide by chance.
+- A qualitative rank (`保持全省前列`) is held against the rank metric named between the sentence's previous
+  figure and it, near enough to name it; the words of an earlier figure's ranking are that figure's.
 - Sentences about next year inside the plans section (`力争…保持全市第一`) are targets: they are held
   against the data's `plans`, not against this year's figures. The parser's plans section alone is
   not trusted (a misfiled sub-point must still be checked as this year's work).
@@ -41,6 +46,7 @@ Decisions (why these and not others):
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
@@ -78,9 +84,10 @@ from pipeline.profile.catalog import CatalogEntry
 if TYPE_CHECKING:
     from pipeline.reading.textview import TextView
 
-# Below this clause-fallback score a custom metric's words are too far from the figure to name it
-# (a two-character label word scores 1.4 adjacent, 0.35 at twelve characters' distance).
-CUSTOM_FAR_SCORE = 0.35
+# Below this sentence-fallback score a metric's words are too far from the figure to name it: a term of
+# weight w at g characters' distance scores w / (1 + g/4), so a four-character alias (4) must lie within
+# 12 characters, a six-character label (9) within 32 — about a clause, not across a sentence's clauses.
+SENTENCE_FAR_SCORE = 1.0
 SKIP_KINDS = frozenset({"year", "date", "duration", "ordinal"})
 FUTURE_WORDS = ("力争", "争创", "确保", "保持", "争取", "冲刺", "重返", "将", "计划", "目标", "进一步", "明年", "下一步",
                 "下步", "努力", "实现", "达到")
@@ -415,11 +422,13 @@ class _Run(_ComparisonRules):
     span: Callable[[int, int], tuple[int, int]] | None = None
     _future: dict[int, bool] = field(default_factory=dict)     # sentence start → speaks of next year
     _plans_text: str = field(default="", init=False)
+    _starts: list[int] = field(default_factory=list, init=False)
     _table_lines: frozenset[int] | None = field(default=None, init=False)   # starts of lines with a cell separator
 
     def __post_init__(self) -> None:
         # the data's plans in one string: most figures are in none, found with one search
         self._plans_text = "\n".join(self.metrics.plans)
+        self._starts = [x.start for x in self.quantities]
 
     @property
     def plans_start(self) -> int:
@@ -482,11 +491,13 @@ class _Run(_ComparisonRules):
             # A metric an earlier figure of the same kind already states is that figure's, not this
             # one's (`补助137名退役士兵自谋职业，安排25名退役士兵到…岗位就业`: 25 is not self-employed).
             # A change (`比上年增加12名`) is about the metric the earlier figure states: nothing is claimed.
-            claimed = frozenset() if change else self._claimed_before(i, q, sentence_start)
-            # A custom metric has no catalog aliases, only its label's words: one of them (`资金`) far back in a
-            # long sentence names nothing, and an unrelated figure of the same unit would be held against it.
+            # So is last year's figure cited beside this year's (`输送合格青年265人（上年为248人）`).
+            claimed = frozenset() if change or self._cites_last_year(q) else self._claimed_before(i, q, sentence_start)
+            # A metric's word far back in a long sentence names nothing (`选派基干民兵参加轮训，…，转移群众
+            # 四百余人`, `投入…资金36万元，…，村集体经济收入突破10万元`): an unrelated figure of the same unit would
+            # be held against it.
             aligned = [Alignment(a.profile, a.score * 0.5) for a in aligned if a.profile.key not in claimed
-                       and not (a.profile.metric.custom and a.score < CUSTOM_FAR_SCORE)]
+                       and a.score >= SENTENCE_FAR_SCORE]
         framing = q.unit in FRAMING_UNITS or q.kind in SKIP_KINDS
         if aligned:
             finding = self._against(q, aligned)
@@ -580,17 +591,15 @@ class _Run(_ComparisonRules):
         return None
 
     def _rank_named(self, q: Quantity) -> MetricProfile | None:
-        """The rank metric the figure's sentence names before it (None when it names none)."""
+        """The rank metric named before the figure, after the sentence's previous figure and near enough
+        (None when none is): in `比武中获团体第二名，民兵应急排建设排名全省前列` the contest's words belong to
+        第二名, and 民兵 seven characters back names no ranking."""
         start, _ = sentence_bounds(self.text, q)
-        left = self.text[start:q.start]
-        best, best_score = None, 0.0
-        for p in self.aligner.profiles:
-            if p.metric.kind != "rank":
-                continue
-            score = max((w for t, w in p.terms if t in left), default=0.0)
-            if score > best_score:
-                best, best_score = p, score
-        return best
+        k = bisect_left(self._starts, q.start)
+        if k > 0:
+            start = max(start, min(self.quantities[k - 1].end, q.start))
+        aligned = self.aligner.align(self.text, q, (start, q.start))
+        return aligned[0].profile if aligned and aligned[0].score >= SENTENCE_FAR_SCORE else None
 
     def front_rank(self, q: Quantity) -> Finding | None:
         """`征兵“五率”考评保持全省前列`: a rank without a number, held against the rank metric its sentence
@@ -665,8 +674,7 @@ class _Run(_ComparisonRules):
         if m.value is None:
             return self._finding(q, "unsupported", f"对应“{m.label}”，但数据中该项未填，无法核对", m)
         if value_agrees(q, best.profile.base_previous, self.text):
-            cited = LAST_YEAR_CITED.search(self.text[max(0, q.start - 6):q.start])
-            if cited and (not cited.group(1)[0].isdigit() or int(cited.group(1)[:4]) < self.metrics.meta.year):
+            if self._cites_last_year(q):
                 # `由上年的980人调整为1020人`: last year's figure, said to be last year's.
                 return self._finding(q, "supported", f"文中注明是上年数字，与“{m.label}”上年{_show(m.previous, m)}一致",
                                      m, expected=_show(m.previous, m))
@@ -678,6 +686,15 @@ class _Run(_ComparisonRules):
                 return self._finding(
                     q, "stale", f"与{year}述职报告中“{m.label}”的数字（{past.text}）相同，本年应为{_expected(m)}", m)
         return self._finding(q, "contradicted", f"“{m.label}”在数据中是{_expected(m)}，文中写的是{q.text}", m)
+
+    def _cites_last_year(self, q: Quantity) -> bool:
+        """Does the text say right before the figure that it is last year's (`上年为`, `较上年的`, `2022年`
+        in a report of 2023)?"""
+        cited = LAST_YEAR_CITED.search(self.text[max(0, q.start - 6):q.start])
+        if cited is None:
+            return False
+        year = self.metrics.meta.year
+        return not cited.group(1)[0].isdigit() or year is None or int(cited.group(1)[:4]) < year
 
     def _last_years_figure(self, q: Quantity, p: MetricProfile) -> bool:
         """The figure as written equals last year's value exactly and this year's only by rounding, and

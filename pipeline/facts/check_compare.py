@@ -143,6 +143,8 @@ class _ComparisonRules:
             pos = clause.find(anchor)
             if pos >= 0:
                 rest = clause[pos + len(anchor):]
+                if rest.startswith("的"):
+                    return None    # `较上年的287人有所增加`: last year's own figure, not a change
                 if rest.startswith(("多", "增", "高", "提")):
                     return "up"
                 if rest.startswith(("少", "减", "低", "降")):
