@@ -657,3 +657,31 @@ def test_break_positions_are_per_text_object():
     assert a == b and a is not b
     assert list(break_positions(a, pattern)) == list(break_positions(b, pattern)) == [1, 3, 5, 7, 9, 11]
     assert list(break_positions("丙丁。", pattern)) == [2]
+
+
+def test_a_long_check_pauses_the_collector_and_restores_it(metrics, monkeypatch):
+    import gc
+
+    from pipeline.facts import check as check_module
+
+    seen: list[bool] = []
+    real = check_module._check_text
+
+    def spy(*args):
+        seen.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(check_module, "_check_text", spy)
+    monkeypatch.setattr(check_module, "GC_PAUSE_MIN_CHARS", 10)
+    assert gc.isenabled()
+    check_text("基干民兵精简至1560人。", metrics)        # 12 characters: paused
+    check_text("基干民兵1560人", metrics)                # 9: not
+    assert seen == [False, True] and gc.isenabled()
+
+    def fail(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(check_module, "_check_text", fail)
+    with pytest.raises(RuntimeError):
+        check_text("基干民兵精简至1560人。", metrics)
+    assert gc.isenabled()
