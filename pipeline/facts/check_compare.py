@@ -25,6 +25,7 @@ SUM_WORDS = ("共", "合计", "总计", "累计", "总数", "总量", "两项", 
 # `提高2个百分点`: percentage points, a difference of two percents (not a growth rate).
 POINT_UNITS = frozenset({"个百分点", "百分点"})
 _ANCHOR_FIRST_CHARS = frozenset(anchor[0] for anchor in CHANGE_ANCHORS)
+_CLAUSE_END_RE = re.compile("[，；。：\n]")
 _CHANGE_UP_RE = re.compile("|".join(map(re.escape, CHANGE_UP)))
 _CHANGE_DOWN_RE = re.compile("|".join(map(re.escape, CHANGE_DOWN)))
 
@@ -138,7 +139,7 @@ class _ComparisonRules:
         window = self.text[max(0, q.start - 12):q.start]
         if _ANCHOR_FIRST_CHARS.isdisjoint(window):
             return None        # no anchor can start here (most figures): skip the clause scan
-        clause = window[max(window.rfind(c) for c in "，；。：\n") + 1:]
+        clause = _CLAUSE_END_RE.split(window)[-1]
         for anchor in CHANGE_ANCHORS:
             pos = clause.find(anchor)
             if pos >= 0:
