@@ -6,7 +6,7 @@ The report is a corpus report grown to about 3,000 characters by appending the b
 the same region's other years (the drafter checks reports of this size after every section). Reported:
 the first call in the process (jieba's tag table and the per-metrics preparation load then), then p50
 and p95 over `--runs` warm calls, and per-paragraph calls (what the drafter does after each section).
-Scaling (`--scale-mb`, default 0.25 0.5 1): the corpus reports joined and repeated to N megabytes of text (a
+Scaling (`--scale-mb`, default 0.5 1 2): the corpus reports joined and repeated to N megabytes of text (a
 year's worth of reports pasted into one file), checked once each; reported as wall and CPU seconds per MB.
 A check must cost O(N): the floor is ≤ 2 s of CPU per MB at every size, and the per-MB cost of the largest
 size must stay within 1.5× of the smallest (so a quadratic step shows even on a fast machine).
@@ -82,7 +82,7 @@ def _report(region: str = "lanchuan") -> tuple[str, Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--scale-mb", type=float, nargs="*", default=[0.25, 0.5, 1.0],
+    parser.add_argument("--scale-mb", type=float, nargs="*", default=[0.5, 1.0, 2.0],
                         help="sizes (MB of text) for the linear-cost measurement; none to skip")
     args = parser.parse_args(argv)
 

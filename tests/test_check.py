@@ -562,3 +562,127 @@ def test_name_finder_tag_table_is_jiebas_and_survives_a_broken_cache(tmp_path, m
     check_names._word_tags.cache_clear()
     assert check_names._word_tags() == expected
     check_names._word_tags.cache_clear()
+
+
+# --------------------------------------------------------------------------- false findings of held-out sets
+
+def _with_customs(metrics, *customs: tuple[str, str, str, str, str]):
+    """`metrics` plus custom metrics given as (key, label, unit, kind, value)."""
+    from dataclasses import replace
+
+    from pipeline.models import MetricValue
+
+    extra = tuple(MetricValue(key=key, label=label, unit=unit, section="systems", kind=kind, value=Decimal(value),
+                              custom=True) for key, label, unit, kind, value in customs)
+    return replace(metrics, values=(*metrics.values, *extra))
+
+
+SPRING = ("custom.spring_college_ratio", "春季征兵大学生比例", "%", "percent", "50.93")
+TOWN_FUNDING = ("custom.town_funding", "镇武装工作经费", "万元", "money", "18.5")
+
+FALSE_FINDING_CASES = [
+    # (extra custom metrics, sentence, needle, occurrence, verdict, metric)
+    # A custom label's slice that the text spells with another word cut into the label's first word names
+    # a sibling (夏秋季 … for 春季 …), not the custom metric: the catalog metric that shares the noun is meant.
+    ((SPRING,), "春季征兵大学生比例50.93%，夏秋季征兵大学生比例62.5%。", "62.5%", 0, "supported",
+     "conscription.college_ratio"),
+    ((SPRING,), "春季征兵大学生比例50.93%，夏秋季征兵大学生比例50.93%。", "50.93%", 1, "contradicted",
+     "conscription.college_ratio"),
+    ((SPRING,), "春季征兵大学生比例50.93%。", "50.93%", 0, "supported", "custom.spring_college_ratio"),
+    # a label word left out whole is a short form of the label, not a sibling
+    ((TOWN_FUNDING,), "落实武装工作经费18.5万元。", "18.5万元", 0, "supported", "custom.town_funding"),
+    # last year's figure cited beside this year's is last year's, said to be so
+    ((), "输送合格青年215人（上年为198人）。", "198人", 0, "supported", "conscription.recruits"),
+    ((), "输送合格青年215人（上年为190人）。", "190人", 0, "contradicted", "conscription.recruits"),
+    ((), "输送合格青年215人，较上年的198人有所增加。", "198人", 0, "supported", "conscription.recruits"),
+    # a metric's word far back in a long sentence names nothing
+    ((), "选派基干民兵参加县人武部组织的集中轮训，参训率98％，民兵应急分队在防汛抢险中连续奋战5昼夜，"
+         "转移群众四百余人。", "四百余人", 0, "unsupported", None),
+    ((), "投入乡村振兴资金45万元，帮助结对村修通产业路3.5公里、建成蔬菜大棚20个，村集体经济收入突破10万元。",
+     "10万元", 0, "unsupported", None),
+]
+
+
+@pytest.mark.parametrize(("customs", "sentence", "needle", "occurrence", "verdict", "metric"), FALSE_FINDING_CASES)
+def test_held_out_false_findings(metrics, customs, sentence, needle, occurrence, verdict, metric):
+    result = check_text(sentence, _with_customs(metrics, *customs))
+    finding = _at(result, needle, occurrence)
+    assert (finding.verdict, finding.metric) == (verdict, metric), finding.reason
+
+
+def test_front_rank_is_not_named_by_an_earlier_figures_words(shared_metrics):
+    """`…考评全省第二名，民兵应急排建设排名全市前列`: the 五率 words belong to 第二名; nothing names the
+    second ranking, so 全市前列 is no claim against the 五率 metric's scope."""
+    result = check_text("征兵“五率”考评全省第二名，民兵应急排建设排名全市前列。", shared_metrics)
+    assert [f for f in result.findings if "前列" in f.text] == []
+    assert _at(result, "全省第二").verdict == "supported"
+
+
+# --------------------------------------------------------------------------- the fast paths equal the plain ones
+
+def test_clause_bounds_by_bisection_equal_the_character_walk():
+    """Long texts find clause edges by bisection in the break positions; short ones step over characters.
+    Both give the same clause for every figure and neighbour cut."""
+    import random
+
+    from pipeline.facts import align
+    from pipeline.facts.quantities import extract_quantities
+
+    rng = random.Random(11)
+    pieces = ["基干民兵", "1560人", "，", "；", "。", "\n", "参训率", "98％", "补助", "105万元", "退役士兵", "、", "和"]
+    text = "".join(rng.choice(pieces) for _ in range(2000))
+    assert len(text) >= align._INDEX_MIN_CHARS
+    quantities = extract_quantities(text)
+    assert len(quantities) > 100
+    for i, q in enumerate(quantities):
+        neighbours = (quantities[i - 1].end if i else 0, quantities[i + 1].start if i + 1 < len(quantities) else 10**9)
+        fast = align.clause_bounds(text, q, neighbours)
+        start = q.start
+        while start > neighbours[0] and text[start - 1] not in align.CLAUSE_BREAKS:
+            start -= 1
+        end, limit = q.end, min(neighbours[1], q.end + 30, len(text))
+        while end < limit and text[end] not in align.CLAUSE_BREAKS:
+            end += 1
+        assert fast == (start, end), q
+
+
+def test_break_positions_are_per_text_object():
+    """Cached by identity: an equal text is not compared in full, a different one is not confused."""
+    import re
+
+    from pipeline.facts.align import break_positions
+
+    pattern = re.compile("[。]")
+    a = "甲。乙。" * 3
+    b = "".join(["甲。乙。"] * 3)
+    assert a == b and a is not b
+    assert list(break_positions(a, pattern)) == list(break_positions(b, pattern)) == [1, 3, 5, 7, 9, 11]
+    assert list(break_positions("丙丁。", pattern)) == [2]
+
+
+def test_a_long_check_pauses_the_collector_and_restores_it(metrics, monkeypatch):
+    import gc
+
+    from pipeline.facts import check as check_module
+
+    seen: list[bool] = []
+    real = check_module._check_text
+
+    def spy(*args):
+        seen.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(check_module, "_check_text", spy)
+    monkeypatch.setattr(check_module, "GC_PAUSE_MIN_CHARS", 10)
+    assert gc.isenabled()
+    check_text("基干民兵精简至1560人。", metrics)        # 12 characters: paused
+    check_text("基干民兵1560人", metrics)                # 9: not
+    assert seen == [False, True] and gc.isenabled()
+
+    def fail(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(check_module, "_check_text", fail)
+    with pytest.raises(RuntimeError):
+        check_text("基干民兵精简至1560人。", metrics)
+    assert gc.isenabled()

@@ -26,14 +26,19 @@ Tolerance of the approximate words (what a figure "covers"; `quantity_bounds`):
 When two metrics share a noun (`提拔民兵连长`, `配齐民兵连长`; `春季…比例`, `夏秋季…比例`), the words that only
 one of them has (its qualifier: 提拔/配齐, 春季/夏秋季) decide between them, the nearer one first; a figure
 whose qualifier names one metric is never absorbed by the other, even when its value happens to equal it.
+A custom metric is named by slices of its label (heads, tails, words); a slice that the text spells with
+another word cut into the label's own (`夏秋季征兵大学生比例` against the label `春季征兵大学生比例`: 季 agrees,
+秋 is not 春) names a sibling, not this metric. A label word left out whole (`落实武装工作经费` for
+`镇武装工作经费`) is still a short form of the label.
 """
 
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
@@ -125,6 +130,11 @@ class MetricProfile:
     base_previous: Decimal | None
     families: tuple[str, ...] = ()     # the family and those of the metric's other count units (项 for 个)
     first_chars: frozenset[str] = frozenset()   # first characters of its terms: a context without any scores 0
+    # its terms by first character: only the terms whose first character occurs in a context are looked for
+    by_first: Mapping[str, tuple[tuple[str, float], ...]] = field(default_factory=dict, compare=False, hash=False)
+    # a custom metric's label (quotes removed) and its word boundaries: its terms are slices of the label,
+    # and one that the text spells with another word cut into the label's (夏秋季 for 春季) names a sibling
+    sliced: tuple[str, frozenset[int]] | None = None
 
     @property
     def key(self) -> str:
@@ -205,15 +215,18 @@ class MetricAligner:
                 previous = before.value if before is not None else None
             family = _metric_family(m)
             also = (*(entry.units if entry else ()), *m.units) if m.kind == "count" else ()
+            terms = _terms_for(m, aliases)
             profiles.append(
                 MetricProfile(
                     metric=m,
-                    terms=_terms_for(m, aliases),
+                    terms=terms,
                     family=family,
                     base_value=_base(m.value, m.unit, m.kind),
                     base_previous=_base(previous, m.unit, m.kind),
                     families=tuple(dict.fromkeys((family, *(unit_family(u) for u in also)))),
-                    first_chars=frozenset(t[0] for t, _ in _terms_for(m, aliases)),
+                    first_chars=frozenset(t[0] for t, _ in terms),
+                    by_first=_by_first(terms),
+                    sliced=_label_cuts(m.label.replace("“", "").replace("”", "")) if m.custom else None,
                 )
             )
         self.profiles: tuple[MetricProfile, ...] = tuple(profiles)
@@ -228,25 +241,32 @@ class MetricAligner:
     def align(self, text: str, q: Quantity, bounds: tuple[int, int],
               section: str | None = None) -> list[Alignment]:
         """Metrics of a compatible unit whose words occur around `q`, best first (score > 0 only)."""
+        candidates = self.by_family.get(quantity_family(q), ())
+        if not candidates:
+            return []
         left_start, right_end = bounds
         left = text[left_start:q.start]
         right = text[q.end:right_end]
         if q.unit in WORD_UNITS:
             right = q.unit + right
         scored: list[Alignment] = []
-        present = frozenset(left) | frozenset(right)
-        for p in self.candidates(q):
-            if p.first_chars and p.first_chars.isdisjoint(present):
+        present = frozenset(left + right)
+        for p in candidates:
+            hit = p.first_chars.intersection(present)
+            if not hit:
                 continue            # none of its words can occur here
-            score = _context_score(p.terms, left, right, present)
+            by_first = p.by_first
+            score = _context_score([t for c in hit for t in by_first[c]] if len(hit) > 1 else by_first[next(iter(hit))],
+                                   left, right, sliced=p.sliced)
             if score <= 0:
                 continue
             if section and p.metric.section == section:
                 score += 0.5        # a tie-breaker only: a report may state any figure anywhere
             scored.append(Alignment(p, score))
-        scored.sort(key=lambda a: -a.score)
+        if len(scored) < 2:
+            return scored
+        scored.sort(key=_by_score)
         return _qualified(scored, left, right, present)
-
 
     def align_label(self, label: str, q: Quantity) -> list[Alignment]:
         """Metrics of a compatible unit named by a table row's label (the figure's only context)."""
@@ -254,6 +274,17 @@ class MetricAligner:
                   if (score := _context_score(p.terms, label, "", frozenset(label))) > 0]
         scored.sort(key=lambda a: -a.score)
         return scored
+
+
+def _by_score(a: Alignment) -> float:
+    return -a.score
+
+
+def _by_first(terms: Sequence[tuple[str, float]]) -> dict[str, tuple[tuple[str, float], ...]]:
+    index: dict[str, tuple[tuple[str, float], ...]] = {}
+    for term, weight in terms:
+        index[term[0]] = index.get(term[0], ()) + ((term, weight),)
+    return index
 
 
 # Competitors within this share of the best score are told apart by their own words (their qualifiers).
@@ -276,7 +307,7 @@ def _qualified(scored: list[Alignment], left: str, right: str, present: frozense
             continue
         others = [label for j, label in enumerate(labels) if j != close.index(a)]
         own = tuple((t, w) for t, w in a.profile.terms if not any(t in label for label in others))
-        qualifier = _context_score(own, left, right, present) if own else 0.0
+        qualifier = _context_score(own, left, right, present, sliced=a.profile.sliced) if own else 0.0
         rescored.append(Alignment(a.profile, a.score + qualifier, qualifier))
     if not any(a.qualifier for a in rescored):
         return scored
@@ -290,26 +321,64 @@ CONJUNCTIONS = frozenset("、和及与或")
 
 
 def _context_score(terms: Sequence[tuple[str, float]], left: str, right: str,
-                   present: frozenset[str] | None = None) -> float:
+                   present: frozenset[str] | None = None, *, sliced: tuple[str, frozenset[int]] | None = None) -> float:
     best = 0.0
     for term, weight in terms:
         if present is not None and term[0] not in present:
             continue           # most terms cannot occur: skip their two string searches
         pos = left.rfind(term)
+        if pos > 0 and sliced is not None and _spells_sibling(left, pos, term, sliced):
+            pos = -1
         if pos >= 0:
             gap = left[pos + len(term):]
             score = weight / (1.0 + len(gap) / 4.0)
-            if any(c in CONJUNCTIONS for c in gap):
+            if not CONJUNCTIONS.isdisjoint(gap):
                 score *= 0.3
-            best = max(best, score)
+            if score > best:
+                best = score
         pos = right.find(term)
+        if pos > 0 and sliced is not None and _spells_sibling(right, pos, term, sliced):
+            pos = -1
         if pos >= 0:
             # `6所高中`, `11个机关`: a word right after the measure word is what is counted.
             score = (1.0 if pos == 0 else 0.9) * weight / (1.0 + pos / 4.0)
-            if any(c in CONJUNCTIONS for c in right[:pos]):
+            if pos and not CONJUNCTIONS.isdisjoint(right[:pos]):
                 score *= 0.3
-            best = max(best, score)
+            if score > best:
+                best = score
     return best
+
+
+def _spells_sibling(text: str, pos: int, term: str, sliced: tuple[str, frozenset[int]]) -> bool:
+    """Does `text` spell, around the label slice `term` found at `pos`, another metric's label: the words
+    before it agree with the label's back into the middle of one of the label's words and then differ
+    (`夏秋季征兵大学生比例` against the label `春季征兵大学生比例`: …季 agrees, 秋 is not 春)? A label word left
+    out whole (`落实武装工作经费` for `镇武装工作经费`) is a short form, not a sibling."""
+    label, cuts = sliced
+    j = label.find(term)
+    if j <= 0:
+        return False           # the term opens the label: nothing before it is left out
+    k, t = j, pos
+    while k > 0 and t > 0 and text[t - 1] == label[k - 1]:
+        k -= 1
+        t -= 1
+    if k == 0 or k in cuts or t == 0:
+        return False
+    return "\u4e00" <= text[t - 1] <= "\u9fff"
+
+
+@lru_cache(maxsize=256)
+def _label_cuts(label: str) -> tuple[str, frozenset[int]] | None:
+    """A custom label with the positions between its words (jieba); None without jieba."""
+    try:
+        import jieba
+    except ImportError:
+        return None
+    cuts, at = set(), 0
+    for word in jieba.lcut(label):
+        at += len(word)
+        cuts.add(at)
+    return label, frozenset(cuts)
 
 
 @lru_cache(maxsize=64)
@@ -329,37 +398,69 @@ def quantity_family(q: Quantity) -> str:
 
 # --------------------------------------------------------------------------- context windows
 
+_CLAUSE_BREAK_RE = re.compile("[" + re.escape("".join(sorted(CLAUSE_BREAKS))) + "]")
+_SENTENCE_ENDS = "。；！？\n"
+_SENTENCE_END_RE = re.compile(f"[{_SENTENCE_ENDS}]")
+# Below this length a clause is found by stepping over characters; above it, by bisection in the text's
+# break positions (found once per text).
+_INDEX_MIN_CHARS = 2000
+# (pattern, text, positions) of the last texts seen, newest first, looked up by identity.
+_BREAK_CACHE: list[tuple[re.Pattern[str], str, array]] = []
+_BREAK_CACHE_SIZE = 8
+
+
+def break_positions(text: str, pattern: re.Pattern[str]) -> array:
+    """Sorted start positions of `pattern`'s matches in `text`, found once per text object.
+
+    The cache is keyed by the text's identity, not its value: an `lru_cache` on the text compares a new
+    but equal megabyte string in full on every lookup (a report checked twice cost a memcmp of the whole
+    text per figure, 1.5 s per MB)."""
+    for cached_pattern, cached_text, positions in _BREAK_CACHE:
+        if cached_text is text and cached_pattern is pattern:
+            return positions
+    positions = array("q", [m.start() for m in pattern.finditer(text)])
+    _BREAK_CACHE.insert(0, (pattern, text, positions))
+    del _BREAK_CACHE[_BREAK_CACHE_SIZE:]
+    return positions
+
+
 def clause_bounds(text: str, q: Quantity, neighbours: tuple[int, int], right_limit: int = 30) -> tuple[int, int]:
     """The clause around `q`, cut at the previous figure's end and the next figure's start."""
     prev_end, next_start = neighbours
+    limit = min(next_start, q.end + right_limit, len(text))
+    if len(text) >= _INDEX_MIN_CHARS:
+        breaks = break_positions(text, _CLAUSE_BREAK_RE)
+        i = bisect_left(breaks, q.start)
+        start = q.start if q.start <= prev_end else max(prev_end, breaks[i - 1] + 1 if i > 0 else 0)
+        j = bisect_left(breaks, q.end, i)
+        end = q.end if q.end >= limit else min(limit, breaks[j] if j < len(breaks) else len(text))
+        return start, end
     start = q.start
     while start > prev_end and text[start - 1] not in CLAUSE_BREAKS:
         start -= 1
     end = q.end
-    limit = min(next_start, q.end + right_limit, len(text))
     while end < limit and text[end] not in CLAUSE_BREAKS:
         end += 1
     return start, end
 
 
-_SENTENCE_ENDS = "。；！？\n"
-_SENTENCE_END_RE = re.compile(f"[{_SENTENCE_ENDS}]")
-
-
-@lru_cache(maxsize=8)
-def _sentence_ends(text: str) -> tuple[int, ...]:
-    """Positions of every sentence end in `text`, found once per text: looking for a `！` that a report
-    never uses scanned the whole text for each figure, which made a check quadratic in its length."""
-    return tuple(m.start() for m in _SENTENCE_END_RE.finditer(text))
+# The last (text, figure, sentence): the checker asks for one figure's sentence several times in a row.
+_LAST_SENTENCE: tuple[str, Quantity | None, tuple[int, int]] = ("", None, (0, 0))
 
 
 def sentence_bounds(text: str, q: Quantity) -> tuple[int, int]:
     """The sentence around `q` (between 。；！？ or line ends), end exclusive."""
-    ends = _sentence_ends(text)
+    global _LAST_SENTENCE
+    last = _LAST_SENTENCE
+    if last[1] is q and last[0] is text:
+        return last[2]
+    ends = break_positions(text, _SENTENCE_END_RE)
     i = bisect_left(ends, q.start)
     start = ends[i - 1] + 1 if i > 0 else 0
-    j = bisect_left(ends, q.end)
-    return start, ends[j] if j < len(ends) else len(text)
+    j = bisect_left(ends, q.end, i)
+    bounds = start, ends[j] if j < len(ends) else len(text)
+    _LAST_SENTENCE = (text, q, bounds)
+    return bounds
 
 
 # --------------------------------------------------------------------------- comparing values
@@ -377,8 +478,22 @@ def _decimals(value: Decimal) -> int:
     return max(0, -int(exponent)) if isinstance(exponent, int) else 0
 
 
+# The last (figure, text, bounds): the checker holds one figure against several metric values in a row.
+_LAST_BOUNDS: tuple[Quantity | None, str, tuple[Decimal, Decimal] | None] = (None, "", None)
+
+
 def quantity_bounds(q: Quantity, text: str = "") -> tuple[Decimal, Decimal] | None:
     """The interval of true values (in base units) the figure allows, None when masked."""
+    global _LAST_BOUNDS
+    last = _LAST_BOUNDS
+    if last[0] is q and last[1] is text:
+        return last[2]
+    bounds = _quantity_bounds(q, text)
+    _LAST_BOUNDS = (q, text, bounds)
+    return bounds
+
+
+def _quantity_bounds(q: Quantity, text: str) -> tuple[Decimal, Decimal] | None:
     if q.value is None:
         return None
     scale = unit_scale(q.unit) if q.kind not in ("rank", "percent") else Decimal(1)

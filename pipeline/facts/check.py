@@ -23,10 +23,15 @@ Decisions (why these and not others):
   a column headed 上年/去年/上年度 (or last year's number) holds previous-year figures, held against
   `previous` (equal is supported there; in the this-year column it is stale).
 - A figure is aligned by the words of its clause (see `pipeline.facts.align`); when the clause names no
-  metric, by the words of its sentence at half weight; when the sentence names none either, a figure
-  whose value and unit equal exactly one metric's is supported "by value" (the reason says so), since
-  no other metric is claimed. Only a figure of 10 or more can be called last year's this way: small
-  counts coincide by chance.
+  metric, by the words of its sentence at half weight, and only by words about a clause away
+  (`SENTENCE_FAR_SCORE`: `选派基干民兵参加轮训，…，转移群众四百余人` names no 基干民兵 count), never by a
+  metric an earlier figure of the sentence already states — unless the figure is said to be last
+  year's (`输送合格青年265人（上年为248人）`, `较上年的287人`: held against `previous`); when the sentence
+  names none either, a figure whose value and unit equal exactly one metric's is supported "by value"
+  (the reason says so), since no other metric is claimed. Only a figure of 10 or more can be called last
+  year's this way: small counts coincide by chance.
+- A qualitative rank (`保持全省前列`) is held against the rank metric named between the sentence's previous
+  figure and it, near enough to name it; the words of an earlier figure's ranking are that figure's.
 - Sentences about next year inside the plans section (`力争…保持全市第一`) are targets: they are held
   against the data's `plans`, not against this year's figures. The parser's plans section alone is
   not trusted (a misfiled sub-point must still be checked as this year's work).
@@ -40,13 +45,16 @@ Decisions (why these and not others):
 
 from __future__ import annotations
 
+import gc
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import InputError
 from pipeline.facts.align import (
@@ -74,19 +82,30 @@ from pipeline.facts.quantities import (
 from pipeline.models import CheckResult, Finding, Metrics, MetricValue, Quantity
 from pipeline.profile.catalog import CatalogEntry
 
-# Below this clause-fallback score a custom metric's words are too far from the figure to name it
-# (a two-character label word scores 1.4 adjacent, 0.35 at twelve characters' distance).
-CUSTOM_FAR_SCORE = 0.35
+if TYPE_CHECKING:
+    from pipeline.reading.textview import TextView
+
+# Below this sentence-fallback score a metric's words are too far from the figure to name it: a term of
+# weight w at g characters' distance scores w / (1 + g/4), so a four-character alias (4) must lie within
+# 12 characters, a six-character label (9) within 32 — about a clause, not across a sentence's clauses.
+SENTENCE_FAR_SCORE = 1.0
 SKIP_KINDS = frozenset({"year", "date", "duration", "ordinal"})
 FUTURE_WORDS = ("力争", "争创", "确保", "保持", "争取", "冲刺", "重返", "将", "计划", "目标", "进一步", "明年", "下一步",
                 "下步", "努力", "实现", "达到")
+_FUTURE_RE = re.compile("|".join(map(re.escape, FUTURE_WORDS)))
+# A line holding one of these may be a typed text table (`quantities.table_cell` needs a cell separator).
+_CELL_SEPARATOR_RE = re.compile(r"[\t\u3000]|  ")
 LAST_YEAR_CITED = re.compile(r"(上年|去年|上一年|2\d{3}年)(的|为|是|底|末)?$")
 # Anniversaries and ages frame a claim (`建党一百周年`, `18至22周岁`), they do not measure the year's work.
 FRAMING_UNITS = frozenset({"周年", "周岁", "岁"})
+# Beyond this many characters the CLI shows a progress bar (a megabyte takes a second or two).
+PROGRESS_MIN_CHARS = 200_000
+# Beyond this many characters the cyclic garbage collector pauses during a check: a megabyte's check
+# allocates and holds ~150k small objects (figures, findings) and creates no cycles, and the collector's
+# passes over them cost a seventh of the check.
+GC_PAUSE_MIN_CHARS = 100_000
 # Words after a count that make it part of the report's framing or a set name, not a figure of the year:
 # `抓好四个方面工作`, `县四套班子`, `营区改造二期工程`, `两件大事`.
-# Beyond this many characters the CLI shows a progress bar (a megabyte takes a few seconds).
-PROGRESS_MIN_CHARS = 200_000
 FRAMING_FOLLOWERS = ("方面", "班子", "工程", "大事", "大任务", "大工程", "大行动", "个到位", "个一批", "条措施")
 
 
@@ -114,6 +133,18 @@ def check_text(
     are (text, year) of past reports of the same region, whose figures under the same words count as
     stale when repeated.
     """
+    if len(text) < GC_PAUSE_MIN_CHARS or not gc.isenabled():
+        return _check_text(text, metrics, prior, past_texts, source, catalog, progress)
+    gc.disable()
+    try:
+        return _check_text(text, metrics, prior, past_texts, source, catalog, progress)
+    finally:
+        gc.enable()
+
+
+def _check_text(text: str, metrics: Metrics, prior: Metrics | None, past_texts: Sequence[tuple[str, int | None]],
+                source: str, catalog: Mapping[str, CatalogEntry] | None,
+                progress: Callable[[int, int], None] | None) -> CheckResult:
     from pipeline.facts.quantities import extract_quantities
     from pipeline.reading.textview import clean_view
 
@@ -129,7 +160,8 @@ def check_text(
     run = _Run(text=text, metrics=metrics, aligner=aligner,
                protected=_protected_spans(text),
                past=_past_figures(aligner, past),
-               quantities=[q for q in quantities if _is_claim(q, metrics)])
+               quantities=[q for q in quantities if _is_claim(q, metrics)],
+               span=None if view.identity else view.span)
     findings: list[Finding] = []
     total = len(run.quantities)
     report = progress if progress is not None and len(text) > PROGRESS_MIN_CHARS else None
@@ -144,11 +176,26 @@ def check_text(
         finding = run.front_rank(q)
         if finding is not None:
             findings.append(finding)
-    findings.extend(name_findings(text, metrics))
+    # The run's findings are in the text as given already; the names' are moved there.
+    findings.extend(_remapped(view, name_findings(text, metrics)))
     if report is not None:
         report(total, total)
     findings.sort(key=lambda f: (f.start, f.end))
-    return CheckResult(text=given, findings=tuple(view.remap(findings)), source=source)
+    return CheckResult(text=given, findings=tuple(findings), source=source)
+
+
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
+assert _FINDING_FIELDS[:2] == ("start", "end")
+_FINDING_REST = attrgetter(*_FINDING_FIELDS[2:])
+
+
+def _remapped(view: TextView, findings: list[Finding]) -> list[Finding]:
+    """The findings with their spans moved into the text as given (`TextView.remap`, without
+    `dataclasses.replace`, which cost a tenth of a megabyte's check)."""
+    if view.identity:
+        return findings
+    span = view.span
+    return [Finding(*span(f.start, f.end), *_FINDING_REST(f)) for f in findings]
 
 
 def check_file(
@@ -387,6 +434,20 @@ class _Run(_ComparisonRules):
     quantities: list[Quantity]
     _sections: list[tuple[int, int, str]] | None = None
     _plans_start: int | None = None
+    # maps a span of the working copy into the text as given (None: the same text); a finding is built
+    # once, in the given text's positions (a frozen dataclass's __init__ is a tenth of the check)
+    span: Callable[[int, int], tuple[int, int]] | None = None
+    _future: dict[int, bool] = field(default_factory=dict)     # sentence start → speaks of next year
+    _plans_text: str = field(default="", init=False)
+    _plans_norm: tuple[str, ...] = field(default=(), init=False)
+    _starts: list[int] = field(default_factory=list, init=False)
+    _table_lines: frozenset[int] | None = field(default=None, init=False)   # starts of lines with a cell separator
+
+    def __post_init__(self) -> None:
+        # the data's plans in one string: most figures are in none, found with one search
+        self._plans_text = "\n".join(self.metrics.plans)
+        self._plans_norm = tuple(norm_name(plan) for plan in self.metrics.plans)
+        self._starts = [x.start for x in self.quantities]
 
     @property
     def plans_start(self) -> int:
@@ -408,7 +469,7 @@ class _Run(_ComparisonRules):
             return None
         if q.value is None and not q.masked:
             return None        # `前列`, `第x位` without a figure: a position, not a claim to check
-        cell = table_cell(self.text, q)
+        cell = table_cell(self.text, q) if self._may_be_table(q) else None
         if cell is not None:
             return self._table_figure(q, cell)
         bounds = clause_bounds(self.text, q, _neighbours(self.quantities, i))
@@ -449,11 +510,13 @@ class _Run(_ComparisonRules):
             # A metric an earlier figure of the same kind already states is that figure's, not this
             # one's (`补助137名退役士兵自谋职业，安排25名退役士兵到…岗位就业`: 25 is not self-employed).
             # A change (`比上年增加12名`) is about the metric the earlier figure states: nothing is claimed.
-            claimed = frozenset() if change else self._claimed_before(i, q, sentence_start)
-            # A custom metric has no catalog aliases, only its label's words: one of them (`资金`) far back in a
-            # long sentence names nothing, and an unrelated figure of the same unit would be held against it.
+            # So is last year's figure cited beside this year's (`输送合格青年265人（上年为248人）`).
+            claimed = frozenset() if change or self._cites_last_year(q) else self._claimed_before(i, q, sentence_start)
+            # A metric's word far back in a long sentence names nothing (`选派基干民兵参加轮训，…，转移群众
+            # 四百余人`, `投入…资金36万元，…，村集体经济收入突破10万元`): an unrelated figure of the same unit would
+            # be held against it.
             aligned = [Alignment(a.profile, a.score * 0.5) for a in aligned if a.profile.key not in claimed
-                       and not (a.profile.metric.custom and a.score < CUSTOM_FAR_SCORE)]
+                       and a.score >= SENTENCE_FAR_SCORE]
         framing = q.unit in FRAMING_UNITS or q.kind in SKIP_KINDS
         if aligned:
             finding = self._against(q, aligned)
@@ -467,6 +530,15 @@ class _Run(_ComparisonRules):
                 and not self._per_metric(finding):
             return None        # `每半年至少研究一次`: a rule of frequency, not a figure of the year
         return finding
+
+    def _may_be_table(self, q: Quantity) -> bool:
+        """Does `q`'s line hold a cell separator (tab, ideographic space, two spaces)? Without one
+        `table_cell` finds no table; asking it costs a slice of the line per figure."""
+        if self._table_lines is None:
+            text = self.text
+            self._table_lines = frozenset(text.rfind("\n", 0, m.start()) + 1
+                                          for m in _CELL_SEPARATOR_RE.finditer(text))
+        return bool(self._table_lines) and self.text.rfind("\n", 0, q.start) + 1 in self._table_lines
 
     def _per_metric(self, finding: Finding) -> bool:
         """Is the finding's metric itself a rate per period (`每月军事日天数`)? Then 每 states it."""
@@ -493,7 +565,8 @@ class _Run(_ComparisonRules):
 
     def _finding(self, q: Quantity, verdict: str, reason: str, m: MetricValue | None = None,
                  expected: str | None = None) -> Finding:
-        return Finding(start=q.start, end=q.end, text=q.text, verdict=verdict,
+        start, end = self.span(q.start, q.end) if self.span is not None else (q.start, q.end)
+        return Finding(start=start, end=end, text=q.text, verdict=verdict,
                        metric=m.key if m else None,
                        expected=expected if expected is not None else (_expected(m) if m else None),
                        found=q.text, reason=reason, kind="quantity")
@@ -512,11 +585,14 @@ class _Run(_ComparisonRules):
         """Does the figure's sentence speak of next year? A parser's plans section alone is not
         trusted: a sub-point misfiled there must still be checked as this year's work."""
         start, end = sentence_bounds(self.text, q)
-        return any(w in self.text[start:end] for w in FUTURE_WORDS)
+        future = self._future.get(start)
+        if future is None:
+            future = self._future[start] = _FUTURE_RE.search(self.text, start, end) is not None
+        return future
 
     def _plan_target(self, q: Quantity, is_target: bool) -> Finding | None:
         """A figure inside a sentence that states one of the data's plans (`力争…保持全市第一`)."""
-        candidates = [plan for plan in self.metrics.plans if q.text in plan]
+        candidates = [plan for plan in self.metrics.plans if q.text in plan] if q.text in self._plans_text else []
         if candidates:
             start, end = sentence_bounds(self.text, q)
             sentence = norm_name(self.text[start:end])
@@ -534,17 +610,15 @@ class _Run(_ComparisonRules):
         return None
 
     def _rank_named(self, q: Quantity) -> MetricProfile | None:
-        """The rank metric the figure's sentence names before it (None when it names none)."""
+        """The rank metric named before the figure, after the sentence's previous figure and near enough
+        (None when none is): in `比武中获团体第二名，民兵应急排建设排名全省前列` the contest's words belong to
+        第二名, and 民兵 seven characters back names no ranking."""
         start, _ = sentence_bounds(self.text, q)
-        left = self.text[start:q.start]
-        best, best_score = None, 0.0
-        for p in self.aligner.profiles:
-            if p.metric.kind != "rank":
-                continue
-            score = max((w for t, w in p.terms if t in left), default=0.0)
-            if score > best_score:
-                best, best_score = p, score
-        return best
+        k = bisect_left(self._starts, q.start)
+        if k > 0:
+            start = max(start, min(self.quantities[k - 1].end, q.start))
+        aligned = self.aligner.align(self.text, q, (start, q.start))
+        return aligned[0].profile if aligned and aligned[0].score >= SENTENCE_FAR_SCORE else None
 
     def front_rank(self, q: Quantity) -> Finding | None:
         """`征兵“五率”考评保持全省前列`: a rank without a number, held against the rank metric its sentence
@@ -587,9 +661,9 @@ class _Run(_ComparisonRules):
                              p.metric)
 
     def _plan(self, q: Quantity, aligned: list[Alignment]) -> Finding:
-        window = self.text[max(0, q.start - 20):q.end + 4]
-        for plan in self.metrics.plans:
-            if q.text in plan or norm_name(plan) in norm_name(window):
+        window = norm_name(self.text[max(0, q.start - 20):q.end + 4])
+        for plan, normalized in zip(self.metrics.plans, self._plans_norm, strict=True):
+            if q.text in plan or normalized in window:
                 return self._finding(q, "supported", f"下年目标，见数据“下步打算”：{plan}")
         if aligned:
             p = aligned[0].profile
@@ -619,10 +693,7 @@ class _Run(_ComparisonRules):
         if m.value is None:
             return self._finding(q, "unsupported", f"对应“{m.label}”，但数据中该项未填，无法核对", m)
         if value_agrees(q, best.profile.base_previous, self.text):
-            # a rank's scope stands between the cue and its span: `由上年的全市第5位`
-            lead = q.start - len(q.scope) if q.scope and self.text.endswith(q.scope, 0, q.start) else q.start
-            cited = LAST_YEAR_CITED.search(self.text[max(0, lead - 6):lead])
-            if cited and (not cited.group(1)[0].isdigit() or int(cited.group(1)[:4]) < self.metrics.meta.year):
+            if self._cites_last_year(q):
                 # `由上年的980人调整为1020人`: last year's figure, said to be last year's.
                 return self._finding(q, "supported", f"文中注明是上年数字，与“{m.label}”上年{_show(m.previous, m)}一致",
                                      m, expected=_show(m.previous, m))
@@ -634,6 +705,17 @@ class _Run(_ComparisonRules):
                 return self._finding(
                     q, "stale", f"与{year}述职报告中“{m.label}”的数字（{past.text}）相同，本年应为{_expected(m)}", m)
         return self._finding(q, "contradicted", f"“{m.label}”在数据中是{_expected(m)}，文中写的是{q.text}", m)
+
+    def _cites_last_year(self, q: Quantity) -> bool:
+        """Does the text say right before the figure that it is last year's (`上年为`, `较上年的`, `2022年`
+        in a report of 2023)?"""
+        # a rank's scope stands between the cue and its span: `由上年的全市第5位`
+        lead = q.start - len(q.scope) if q.scope and self.text.endswith(q.scope, 0, q.start) else q.start
+        cited = LAST_YEAR_CITED.search(self.text[max(0, lead - 6):lead])
+        if cited is None:
+            return False
+        year = self.metrics.meta.year
+        return not cited.group(1)[0].isdigit() or year is None or int(cited.group(1)[:4]) < year
 
     def _last_years_figure(self, q: Quantity, p: MetricProfile) -> bool:
         """The figure as written equals last year's value exactly and this year's only by rounding, and

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
-from functools import lru_cache
 
 from pipeline.facts.align import (
     CHANGE_ANCHORS,
@@ -24,11 +24,31 @@ from pipeline.models import Finding, MetricValue, Quantity
 SUM_WORDS = ("共", "合计", "总计", "累计", "总数", "总量", "两项", "总额")
 # `提高2个百分点`: percentage points, a difference of two percents (not a growth rate).
 POINT_UNITS = frozenset({"个百分点", "百分点"})
+_ANCHOR_FIRST_CHARS = frozenset(anchor[0] for anchor in CHANGE_ANCHORS)
+_CLAUSE_END_RE = re.compile("[，；。：\n]")
+_CHANGE_UP_RE = re.compile("|".join(map(re.escape, CHANGE_UP)))
+_CHANGE_DOWN_RE = re.compile("|".join(map(re.escape, CHANGE_DOWN)))
 
 
 
-@lru_cache(maxsize=1024)
+# id(metric) → (metric, its value as the data writes it). Keyed by identity, holding the metric so its id
+# stays its own: an `lru_cache` hashed the whole frozen MetricValue (Decimals included) twice per finding.
+_EXPECTED: dict[int, tuple[MetricValue, str | None]] = {}
+_EXPECTED_MAX = 4096
+
+
 def _expected(m: MetricValue) -> str | None:
+    cached = _EXPECTED.get(id(m))
+    if cached is not None and cached[0] is m:
+        return cached[1]
+    shown = _format_expected(m)
+    if len(_EXPECTED) >= _EXPECTED_MAX:
+        _EXPECTED.clear()
+    _EXPECTED[id(m)] = (m, shown)
+    return shown
+
+
+def _format_expected(m: MetricValue) -> str | None:
     if m.value is None:
         return None
     try:
@@ -110,21 +130,22 @@ class _ComparisonRules:
         after = self.text[q.end:q.end + 1]
         if after in ("到", "至"):
             return None
-        for word in CHANGE_UP:
-            if word in before and not before.endswith(("到", "至", "为")):
+        if not before.endswith(("到", "至", "为")):
+            if _CHANGE_UP_RE.search(before):
                 return "up"
-        for word in CHANGE_DOWN:
-            if word in before and not before.endswith(("到", "至", "为")):
+            if _CHANGE_DOWN_RE.search(before):
                 return "down"
         # `比去年多输送17人`, `较上年少3次`: an anchor earlier in the clause, then 多/少 before the verb.
-        clause_start = q.start
-        while clause_start > 0 and q.start - clause_start < 12 and self.text[clause_start - 1] not in "，；。：\n":
-            clause_start -= 1
-        clause = self.text[clause_start:q.start]
+        window = self.text[max(0, q.start - 12):q.start]
+        if _ANCHOR_FIRST_CHARS.isdisjoint(window):
+            return None        # no anchor can start here (most figures): skip the clause scan
+        clause = _CLAUSE_END_RE.split(window)[-1]
         for anchor in CHANGE_ANCHORS:
             pos = clause.find(anchor)
             if pos >= 0:
                 rest = clause[pos + len(anchor):]
+                if rest.startswith("的"):
+                    return None    # `较上年的287人有所增加`: last year's own figure, not a change
                 if rest.startswith(("多", "增", "高", "提")):
                     return "up"
                 if rest.startswith(("少", "减", "低", "降")):

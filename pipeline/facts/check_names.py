@@ -25,10 +25,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from pipeline.errors import InputError
+from pipeline.facts.align import break_positions
 from pipeline.models import Finding, Metrics
 from pipeline.profile.catalog import DEFAULT_PROFILE, profile_dir
 
 MASK_CHARS = "*＊xX×ｘＸ"
+_MASK_SET = frozenset(MASK_CHARS)
 
 # National laws and regulations a report may cite without the county listing them; kept as data in
 # the profile folder (known_documents.txt), this is the fallback when a profile has none.
@@ -95,10 +97,16 @@ def norm_name(text: str) -> str:
 
 
 def _mask_pattern(text: str) -> re.Pattern[str] | None:
-    if not any(c in MASK_CHARS for c in text):
+    if _MASK_SET.isdisjoint(text):
         return None
     parts = re.split(f"[{re.escape(MASK_CHARS)}]+", text)
     return re.compile(".{1,8}".join(re.escape(p) for p in parts) + "$")
+
+
+@lru_cache(maxsize=64)
+def _prepared(known: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str] | None], ...]:
+    """The data's names normalized, each with its mask pattern (`《**县征兵工作20条措施》`), once per list."""
+    return tuple((kn, _mask_pattern(kn)) for kn in map(norm_name, known) if kn)
 
 
 def _known(item: str, known: Sequence[str], *, partial: bool = True) -> bool:
@@ -106,15 +114,12 @@ def _known(item: str, known: Sequence[str], *, partial: bool = True) -> bool:
     if not norm:
         return True
     pattern = _mask_pattern(norm)
-    for k in known:
-        kn = norm_name(k)
-        if not kn:
-            continue
+    for kn, kn_pattern in _prepared(tuple(known)):
         if norm == kn or (partial and len(norm) >= 4 and (norm in kn or kn in norm)):
             return True
         if pattern is not None and pattern.match(kn):
             return True
-        if _mask_pattern(kn) is not None and _mask_pattern(kn).match(norm):  # type: ignore[union-attr]
+        if kn_pattern is not None and kn_pattern.match(norm):
             return True
     return False
 
@@ -131,12 +136,16 @@ def known_documents(profile: str = DEFAULT_PROFILE) -> tuple[str, ...]:
     return titles or DEFAULT_KNOWN_DOCUMENTS
 
 
+_HONOUR_KEYWORD_RE = re.compile("|".join(map(re.escape, HONOUR_KEYWORDS)))
+# Honour contexts of two characters or more, looked for in the six characters before the quote.
+_HONOUR_CONTEXT_RE = re.compile("|".join(re.escape(c) for c in HONOUR_CONTEXT if len(c) >= 2))
+
+
 def _is_honour(content: str, before: str) -> bool:
     norm = norm_name(content)
-    if any(k in norm for k in HONOUR_KEYWORDS) or norm.endswith(HONOUR_SUFFIXES):
+    if _HONOUR_KEYWORD_RE.search(norm) or norm.endswith(HONOUR_SUFFIXES):
         return True
-    return any(before.endswith(c) or before[-6:].find(c) >= 0 for c in HONOUR_CONTEXT if len(c) >= 2) \
-        and len(norm) >= 4
+    return len(norm) >= 4 and _HONOUR_CONTEXT_RE.search(before[-6:]) is not None
 
 
 # Words that make the quoted title after them a goal (`争创“X”`, `力争创成“X”`), not an honour already won.
@@ -147,16 +156,11 @@ _CLAUSE_BREAKS = "。；;！？\n，,"
 _CLAUSE_BREAK_RE = re.compile(f"[{re.escape(_CLAUSE_BREAKS)}]")
 
 
-@lru_cache(maxsize=8)
-def _clause_breaks(text: str) -> tuple[int, ...]:
-    """Every clause break of `text`, found once: a `text.rfind` per break character per quote scanned the
-    whole text for characters a report never uses, and made the check quadratic in its length."""
-    return tuple(m.start() for m in _CLAUSE_BREAK_RE.finditer(text))
-
-
 def _is_target(text: str, quote_start: int) -> bool:
     """Is the quote at `quote_start` the object of a goal verb in its own clause?"""
-    breaks = _clause_breaks(text)
+    # Every clause break of the text, found once per text: a `text.rfind` per break character per quote
+    # scanned the whole text for characters a report never uses (quadratic in its length).
+    breaks = break_positions(text, _CLAUSE_BREAK_RE)
     i = bisect_left(breaks, quote_start)
     start = breaks[i - 1] + 1 if i > 0 else 0
     clause = QUOTE_RE.sub("", text[start:quote_start])      # `“践行强军目标…”“X”`: words inside quotes don't count
@@ -306,7 +310,7 @@ def _tags_from_posseg() -> dict[str, str]:
 def _looks_like_place(text: str, start: int, token: str) -> bool:
     """Is `XY镇/乡/村/街道/社区/县` at `start` a proper name rather than a phrase (`推动全县`, `领导包村`)?"""
     prefix, suffix = token[:2], token[2:]
-    if token in PLACE_STOP_TOKENS or any(c in PLACE_STOP_CHARS for c in prefix):
+    if token in PLACE_STOP_TOKENS or not PLACE_STOP_CHARS.isdisjoint(prefix):
         return False
     if prefix in VERB_RESULT_PREFIXES:
         return False           # `编实建强镇民兵`: a stock verb phrase, not a name
@@ -408,16 +412,20 @@ class SpanIndex:
 
     def _near(self, start: int, end: int) -> Sequence[tuple[int, int]]:
         lo = bisect_left(self.starts, start - self.longest)
-        hi = bisect_right(self.starts, end)
-        return self.spans[lo:hi]
+        hi = bisect_right(self.starts, end, lo)
+        return self.spans[lo:hi] if hi > lo else ()
 
     def contains(self, start: int, end: int, *, strict: bool = False) -> bool:
+        near = self._near(start, end)
+        if not near:
+            return False       # most positions: no span starts close enough to reach them
         if strict:
-            return any(s < start and end < e for s, e in self._near(start, end))
-        return any(s <= start and end <= e for s, e in self._near(start, end))
+            return any(s < start and end < e for s, e in near)
+        return any(s <= start and end <= e for s, e in near)
 
     def overlaps(self, start: int, end: int) -> bool:
-        return any(s < end and start < e for s, e in self._near(start, end))
+        near = self._near(start, end)
+        return bool(near) and any(s < end and start < e for s, e in near)
 
 
 def inside_or_at(spans: list[tuple[int, int]] | SpanIndex, start: int, end: int) -> bool:
