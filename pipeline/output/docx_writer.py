@@ -42,7 +42,7 @@ from pipeline.drafting.fill import format_cn_date
 from pipeline.fsutil import atomic_write_bytes
 from pipeline.models import WordBlock
 
-__all__ = ["BLOCK_STYLES", "Layout", "LAYOUT", "format_cn_date", "write_docx"]
+__all__ = ["BLOCK_STYLES", "Layout", "LAYOUT", "docx_bytes", "format_cn_date", "write_docx"]
 
 
 @dataclass(frozen=True)
@@ -424,8 +424,10 @@ def _prepared_template() -> bytes:
 
 
 def _build(blocks: Sequence[WordBlock], *, annotate: bool, author: str, comment_author: str,
-           created: datetime | None) -> DocxDocument:
-    doc = Document(io.BytesIO(_prepared_template()))
+           created: datetime | None, doc: DocxDocument | None = None) -> DocxDocument:
+    """The draft on the prepared template: `doc` (a pristine copy of it) or a newly opened one."""
+    if doc is None:
+        doc = Document(io.BytesIO(_prepared_template()))
 
     title_texts = [b.text for b in blocks if b.style == "title"]
     core = doc.core_properties
@@ -509,8 +511,24 @@ def write_docx(blocks: Sequence[WordBlock], path: str | os.PathLike, *, annotate
     `author` goes into the core properties (the reporter; never the tool), `created` is the
     draft's time (now when None).
     """
-    doc = _build(blocks, annotate=annotate, author=author, comment_author=comment_author or author or "数据核对",
-                 created=created)
-    buffer = io.BytesIO()
-    doc.save(buffer)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return atomic_write_bytes(path, docx_bytes(blocks, annotate=annotate, author=author,
+                                               comment_author=comment_author, created=created))
+
+
+def docx_bytes(blocks: Sequence[WordBlock], *, annotate: bool = False, author: str = "",
+               comment_author: str | None = None, created: datetime | None = None) -> bytes:
+    """The bytes `write_docx` writes. A draft without comments is built on this thread's parsed copy
+    of the prepared template and saved with the template's unchanged parts deflated once
+    (`docx_package`): the same file python-docx would save, in a fifth of the time. Comments add
+    parts to the package, so an annotated copy is opened and saved by python-docx itself."""
+    comment_author = comment_author or author or "数据核对"
+    if annotate:
+        doc = _build(blocks, annotate=True, author=author, comment_author=comment_author, created=created)
+        buffer = io.BytesIO()
+        doc.save(buffer)
+        return buffer.getvalue()
+    from pipeline.output.docx_package import template_copy
+
+    copy = template_copy(_prepared_template())
+    _build(blocks, annotate=False, author=author, comment_author=comment_author, created=created, doc=copy.fresh())
+    return copy.package_bytes()
