@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from pipeline.drafting.draft import SECTION_NUMERALS, DraftResult
 from pipeline.errors import OutputError
@@ -96,10 +97,12 @@ def author_of(result: DraftResult) -> str:
     return (meta.reporter or meta.reporter_title or meta.unit or meta.region or "").strip()
 
 
-def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, annotate: bool = False) -> dict[str, Path]:
-    """Write the output set into `out_dir` atomically and return name → path."""
+def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, annotate: bool = False,
+                        data: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write the output set into `out_dir` atomically and return name → path. `data` is
+    `result.to_json()` when the caller has made it already (draft.json is written from it)."""
     from pipeline.output.check_html import render_check_html
-    from pipeline.output.docx_writer import write_docx
+    from pipeline.output.docx_writer import docx_bytes
 
     target = Path(out_dir)
     if target.exists() and not target.is_dir():
@@ -111,13 +114,16 @@ def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, anno
         raise output_error(exc, target) from exc
     try:
         author = author_of(result)
-        write_docx(draft_to_blocks(result), staging / "draft.docx", author=author)
+        # Plain writes, like the other files: the staging folder is what makes the set atomic (a
+        # temp file, an fsync and a rename per Word file inside it only cost time).
+        (staging / "draft.docx").write_bytes(docx_bytes(draft_to_blocks(result), author=author))
         if annotate:
-            write_docx(draft_to_blocks(result, comments=True), staging / "draft-review.docx", annotate=True,
-                       author=author, comment_author="数据核对")
+            (staging / "draft-review.docx").write_bytes(docx_bytes(
+                draft_to_blocks(result, comments=True), annotate=True, author=author, comment_author="数据核对"))
         (staging / "draft.md").write_text(draft_to_markdown(result), encoding="utf-8")
         (staging / "draft.json").write_text(
-            json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            json.dumps(result.to_json() if data is None else data, ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8",
         )
         (staging / "check.html").write_text(
             render_check_html(result.check, title=f"{result.draft.title}（核对）"), encoding="utf-8"
