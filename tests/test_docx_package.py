@@ -113,3 +113,36 @@ def test_zip_bytes_is_what_zipfile_writes(frozen_clock: None) -> None:
     ours = zip_bytes([Member.deflate(name, blob) for name, blob in blobs.items()])
     assert ours == buffer.getvalue()
     assert {n: zipfile.ZipFile(io.BytesIO(ours)).read(n) for n in blobs} == blobs
+
+
+def test_the_prepared_template_is_kept_in_the_temp_folder_and_rebuilt_when_damaged(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    built = docx_writer._build_template()
+    docx_writer._prepared_template.cache_clear()
+    try:
+        first = docx_writer._prepared_template()
+        cached = list(tmp_path.glob("shuzhi-docx-template-*.bin"))
+        assert len(cached) == 1 and _same_template(first, built)
+        docx_writer._prepared_template.cache_clear()
+        assert docx_writer._prepared_template() == first               # read back, not rebuilt
+        for damage in (b"", cached[0].read_bytes()[:100], cached[0].read_bytes()[:-1] + b"!"):
+            cached[0].write_bytes(damage)
+            docx_writer._prepared_template.cache_clear()
+            again = docx_writer._prepared_template()
+            assert _same_template(again, built)
+            assert cached[0].read_bytes()[32:] == again                # and written afresh
+        cached[0].chmod(0o666)                                         # writable by others: not trusted
+        cached[0].write_bytes(cached[0].read_bytes()[:32] + b"x")
+        docx_writer._prepared_template.cache_clear()
+        assert _same_template(docx_writer._prepared_template(), built)
+    finally:
+        docx_writer._prepared_template.cache_clear()
+
+
+def _same_template(a: bytes, b: bytes) -> bool:
+    """The same parts with the same content (zip entry times aside)."""
+    za, zb = zipfile.ZipFile(io.BytesIO(a)), zipfile.ZipFile(io.BytesIO(b))
+    return za.namelist() == zb.namelist() and all(za.read(n) == zb.read(n) for n in za.namelist())
