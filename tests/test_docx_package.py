@@ -1,8 +1,10 @@
-"""The fast .docx save (pipeline.output.docx_package) against python-docx's own save of the same draft."""
+"""A plain draft's .docx written without python-docx (pipeline.output.docx_writer's XML and
+pipeline.output.docx_package) against python-docx's own build and save of the same draft."""
 
 from __future__ import annotations
 
 import io
+import sys
 import threading
 import time
 import zipfile
@@ -11,24 +13,24 @@ from datetime import datetime
 import pytest
 
 from pipeline.models import WordBlock
-from pipeline.output import docx_package, docx_writer
+from pipeline.output import docx_package, docx_template, docx_writer
+from pipeline.output.docx_layout import plan_paragraphs, title_of
 from pipeline.output.docx_package import Member, zip_bytes
-from pipeline.output.docx_writer import _build, docx_bytes
+from pipeline.output.docx_writer import docx_bytes
 
 WHEN = datetime(2025, 1, 10, 9, 30)
 FIXED = time.mktime((2025, 3, 4, 5, 6, 8, 0, 0, -1))
 
 
-def _blocks(title: str, body: str) -> list[WordBlock]:
+def _blocks(title: str, body: str, *, signature: str = "林某某") -> list[WordBlock]:
     return [WordBlock("title", title), WordBlock("h1", "一、坚持理论武装"), WordBlock("body", body),
-            WordBlock("signature", "青岚县委书记"), WordBlock("signature", "林某某"), WordBlock("date", "2025-01-10")]
+            WordBlock("signature", "青岚县委书记"), WordBlock("signature", signature), WordBlock("date", "2025-01-10")]
 
 
-def _python_docx_bytes(blocks: list[WordBlock]) -> bytes:
-    doc = _build(blocks, annotate=False, author="林某某", comment_author="林某某", created=WHEN)
-    buffer = io.BytesIO()
-    doc.save(buffer)
-    return buffer.getvalue()
+def _python_docx_bytes(blocks: list[WordBlock], author: str = "林某某") -> bytes:
+    doc = docx_template.build_document(docx_writer._prepared_template(), plan_paragraphs(blocks), annotate=False,
+                                       author=author, comment_author=author, title=title_of(blocks), when=WHEN)
+    return docx_template.save(doc)
 
 
 @pytest.fixture
@@ -38,33 +40,55 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(docx_package.time, "time", lambda: FIXED)
 
 
-def test_fast_save_is_python_docx_save_byte_for_byte(frozen_clock: None) -> None:
+DRAFTS = [
+    _blocks("2024年度党管武装工作述职报告", "全年输送合格青年215人。"),
+    _blocks("2024年度述职报告", "基干民兵1800人，完成整组。" * 40),
+    _blocks("", ""),
+    # what lxml escapes, keeps, or python-docx turns into other elements
+    _blocks("A&B <县> \"述职\" 'x'", "甲&乙<丙>丁\t戊\n己\r\n庚  ", signature=" 林某某 "),
+    _blocks("标题", "\u3000\u3000全角空格开头。"),
+    _blocks("标题", "\x01\x02只剩这些"),
+    [WordBlock("body", "\x0b")],
+    [WordBlock("title", "甲"), WordBlock("title", "乙"), WordBlock("subtitle", "丙"), WordBlock("h2", "（一）丁"),
+     WordBlock("h3", "1. 戊"), WordBlock("date", "2025/12/31")],
+    [WordBlock("signature", "青岚县委书记、县人武部党委第一书记")],
+]
+
+
+@pytest.mark.parametrize("blocks", DRAFTS)
+def test_plain_draft_is_python_docx_save_byte_for_byte(blocks: list[WordBlock], frozen_clock: None,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Same members, order, XML, deflate streams and headers: the whole file is identical."""
-    for body in ("全年输送合格青年215人。", "基干民兵1800人，完成整组。" * 40, ""):
-        blocks = _blocks("2024年度党管武装工作述职报告", body)
-        assert docx_bytes(blocks, author="林某某", created=WHEN) == _python_docx_bytes(blocks)
+    build = docx_template.build_document
+    for author in ("林某某", "A&B <x>", "", "\r甲\t"):
+        with monkeypatch.context() as patched:      # the plain writer, not python-docx, made `ours`
+            patched.setattr(docx_template, "build_document", None)
+            ours = docx_bytes(blocks, author=author, created=WHEN)
+        assert docx_template.build_document is build
+        assert ours == _python_docx_bytes(blocks, author), author
 
 
-def test_each_write_starts_from_the_template(frozen_clock: None) -> None:
-    """The reused copy carries nothing from one draft into the next (body, title, author)."""
-    first = _blocks("甲县2024年度述职报告", "甲县的第一份草稿。")
-    second = _blocks("乙县2024年度述职报告", "乙县的第二份草稿。")
-    docx_bytes(first, author="甲某", created=WHEN)
-    again = docx_bytes(second, author="林某某", created=WHEN)
-    assert again == _python_docx_bytes(second)
-    document = zipfile.ZipFile(io.BytesIO(again)).read("word/document.xml").decode()
-    assert "乙县的第二份草稿" in document and "甲县" not in document
+def test_what_python_docx_refuses_goes_through_python_docx(frozen_clock: None) -> None:
+    """A title over 255 characters or a character XML cannot hold: python-docx builds (and refuses)."""
+    with pytest.raises(ValueError, match="255"):
+        docx_bytes(_blocks("长" * 256, "正文。"), created=WHEN)
+    with pytest.raises(ValueError):
+        docx_bytes(_blocks("标题\x01", "正文。"), created=WHEN)
 
 
-def test_a_failed_write_does_not_leak_into_the_next(frozen_clock: None) -> None:
-    with pytest.raises(ValueError, match="unknown WordBlock style"):
-        docx_bytes([WordBlock("body", "写了一半。"), WordBlock("nonsense", "x")], created=WHEN)
-    blocks = _blocks("丙县2024年度述职报告", "完整的草稿。")
-    assert docx_bytes(blocks, author="林某某", created=WHEN) == _python_docx_bytes(blocks)
+def test_a_plain_draft_does_not_import_python_docx() -> None:
+    """Once the template is in the temp folder, a plain draft needs neither python-docx nor lxml."""
+    import subprocess
+
+    docx_writer._prepared_template()          # the temp-folder copy exists
+    code = ("import sys; from pipeline.models import WordBlock; from pipeline.output.docx_writer import docx_bytes; "
+            "docx_bytes([WordBlock('title', '报告'), WordBlock('body', '正文。')]); "
+            "print('docx' in sys.modules, 'lxml' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.stdout.strip() == "False False", done.stderr
 
 
-def test_threads_write_their_own_copies() -> None:
-    """The web server writes from several threads: each thread gets its own parsed template."""
+def test_threads_write_their_own_drafts() -> None:
     results: dict[int, bytes] = {}
 
     def write(i: int) -> None:
@@ -84,24 +108,13 @@ def test_threads_write_their_own_copies() -> None:
         assert all(f"第{j}号草稿" not in document for j in results if j != i)
 
 
-def test_annotated_copies_still_go_through_python_docx() -> None:
-    """Comments add a part to the package: that write opens its own document, and the reused copy
-    stays fit for the next plain write."""
+def test_annotated_copies_go_through_python_docx() -> None:
     body = "全年输送合格青年215人。"
     annotated = [WordBlock("title", "述职报告"), WordBlock("body", body, comments=((6, 10, "来源：征兵"),))]
     names = zipfile.ZipFile(io.BytesIO(docx_bytes(annotated, annotate=True, created=WHEN))).namelist()
     assert "word/comments.xml" in names
     plain = zipfile.ZipFile(io.BytesIO(docx_bytes(annotated, created=WHEN))).namelist()
     assert "word/comments.xml" not in plain
-
-
-def test_a_package_that_gained_a_part_is_refused() -> None:
-    copy = docx_package.TemplateCopy(docx_writer._prepared_template())
-    doc = copy.fresh()
-    paragraph = doc.add_paragraph()
-    doc.add_comment([paragraph.add_run("x")], text="批注", author="甲")
-    with pytest.raises(ValueError, match="gained or lost parts"):
-        copy.package_bytes()
 
 
 def test_zip_bytes_is_what_zipfile_writes(frozen_clock: None) -> None:

@@ -1,15 +1,15 @@
-"""Saving a drafted .docx without re-serialising and re-compressing the parts a draft never changes.
+"""A drafted .docx as the prepared template with two parts replaced, without python-docx.
 
-`docx_writer` builds every draft on the same prepared template. Of its ~20 parts only the document
-body (`word/document.xml`) and the core properties (`docProps/core.xml`) differ between drafts; the
-styles alone (styles.xml and stylesWithEffects.xml, ~800 KB of XML) cost more to parse, serialise and
-deflate than the whole report. `TemplateCopy` keeps one parsed copy of the template per thread, gives
-each write a pristine body and core properties, and `package_bytes` writes the package with the
-unchanged parts' deflated bytes computed once.
+Every draft is built on the same prepared template (`docx_template.build_template`, kept by
+`docx_writer`). Of its ~20 parts only the document body (`word/document.xml`) and the core properties
+(`docProps/core.xml`) differ between drafts; the rest (the styles alone are ~800 KB of XML) cost more
+to parse, serialise and deflate than the whole report. `TemplateParts` reads the template's zip once:
+each unchanged part is copied as the deflated bytes the template already holds, the two changed ones
+are deflated afresh, in the template's member order.
 
-The file is what python-docx's `Document.save` writes (same members in the same order, same XML,
-same deflate stream, same zip headers); only the zip entries' times are the time of the write.
-`tests/test_docx_package.py` holds the two side by side.
+That is the file python-docx's `Document.save` writes (same members in the same order, same deflate
+streams, same zip headers, as `zipfile.writestr` makes them); only the zip entries' times are the
+time of the write. `tests/test_docx_package.py` holds the two side by side.
 """
 
 from __future__ import annotations
@@ -20,18 +20,10 @@ import threading
 import time
 import zipfile
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from docx import Document
-from docx.document import Document as DocxDocument
-from docx.opc.packuri import CONTENT_TYPES_URI, PACKAGE_URI, PackURI
-from docx.opc.part import Part
-from docx.opc.pkgwriter import _ContentTypesItem
-from docx.oxml.parser import parse_xml
-
-DOCUMENT_PART = "/word/document.xml"
-CORE_PART = "/docProps/core.xml"
+DOCUMENT_PART = "word/document.xml"
+CORE_PART = "docProps/core.xml"
 
 # Zip record layouts (PKWARE APPNOTE 4.3.7, 4.3.12, 4.3.16), as Python's zipfile writes them.
 _LOCAL = struct.Struct("<4s2B4HL2L2H")
@@ -80,66 +72,49 @@ def zip_bytes(members: list[Member], when: tuple[int, ...] | None = None) -> byt
     return out.getvalue()
 
 
-class TemplateCopy:
-    """One parsed copy of a template package, reused write after write by one thread.
-
-    A write may change only the document body and the core properties (`fresh` hands out both
-    pristine); every other part keeps the template's bytes, deflated once. A write that adds
-    parts (comments) must not use it: `package_bytes` refuses a package whose parts changed."""
+class TemplateParts:
+    """The prepared template's members, read once: the unchanged ones as the deflated bytes the
+    template holds, and the text of the two a draft replaces."""
 
     def __init__(self, template: bytes):
         self.template = template
-        self.document = Document(io.BytesIO(template))
-        package = self.document.part.package
-        self._parts: dict[str, Part] = {str(p.partname): p for p in package.iter_parts()}
+        self.members: list[Member] = []
         with zipfile.ZipFile(io.BytesIO(template)) as archive:
-            self._pristine = {name: archive.read(name.lstrip("/")) for name in (DOCUMENT_PART, CORE_PART)}
-        self._static: dict[str, Member] = {}
+            for info in archive.infolist():
+                if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x08 and not info.extra:
+                    # The local header's own name and extra lengths locate the data (APPNOTE 4.3.7).
+                    name_len, extra_len = struct.unpack_from("<2H", template, info.header_offset + 26)
+                    start = info.header_offset + _LOCAL.size + name_len + extra_len
+                    member = Member(info.filename.encode("ascii"), info.CRC, info.file_size,
+                                    template[start:start + info.compress_size])
+                else:           # not what zipfile.writestr makes: deflate the part here
+                    member = Member.deflate(info.filename, archive.read(info))
+                self.members.append(member)
+            self.document = archive.read(DOCUMENT_PART).decode("utf-8")
+            self.core = archive.read(CORE_PART).decode("utf-8")
 
-    def fresh(self) -> DocxDocument:
-        """The document with the template's own (empty) body and core properties."""
-        for name, xml in self._pristine.items():
-            self._parts[name]._element = parse_xml(xml)
-        return self._parts[DOCUMENT_PART].document
-
-    def package_bytes(self) -> bytes:
-        """The package as python-docx would save it (see the module docstring)."""
-        package = self.document.part.package
-        parts = package.parts
-        if {str(p.partname) for p in parts} != set(self._parts):
-            raise ValueError("the package gained or lost parts; save it with python-docx instead")
-        members = [self._static_member(CONTENT_TYPES_URI, lambda: _ContentTypesItem.from_parts(parts).blob),
-                   self._static_member(PACKAGE_URI.rels_uri, lambda: package.rels.xml)]
-        for part in parts:
-            changing = str(part.partname) in self._pristine
-            if changing:
-                members.append(Member.deflate(part.partname.membername, part.blob))
-            else:
-                members.append(self._static_member(part.partname, lambda part=part: part.blob))
-            if len(part.rels):
-                if changing:        # the body's relationships are written afresh, like its XML
-                    members.append(Member.deflate(part.partname.rels_uri.membername, part.rels.xml))
-                else:
-                    members.append(self._static_member(part.partname.rels_uri, lambda part=part: part.rels.xml))
-        return zip_bytes(members)
-
-    def _static_member(self, uri: PackURI, blob: Callable[[], bytes]) -> Member:
-        """A member no write changes, deflated the first time it is written."""
-        member = self._static.get(uri.membername)
-        if member is None:
-            member = self._static[uri.membername] = Member.deflate(uri.membername, blob())
-        return member
+    def package(self, replaced: dict[str, bytes]) -> bytes:
+        """The template with the parts named in `replaced` (by member name) replaced."""
+        names = {m.name.decode("ascii") for m in self.members}
+        if set(replaced) - names:
+            raise KeyError(f"the template has no part {sorted(set(replaced) - names)}")
+        return zip_bytes([Member.deflate(m.name.decode("ascii"), replaced[m.name.decode("ascii")])
+                          if m.name.decode("ascii") in replaced else m for m in self.members])
 
 
-_LOCAL_COPIES = threading.local()
+_PARTS: dict[int, TemplateParts] = {}
+_PARTS_LOCK = threading.Lock()
 
 
-def template_copy(template: bytes) -> TemplateCopy:
-    """This thread's copy of `template` (a new one when the template bytes changed)."""
-    copy = getattr(_LOCAL_COPIES, "copy", None)
-    if copy is None or copy.template is not template:
-        copy = _LOCAL_COPIES.copy = TemplateCopy(template)
-    return copy
+def template_parts(template: bytes) -> TemplateParts:
+    """The parts of `template` (kept per template object for the process; members are never changed)."""
+    parts = _PARTS.get(id(template))
+    if parts is None or parts.template is not template:
+        with _PARTS_LOCK:
+            parts = TemplateParts(template)
+            _PARTS.clear()
+            _PARTS[id(template)] = parts
+    return parts
 
 
-__all__ = ["Member", "TemplateCopy", "template_copy", "zip_bytes"]
+__all__ = ["CORE_PART", "DOCUMENT_PART", "Member", "TemplateParts", "template_parts", "zip_bytes"]
