@@ -476,7 +476,7 @@ def _draft_unit(task: UnitTask, state: _WorkerState, out_root: Path) -> tuple[di
     warnings = len(result.draft.warnings)
     data = result.to_json()
     with _staged_unit_dir(out_root, task, summary, warnings) as staging:
-        write_draft_outputs(result, staging, annotate=state.settings.annotate, data=data)
+        write_draft_outputs(result, staging, annotate=state.settings.annotate, data=data, in_place=True)
     # The batch summary's view of the unit, from the draft.json just written (the parent would
     # otherwise read every unit's file back, one after another, after the last unit).
     return summary, warnings, unit_summary(task.name, data)
@@ -486,6 +486,7 @@ def _check_unit(task: UnitTask, state: _WorkerState, out_root: Path) -> tuple[di
     from pipeline.facts.check import check_text
     from pipeline.facts.metrics import load_metrics
     from pipeline.output.check_html import render_check_html
+    from pipeline.output.json_text import dumps_indented
     from pipeline.reading.readers import read_text
 
     if not Path(task.source).exists():
@@ -501,7 +502,7 @@ def _check_unit(task: UnitTask, state: _WorkerState, out_root: Path) -> tuple[di
                         source=task.draft_path)
     summary = {k: v for k, v in result.summary.items() if v}
     with _staged_unit_dir(out_root, task, summary, 0) as staging:
-        (staging / "check.json").write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2),
+        (staging / "check.json").write_text(dumps_indented(result.to_json()),
                                             encoding="utf-8")
         (staging / "check.html").write_text(
             render_check_html(result, title=f"{Path(task.draft_path).name} 核对结果"), encoding="utf-8")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -25,6 +24,7 @@ from pipeline.output.batch_units import (
     group_by_level,
     read_unit,
 )
+from pipeline.output.json_text import dumps_indented
 
 
 @dataclass
@@ -123,7 +123,7 @@ def write_summary(report: BatchReport) -> None:
         "workers": worker_stats(report.results),
         "units": [{**r.row(), **_unit_fields(units.get(r.name))} for r in report.results],
     }
-    atomic_write_text(report.out_dir / "summary.json", json.dumps(payload, ensure_ascii=False, indent=2))
+    atomic_write_text(report.out_dir / "summary.json", dumps_indented(payload))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["unit", "status", *SUMMARY_VERDICTS, "seconds", "error"])

@@ -9,7 +9,6 @@ beside the output folder, then moved in; a failure leaves the previous set untou
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -98,42 +97,32 @@ def author_of(result: DraftResult) -> str:
 
 
 def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, annotate: bool = False,
-                        data: dict[str, Any] | None = None) -> dict[str, Path]:
+                        data: dict[str, Any] | None = None, in_place: bool = False) -> dict[str, Path]:
     """Write the output set into `out_dir` atomically and return name → path. `data` is
-    `result.to_json()` when the caller has made it already (draft.json is written from it)."""
-    from pipeline.output.check_html import render_check_html
-    from pipeline.output.docx_writer import docx_bytes
-
+    `result.to_json()` when the caller has made it already (draft.json is written from it).
+    `in_place`: `out_dir` is an empty folder the caller swaps in as a whole (a batch unit's staging
+    folder), so the files go straight into it instead of through a staging folder of their own."""
     target = Path(out_dir)
     if target.exists() and not target.is_dir():
         raise OutputError("无法写出：输出位置是一个文件，不是文件夹。请用 -o 指定一个文件夹。", path=str(target))
+    if in_place:
+        try:
+            return _write_files(result, target, annotate=annotate, data=data)
+        except OSError as exc:
+            raise output_error(exc, target) from exc
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     except OSError as exc:
         raise output_error(exc, target) from exc
     try:
-        author = author_of(result)
-        # Plain writes, like the other files: the staging folder is what makes the set atomic (a
-        # temp file, an fsync and a rename per Word file inside it only cost time).
-        (staging / "draft.docx").write_bytes(docx_bytes(draft_to_blocks(result), author=author))
-        if annotate:
-            (staging / "draft-review.docx").write_bytes(docx_bytes(
-                draft_to_blocks(result, comments=True), annotate=True, author=author, comment_author="数据核对"))
-        (staging / "draft.md").write_text(draft_to_markdown(result), encoding="utf-8")
-        (staging / "draft.json").write_text(
-            json.dumps(result.to_json() if data is None else data, ensure_ascii=False, indent=2) + "\n",
-            encoding="utf-8",
-        )
-        (staging / "check.html").write_text(
-            render_check_html(result.check, title=f"{result.draft.title}（核对）"), encoding="utf-8"
-        )
+        staged = _write_files(result, staging, annotate=annotate, data=data)
         target.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
-        for item in sorted(staging.iterdir()):
-            destination = target / item.name
-            os.replace(item, destination)
-            written[item.name] = destination
+        for name in sorted(staged):
+            destination = target / name
+            os.replace(staged[name], destination)
+            written[name] = destination
         return written
     except OSError as exc:
         # Disk full, read-only, permission: one line naming the folder; the staging folder goes.
@@ -142,3 +131,26 @@ def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, anno
         raise OutputError(exc.message, path=str(target)) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_files(result: DraftResult, folder: Path, *, annotate: bool, data: dict[str, Any] | None) -> dict[str, Path]:
+    """The output set written into `folder`, name → path. Plain writes: whoever calls this swaps the
+    folder (or its files) into place as a set."""
+    from pipeline.output.check_html import render_check_html
+    from pipeline.output.docx_writer import docx_bytes
+    from pipeline.output.json_text import dumps_indented
+
+    author = author_of(result)
+    files = {"draft.docx": docx_bytes(draft_to_blocks(result), author=author)}
+    if annotate:
+        files["draft-review.docx"] = docx_bytes(draft_to_blocks(result, comments=True), annotate=True, author=author,
+                                                comment_author="数据核对")
+    files["draft.md"] = draft_to_markdown(result).encode("utf-8")
+    files["draft.json"] = (dumps_indented(result.to_json() if data is None else data) + "\n").encode("utf-8")
+    files["check.html"] = render_check_html(result.check, title=f"{result.draft.title}（核对）").encode("utf-8")
+    written: dict[str, Path] = {}
+    for name in sorted(files):
+        path = folder / name
+        path.write_bytes(files[name])
+        written[name] = path
+    return written
