@@ -117,6 +117,7 @@ _GENERIC_WORDS = re.compile(
 )
 
 
+@lru_cache(maxsize=50_000)      # corpus sentences and their clauses recur in every unit of a batch
 def is_name_free(sentence: str) -> bool:
     rest = _GENERIC_WORDS.sub("", sentence)
     return not any(mark in rest for mark in _NAME_MARKS + _LOCAL_MARKS)
@@ -148,6 +149,8 @@ class TemplateEngine:
         # the draft asks with: built once per draft, not once per facet.
         self._per_draft: tuple[Metrics, dict[str, Any]] | None = None
         self._rebound_memo: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...]] | None] = {}
+        self._residue_memo: dict[tuple[str, tuple[str, ...]], int] = {}
+        self._leads_memo: dict[tuple[str, str], tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------ protocol
 
@@ -188,7 +191,7 @@ class TemplateEngine:
                 parts.append((following.text, (following.chunk_id,)))
         elif bank.leads:
             # The sub-point's topic clause comes right before: a lead echoing it reads as a stammer.
-            leads = [t for t in bank.leads if not repeats_idea(t, request.topic)] or list(bank.leads)
+            leads = self._leads(bank, request.facet_id, request.topic)
             parts.append((rng.choice(leads), ()))
 
         remaining = list(keys)
@@ -294,6 +297,28 @@ class TemplateEngine:
         best = max(len(o[1]) for o in options)
         return rng.choice([o for o in options if len(o[1]) == best])
 
+    def _residue(self, template: str, keys: tuple[str, ...]) -> int:
+        """`_residue` memoised per engine (it reads only the clause, its keys and this profile's catalog)."""
+        memo = self._residue_memo
+        found = memo.get((template, keys))
+        if found is None:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            found = memo[(template, keys)] = _residue(template, keys, self._catalog)
+        return found
+
+    def _leads(self, bank: PhraseBank, facet_id: str, topic: str) -> list[str]:
+        """The bank's leads that do not echo the topic clause right before them (all when every one
+        does); memoised per engine: a batch asks for the same facets and topics unit after unit."""
+        memo = self._leads_memo
+        found = memo.get((facet_id, topic))
+        if found is None:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            found = memo[(facet_id, topic)] = tuple(
+                [t for t in bank.leads if not repeats_idea(t, topic)] or bank.leads)
+        return list(found)
+
     def _draft_state(self, metrics: Metrics) -> dict[str, Any]:
         """The per-draft state for `metrics` (compared by identity; the object is held, so its id is
         not reused). A new Metrics object starts a new state."""
@@ -340,7 +365,7 @@ class TemplateEngine:
                 rest = PLACEHOLDER_RE.sub("", clause.template)
                 if clause.bad or not set(clause.keys) <= wanted or set(clause.keys) & set(bound) \
                         or not is_name_free(rest) or not is_number_free(rest) \
-                        or _residue(clause.template, clause.keys, self._catalog) > CLAUSE_RESIDUE:
+                        or self._residue(clause.template, clause.keys) > CLAUSE_RESIDUE:
                     continue
                 kept.append(clause.template.rstrip("，；：。"))
                 bound += clause.keys
