@@ -107,7 +107,7 @@ def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, anno
         raise OutputError("无法写出：输出位置是一个文件，不是文件夹。请用 -o 指定一个文件夹。", path=str(target))
     if in_place:
         try:
-            return _write_files(result, target, annotate=annotate, data=data)
+            return _write_files(result, target, annotate=annotate, data=data, sync=False)
         except OSError as exc:
             raise output_error(exc, target) from exc
     try:
@@ -116,7 +116,7 @@ def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, anno
     except OSError as exc:
         raise output_error(exc, target) from exc
     try:
-        staged = _write_files(result, staging, annotate=annotate, data=data)
+        staged = _write_files(result, staging, annotate=annotate, data=data, sync=True)
         target.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
         for name in sorted(staged):
@@ -133,9 +133,12 @@ def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, anno
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _write_files(result: DraftResult, folder: Path, *, annotate: bool, data: dict[str, Any] | None) -> dict[str, Path]:
-    """The output set written into `folder`, name → path. Plain writes: whoever calls this swaps the
-    folder (or its files) into place as a set."""
+def _write_files(result: DraftResult, folder: Path, *, annotate: bool, data: dict[str, Any] | None,
+                 sync: bool) -> dict[str, Path]:
+    """The output set written into `folder`, name → path; whoever calls this swaps the folder (or its
+    files) into place as a set. With `sync` the Word files reach the disk before that (fsync), as they
+    always have for a `shuzhi draft`; a batch unit (its folder swapped in whole, its fingerprint
+    marking it done) skips it: an fsync per unit cost more wall time than drafting it."""
     from pipeline.output.check_html import render_check_html
     from pipeline.output.docx_writer import docx_bytes
     from pipeline.output.json_text import dumps_indented
@@ -151,6 +154,10 @@ def _write_files(result: DraftResult, folder: Path, *, annotate: bool, data: dic
     written: dict[str, Path] = {}
     for name in sorted(files):
         path = folder / name
-        path.write_bytes(files[name])
+        with open(path, "wb") as handle:
+            handle.write(files[name])
+            if sync and name.endswith(".docx"):
+                handle.flush()
+                os.fsync(handle.fileno())
         written[name] = path
     return written
