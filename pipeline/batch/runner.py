@@ -578,8 +578,13 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
     # The warm objects (index, tables, modules) go to the collector's permanent generation before
     # the fork: a worker's collections then neither walk them nor write to (and so copy) their pages.
     gc.freeze()
-    pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
-                               initializer=_init_worker, initargs=(settings, os.getpid()))
+    try:
+        pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
+                                   initializer=_init_worker, initargs=(settings, os.getpid()))
+    except BaseException:
+        gc.unfreeze()
+        release()
+        raise
     pending: set[Future] = set()
     try:
         # Keep a short queue per worker so Ctrl-C abandons few units and memory stays flat.
