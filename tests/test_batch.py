@@ -109,6 +109,16 @@ def test_batch_with_a_broken_unit_then_resume(units_dir: Path, tmp_path: Path):
     assert "broken,failed" in csv_text
     assert "失败" in (out / "summary.html").read_text("utf-8")
 
+    # The workers send each unit's summary with its result; it is what reading draft.json back gives.
+    from dataclasses import replace
+
+    from pipeline.output.batch_report import _unit_summaries
+
+    assert all(r.summary is not None for r in done)
+    read_back = replace(report, results=[replace(r, summary=None) for r in report.results])
+    assert _unit_summaries(report) == _unit_summaries(read_back)
+    assert not any("summary" in u for u in summary["units"])
+
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("draft.md")}
     again = run_batch(units_dir, _settings(out), workers=2, resume=True, progress=False)
     statuses = {r.name: r.status for r in again.results}

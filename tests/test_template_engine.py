@@ -268,3 +268,58 @@ def test_a_partner_named_by_a_highlight_gets_no_sentence_of_its_own(metrics: Met
         text = "".join(t for t, _ in engine.write_facet_parts(
             _request(data, "defence_education", keys, seed=seed))[0])
         assert text.count("青岚县国防教育馆") == 1 and "建成开放" in text
+
+
+def _plain_repeats_idea(sentence: str, text: str, size: int = 4) -> bool:
+    """The definition, read literally: a run of `size` characters of the sentence (no punctuation,
+    no genre word inside) found in the text with its genre words blanked."""
+    import re
+
+    from pipeline.drafting.engines.template import _GENRE_WORDS
+
+    body = _GENRE_WORDS.sub("|", re.sub(r"[，。；：、“”《》{}]", "|", sentence))
+    text = _GENRE_WORDS.sub("|", text)
+    return any("|" not in body[i:i + size] and body[i:i + size] in text for i in range(len(body) - size + 1))
+
+
+def test_repeats_idea_is_its_plain_definition() -> None:
+    """`repeats_idea` compares sets of runs cut once per sentence and text; it must answer exactly
+    what the literal definition answers, over the profile's own banks and odd inputs."""
+    profile = load_profile()
+    sentences: list[str] = []
+    for section in profile.sections:
+        for facet in section.facets:
+            bank = profile.bank(facet.id)
+            sentences += list(bank.leads[:6]) + list(bank.closers[:6]) + list(bank.topics[:6])
+    odd = ["", "民兵", "民兵|训练", "a|bcd", "进一步推动党管武装工作", "{x}民兵训练{y}"]
+    texts = sentences[::3] + odd + ["".join(sentences[i:i + 5]) for i in range(0, len(sentences), 40)]
+    for sentence in sentences[::2] + odd:
+        for text in texts:
+            for size in (2, 4):
+                assert repeats_idea(sentence, text, size) is _plain_repeats_idea(sentence, text, size), (sentence, text)
+
+
+@pytest.fixture(scope="module")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - HybridIndex
+    from pipeline.index.hybrid import HybridIndex
+
+    index = HybridIndex.open(tmp_path_factory.mktemp("index") / "index")
+    index.ingest([Path(__file__).resolve().parent.parent / "corpus" / "reports"])
+    return HybridIndex.open(index.index_dir, read_only=True)
+
+
+def test_one_engine_drafting_many_units_writes_what_a_fresh_engine_writes(corpus_index) -> None:  # noqa: ANN001
+    """A batch worker keeps one engine for thousands of units, and the engine keeps per-draft state
+    (its rebinder, the routed names) and memos. Unit after unit, in any order, it must write exactly
+    what a new engine writes for that unit alone."""
+    from pipeline.drafting.draft import draft_report
+
+    sample = Path(__file__).resolve().parent.parent / "corpus" / "sample"
+    units = [load_metrics(p) for p in [sample / "metrics.yaml", *sorted((sample / "next").glob("*.yaml"))]]
+    shared = TemplateEngine()
+    for data in units + units[::-1]:
+        kept = draft_report(data, engine=shared, index=corpus_index, history=False)
+        fresh = draft_report(data, engine=TemplateEngine(), index=corpus_index, history=False)
+        assert kept.text == fresh.text
+        assert [r.sources for r in kept.sentences] == [r.sources for r in fresh.sentences]
+    assert any(r.sources for r in kept.sentences)     # corpus sentences were in play

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -44,6 +45,7 @@ from pipeline.output.batch_report import (  # noqa: F401 - re-exported: callers 
     Progress,
     ProgressFn,
     UnitResult,
+    UnitSummary,
     iter_failed_lines,
     one_line,
     summary_html,
@@ -430,11 +432,12 @@ def run_unit(task: UnitTask, state: _WorkerState | None = None) -> UnitResult:
         raise RuntimeError("worker not initialised")
     started, cpu_started = time.perf_counter(), time.process_time()
     out_root = Path(state.settings.out_dir)
+    summary = None
     try:
         if state.settings.check_only:
             findings, warnings = _check_unit(task, state, out_root)
         else:
-            findings, warnings = _draft_unit(task, state, out_root)
+            findings, warnings, summary = _draft_unit(task, state, out_root)
         status, error = "done", ""
     except ShuzhiError as exc:
         findings, warnings, status, error = {}, 0, "failed", str(exc)
@@ -447,6 +450,7 @@ def run_unit(task: UnitTask, state: _WorkerState | None = None) -> UnitResult:
         name=task.name, status=status, source=task.source + (f" {task.locator}" if task.locator else ""),
         seconds=round(time.perf_counter() - started, 4), cpu_seconds=round(time.process_time() - cpu_started, 4),
         findings=findings, error=error, warnings=warnings, worker=state.worker, worker_rss_mb=_peak_rss_mb(),
+        summary=summary,
     )
 
 
@@ -456,9 +460,10 @@ def _peak_rss_mb() -> float:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
-def _draft_unit(task: UnitTask, state: _WorkerState, out_root: Path) -> tuple[dict[str, int], int]:
+def _draft_unit(task: UnitTask, state: _WorkerState, out_root: Path) -> tuple[dict[str, int], int, UnitSummary]:
     from pipeline.drafting.draft import draft_report
     from pipeline.facts.metrics import load_metrics
+    from pipeline.output.batch_units import unit_summary
     from pipeline.output.draft_files import write_draft_outputs
 
     metrics = _load_unit_metrics(task, state.settings.profile)
@@ -469,15 +474,19 @@ def _draft_unit(task: UnitTask, state: _WorkerState, out_root: Path) -> tuple[di
     )
     summary = {k: v for k, v in result.check.summary.items() if v}
     warnings = len(result.draft.warnings)
+    data = result.to_json()
     with _staged_unit_dir(out_root, task, summary, warnings) as staging:
-        write_draft_outputs(result, staging, annotate=state.settings.annotate)
-    return summary, warnings
+        write_draft_outputs(result, staging, annotate=state.settings.annotate, data=data, in_place=True)
+    # The batch summary's view of the unit, from the draft.json just written (the parent would
+    # otherwise read every unit's file back, one after another, after the last unit).
+    return summary, warnings, unit_summary(task.name, data)
 
 
 def _check_unit(task: UnitTask, state: _WorkerState, out_root: Path) -> tuple[dict[str, int], int]:
     from pipeline.facts.check import check_text
     from pipeline.facts.metrics import load_metrics
     from pipeline.output.check_html import render_check_html
+    from pipeline.output.json_text import dumps_indented
     from pipeline.reading.readers import read_text
 
     if not Path(task.source).exists():
@@ -493,7 +502,7 @@ def _check_unit(task: UnitTask, state: _WorkerState, out_root: Path) -> tuple[di
                         source=task.draft_path)
     summary = {k: v for k, v in result.summary.items() if v}
     with _staged_unit_dir(out_root, task, summary, 0) as staging:
-        (staging / "check.json").write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2),
+        (staging / "check.json").write_text(dumps_indented(result.to_json()),
                                             encoding="utf-8")
         (staging / "check.html").write_text(
             render_check_html(result, title=f"{Path(task.draft_path).name} 核对结果"), encoding="utf-8")
@@ -566,8 +575,16 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
     if _STOP["requested"]:
         release()
         raise KeyboardInterrupt
-    pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
-                               initializer=_init_worker, initargs=(settings, os.getpid()))
+    # The warm objects (index, tables, modules) go to the collector's permanent generation before
+    # the fork: a worker's collections then neither walk them nor write to (and so copy) their pages.
+    gc.freeze()
+    try:
+        pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
+                                   initializer=_init_worker, initargs=(settings, os.getpid()))
+    except BaseException:
+        gc.unfreeze()
+        release()
+        raise
     pending: set[Future] = set()
     try:
         # Keep a short queue per worker so Ctrl-C abandons few units and memory stays flat.
@@ -597,6 +614,7 @@ def _run_local(tasks: Sequence[UnitTask], settings: BatchSettings, workers: int,
         _clean_stale_staging(Path(settings.out_dir))
         raise
     finally:
+        gc.unfreeze()       # this process may live on (tests, the web server): collect as before
         _STATE = None       # the next batch (other settings, a changed profile) starts fresh
         _STOP["running"] = False
         if previous_sigint is not None:

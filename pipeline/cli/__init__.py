@@ -21,6 +21,7 @@ try:  # typer ≥ 0.29 bundles its own copy of click and raises that copy's exce
 except ImportError:  # pragma: no cover - older typer with click as a dependency
     from click import exceptions as _click_exc
 
+from pipeline.cli import coercion
 from pipeline.errors import InputWarning, OutputError, ShuzhiError
 
 COMMAND_MODULES = (
@@ -35,6 +36,9 @@ COMMAND_MODULES = (
     "pipeline.cli.batch_cmd",
     "pipeline.cli.serve_cmd",
 )
+
+# Plain option values without importing pydantic (`pipeline.cli.coercion`).
+coercion.install()
 
 app = typer.Typer(
     name="shuzhi",

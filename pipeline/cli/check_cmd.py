@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -53,7 +52,9 @@ def check_command(
     loaded, before = load_check_metrics(metrics, prior)
     result = check_document(doc, loaded, prior=before, index=opened, progress=_progress_bar())
     if fmt == "json":
-        rendered = json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n"
+        from pipeline.output.json_text import dumps_indented
+
+        rendered = dumps_indented(result.to_json()) + "\n"
     elif fmt == "html":
         rendered = render_check_html(result, title=f"核对结果：{doc.name}")
     else:

@@ -15,6 +15,12 @@ import typer
 from pipeline.errors import UsageError
 from pipeline.fsutil import ensure_not_input  # noqa: F401 - re-exported for the commands
 
+# Where an index lives when none is named, and the file that marks a folder as one: the values of
+# `pipeline.index.hybrid` (a test holds them equal), kept here so that a command without an index
+# does not import the index stage (numpy and all) only to find that out.
+DEFAULT_INDEX_DIR = Path(".shuzhi") / "index"
+STATE_FILE = "state.json"
+
 
 def require_file(path: Path, what: str = "文件", hint: str = "请检查路径。") -> None:
     """A path named on the command line that does not exist is a usage error (exit 2)."""
@@ -38,8 +44,6 @@ def default_index(index: Path | None, *, without: str) -> Path | None:
         if not index.is_dir():
             raise UsageError(f"找不到索引目录：{index}。请先运行 shuzhi ingest 建立索引，或去掉 --index。")
         return index
-    from pipeline.index.hybrid import DEFAULT_INDEX_DIR, STATE_FILE
-
     env = os.environ.get("SHUZHI_INDEX")
     if env:
         if not (Path(env) / STATE_FILE).is_file():

@@ -79,7 +79,12 @@ def previous_from_index(index: Any, metrics: Metrics) -> PastReport | None:
     if index is None or not region or not year:
         return None
     try:
-        chunks = index.all_chunks()
+        try:
+            # The region's chunks of that year through the index's columns: a scan of every chunk of
+            # the province per unit cost a batch more than drafting (124 ms at 100k chunks).
+            chunks = index.all_chunks(region=region, year=year - 1)
+        except TypeError:       # an index of the user's own without filters: scan it
+            chunks = index.all_chunks()
     except Exception:  # noqa: BLE001 - history is optional: without it the draft starts afresh
         return None
     docs: dict[str, list[Chunk]] = {}

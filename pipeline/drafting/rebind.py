@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pipeline.drafting.style import StyleRules
@@ -32,9 +33,16 @@ class _Clause:
 
 
 def claims(text: str) -> list[Any]:
+    return list(_claims(text))
+
+
+# The template engine asks for the same corpus sentences in every unit of a batch: the extractor
+# runs once per sentence and process (quantities are frozen, so sharing them is safe).
+@lru_cache(maxsize=20_000)
+def _claims(text: str) -> tuple[Any, ...]:
     from pipeline.facts.quantities import extract_quantities
 
-    return [q for q in extract_quantities(text) if q.kind in CLAIM_KINDS or q.kind == "date"]
+    return tuple(q for q in extract_quantities(text) if q.kind in CLAIM_KINDS or q.kind == "date")
 
 
 class Rebinder:
@@ -49,12 +57,25 @@ class Rebinder:
         self.style = style
         self.documents = tuple(metrics.documents)
         self.honours = tuple(metrics.honours)
+        # One regex search per clause instead of a substring test per word (clauses run in thousands).
+        self._events = _any_word_re(style.event_words)
+        self._events_with_figure = _any_word_re(tuple(w for w in style.event_words if w != "新增"))
+        self._changes = _any_word_re(style.change_words)
+        self._memo: dict[tuple[str, str], tuple[_Clause, ...]] = {}
 
     def clauses(self, sentence: str, section: str) -> list[_Clause]:
-        """The sentence's clauses with their figures as placeholders; `bad` marks a clause to drop."""
+        """The sentence's clauses with their figures as placeholders; `bad` marks a clause to drop.
+        Memoised for this Rebinder (one draft's metrics): the template engine offers a corpus sentence
+        to each facet that retrieved it, and twice to a facet with figures left to state."""
+        found = self._memo.get((sentence, section))
+        if found is None:
+            found = self._memo[(sentence, section)] = tuple(self._clauses(sentence, section))
+        return list(found)
+
+    def _clauses(self, sentence: str, section: str) -> list[_Clause]:
         from pipeline.facts.align import clause_bounds
 
-        qs = claims(sentence)
+        qs = _claims(sentence)
         bound: dict[int, tuple[int, str, str]] = {}      # q.start -> (end, key, fmt)
         unbound: list[int] = []
         for i, q in enumerate(qs):
@@ -95,9 +116,12 @@ class Rebinder:
         return out
 
     def _stale_words(self, clause: str, has_figure: bool) -> bool:
-        if any(w in clause for w in self.style.event_words if not (has_figure and w == "新增")):
+        """An event word (新增 is no event beside a figure: `新增民兵120人`), or beside a figure a
+        comparison word: the clause tells of its own year."""
+        events = self._events_with_figure if has_figure else self._events
+        if events is not None and events.search(clause):
             return True
-        return has_figure and any(w in clause for w in self.style.change_words)
+        return has_figure and self._changes is not None and self._changes.search(clause) is not None
 
     def _foreign(self, clause: str) -> bool:
         """A document or an honour this year's data does not name (last year's awards, old plans)."""
@@ -108,6 +132,14 @@ class Rebinder:
             if any(h in quoted for h in _HONOUR_HINTS) and quoted not in self.honours:
                 return True
         return False
+
+
+@lru_cache(maxsize=64)
+def _any_word_re(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A pattern that finds any of `words` in a text (None for no words: nothing is found)."""
+    if not words:
+        return None
+    return re.compile("|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)))
 
 
 def join_clauses(clauses: list[_Clause], whole: list[_Clause]) -> str:

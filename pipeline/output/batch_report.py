@@ -8,11 +8,11 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from copy import copy
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from pipeline.fsutil import atomic_write_bytes, atomic_write_text
@@ -24,6 +24,7 @@ from pipeline.output.batch_units import (
     group_by_level,
     read_unit,
 )
+from pipeline.output.json_text import dumps_indented
 
 
 @dataclass
@@ -38,6 +39,13 @@ class UnitResult:
     warnings: int = 0
     worker: str = ""                # host:pid that ran the unit (which node, under Ray)
     worker_rss_mb: float = 0.0      # that worker's peak resident memory so far
+    # What the summary shows of a drafted unit, made by the worker from the draft.json it wrote
+    # (None: the summary reads that file back). Not a column of summary.json/csv.
+    summary: UnitSummary | None = field(default=None, repr=False, compare=False)
+
+    def row(self) -> dict[str, object]:
+        """The unit's fields as summary.json lists them."""
+        return {f.name: copy(getattr(self, f.name)) for f in fields(self) if f.name != "summary"}
 
 
 ProgressFn = Callable[[UnitResult], None]
@@ -113,9 +121,9 @@ def write_summary(report: BatchReport) -> None:
         "counts": counts,
         "seconds": round(report.seconds, 3),
         "workers": worker_stats(report.results),
-        "units": [{**asdict(r), **_unit_fields(units.get(r.name))} for r in report.results],
+        "units": [{**r.row(), **_unit_fields(units.get(r.name))} for r in report.results],
     }
-    atomic_write_text(report.out_dir / "summary.json", json.dumps(payload, ensure_ascii=False, indent=2))
+    atomic_write_text(report.out_dir / "summary.json", dumps_indented(payload))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["unit", "status", *SUMMARY_VERDICTS, "seconds", "error"])
@@ -134,7 +142,7 @@ def _unit_summaries(report: BatchReport) -> dict[str, UnitSummary]:
     for r in report.results:
         if r.status == "failed":
             continue
-        unit = read_unit(report.out_dir, r.name)
+        unit = r.summary if r.summary is not None else read_unit(report.out_dir, r.name)
         if unit is not None:
             out[r.name] = unit
     return out
@@ -276,12 +284,23 @@ def summary_xlsx(report: BatchReport, units: dict[str, UnitSummary] | None = Non
     widths = [6, 14, 10, 26, *([11] * (len(KEY_FIGURES) + len(RANKINGS))), 40, 40, 10]
     for col, width in enumerate(widths, start=1):
         sheet.column_dimensions[sheet.cell(row=2, column=col).column_letter].width = width
+    # Every cell of a row kind (the header, the units) carries one style: it is set once through
+    # openpyxl's descriptors on the first cell and copied to the others as the style index array
+    # they share (what openpyxl's own worksheet copy does). Setting three style objects per cell
+    # hashed and compared them against the workbook's style lists: most of a 2,000-unit summary's time.
+    prototypes: dict[bool, object] = {}
     for row in sheet.iter_rows(min_row=2, max_row=sheet.max_row):
         for cell in row:
+            header = cell.row == 2
+            proto = prototypes.get(header)
+            if proto is not None:
+                cell._style = copy(proto._style)
+                continue
             cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
             cell.alignment = Alignment(wrap_text=True, vertical="center")
-            if cell.row == 2:
+            if header:
                 cell.font = Font(name="黑体", bold=True)
+            prototypes[header] = cell
     sheet.freeze_panes = "C3"
     sheet.print_title_rows = "2:2"
     sheet.page_setup.orientation = "landscape"

@@ -95,6 +95,12 @@ def read_unit(out_dir: Path, name: str) -> UnitSummary | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return unit_summary(name, data)
+
+
+def unit_summary(name: str, data: dict[str, Any]) -> UnitSummary:
+    """The summary of one unit from its draft.json data (`DraftResult.to_json()`): a batch worker
+    makes it from what it writes, so the parent need not read every unit's file back."""
     meta = data.get("meta") or {}
     unit = UnitSummary(
         name=name, region=str(meta.get("region") or ""), year=meta.get("year"),

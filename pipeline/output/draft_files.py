@@ -9,11 +9,11 @@ beside the output folder, then moved in; a failure leaves the previous set untou
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from pipeline.drafting.draft import SECTION_NUMERALS, DraftResult
 from pipeline.errors import OutputError
@@ -96,38 +96,33 @@ def author_of(result: DraftResult) -> str:
     return (meta.reporter or meta.reporter_title or meta.unit or meta.region or "").strip()
 
 
-def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, annotate: bool = False) -> dict[str, Path]:
-    """Write the output set into `out_dir` atomically and return name → path."""
-    from pipeline.output.check_html import render_check_html
-    from pipeline.output.docx_writer import write_docx
-
+def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, annotate: bool = False,
+                        data: dict[str, Any] | None = None, in_place: bool = False) -> dict[str, Path]:
+    """Write the output set into `out_dir` atomically and return name → path. `data` is
+    `result.to_json()` when the caller has made it already (draft.json is written from it).
+    `in_place`: `out_dir` is an empty folder the caller swaps in as a whole (a batch unit's staging
+    folder), so the files go straight into it instead of through a staging folder of their own."""
     target = Path(out_dir)
     if target.exists() and not target.is_dir():
         raise OutputError("无法写出：输出位置是一个文件，不是文件夹。请用 -o 指定一个文件夹。", path=str(target))
+    if in_place:
+        try:
+            return _write_files(result, target, annotate=annotate, data=data, sync=False)
+        except OSError as exc:
+            raise output_error(exc, target) from exc
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     except OSError as exc:
         raise output_error(exc, target) from exc
     try:
-        author = author_of(result)
-        write_docx(draft_to_blocks(result), staging / "draft.docx", author=author)
-        if annotate:
-            write_docx(draft_to_blocks(result, comments=True), staging / "draft-review.docx", annotate=True,
-                       author=author, comment_author="数据核对")
-        (staging / "draft.md").write_text(draft_to_markdown(result), encoding="utf-8")
-        (staging / "draft.json").write_text(
-            json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
-        (staging / "check.html").write_text(
-            render_check_html(result.check, title=f"{result.draft.title}（核对）"), encoding="utf-8"
-        )
+        staged = _write_files(result, staging, annotate=annotate, data=data, sync=True)
         target.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
-        for item in sorted(staging.iterdir()):
-            destination = target / item.name
-            os.replace(item, destination)
-            written[item.name] = destination
+        for name in sorted(staged):
+            destination = target / name
+            os.replace(staged[name], destination)
+            written[name] = destination
         return written
     except OSError as exc:
         # Disk full, read-only, permission: one line naming the folder; the staging folder goes.
@@ -136,3 +131,33 @@ def write_draft_outputs(result: DraftResult, out_dir: str | os.PathLike, *, anno
         raise OutputError(exc.message, path=str(target)) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_files(result: DraftResult, folder: Path, *, annotate: bool, data: dict[str, Any] | None,
+                 sync: bool) -> dict[str, Path]:
+    """The output set written into `folder`, name → path; whoever calls this swaps the folder (or its
+    files) into place as a set. With `sync` the Word files reach the disk before that (fsync), as they
+    always have for a `shuzhi draft`; a batch unit (its folder swapped in whole, its fingerprint
+    marking it done) skips it: an fsync per unit cost more wall time than drafting it."""
+    from pipeline.output.check_html import render_check_html
+    from pipeline.output.docx_writer import docx_bytes
+    from pipeline.output.json_text import dumps_indented
+
+    author = author_of(result)
+    files = {"draft.docx": docx_bytes(draft_to_blocks(result), author=author)}
+    if annotate:
+        files["draft-review.docx"] = docx_bytes(draft_to_blocks(result, comments=True), annotate=True, author=author,
+                                                comment_author="数据核对")
+    files["draft.md"] = draft_to_markdown(result).encode("utf-8")
+    files["draft.json"] = (dumps_indented(result.to_json() if data is None else data) + "\n").encode("utf-8")
+    files["check.html"] = render_check_html(result.check, title=f"{result.draft.title}（核对）").encode("utf-8")
+    written: dict[str, Path] = {}
+    for name in sorted(files):
+        path = folder / name
+        with open(path, "wb") as handle:
+            handle.write(files[name])
+            if sync and name.endswith(".docx"):
+                handle.flush()
+                os.fsync(handle.fileno())
+        written[name] = path
+    return written

@@ -25,10 +25,6 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from docx import Document
-from docx.oxml.ns import qn
-from docx.text.run import Run
-
 from pipeline.fsutil import atomic_write_bytes
 from pipeline.models import CheckResult, Finding, Metrics, MetricValue, WordBlock
 
@@ -38,6 +34,10 @@ VERDICT_NAMES: dict[str, str] = {
     "unsupported": "无据", "masked": "遮盖",
 }
 KIND_NAMES = {"quantity": "数字", "honour": "荣誉", "document": "文件", "name": "地名单位"}
+# WordprocessingML names in Clark notation (what python-docx's `_W_T` gives): python-docx itself is
+# imported only to edit a Word source, not by a draft that borrows the comment wording.
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_W_T, _W_RPR = f"{_W}t", f"{_W}rPr"
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Absolute or relative file paths (`/home/a/m.yaml`, `C:\\x\\m.xlsx`, `data/m.yaml`): reduced to the name.
 _PATH_RE = re.compile(
@@ -171,6 +171,9 @@ def _part_blob(doc, suffix: str) -> bytes | None:
 
 
 def _annotated_docx(path: Path, result: CheckResult, notes: list[tuple[int, int, str]], author: str) -> bytes:
+    from docx import Document
+    from docx.text.run import Run
+
     from pipeline.reading.readers import _line_text, docx_body_lines
 
     doc = Document(str(path))
@@ -185,7 +188,7 @@ def _annotated_docx(path: Path, result: CheckResult, notes: list[tuple[int, int,
     at = 0
     for line in lines:
         for piece_text, element, offset in line:
-            if element is not None and element.tag == qn("w:t"):
+            if element is not None and element.tag == _W_T:
                 pieces.append((at, at + len(piece_text), element, offset))
             at += len(piece_text)
         at += 1
@@ -254,7 +257,7 @@ def _bare_copy(run):
     """An empty run with a copy of `run`'s properties."""
     new_run = copy.deepcopy(run)
     for child in list(new_run):
-        if child.tag != qn("w:rPr"):
+        if child.tag != _W_RPR:
             new_run.remove(child)
     return new_run
 
@@ -287,7 +290,7 @@ def _isolate(t):
         for sibling in after:
             tail.append(sibling)
         run.addnext(tail)
-    if any(c is not t and c.tag != qn("w:rPr") for c in run):
+    if any(c is not t and c.tag != _W_RPR for c in run):
         head = _bare_copy(run)
         run.addnext(head)
         head.append(t)

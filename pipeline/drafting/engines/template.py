@@ -23,6 +23,7 @@ import random
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from pipeline.drafting.engines.base import FacetRequest, FacetText, HeadingRequest
 from pipeline.drafting.fill import PLACEHOLDER_RE, FillError, fill, placeholders
@@ -52,6 +53,10 @@ _BAD_OPENERS = ("同时", "此外", "这", "该", "其中", "并", "但", "而",
 _UNIT_FAMILY = {"名": "人", "人": "人", "％": "%", "%": "%"}
 
 
+_MISSING = object()
+_MEMO_MAX = 50_000
+
+
 def _family(unit: str) -> str:
     return _UNIT_FAMILY.get(unit, unit)
 
@@ -75,6 +80,27 @@ def _sentences_of(chunk_id: str, text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=20000)
+def _chunk_reusables(chunk_id: str, text: str, region: str | None, avoid: tuple[str, ...]) -> tuple[_Reusable, ...]:
+    """A retrieved chunk's reusable sentences (`_sentences_of`) with their place in it. The same
+    chunks serve every unit of a batch, so this is worked out once per chunk and process."""
+    found = _sentences_of(chunk_id, text)
+    last = split_into_sentences(text)[-1:] if found else []
+    last_sentence = generalise(_MARKER_RE.sub("", last[0].strip())) if last else None
+    out = []
+    for position, sentence in enumerate(found):
+        if any(word in sentence for word in avoid):
+            continue   # another level's words (全市 in a township draft): never carried over
+        out.append(_Reusable(sentence, chunk_id, region, sentence == last_sentence, position))
+    return tuple(out)
+
+
+@lru_cache(maxsize=20000)
+def _first_sentence(text: str) -> str | None:
+    first = split_into_sentences(text.strip())[:1]
+    return first[0] if first else None
+
+
 @lru_cache(maxsize=50000)
 def is_number_free(sentence: str) -> bool:
     """No quantity the checker's extractor sees, and no digit or mask at all (`*`, `××`), which
@@ -91,6 +117,7 @@ _GENERIC_WORDS = re.compile(
 )
 
 
+@lru_cache(maxsize=50_000)      # corpus sentences and their clauses recur in every unit of a batch
 def is_name_free(sentence: str) -> bool:
     rest = _GENERIC_WORDS.sub("", sentence)
     return not any(mark in rest for mark in _NAME_MARKS + _LOCAL_MARKS)
@@ -118,6 +145,12 @@ class TemplateEngine:
         # metric phrases (see `only_metric_phrases`): no other county's works, events or claims.
         self.strict_rebind = strict_rebind
         self._catalog = self.profile.catalog
+        # What a draft's facets share (its Rebinder, its routed names), kept for the Metrics object
+        # the draft asks with: built once per draft, not once per facet.
+        self._per_draft: tuple[Metrics, dict[str, Any]] | None = None
+        self._rebound_memo: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...]] | None] = {}
+        self._residue_memo: dict[tuple[str, tuple[str, ...]], int] = {}
+        self._leads_memo: dict[tuple[str, str], tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------ protocol
 
@@ -158,7 +191,7 @@ class TemplateEngine:
                 parts.append((following.text, (following.chunk_id,)))
         elif bank.leads:
             # The sub-point's topic clause comes right before: a lead echoing it reads as a stammer.
-            leads = [t for t in bank.leads if not repeats_idea(t, request.topic)] or list(bank.leads)
+            leads = self._leads(bank, request.facet_id, request.topic)
             parts.append((rng.choice(leads), ()))
 
         remaining = list(keys)
@@ -188,7 +221,10 @@ class TemplateEngine:
             parts.append((self._generic_sentence(key, request, rng), ()))
             warnings.append(f"指标 {key}（{request.metric_labels.get(key, key)}）没有现成句式，已写成通用句，请润色。")
 
-        names = names_for(self.profile, request.metrics).get(request.facet_id)
+        shared = self._draft_state(request.metrics)
+        if "names" not in shared:
+            shared["names"] = names_for(self.profile, request.metrics)
+        names = shared["names"].get(request.facet_id)
         closer = rng.choice(bank.closers) if bank.closers else None
         closer_source: tuple[str, ...] = ()
         used = {t for t, _ in parts}
@@ -235,24 +271,17 @@ class TemplateEngine:
         for chunk in request.exemplars:
             if chunk.region and chunk.region == region:
                 continue   # this region's own past text is where stale figures come from
-            found = _sentences_of(chunk.chunk_id, chunk.text)
-            last = split_into_sentences(chunk.text)[-1:] if found else []
-            for position, sentence in enumerate(found):
-                if any(word in sentence for word in self.profile.avoid):
-                    continue   # another level's words (全市 in a township draft): never carried over
-                is_last = bool(last) and generalise(_MARKER_RE.sub("", last[0].strip())) == sentence
-                out.append(_Reusable(sentence, chunk.chunk_id, chunk.region, is_last, position))
+            out += _chunk_reusables(chunk.chunk_id, chunk.text, chunk.region, self.profile.avoid)
         return tuple(out)
 
     def _rebind_best(
         self, reusable: tuple[_Reusable, ...], keys: list[str], rng: random.Random, metrics: Metrics
     ) -> tuple[str, tuple[str, ...], str] | None:
         options: list[tuple[str, tuple[str, ...], str]] = []
+        wanted = tuple(keys)
         for item in reusable:
-            result = rebind_figures(item.text, keys, self._catalog)
+            result = self._rebound(item.text, wanted)
             if result is None:
-                continue
-            if self.strict_rebind and not only_metric_phrases(result[0], result[1], self._catalog):
                 continue
             try:
                 filled = fill(result[0], metrics).text
@@ -268,12 +297,61 @@ class TemplateEngine:
         best = max(len(o[1]) for o in options)
         return rng.choice([o for o in options if len(o[1]) == best])
 
+    def _residue(self, template: str, keys: tuple[str, ...]) -> int:
+        """`_residue` memoised per engine (it reads only the clause, its keys and this profile's catalog)."""
+        memo = self._residue_memo
+        found = memo.get((template, keys))
+        if found is None:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            found = memo[(template, keys)] = _residue(template, keys, self._catalog)
+        return found
+
+    def _leads(self, bank: PhraseBank, facet_id: str, topic: str) -> list[str]:
+        """The bank's leads that do not echo the topic clause right before them (all when every one
+        does); memoised per engine: a batch asks for the same facets and topics unit after unit."""
+        memo = self._leads_memo
+        found = memo.get((facet_id, topic))
+        if found is None:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            found = memo[(facet_id, topic)] = tuple(
+                [t for t in bank.leads if not repeats_idea(t, topic)] or bank.leads)
+        return list(found)
+
+    def _draft_state(self, metrics: Metrics) -> dict[str, Any]:
+        """The per-draft state for `metrics` (compared by identity; the object is held, so its id is
+        not reused). A new Metrics object starts a new state."""
+        held = self._per_draft
+        if held is None or held[0] is not metrics:
+            held = self._per_draft = (metrics, {})
+        return held[1]
+
+    def _rebound(self, text: str, keys: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
+        """`rebind_figures` (then, when strict, `only_metric_phrases`) of a corpus sentence for these
+        keys, memoised per engine: both read only the sentence, the keys and this profile's catalog,
+        and a batch asks the same sentences for the same facets unit after unit."""
+        memo = self._rebound_memo
+        found = memo.get((text, keys), _MISSING)
+        if found is not _MISSING:
+            return found
+        result = rebind_figures(text, list(keys), self._catalog)
+        if result is not None and self.strict_rebind and not only_metric_phrases(result[0], result[1], self._catalog):
+            result = None
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        memo[(text, keys)] = result
+        return result
+
     def _rebind_clauses(self, reusable: tuple[_Reusable, ...], keys: list[str], rng: random.Random,
                         request: FacetRequest, used: set[str]) -> tuple[str, tuple[str, ...], str] | None:
         from pipeline.drafting.rebind import Rebinder
         from pipeline.drafting.style import load_style
 
-        rebinder = Rebinder(request.metrics, None, self._catalog, load_style(self.profile_name))
+        shared = self._draft_state(request.metrics)
+        rebinder = shared.get("rebinder")
+        if rebinder is None:
+            rebinder = shared["rebinder"] = Rebinder(request.metrics, None, self._catalog, load_style(self.profile_name))
         wanted = set(keys)
         options: list[tuple[str, tuple[str, ...], str]] = []
         for item in reusable:
@@ -287,7 +365,7 @@ class TemplateEngine:
                 rest = PLACEHOLDER_RE.sub("", clause.template)
                 if clause.bad or not set(clause.keys) <= wanted or set(clause.keys) & set(bound) \
                         or not is_name_free(rest) or not is_number_free(rest) \
-                        or _residue(clause.template, clause.keys, self._catalog) > CLAUSE_RESIDUE:
+                        or self._residue(clause.template, clause.keys) > CLAUSE_RESIDUE:
                     continue
                 kept.append(clause.template.rstrip("，；：。"))
                 bound += clause.keys
@@ -399,15 +477,31 @@ _GENRE_WORDS = re.compile(
 )
 
 
-@lru_cache(maxsize=200_000)      # leads × topics repeat across a batch: the check is paid once
+_IDEA_BREAKS = re.compile(r"[，。；：、“”《》{}]")
+
+
 def repeats_idea(sentence: str, text: str, size: int = 4) -> bool:
     """Whether `sentence` shares a run of `size` characters with `text`, beyond the genre's common
     words and punctuation (`兵员质量创近年最好水平` … `兵员质量实现稳步提升` does)."""
-    body = _GENRE_WORDS.sub("|", re.sub(r"[，。；：、“”《》{}]", "|", sentence))
+    runs = _idea_runs(sentence, size)
+    return bool(runs) and not runs.isdisjoint(_text_runs(text, size))
+
+
+# Leads, closers and corpus sentences recur in every unit of a batch, and the texts they are held
+# against (topics, a sub-point so far) recur within a draft: each side's runs are cut once.
+@lru_cache(maxsize=50_000)
+def _idea_runs(sentence: str, size: int) -> frozenset[str]:
+    """The sentence's runs of `size` characters that cross no punctuation and no genre word."""
+    body = _GENRE_WORDS.sub("|", _IDEA_BREAKS.sub("|", sentence))
+    return frozenset(run for run in (body[i:i + size] for i in range(len(body) - size + 1)) if "|" not in run)
+
+
+@lru_cache(maxsize=4_096)
+def _text_runs(text: str, size: int) -> frozenset[str]:
+    """Every run of `size` characters of `text` once its genre words are blanked: a run of the
+    sentence occurs in the text exactly when it is one of these."""
     text = _GENRE_WORDS.sub("|", text)
-    return any(
-        "|" not in body[i:i + size] and body[i:i + size] in text for i in range(len(body) - size + 1)
-    )
+    return frozenset(text[i:i + size] for i in range(len(text) - size + 1))
 
 
 def _normalise(sentence: str) -> str:
@@ -539,10 +633,10 @@ def corpus_topics(exemplars, region: str | None, facet, catalog) -> list[tuple[s
     for chunk in exemplars:
         if region and chunk.region == region:
             continue
-        first = split_into_sentences(chunk.text.strip())[:1]
-        if not first:
+        first = _first_sentence(chunk.text)
+        if first is None:
             continue
-        topic = _MARKER_RE.sub("", first[0].strip()).rstrip("。")
+        topic = _MARKER_RE.sub("", first.strip()).rstrip("。")
         if not (5 <= len(topic) <= 16) or topic in seen or "，" in topic and len(topic) > 14:
             continue
         if not (is_number_free(topic) and is_name_free(topic)) or "我" in topic:
