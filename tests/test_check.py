@@ -548,19 +548,26 @@ def test_name_finder_tag_table_is_jiebas_and_survives_a_broken_cache(tmp_path, m
     corrupt cache file is rebuilt rather than trusted."""
     import tempfile
 
+    import jieba
     import jieba.posseg
 
     from pipeline.facts import check_names
 
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
     check_names._word_tags.cache_clear()
-    built = check_names._word_tags()
-    expected = {w: t for w, t in jieba.posseg.dt.word_tag_tab.items() if len(w) <= check_names._TAG_WORD_MAX}
+    built = check_names._word_tags().as_dict()
+    plain = jieba.Tokenizer()          # jieba's own frequencies from dict.txt, no user dictionary
+    plain.initialize()
+    expected = {w: (t, plain.FREQ[w]) for w, t in jieba.posseg.dt.word_tag_tab.items()
+                if len(w) <= check_names._TAG_WORD_MAX}
     assert built == expected
     (cache,) = tmp_path.glob("shuzhi-word-tags-*.marshal")
     cache.write_bytes(b"not marshal")
     check_names._word_tags.cache_clear()
-    assert check_names._word_tags() == expected
+    again = check_names._word_tags()
+    assert again.as_dict() == expected
+    assert again.get("联系") == "n" and again.freq("联系") == plain.FREQ["联系"] and "联系" in again
+    assert again.get("鹤汀") is None and again.freq("鹤汀") == 0 and "鹤汀" not in again
     check_names._word_tags.cache_clear()
 
 

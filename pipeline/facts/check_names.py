@@ -259,52 +259,98 @@ def name_findings(text: str, metrics: Metrics) -> list[Finding]:
 _TAG_WORD_MAX = 3
 
 
+class WordTags:
+    """jieba's dictionary entries (word → part-of-speech tag and frequency) for words of up to
+    `_TAG_WORD_MAX` characters, held as one marshalled blob per first character and unpacked on the
+    first lookup of that character: a check asks about a few dozen words, and unpacking all 257k entries
+    cost a third of a `shuzhi check`."""
+
+    def __init__(self, buckets: dict[str, bytes]):
+        self._buckets = buckets
+        self._open: dict[str, dict[str, tuple[str, int]]] = {}
+
+    @classmethod
+    def from_entries(cls, entries: dict[str, tuple[str, int]]) -> WordTags:
+        import marshal
+
+        grouped: dict[str, dict[str, tuple[str, int]]] = {}
+        for word, entry in entries.items():
+            grouped.setdefault(word[0], {})[word] = entry
+        return cls({first: marshal.dumps(group) for first, group in grouped.items()})
+
+    def _bucket(self, first: str) -> dict[str, tuple[str, int]]:
+        bucket = self._open.get(first)
+        if bucket is None:
+            import marshal
+
+            blob = self._buckets.get(first)
+            bucket = marshal.loads(blob) if blob else {}
+            self._open[first] = bucket
+        return bucket
+
+    def entry(self, word: str) -> tuple[str, int] | None:
+        return self._bucket(word[0]).get(word) if word else None
+
+    def get(self, word: str, default: str | None = None) -> str | None:
+        """The word's tag (`n`, `v`, `ns`…), or `default` when jieba's dictionary lacks it."""
+        found = self.entry(word)
+        return found[0] if found is not None else default
+
+    def freq(self, word: str) -> int:
+        found = self.entry(word)
+        return found[1] if found is not None else 0
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and self.entry(word) is not None
+
+    def as_dict(self) -> dict[str, tuple[str, int]]:
+        """Every entry (tests compare it with jieba's own tables)."""
+        return {w: e for first in self._buckets for w, e in self._bucket(first).items()}
+
+
 @lru_cache(maxsize=1)
-def _word_tags() -> dict[str, str]:
-    """jieba's dictionary tags (word → POS, as `jieba.posseg` reads them from the same dict.txt), for
-    words of up to three characters; empty when jieba is missing. Importing `jieba.posseg` and building
-    its table costs ~0.6 s — most of a `shuzhi check` — so the table is cached once per dictionary
-    file in the temp folder (marshal, ~50 ms to load) and rebuilt when the dictionary changes."""
-    try:
-        import jieba
-    except ImportError:
-        return {}
+def _word_tags() -> WordTags:
+    """jieba's dictionary tags and frequencies (as `jieba.posseg` and `jieba.dt.FREQ` read them from the
+    same dict.txt, without the user dictionary, so a check does not depend on what else the process
+    loaded) for words of up to three characters; empty when jieba is missing. Importing `jieba.posseg`
+    costs ~0.6 s and initialising jieba's frequency table more, so the entries are cached once per
+    dictionary file in the temp folder and rebuilt when the file changes or the cache is unreadable."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or spec.origin is None:
+        return WordTags({})
     import hashlib
     import marshal
     import tempfile
 
-    dictionary = Path(jieba.__file__).resolve().parent / "dict.txt"
+    dictionary = Path(spec.origin).resolve().parent / "dict.txt"
     try:
         stat = dictionary.stat()
     except OSError:
-        return _tags_from_posseg()
-    key = hashlib.sha1(f"{dictionary}|{stat.st_size}|{stat.st_mtime_ns}|{_TAG_WORD_MAX}".encode()).hexdigest()[:16]
+        return WordTags({})
+    key = hashlib.sha1(f"{dictionary}|{stat.st_size}|{stat.st_mtime_ns}|{_TAG_WORD_MAX}|2".encode()).hexdigest()[:16]
     cache = Path(tempfile.gettempdir()) / f"shuzhi-word-tags-{key}.marshal"
     try:
-        table = marshal.loads(cache.read_bytes())
-        if isinstance(table, dict):
-            return table
+        buckets = marshal.loads(cache.read_bytes())
+        if isinstance(buckets, dict) and all(isinstance(b, bytes) for b in buckets.values()):
+            return WordTags(buckets)
     except (OSError, ValueError, EOFError, TypeError):
         pass
-    table = {}
+    entries: dict[str, tuple[str, int]] = {}
     with open(dictionary, encoding="utf-8") as handle:
         for line in handle:
             parts = line.split()
-            if len(parts) == 3 and len(parts[0]) <= _TAG_WORD_MAX:
-                table[parts[0]] = parts[2]
+            if len(parts) == 3 and len(parts[0]) <= _TAG_WORD_MAX and parts[1].isdigit():
+                entries[parts[0]] = (parts[2], int(parts[1]))
+    table = WordTags.from_entries(entries)
     try:
         from pipeline.fsutil import atomic_write_bytes
 
-        atomic_write_bytes(cache, marshal.dumps(table))
+        atomic_write_bytes(cache, marshal.dumps(table._buckets))
     except Exception:  # noqa: BLE001 - a cache that cannot be written only costs time
         pass
     return table
-
-
-def _tags_from_posseg() -> dict[str, str]:
-    import jieba.posseg
-
-    return {w: t for w, t in jieba.posseg.dt.word_tag_tab.items() if len(w) <= _TAG_WORD_MAX}
 
 
 def _looks_like_place(text: str, start: int, token: str) -> bool:
@@ -349,22 +395,13 @@ _RARE_CHAR_FREQ = 100
 
 
 def _common_noun(word: str, min_freq: int) -> bool:
-    if _word_tags().get(word) not in _COMMON_NOUN_TAGS:
-        return False
-    import jieba
-
-    jieba.initialize()
-    return (jieba.dt.FREQ.get(word) or 0) >= min_freq
+    tags = _word_tags()
+    return tags.get(word) in _COMMON_NOUN_TAGS and tags.freq(word) >= min_freq
 
 
-@lru_cache(maxsize=4096)
 def _rare_char(char: str) -> bool:
-    try:
-        import jieba
-    except ImportError:
-        return False
-    jieba.initialize()
-    return (jieba.dt.FREQ.get(char) or 0) < _RARE_CHAR_FREQ
+    tags = _word_tags()
+    return bool(tags._buckets) and tags.freq(char) < _RARE_CHAR_FREQ
 
 
 def _token_edges(text: str, start: int, end: int) -> bool:
@@ -381,7 +418,7 @@ def _token_edges(text: str, start: int, end: int) -> bool:
     return end in edges
 
 
-def _at_word_start(text: str, start: int, tags: dict[str, str]) -> bool:
+def _at_word_start(text: str, start: int, tags: WordTags) -> bool:
     """Does a word begin at `start`: after a line start, punctuation or a list number, or right after a
     whole dictionary word (`依托|岩脚村`, `慰问|X村`)?"""
     if start == 0 or text[start - 1] in _BOUNDARY_BEFORE:
