@@ -17,12 +17,13 @@ templates have no inline script or style. Drafts and reviews are jobs (`jobs.Job
 number and time, run in worker processes (`workers.WorkerPool`, stopped with the server), kept on
 disk in the data folder, listed on 历史记录.
 
-Threads: the routes are `async` and the event loop does no disk or parsing work of its own, so it
-keeps accepting requests while 20 drafts are submitted: uploads are checked and filed on at most
-`UPLOAD_THREADS` threads and searches run on `SEARCH_THREADS` threads (`in_threads`, first come
-first served: a search is about a millisecond under the GIL, more threads would only take turns at
-it); job pages and downloads read the disk in Starlette's thread pool; drafts and reviews run in
-the worker processes, a thread only waits for each.
+Threads: the routes are `async`. The event loop itself renders pages and runs searches (a search
+is ~0.2 ms of CPU; the read index is loaded at start-up and after an upload to 语料, in a thread);
+it does no disk work and no upload parsing, so it keeps answering while 20 drafts are submitted:
+submissions are checked and filed on at most `UPLOAD_THREADS` threads (`in_threads`), job pages and
+downloads read the disk in Starlette's thread pool, and drafts and reviews run in the worker
+processes, one thread waiting for each. All of it shares one GIL; more threads would only take
+turns at it (eval/bench_web.py).
 """
 
 from __future__ import annotations
@@ -116,8 +117,7 @@ FILE_NAMES = {
     "draft.md": "纯文本", "draft.json": "数据文件", "check.html": "核对报告",
 }
 MAX_FILES_PER_REQUEST = 20
-SEARCH_THREADS = 2                        # threads that run searches (see `in_threads`)
-UPLOAD_THREADS = 2                        # uploads saved and validated at once
+UPLOAD_THREADS = 2                        # submissions checked and filed at once (see `in_threads`)
 BODY_SLACK = 256 * 1024                   # multipart headers and text fields on top of the files
 MAX_EDIT_CHARS = 200_000                  # an edited report sent for re-checking or for Word
 ENGINE_PREFIXES = ("template", "transformers:", "openai:")
@@ -180,6 +180,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(warm_index)
         yield
         # The server is stopping: no worker process outlives it, running jobs end as failed.
         await run_in_threadpool(jobs.close)
@@ -322,10 +323,10 @@ def create_app(
     limiters: dict[str, anyio.CapacityLimiter] = {}
 
     async def in_threads(kind: str, count: int, work: Callable[..., Any], *args: Any) -> Any:
-        """Run request work that parses or searches (`search`, `upload`) on at most `count` threads
-        of its kind, first come first served. Starlette's pool would start up to 40 threads: each
-        start blocks the event loop until the thread runs, and 40 threads would only take turns at
-        the GIL with the event loop that accepts requests and renders pages."""
+        """Run CPU-heavy request work (`upload`: checking and filing a submission) on at most `count`
+        threads of its kind, first come first served. In Starlette's pool 20 drafts submitted at once
+        would start 20 threads (each start blocks the event loop until the thread runs), and they would
+        take turns at the GIL with the event loop that answers everyone else."""
         if kind not in limiters:                    # made inside the event loop, on first use
             limiters[kind] = anyio.CapacityLimiter(count)
         return await anyio.to_thread.run_sync(lambda: work(*args), limiter=limiters[kind])
@@ -393,20 +394,24 @@ def create_app(
             return {"status": 400, "general_errors": [
                 f"“高级设置”中的句式编号应为 0 到 {2**31} 之间的整数，收到“{seed_text}”。"], **keep}
         seed = int(seed_text)
-        folder = request_dir()
+        # Saved straight into a new job folder (no copy, no temporary folder: on a busy disk each
+        # folder made and removed costs milliseconds); it becomes a job only once it is valid.
+        job_id = jobs.new_folder()
+        folder = jobs.folder(job_id)
         labels = labels_for()
+        accepted = False
+        saved_files: list[SavedUpload] = []
         try:
             metrics_upload = form.get("metrics_file")
-            source_file: tuple[Path, str] | None = None
             if is_present(metrics_upload):
                 saved = save_upload(metrics_upload, folder, allowed=METRICS_SUFFIXES, what="指标文件",
-                                    max_bytes=limit)
+                                    max_bytes=limit, name="metrics")
+                saved_files.append(saved)
                 try:
                     metrics = _relabel(load_metrics(saved.path), saved)
                 except MetricsError as exc:
                     return {"status": 400, "mode": "file", "file_problems": problem_lines(exc.problems, labels),
                             "file_label": saved.label, **keep}
-                source_file = (saved.path, saved.path.suffix)
             else:
                 mapping = forms.mapping_from_form(form, keep["profile"])
                 try:
@@ -416,34 +421,29 @@ def create_app(
                     by_field = {k: [office_words(m, labels) for m in v] for k, v in by_field.items()}
                     return {"status": 400, "field_errors": by_field,
                             "general_errors": [office_words(m, labels) for m in general], **keep}
+                # The job folder keeps the metrics it was drafted from: live re-checking loads them again.
+                (folder / "metrics.json").write_text(json.dumps(mapping, ensure_ascii=False), encoding="utf-8")
             prior = None
             prior_upload = form.get("prior_file")
-            prior_file: Path | None = None
             if is_present(prior_upload):
                 saved_prior = save_upload(prior_upload, folder, allowed=METRICS_SUFFIXES, what="上年指标文件",
-                                          max_bytes=limit)
+                                          max_bytes=limit, name="prior")
+                saved_files.append(saved_prior)
                 try:
                     prior = load_metrics(saved_prior.path, profile=metrics.meta.profile)
                 except MetricsError as exc:
                     return {"status": 400, "mode": "file", "file_problems": problem_lines(exc.problems, labels),
                             "file_label": saved_prior.label, **keep}
-                prior_file = saved_prior.path
-            # The job folder keeps the metrics it was drafted from: live re-checking loads them again.
-            job_id = jobs.create("draft", label=metrics.source or "")
-            target = jobs.folder(job_id)
-            if source_file is not None:
-                shutil.copyfile(source_file[0], target / f"metrics{source_file[1]}")
-            else:
-                (target / "metrics.json").write_text(json.dumps(mapping, ensure_ascii=False), encoding="utf-8")
-            if prior_file is not None:
-                shutil.copyfile(prior_file, target / f"prior{prior_file.suffix}")
+            jobs.create("draft", label=metrics.source or "", job_id=job_id)
+            accepted = True
         except UploadRejected as exc:
             return {"status": exc.status, "general_errors": [str(exc)], **keep}
         except ShuzhiError as exc:
-            return {"status": 400, "general_errors": [office_words(_hide(str(exc), folder), labels)], **keep}
+            return {"status": 400, "general_errors": [office_words(_shown(exc, folder, saved_files), labels)], **keep}
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        jobs.start_draft(DraftTask(job_id=job_id, folder=target, metrics=metrics, prior=prior, engine=spec, seed=seed),
+            if not accepted:
+                shutil.rmtree(folder, ignore_errors=True)
+        jobs.start_draft(DraftTask(job_id=job_id, folder=folder, metrics=metrics, prior=prior, engine=spec, seed=seed),
                          run_inline=run_jobs_inline)
         return job_id
 
@@ -719,8 +719,17 @@ def create_app(
 
     # ------------------------------------------------------------------ 语料
 
-    async def in_search_thread(work: Callable[[], Any]) -> Any:
-        return await in_threads("search", SEARCH_THREADS, work)
+    def warm_index() -> None:
+        """Load the read index (memory maps, term tables, the segmenter) now, in a thread: searches
+        run on the event loop and should find it loaded. At start-up and after an upload to 语料
+        (another process's `shuzhi ingest` is noticed, and loaded, by the next search)."""
+        try:
+            index = open_index()
+            if index is not None:
+                index.search("民兵整组", k=1)
+                index.documents()
+        except ShuzhiError:
+            pass                    # the page that needs the index says what is wrong
 
     documents_html: dict[tuple, Markup] = {}
 
@@ -744,7 +753,7 @@ def create_app(
         if documents is None:
             try:
                 index = open_index()
-                documents = await in_search_thread(index.documents) if index is not None else []
+                documents = index.documents() if index is not None else []
             except ShuzhiError as exc:
                 context["error"] = context["error"] or str(exc)
                 documents = []
@@ -765,8 +774,11 @@ def create_app(
             if index is None:
                 return await corpus_page(request, query=query, section=section, hits=[],
                                          error="还没有索引：请先在下方上传往年报告，或用 shuzhi ingest 建立索引。")
-            hits, documents = await in_search_thread(
-                lambda: (index.search(query, k=max(1, min(k, 50)), section=section or None), index.documents()))
+            # On the event loop: a search is ~0.2 ms of CPU here (a few ms at 100,000 passages,
+            # eval/bench_search.py); a thread hop costs as much, and the loop would then wait for the
+            # GIL after every system call (eval/bench_web.py measured both).
+            hits = index.search(query, k=max(1, min(k, 50)), section=section or None)
+            documents = index.documents()
         except ShuzhiError as exc:
             return await corpus_page(request, 400, query=query, section=section, error=str(exc))
         return await corpus_page(request, query=query, section=section, hits=hits, documents=documents)
@@ -786,12 +798,17 @@ def create_app(
         # Ingested files stay: the index records their paths and a later rebuild reads them again.
         store = work / "corpus"
         saved: list[SavedUpload] = []
-        try:
+
+        def save_and_ingest() -> Any:
             for upload in uploads:
                 saved.append(save_upload(upload, store, allowed=REPORT_SUFFIXES, what="报告", max_bytes=limit,
                                          keep_year=True))
-            index = open_index(write=True)
-            summary = await run_in_threadpool(index.ingest, [s.path for s in saved])
+            summary = open_index(write=True).ingest([s.path for s in saved])
+            warm_index()                    # the new generation, loaded here rather than by a search
+            return summary
+
+        try:
+            summary = await run_in_threadpool(save_and_ingest)
         except UploadRejected as exc:
             for s in saved:
                 s.path.unlink(missing_ok=True)

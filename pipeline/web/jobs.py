@@ -266,6 +266,11 @@ class JobStore:
                    (time.time(), UNFINISHED_MESSAGE))
         for partial in self.jobs_dir.glob(".*.tmp"):          # a draft's staging folder, killed mid-write
             shutil.rmtree(partial, ignore_errors=True)
+        # A folder without a row: a submission the server stopped while checking (see `new_folder`).
+        known = {r[0] for r in self._exec("SELECT id FROM jobs")}
+        for folder in self.jobs_dir.iterdir():
+            if folder.is_dir() and valid_job_id(folder.name) and folder.name not in known:
+                shutil.rmtree(folder, ignore_errors=True)
 
     # ------------------------------------------------------------------ database
 
@@ -323,11 +328,19 @@ class JobStore:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def create(self, kind: str, *, title: str = "", label: str = "") -> str:
-        job_id = uuid.uuid4().hex
-        self.folder(job_id).mkdir(parents=True)
+    def create(self, kind: str, *, title: str = "", label: str = "", job_id: str | None = None) -> str:
+        """A new job row and its folder. `job_id`: a folder made by `new_folder` and filled already."""
+        if job_id is None:
+            job_id = self.new_folder()
         self._exec("INSERT INTO jobs(id, kind, status, title, label, created) VALUES (?,?,?,?,?,?)",
                    (job_id, kind, "queued", title, label, time.time()))
+        return job_id
+
+    def new_folder(self) -> str:
+        """A fresh job id and its empty folder, before the job exists: a submission is saved straight
+        into it and becomes a job (`create(job_id=…)`) only once it is valid, or the folder goes."""
+        job_id = uuid.uuid4().hex
+        self.folder(job_id).mkdir(parents=True)
         return job_id
 
     def delete(self, job_id: str) -> None:
