@@ -368,7 +368,7 @@ def main(argv: list[str]) -> int:
         "drafts": done, "max_jobs": args.max_jobs, "search_p50_ms": round(s50, 1), "search_p95_ms": round(s95, 1),
         "draft_p50_ms": round(d50, 1), "draft_p95_ms": round(d95, 1), "errors": errors[:20],
         "error_count": len(errors),
-        "rss_mb": {name: {"server": round(sv, 1), "workers_etc": round(ch, 1), "total": round(sv + ch, 1)}
+        "rss_mb": {name: {"server": round(sv, 1), "workers": round(ch, 1), "total": round(sv + ch, 1)}
                    for name, (sv, ch) in (("warm", (warm_server, warm_children)),
                                           ("after_phase1", (before_server, before_children)),
                                           ("end", (after_server, after_children)))},
@@ -385,8 +385,9 @@ def main(argv: list[str]) -> int:
         "",
         f"`.venv/bin/python eval/bench.py web --searchers {args.searchers} --rounds {args.rounds} "
         f"--concurrent-drafts {args.concurrent_drafts} --drafts {args.drafts} --max-jobs {args.max_jobs}` — the app "
-        "under uvicorn on 127.0.0.1, index of corpus/reports; drafts with the template engine, submitted and "
-        "polled as the page does, each ending with its result page.",
+        "under uvicorn on 127.0.0.1, index of corpus/reports, drafts in its worker processes; drafts with the "
+        "template engine, submitted and polled as the page does, each ending with its result page; the searchers "
+        "are a process of their own, one connection per search. Memory is the server's plus its workers'.",
         "",
         "| measure | value | floor |",
         "|---|---|---|",

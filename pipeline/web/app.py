@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import hmac
 import json
-import os
 import shutil
 import tempfile
 from collections import OrderedDict
@@ -173,8 +172,7 @@ def create_app(
         return shared_index["read"]
 
     pool = None if run_jobs_inline else WorkerPool(
-        max_jobs, WorkerSettings(index_dir=Path(index_dir) if index_dir is not None else None, parent_pid=os.getpid()),
-        recycle_after=worker_jobs)
+        max_jobs, WorkerSettings(index_dir=Path(index_dir) if index_dir is not None else None), recycle_after=worker_jobs)
     jobs = JobStore(work, max_running=max_jobs, time_limit=job_timeout, keep_count=keep_count,
                     keep_days=keep_days, keep_bytes=keep_bytes, pool=pool, context=TaskContext(open_index))
 

@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ class WorkerSettings:
     """What a worker needs to start (picklable: sent to the spawned interpreter)."""
 
     index_dir: Path | None
-    parent_pid: int
+    parent_pid: int = 0                  # filled in when a worker is started: the server's pid
     nice: int = WORKER_NICE
     warm: bool = True
 
@@ -315,7 +315,7 @@ class WorkerPool:
         theirs.close()
         conn = Connection(ours.detach())
         try:
-            conn.send(self.settings)
+            conn.send(replace(self.settings, parent_pid=os.getpid()))
         except OSError:
             pass                                    # died at once: `_checkout` sees it and replaces it
         worker = _Worker(process, conn)
@@ -362,9 +362,11 @@ def worker_main(conn: Any, settings: WorkerSettings) -> None:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", os.getpid()))
+    sending = threading.Lock()          # the drafter calls back one at a time; this keeps it so
 
     def progress(event: Any) -> None:
-        conn.send(("progress", event))
+        with sending:
+            conn.send(("progress", event))
 
     while True:
         try:
@@ -377,7 +379,8 @@ def worker_main(conn: Any, settings: WorkerSettings) -> None:
             reply: tuple[str, Any] = ("done", run_task(task, context, progress))
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the job, none ends the worker
             reply = ("error", portable_error(exc))
-        conn.send(reply)
+        with sending:
+            conn.send(reply)
 
 
 def _worker_context(settings: WorkerSettings) -> TaskContext:
