@@ -300,8 +300,11 @@ SECTIONS = ("opening", "duty", "systems")
     ([_event(k, s) for s in SECTIONS for k in ("section_start", "section_done")]
      + [_event("section_done", "systems"), _event("section_start", "closing"), _event("section_done", "closing")],
      3, "systems", "正在核对数字", []),
-    ([_event("repair", "duty", "修正：duty_x 第1次（重写）"), _event("done", None, "起草完成：6 部分"), "旧式消息"],
-     0, None, "正在修正有问题的数字", ["修正：duty_x 第1次（重写）", "起草完成：6 部分", "旧式消息"]),
+    ([_event("repair", "duty", "修正：duty_x 第1次（重写）"), "旧式消息"],
+     0, None, "正在修正有问题的数字", ["修正：duty_x 第1次（重写）", "旧式消息"]),
+    # Drafted and checked: the files are being written.
+    ([_event("section_start", "opening"), _event("done", None, "起草完成：6 部分")],
+     0, None, "正在写出 Word 文件", ["起草完成：6 部分"]),
 ])
 def test_job_progress_from_draft_events(events, done, current, phase, messages):
     job = DraftJob(job_id="a" * 32, out_dir=Path("unused"), sections=SECTIONS, status="running")

@@ -94,6 +94,7 @@ def server(tmp_path_factory):
     srv.should_exit = True
     thread.join(timeout=10)
     sock.close()
+    app.state.jobs.close()          # lifespan is off here: stop the worker processes ourselves
 
 
 @pytest.fixture(scope="module")

@@ -106,6 +106,32 @@ def test_unfinished_jobs_are_marked_failed_after_a_restart(tmp_path):
     assert row.status == "error" and "重启" in row.error
 
 
+def test_a_submission_stopped_before_it_became_a_job_leaves_nothing_after_a_restart(tmp_path):
+    """A draft is saved straight into a new job folder and becomes a job (a row) once it is valid:
+    a folder without a row, and a killed draft's staging folder, are removed at the next start."""
+    store = JobStore(tmp_path)
+    kept = store.create("draft")
+    orphan = store.new_folder()
+    (store.folder(orphan) / "metrics.yaml").write_text("meta: {}\n", encoding="utf-8")
+    staging = store.jobs_dir / f".{kept}.abc.tmp"
+    staging.mkdir()
+    store.close()
+    again = JobStore(tmp_path)
+    assert not again.folder(orphan).exists() and not staging.exists()
+    assert again.folder(kept).is_dir() and again.row(kept) is not None
+
+
+def test_a_failed_job_keeps_its_inputs_and_loses_its_partial_results(tmp_path):
+    store = JobStore(tmp_path)
+    job_id = store.create("draft")
+    folder = store.folder(job_id)
+    for name in ("metrics.yaml", "draft.docx", "view.json", ".draft.md.x1.tmp"):
+        (folder / name).write_text("x", encoding="utf-8")
+    store.finish(job_id, error="起草超过了时间上限")
+    assert sorted(p.name for p in folder.iterdir()) == ["metrics.yaml"]
+    assert store.row(job_id).status == "error"
+
+
 def test_queue_serves_in_order_and_counts_who_is_ahead():
     slots = _Slots(1)
     jobs = [DraftJob(job_id=f"{i:032x}", out_dir=Path("."), sections=()) for i in range(3)]

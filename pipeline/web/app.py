@@ -14,24 +14,35 @@ an `Authorization` header, which no other site's page can add. Bodies over the s
 before they are parsed, and every upload's shape is checked (`uploads.check_shape`) before a parser
 sees it. Every response carries a CSP that allows only this origin's scripts and styles, so
 templates have no inline script or style. Drafts and reviews are jobs (`jobs.JobStore`): limited in
-number and time, kept on disk in the data folder, listed on 历史记录.
+number and time, run in worker processes (`workers.WorkerPool`, stopped with the server), kept on
+disk in the data folder, listed on 历史记录.
+
+Threads: the routes are `async`. The event loop itself renders pages and runs searches (a search
+is ~0.2 ms of CPU; the read index is loaded at start-up and after an upload to 语料, in a thread);
+it does no disk work and no upload parsing, so it keeps answering while 20 drafts are submitted:
+submissions are checked and filed on at most `UPLOAD_THREADS` threads (`in_threads`), job pages and
+downloads read the disk in Starlette's thread pool, and drafts and reviews run in the worker
+processes, one thread waiting for each. All of it shares one GIL; more threads would only take
+turns at it (eval/bench_web.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
-import ipaddress
 import json
 import shutil
 import tempfile
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
+import anyio
+import anyio.to_thread
 import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -59,6 +70,18 @@ from pipeline.web.jobs import (
     JobStore,
     valid_job_id,
 )
+from pipeline.web.middleware import (  # noqa: F401 - CSP: re-exported for the tests
+    CSP,
+    TOKEN_COOKIE,
+    BodyLimit,
+    BodyTooLarge,
+    Guard,
+    HeadAsGet,
+    is_loopback,
+    same_origin,
+    supplied_token,
+)
+from pipeline.web.tasks import DraftTask, JobTimeout, ReviewTask, TaskContext, TaskCrashed, WorkerDied
 from pipeline.web.uploads import (
     MAX_SHOWN_PROBLEMS,
     METRICS_SUFFIXES,
@@ -70,12 +93,12 @@ from pipeline.web.uploads import (
     save_upload,
     size_text,
 )
-from pipeline.web.views import blocks_from_text, check_view, metric_labels, office_words, review_view
+from pipeline.web.views import blocks_from_text, check_view, metric_labels, office_words
+from pipeline.web.workers import DEFAULT_RECYCLE_AFTER, WorkerPool, WorkerSettings
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SAMPLE_METRICS = ROOT / "corpus" / "sample" / "metrics.yaml"
-TOKEN_COOKIE = "shuzhi_token"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 JOB_FILES = {
@@ -92,9 +115,8 @@ FILE_NAMES = {
     "review.docx": "下载带批注的审阅稿", "edited.docx": "修改后的 Word 稿",
     "draft.md": "纯文本", "draft.json": "数据文件", "check.html": "核对报告",
 }
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
-       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 MAX_FILES_PER_REQUEST = 20
+UPLOAD_THREADS = 2                        # submissions checked and filed at once (see `in_threads`)
 BODY_SLACK = 256 * 1024                   # multipart headers and text fields on top of the files
 MAX_EDIT_CHARS = 200_000                  # an edited report sent for re-checking or for Word
 ENGINE_PREFIXES = ("template", "transformers:", "openai:")
@@ -116,35 +138,64 @@ def create_app(
     keep_count: int = DEFAULT_KEEP_COUNT,
     keep_days: float = DEFAULT_KEEP_DAYS,
     keep_bytes: int = DEFAULT_KEEP_BYTES,
+    worker_jobs: int = DEFAULT_RECYCLE_AFTER,
 ) -> FastAPI:
     """Build the app. `index_dir`: the index of past reports (None: the 语料 page says none is set).
 
     `token`: required on every request when set. `work_dir`: the data folder (job table, job files,
     uploaded corpus; default: a new temporary folder — `shuzhi serve` passes a lasting one).
     `max_upload`: bytes per file (default SHUZHI_MAX_UPLOAD or 10 MB). `allowed_hosts`: Host names
-    served without a token (default: loopback names). `run_jobs_inline` drafts inside the request
-    (tests); the server drafts in a background thread. `max_jobs` jobs run at once, each for at most
-    `job_timeout` seconds; finished jobs are kept up to `keep_count` / `keep_days` / `keep_bytes`.
+    served without a token (default: loopback names). `max_jobs` jobs run at once, each in one of
+    `max_jobs` worker processes (started with the first job, each replaced after `worker_jobs` jobs)
+    and killed after `job_timeout` seconds; `run_jobs_inline` runs a job inside the request, in this
+    process (tests). Finished jobs are kept up to `keep_count` / `keep_days` / `keep_bytes`.
     """
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="shuzhi-web-"))
     work.mkdir(parents=True, exist_ok=True)
     limit = max_upload if max_upload is not None else max_upload_bytes()
     hosts = frozenset(h.lower() for h in (allowed_hosts or LOOPBACK_NAMES))
-    jobs = JobStore(work, max_running=max_jobs, time_limit=job_timeout, keep_count=keep_count,
-                    keep_days=keep_days, keep_bytes=keep_bytes)
+    shared_index: dict[str, Any] = {}
 
-    app = FastAPI(title="shuzhi 述职报告工作台", docs_url=None, redoc_url=None, openapi_url=None)
+    def open_index(*, write: bool = False):  # noqa: ANN202 - HybridIndex, imported lazily
+        """One read-only index for the whole server (searches, live re-checks), loaded once; it
+        notices a newer generation written by an ingest and reloads itself. Workers open their own."""
+        from pipeline.index.hybrid import HybridIndex
+
+        if index_dir is None:
+            return None
+        if write:
+            return HybridIndex.open(index_dir, read_only=False)
+        if "read" not in shared_index:
+            if not (index_dir / "state.json").is_file():
+                return None
+            shared_index["read"] = HybridIndex.open(index_dir, read_only=True)
+        return shared_index["read"]
+
+    pool = None if run_jobs_inline else WorkerPool(
+        max_jobs, WorkerSettings(index_dir=Path(index_dir) if index_dir is not None else None), recycle_after=worker_jobs)
+    jobs = JobStore(work, max_running=max_jobs, time_limit=job_timeout, keep_count=keep_count,
+                    keep_days=keep_days, keep_bytes=keep_bytes, pool=pool, context=TaskContext(open_index))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(warm_index)
+        yield
+        # The server is stopping: no worker process outlives it, running jobs end as failed.
+        await run_in_threadpool(jobs.close)
+
+    app = FastAPI(title="shuzhi 述职报告工作台", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,            # every template, whatever its extension
+        auto_reload=False,          # no stat() of the template files on every page
         undefined=jinja2.StrictUndefined,
     )
     env.globals.update(verdict_names=VERDICT_NAMES, section_names=SECTION_NAMES, kind_names=KIND_NAMES,
                        verdicts=VERDICTS, bad_verdicts=BAD_VERDICTS, file_names=FILE_NAMES)
     templates = Jinja2Templates(env=env)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.add_middleware(_BodyLimit, limit=limit * 4 + BODY_SLACK)
-    app.add_middleware(_HeadAsGet)
+    app.add_middleware(BodyLimit, limit=limit * 4 + BODY_SLACK)
+    app.add_middleware(HeadAsGet)
     app.state.work_dir = work
     app.state.jobs = jobs
 
@@ -170,12 +221,11 @@ def create_app(
 
     # ------------------------------------------------------------------ guard
 
-    @app.middleware("http")
-    async def _guard(request: Request, call_next):  # noqa: ANN202 - Starlette middleware signature
+    def _guard(request: Request) -> Response | None:
+        """The answer instead of the route's (refused, or the token login's redirect), or None."""
         response = _refuse(request)
-        set_cookie = False
         if response is None and token is not None:
-            supplied = _supplied_token(request)
+            supplied = supplied_token(request)
             if supplied is None or not hmac.compare_digest(supplied.encode(), token.encode()):
                 response = error_html("未授权：请使用启动时给出的访问令牌打开本页（网址后加 ?token=令牌），"
                                       "或在请求头加 Authorization: Bearer 令牌。令牌请向启动工作台的同事索取。", 401)
@@ -184,31 +234,22 @@ def create_app(
                 rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
                 url = request.url.path + (f"?{urlencode(rest)}" if rest else "")
                 response = RedirectResponse(url, status_code=303)
-                set_cookie = True
+                response.set_cookie(TOKEN_COOKIE, token or "", httponly=True, samesite="strict",
+                                    secure=request.url.scheme == "https")
         if response is None:
             declared = request.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > limit * 4 + BODY_SLACK:
                 response = error_html(f"上传内容太大：每个文件不能超过 {size_text(limit)}。请上传更小的文件。", 413)
-        if response is None:
-            response = await call_next(request)
-        if set_cookie:
-            response.set_cookie(TOKEN_COOKIE, token or "", httponly=True, samesite="strict",
-                                secure=request.url.scheme == "https")
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        # "same-origin", not "no-referrer": under no-referrer a browser sends `Origin: null` even on this
-        # page's own forms, which the same-origin check must refuse.
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    app.add_middleware(Guard, check=_guard)
 
     def _refuse(request: Request) -> Response | None:
         host = (request.url.hostname or "").lower().strip("[]")
-        if token is None and host not in hosts and not _is_loopback(host):
+        if token is None and host not in hosts and not is_loopback(host):
             return error_html(f"拒绝访问：本工作台只接受本机地址（如 127.0.0.1）的访问，收到的主机名是“{host}”。"
                               "如需让其他电脑访问，请用 --host 启动并设置访问令牌（环境变量 SHUZHI_TOKEN）。", 400)
-        if request.method not in SAFE_METHODS and not _same_origin(request, host, token):
+        if request.method not in SAFE_METHODS and not same_origin(request, host, token):
             return error_html("拒绝访问：这个提交不是从本工作台的页面发出的（可能来自其他网站或嵌入的页面）。"
                               "请直接在工作台页面上操作。", 403)
         return None
@@ -223,7 +264,8 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
-        return error_html(f"服务出错了（{type(exc).__name__}）。请回到上一页重试；如果再次出现，请把这个页面的地址"
+        name = exc.type_name if isinstance(exc, TaskCrashed) else type(exc).__name__
+        return error_html(f"服务出错了（{name}）。请回到上一页重试；如果再次出现，请把这个页面的地址"
                           "和出错时间告诉维护人员。", 500)
 
     # ------------------------------------------------------------------ shared pieces
@@ -276,6 +318,17 @@ def create_app(
 
     # ------------------------------------------------------------------ 起草
 
+    limiters: dict[str, anyio.CapacityLimiter] = {}
+
+    async def in_threads(kind: str, count: int, work: Callable[..., Any], *args: Any) -> Any:
+        """Run CPU-heavy request work (`upload`: checking and filing a submission) on at most `count`
+        threads of its kind, first come first served. In Starlette's pool 20 drafts submitted at once
+        would start 20 threads (each start blocks the event loop until the thread runs), and they would
+        take turns at the GIL with the event loop that answers everyone else."""
+        if kind not in limiters:                    # made inside the event loop, on first use
+            limiters[kind] = anyio.CapacityLimiter(count)
+        return await anyio.to_thread.run_sync(lambda: work(*args), limiter=limiters[kind])
+
     def draft_page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("values", {})
         context.setdefault("field_errors", {})
@@ -311,38 +364,52 @@ def create_app(
 
     @app.post("/draft")
     async def draft_submit(request: Request) -> Response:
-        from pipeline.facts.metrics import MetricsError, load_metrics, metrics_from_mapping
-
         form, rejected = await _read_form(request, error_page)
         if rejected is not None:
             return rejected
+        # Checking, saving and filing the upload read and write the disk and parse: off the event
+        # loop, which keeps answering searches and progress polls meanwhile.
+        accepted = await in_threads("upload", UPLOAD_THREADS, accept_draft, form)
+        if isinstance(accepted, dict):
+            return draft_page(request, **accepted)
+        return RedirectResponse(f"/draft/jobs/{accepted}", status_code=303)
+
+    def accept_draft(form: FormData) -> str | dict[str, Any]:
+        """File a submitted draft as a job and queue it: its id, or what the form page should say."""
+        from pipeline.facts.metrics import MetricsError, load_metrics, metrics_from_mapping
+
         engine = _text(form.get("engine")) or "template"
         engine_spec = _text(form.get("engine_spec"))
         keep = {"values": forms.form_values(form), "engine": engine, "engine_spec": engine_spec,
                 "seed": _text(form.get("seed")) or "0", "profile": chosen_profile(_text(form.get("profile")))}
         spec = engine_spec if engine == "other" else engine
         if not spec.startswith(ENGINE_PREFIXES) or (spec != "template" and ":" not in spec):
-            return draft_page(request, 400, general_errors=[
+            return {"status": 400, "general_errors": [
                 f"生成方式“{spec or '（空）'}”无效：在“高级设置”里选“标准模板”，或在“其他生成方式”中写 "
-                "transformers:模型目录 或 openai:地址#模型名。"], **keep)
+                "transformers:模型目录 或 openai:地址#模型名。"], **keep}
         seed_text = keep["seed"]
         if not seed_text.isdigit() or int(seed_text) > 2**31:
-            return draft_page(request, 400, general_errors=[
-                f"“高级设置”中的句式编号应为 0 到 {2**31} 之间的整数，收到“{seed_text}”。"], **keep)
-        folder = request_dir()
+            return {"status": 400, "general_errors": [
+                f"“高级设置”中的句式编号应为 0 到 {2**31} 之间的整数，收到“{seed_text}”。"], **keep}
+        seed = int(seed_text)
+        # Saved straight into a new job folder (no copy, no temporary folder: on a busy disk each
+        # folder made and removed costs milliseconds); it becomes a job only once it is valid.
+        job_id = jobs.new_folder()
+        folder = jobs.folder(job_id)
         labels = labels_for()
+        accepted = False
+        saved_files: list[SavedUpload] = []
         try:
             metrics_upload = form.get("metrics_file")
-            source_file: tuple[Path, str] | None = None
             if is_present(metrics_upload):
                 saved = save_upload(metrics_upload, folder, allowed=METRICS_SUFFIXES, what="指标文件",
-                                    max_bytes=limit)
+                                    max_bytes=limit, name="metrics")
+                saved_files.append(saved)
                 try:
-                    metrics = _relabel(await run_in_threadpool(load_metrics, saved.path), saved)
+                    metrics = _relabel(load_metrics(saved.path), saved)
                 except MetricsError as exc:
-                    return draft_page(request, 400, mode="file", file_problems=problem_lines(exc.problems, labels),
-                                      file_label=saved.label, **keep)
-                source_file = (saved.path, saved.path.suffix)
+                    return {"status": 400, "mode": "file", "file_problems": problem_lines(exc.problems, labels),
+                            "file_label": saved.label, **keep}
             else:
                 mapping = forms.mapping_from_form(form, keep["profile"])
                 try:
@@ -350,38 +417,33 @@ def create_app(
                 except MetricsError as exc:
                     by_field, general = forms.field_errors(exc.problems)
                     by_field = {k: [office_words(m, labels) for m in v] for k, v in by_field.items()}
-                    return draft_page(request, 400, field_errors=by_field,
-                                      general_errors=[office_words(m, labels) for m in general], **keep)
+                    return {"status": 400, "field_errors": by_field,
+                            "general_errors": [office_words(m, labels) for m in general], **keep}
+                # The job folder keeps the metrics it was drafted from: live re-checking loads them again.
+                (folder / "metrics.json").write_text(json.dumps(mapping, ensure_ascii=False), encoding="utf-8")
             prior = None
             prior_upload = form.get("prior_file")
-            prior_file: Path | None = None
             if is_present(prior_upload):
                 saved_prior = save_upload(prior_upload, folder, allowed=METRICS_SUFFIXES, what="上年指标文件",
-                                          max_bytes=limit)
+                                          max_bytes=limit, name="prior")
+                saved_files.append(saved_prior)
                 try:
-                    prior = await run_in_threadpool(load_metrics, saved_prior.path, profile=metrics.meta.profile)
+                    prior = load_metrics(saved_prior.path, profile=metrics.meta.profile)
                 except MetricsError as exc:
-                    return draft_page(request, 400, mode="file", file_problems=problem_lines(exc.problems, labels),
-                                      file_label=saved_prior.label, **keep)
-                prior_file = saved_prior.path
-            # The job folder keeps the metrics it was drafted from: live re-checking loads them again.
-            job_id = jobs.create("draft", label=metrics.source or "")
-            target = jobs.folder(job_id)
-            if source_file is not None:
-                shutil.copyfile(source_file[0], target / f"metrics{source_file[1]}")
-            else:
-                (target / "metrics.json").write_text(json.dumps(mapping, ensure_ascii=False), encoding="utf-8")
-            if prior_file is not None:
-                shutil.copyfile(prior_file, target / f"prior{prior_file.suffix}")
+                    return {"status": 400, "mode": "file", "file_problems": problem_lines(exc.problems, labels),
+                            "file_label": saved_prior.label, **keep}
+            jobs.create("draft", label=metrics.source or "", job_id=job_id)
+            accepted = True
         except UploadRejected as exc:
-            return draft_page(request, exc.status, general_errors=[str(exc)], **keep)
+            return {"status": exc.status, "general_errors": [str(exc)], **keep}
         except ShuzhiError as exc:
-            return draft_page(request, 400, general_errors=[office_words(_hide(str(exc), folder), labels)], **keep)
+            return {"status": 400, "general_errors": [office_words(_shown(exc, folder, saved_files), labels)], **keep}
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        await run_in_threadpool(jobs.start_draft, metrics, engine=spec, seed=int(seed_text), prior=prior,
-                                index=open_index(), run_inline=run_jobs_inline, job_id=job_id)
-        return RedirectResponse(f"/draft/jobs/{job_id}", status_code=303)
+            if not accepted:
+                shutil.rmtree(folder, ignore_errors=True)
+        jobs.start_draft(DraftTask(job_id=job_id, folder=folder, metrics=metrics, prior=prior, engine=spec, seed=seed),
+                         run_inline=run_jobs_inline)
+        return job_id
 
     def result_page(request: Request, kind: str, job_id: str) -> HTMLResponse:
         row = jobs.row(job_id)
@@ -407,17 +469,20 @@ def create_app(
 
     @app.get("/draft/jobs/{job_id}")
     async def draft_job_page(request: Request, job_id: str) -> HTMLResponse:
-        return result_page(request, "draft", job_id)
+        return await run_in_threadpool(result_page, request, "draft", job_id)     # reads the job folder
 
     @app.get("/review/jobs/{job_id}")
     async def review_job_page(request: Request, job_id: str) -> HTMLResponse:
-        return result_page(request, "review", job_id)
+        return await run_in_threadpool(result_page, request, "review", job_id)     # reads the job folder
 
     @app.get("/jobs/{job_id}")
     async def job_status(job_id: str) -> JSONResponse:
-        live = jobs.get(job_id)
+        live = jobs.get(job_id)                 # a running job: from memory, on the event loop
         if live is not None:
             return JSONResponse(live.to_json())
+        return await run_in_threadpool(finished_status, job_id)     # the table and the folder: a thread
+
+    def finished_status(job_id: str) -> JSONResponse:
         row = jobs.row(job_id)
         if row is None:
             return JSONResponse({"error": "找不到这个任务（编号应为 32 位十六进制）。"}, status_code=404)
@@ -427,8 +492,8 @@ def create_app(
 
     @app.get("/jobs/{job_id}/files/{name}")
     async def job_file(request: Request, job_id: str, name: str) -> Response:
-        row = jobs.row(job_id) if valid_job_id(job_id) else None
-        if row is None or name not in JOB_FILES or name not in jobs.files(job_id):
+        row = await run_in_threadpool(jobs.row, job_id) if valid_job_id(job_id) else None
+        if row is None or name not in JOB_FILES or not (jobs.folder(job_id) / name).is_file():
             allowed = "、".join(FILE_NAMES.values())
             return error_page(request, f"找不到这个文件：任务编号无效、已被清理，或不是可下载的文件（{allowed}）。", 404,
                               row.kind if row else "draft")
@@ -525,20 +590,31 @@ def create_app(
 
     @app.post("/review")
     async def review_submit(request: Request) -> Response:
-        from pipeline.facts.check import check_document, load_check_metrics
-        from pipeline.facts.metrics import MetricsError
-
         form, rejected = await _read_form(request, error_page)
         if rejected is not None:
             return rejected
         if not is_present(form.get("report_file")) or not is_present(form.get("metrics_file")):
             return page(request, "review.html", 400,
                         error="请同时选择“要核对的报告”（.docx/.txt/.md）和“本年指标文件”（.yaml/.json/.xlsx）。")
+        accepted = await in_threads("upload", UPLOAD_THREADS, accept_review, form)
+        if isinstance(accepted, dict):
+            return page(request, "review.html", **accepted)
+        try:
+            # The worker is killed at the time limit; the extra seconds only bound a job run inline.
+            accepted = await asyncio.wait_for(run_in_threadpool(run_review, *accepted), timeout=jobs.time_limit + 30)
+        except TimeoutError:
+            return page(request, "review.html", 503, error=f"核对超过了 {jobs.time_limit:.0f} 秒的时间上限，已放弃。"
+                                                           "请稍后重试，或把报告分成几份分别核对。")
+        if isinstance(accepted, dict):
+            return page(request, "review.html", **accepted)
+        return RedirectResponse(f"/review/jobs/{accepted}", status_code=303)
+
+    def accept_review(form: FormData) -> tuple[str, ReviewTask, list[SavedUpload]] | dict[str, Any]:
+        """Save a review's uploads into a new job's folder: the job and its task, or what the form
+        page should say (the job is then removed)."""
         job_id = jobs.create("review")
         folder = jobs.folder(job_id)
         saved: list[SavedUpload] = []
-        labels = labels_for()
-        done = False
         try:
             report = save_upload(form["report_file"], folder / "in", allowed=REPORT_SUFFIXES, what="报告",
                                  max_bytes=limit)
@@ -554,45 +630,46 @@ def create_app(
             shutil.copyfile(metrics_file.path, folder / f"metrics{metrics_file.path.suffix}")
             if prior is not None:
                 shutil.copyfile(prior.path, folder / f"prior{prior.path.suffix}")
-            live = DraftJob(job_id=job_id, out_dir=folder, sections=())
-
-            def work() -> Any:
-                from pipeline.output.review_docx import write_review_docx
-
-                jobs.set_status(job_id, "running")
-                metrics, last_year = load_check_metrics(metrics_file.path, prior.path if prior else None)
-                checked = check_document(report.path, metrics, prior=last_year, index=open_index())
-                # The reviewer's own file back with a Word comment on every finding (a .txt/.md report
-                # comes back as a GB/T 9704 file); written before the upload folder is removed.
-                write_review_docx(checked, report.path, folder / "review.docx", metrics, prior=last_year)
-                return checked, metrics
-
-            try:
-                result = await asyncio.wait_for(run_in_threadpool(jobs.run_limited, live, work),
-                                                timeout=jobs.time_limit + 5)
-            except TimeoutError:
-                return page(request, "review.html", 503, error=f"核对超过了 {jobs.time_limit:.0f} 秒的时间上限，已放弃。"
-                                                               "请稍后重试，或把报告分成几份分别核对。")
-            result, metrics = result
-            result = replace(result, source=report.label)
-            view = review_view(result, metrics, title=f"核对结果：{report.label}",
-                               labels_of_files={"report": report.label, "metrics": metrics_file.label,
-                                                "prior": prior.label if prior else ""})
-            jobs.finish(job_id, view=view, title=f"核对：{report.label}")
-            done = True
         except UploadRejected as exc:
-            return page(request, "review.html", exc.status, error=str(exc))
-        except MetricsError as exc:
-            return page(request, "review.html", 400, errors=[
-                f"指标文件“{saved[1].label if len(saved) > 1 else ''}”有错误，请改好后重新上传："]
-                + problem_lines(exc.problems, labels))
+            jobs.delete(job_id)
+            return {"status": exc.status, "error": str(exc)}
         except ShuzhiError as exc:
-            return page(request, "review.html", 400, errors=_lines(office_words(_shown(exc, folder, saved), labels)))
+            jobs.delete(job_id)
+            return {"status": 400, "errors": _lines(office_words(_shown(exc, folder, saved), labels_for()))}
+        task = ReviewTask(job_id=job_id, folder=folder, report=report.path, report_label=report.label,
+                          metrics_file=metrics_file.path, metrics_label=metrics_file.label,
+                          prior_file=prior.path if prior else None, prior_label=prior.label if prior else "")
+        return job_id, task, saved
+
+    def run_review(job_id: str, task: ReviewTask, saved: list[SavedUpload]) -> str | dict[str, Any]:
+        """Check the report in a worker (waiting in line for a slot) and record the job: its id, or
+        what the form page should say (status and error lines)."""
+        from pipeline.facts.metrics import MetricsError
+
+        folder = task.folder
+        labels = labels_for()
+        done = False
+        try:
+            try:
+                outcome = jobs.execute(DraftJob(job_id=job_id, out_dir=folder, sections=()), task)
+            except (JobTimeout, WorkerDied) as exc:
+                message = str(exc) if isinstance(exc, WorkerDied) else (
+                    f"核对超过了 {jobs.time_limit:.0f} 秒的时间上限，已停止。请稍后重试，或把报告分成几份分别核对。")
+                jobs.finish(job_id, error=message)          # listed on 历史记录 as failed
+                done = True
+                return {"status": 503, "error": message}
+            jobs.finish(job_id, outcome=outcome)
+            done = True
+        except MetricsError as exc:
+            return {"status": 400, "errors": [f"指标文件“{saved[1].label if len(saved) > 1 else ''}”有错误，请改好后重新上传："]
+                    + problem_lines(exc.problems, labels)}
+        except ShuzhiError as exc:
+            return {"status": 400, "errors": _lines(office_words(_shown(exc, folder, saved), labels))}
         finally:
             shutil.rmtree(folder / "in", ignore_errors=True)
             if not done:
                 jobs.delete(job_id)
-        return RedirectResponse(f"/review/jobs/{job_id}", status_code=303)
+        return job_id
 
     # ------------------------------------------------------------------ 对比
 
@@ -640,36 +717,46 @@ def create_app(
 
     # ------------------------------------------------------------------ 语料
 
-    shared_index: dict[str, Any] = {}
+    def warm_index() -> None:
+        """Load the read index (memory maps, term tables, the segmenter) now, in a thread: searches
+        run on the event loop and should find it loaded. At start-up and after an upload to 语料
+        (another process's `shuzhi ingest` is noticed, and loaded, by the next search)."""
+        try:
+            index = open_index()
+            if index is not None:
+                index.search("民兵整组", k=1)
+                index.documents()
+        except ShuzhiError:
+            pass                    # the page that needs the index says what is wrong
 
-    def open_index(*, write: bool = False):  # noqa: ANN202 - HybridIndex, imported lazily
-        """One read-only index for the whole server (drafts, reviews, search), loaded once; it
-        notices a newer generation written by an ingest and reloads itself."""
-        from pipeline.index.hybrid import HybridIndex
+    documents_html: dict[tuple, Markup] = {}
 
-        if index_dir is None:
-            return None
-        if write:
-            return HybridIndex.open(index_dir, read_only=False)
-        if not (index_dir / "state.json").is_file():
-            return None
-        if "read" not in shared_index:
-            shared_index["read"] = HybridIndex.open(index_dir, read_only=True)
-        return shared_index["read"]
+    def documents_table(documents: list[dict[str, Any]]) -> Markup:
+        """The 已入库 table, rendered once per index content (it changes only with an ingest): on a
+        corpus of hundreds of reports it would cost more than the search above it."""
+        key = tuple((d["path"], d["doc_id"], d["title"], d["region"], d["year"], tuple(d["sections"] or ()),
+                     d["chunks"]) for d in documents)
+        if key not in documents_html:
+            documents_html.clear()
+            documents_html[key] = Markup(env.get_template("_documents.html").render(documents=documents))
+        return documents_html[key]
 
-    async def corpus_page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    async def corpus_page(request: Request, status: int = 200, *, documents: list[dict[str, Any]] | None = None,
+                          **context: Any) -> HTMLResponse:
         context.setdefault("error", None)
         context.setdefault("hits", None)
         context.setdefault("query", "")
         context.setdefault("section", "")
         context.setdefault("ingest", None)
-        documents: list[dict[str, Any]] = []
-        try:
-            index = open_index()
-            documents = await run_in_threadpool(index.documents) if index is not None else []
-        except ShuzhiError as exc:
-            context["error"] = context["error"] or str(exc)
-        return page(request, "corpus.html", status, documents=documents, index_set=index_dir is not None,
+        if documents is None:
+            try:
+                index = open_index()
+                documents = index.documents() if index is not None else []
+            except ShuzhiError as exc:
+                context["error"] = context["error"] or str(exc)
+                documents = []
+        return page(request, "corpus.html", status, documents_count=len(documents),
+                    documents_html=documents_table(documents), index_set=index_dir is not None,
                     section_keys=[k for k in SECTION_NAMES if k != "other"], **context)
 
     @app.get("/corpus")
@@ -685,10 +772,14 @@ def create_app(
             if index is None:
                 return await corpus_page(request, query=query, section=section, hits=[],
                                          error="还没有索引：请先在下方上传往年报告，或用 shuzhi ingest 建立索引。")
-            hits = await run_in_threadpool(index.search, query, k=max(1, min(k, 50)), section=section or None)
+            # On the event loop: a search is ~0.2 ms of CPU here (a few ms at 100,000 passages,
+            # eval/bench_search.py); a thread hop costs as much, and the loop would then wait for the
+            # GIL after every system call (eval/bench_web.py measured both).
+            hits = index.search(query, k=max(1, min(k, 50)), section=section or None)
+            documents = index.documents()
         except ShuzhiError as exc:
             return await corpus_page(request, 400, query=query, section=section, error=str(exc))
-        return await corpus_page(request, query=query, section=section, hits=hits)
+        return await corpus_page(request, query=query, section=section, hits=hits, documents=documents)
 
     @app.post("/corpus/ingest")
     async def corpus_ingest(request: Request) -> Response:
@@ -705,12 +796,17 @@ def create_app(
         # Ingested files stay: the index records their paths and a later rebuild reads them again.
         store = work / "corpus"
         saved: list[SavedUpload] = []
-        try:
+
+        def save_and_ingest() -> Any:
             for upload in uploads:
                 saved.append(save_upload(upload, store, allowed=REPORT_SUFFIXES, what="报告", max_bytes=limit,
                                          keep_year=True))
-            index = open_index(write=True)
-            summary = await run_in_threadpool(index.ingest, [s.path for s in saved])
+            summary = open_index(write=True).ingest([s.path for s in saved])
+            warm_index()                    # the new generation, loaded here rather than by a search
+            return summary
+
+        try:
+            summary = await run_in_threadpool(save_and_ingest)
         except UploadRejected as exc:
             for s in saved:
                 s.path.unlink(missing_ok=True)
@@ -732,54 +828,6 @@ def create_app(
 
 
 # ---------------------------------------------------------------------- helpers
-
-class BodyTooLarge(Exception):
-    """A request body (sent without Content-Length, chunked) grew past the limit while being read."""
-
-
-class _BodyLimit:
-    """Counts body bytes as they arrive: a chunked upload has no Content-Length for `_guard` to check."""
-
-    def __init__(self, app, limit: int):  # noqa: ANN001 - an ASGI app
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope, receive, send):  # noqa: ANN001, ANN204 - ASGI signature
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        seen = 0
-
-        async def limited():  # noqa: ANN202
-            nonlocal seen
-            message = await receive()
-            if message.get("type") == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge
-            return message
-
-        await self.app(scope, limited, send)
-
-
-class _HeadAsGet:
-    """HEAD answered as GET without the body (FastAPI routes declare GET only)."""
-
-    def __init__(self, app):  # noqa: ANN001 - an ASGI app
-        self.app = app
-
-    async def __call__(self, scope, receive, send):  # noqa: ANN001, ANN204 - ASGI signature
-        if scope["type"] != "http" or scope["method"] != "HEAD":
-            await self.app(scope, receive, send)
-            return
-
-        async def headers_only(message):  # noqa: ANN001, ANN202
-            if message["type"] == "http.response.body":
-                message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
-            await send(message)
-
-        await self.app(dict(scope, method="GET"), receive, headers_only)
-
 
 async def _read_form(request: Request, error_page) -> tuple[FormData, Response | None]:  # noqa: ANN001
     try:
@@ -826,44 +874,3 @@ def _attachment(name: str, ascii_name: str) -> str:
 
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
-
-
-def _supplied_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE)
-
-
-def _same_origin(request: Request, host: str, token: str | None) -> bool:
-    """A state-changing request came from this workbench's own page.
-
-    The `Origin` header must be present, not `null` and name this scheme's host and port. A request
-    carrying the token in `Authorization` passes (scripts and tools; no other site's page can add
-    that header without a CORS preflight, which this app never grants)."""
-    header = request.headers.get("authorization", "")
-    if token is not None and header.lower().startswith("bearer ") and hmac.compare_digest(
-            header[7:].strip().encode(), token.encode()):
-        return True
-    origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return False
-    parts = urlsplit(origin)
-    try:
-        port = parts.port or _default_port(parts.scheme)
-    except ValueError:
-        return False
-    return ((parts.hostname or "").lower() == host
-            and port == (request.url.port or _default_port(request.url.scheme)))
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _default_port(scheme: str) -> int:
-    return 443 if scheme in ("https", "wss") else 80
-

@@ -7,9 +7,11 @@ edited text). A result page reads the folder, never memory, so a restarted serve
 work; jobs that were queued or running when the server stopped are marked failed on start.
 
 At most `max_running` jobs run at once; the rest wait in order and their page shows how many are
-ahead. A job past `time_limit` seconds is stopped at its next progress step (the drafter reports
-each section) and marked failed; a thread cannot be killed, so a stuck library call keeps its slot
-until it returns, but the page says 超时 at the deadline.
+ahead. A job runs in a worker process of `workers.WorkerPool` (one per slot): at `time_limit`
+seconds after it got its slot the worker is killed, the job is marked failed with a Chinese message
+and the pool starts a replacement; a worker that dies mid-job fails its job the same way, never
+leaving it 进行中. Without a pool (tests: `run_jobs_inline`) the task runs in the calling thread and
+the limit is checked at each progress step of the drafter.
 
 Retention: after each finished job the oldest finished jobs go first while there are more than
 `keep_count`, while they are older than `keep_days`, or while all job folders together exceed
@@ -26,13 +28,26 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ShuzhiError
 from pipeline.facts.diff import SECTION_NAMES
+from pipeline.web.tasks import (
+    RESULT_FILES,
+    DraftTask,
+    JobTimeout,
+    Task,
+    TaskContext,
+    TaskCrashed,
+    TaskOutcome,
+    WorkerDied,
+    run_task,
+)
+from pipeline.web.workers import WorkerPool
 
 JOB_ID_RE = re.compile(r"[0-9a-f]{32}")
 MAX_MESSAGES = 50
@@ -42,6 +57,7 @@ DEFAULT_KEEP_COUNT = 500
 DEFAULT_KEEP_DAYS = 180.0
 DEFAULT_KEEP_BYTES = 2 * 1024 * 1024 * 1024
 KIND_NAMES = {"draft": "起草", "review": "审核"}
+UNFINISHED_MESSAGE = "工作台停止或重启时这个任务还没有完成；请重新提交。"
 STATUS_NAMES = {"queued": "排队中", "running": "进行中", "done": "完成", "error": "失败"}
 
 _SCHEMA = """
@@ -67,10 +83,6 @@ def valid_job_id(job_id: str) -> bool:
     return bool(JOB_ID_RE.fullmatch(job_id))
 
 
-class JobTimeout(Exception):
-    """Raised inside a job's progress callback once its deadline has passed."""
-
-
 @dataclass
 class DraftJob:
     """The live state of a job while it runs (progress bar, phase, messages)."""
@@ -85,8 +97,7 @@ class DraftJob:
     phase: str = "排队中"
     messages: list[str] = field(default_factory=list)
     error: str | None = None
-    result: Any = None                     # DraftResult when done
-    files: dict[str, Path] = field(default_factory=dict)
+    files: tuple[str, ...] = ()            # the downloads, once done
     deadline: float | None = None          # time.monotonic() after which the job stops
     ahead: int = 0                         # jobs queued before this one
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -123,7 +134,7 @@ class DraftJob:
 
         Section events for keys outside `sections` (the fixed closing) are ignored, so the bar ends at
         `total`. A plain `str` (a message without a kind) is kept as a note. Past the deadline it
-        raises `JobTimeout`, which ends the draft at the next section.
+        raises `JobTimeout`, which ends the draft at the next section (and kills its worker).
         """
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise JobTimeout
@@ -149,6 +160,8 @@ class DraftJob:
             else:                           # repair, done, or a plain message
                 if kind == "repair":
                     self.phase = "正在修正有问题的数字"
+                elif kind == "done":        # drafted and checked: the worker writes the files next
+                    self.phase, self.current = "正在写出 Word 文件", None
                 self._note(str(event))
 
 
@@ -219,22 +232,30 @@ class JobRow:
 
 
 class JobStore:
-    """Jobs in SQLite plus one folder each under `root/jobs/`; live progress in memory."""
+    """Jobs in SQLite plus one folder each under `root/jobs/`; live progress in memory.
+
+    `pool`: the worker processes that run the tasks (the server); None runs a task in the calling
+    thread with `context` (tests)."""
 
     def __init__(self, root: Path, *, max_running: int = DEFAULT_MAX_RUNNING,
                  time_limit: float = DEFAULT_TIME_LIMIT, keep_count: int = DEFAULT_KEEP_COUNT,
-                 keep_days: float = DEFAULT_KEEP_DAYS, keep_bytes: int = DEFAULT_KEEP_BYTES):
+                 keep_days: float = DEFAULT_KEEP_DAYS, keep_bytes: int = DEFAULT_KEEP_BYTES,
+                 pool: WorkerPool | None = None, context: TaskContext | None = None):
         self.root = Path(root)
         self.jobs_dir = self.root / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.time_limit = time_limit
         self.keep_count, self.keep_days, self.keep_bytes = keep_count, keep_days, keep_bytes
         self.slots = _Slots(max_running)
-        # A fixed set of draft threads (not one per job): bounded threads, bounded malloc arenas.
-        self._pool = ThreadPoolExecutor(max_workers=max(1, max_running), thread_name_prefix="draft")
+        self.pool = pool
+        self.context = context or TaskContext()
+        # A fixed set of threads that wait for the drafts' workers (not one per job).
+        self._threads = ThreadPoolExecutor(max_workers=max(1, max_running), thread_name_prefix="draft")
+        self._futures: set[Future] = set()
         self._live: dict[str, DraftJob] = {}
-        self._queue: list[DraftJob] = []         # drafts submitted, not yet given a worker thread
+        self._queue: list[DraftJob] = []         # drafts submitted, not yet given a thread
         self._lock = threading.Lock()
+        self._closed = False
         self._db_lock = threading.Lock()
         self._db = sqlite3.connect(self.root / "jobs.sqlite3", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -242,7 +263,14 @@ class JobStore:
         self._db.executescript(_SCHEMA)
         # Jobs that were queued or running when the server stopped will never finish.
         self._exec("UPDATE jobs SET status='error', finished=?, error=? WHERE status IN ('queued','running')",
-                   (time.time(), "服务重启时这个任务还没有完成；请重新提交。"))
+                   (time.time(), UNFINISHED_MESSAGE))
+        for partial in self.jobs_dir.glob(".*.tmp"):          # a draft's staging folder, killed mid-write
+            shutil.rmtree(partial, ignore_errors=True)
+        # A folder without a row: a submission the server stopped while checking (see `new_folder`).
+        known = {r[0] for r in self._exec("SELECT id FROM jobs")}
+        for folder in self.jobs_dir.iterdir():
+            if folder.is_dir() and valid_job_id(folder.name) and folder.name not in known:
+                shutil.rmtree(folder, ignore_errors=True)
 
     # ------------------------------------------------------------------ database
 
@@ -250,8 +278,21 @@ class JobStore:
         with self._db_lock:
             return self._db.execute(sql, args).fetchall()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop with the server: the workers first (a running job ends as failed), then the threads
+        that wait for them, then the table. Safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            futures = set(self._futures)
+        if self.pool is not None:
+            self.pool.close()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+        wait_futures(futures, timeout=timeout)
         with self._db_lock:
+            self._db.execute("UPDATE jobs SET status='error', finished=?, error=? WHERE status IN ('queued','running')",
+                             (time.time(), UNFINISHED_MESSAGE))
             self._db.close()
 
     def row(self, job_id: str) -> JobRow | None:
@@ -287,11 +328,19 @@ class JobStore:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def create(self, kind: str, *, title: str = "", label: str = "") -> str:
-        job_id = uuid.uuid4().hex
-        self.folder(job_id).mkdir(parents=True)
+    def create(self, kind: str, *, title: str = "", label: str = "", job_id: str | None = None) -> str:
+        """A new job row and its folder. `job_id`: a folder made by `new_folder` and filled already."""
+        if job_id is None:
+            job_id = self.new_folder()
         self._exec("INSERT INTO jobs(id, kind, status, title, label, created) VALUES (?,?,?,?,?,?)",
                    (job_id, kind, "queued", title, label, time.time()))
+        return job_id
+
+    def new_folder(self) -> str:
+        """A fresh job id and its empty folder, before the job exists: a submission is saved straight
+        into it and becomes a job (`create(job_id=…)`) only once it is valid, or the folder goes."""
+        job_id = uuid.uuid4().hex
+        self.folder(job_id).mkdir(parents=True)
         return job_id
 
     def delete(self, job_id: str) -> None:
@@ -302,21 +351,33 @@ class JobStore:
     def set_status(self, job_id: str, status: str) -> None:
         self._exec("UPDATE jobs SET status=? WHERE id=?", (status, job_id))
 
-    def finish(self, job_id: str, *, view: dict[str, Any] | None, error: str | None = None,
-               title: str | None = None) -> None:
-        """Record the outcome: `view` is written to the job folder first, then the row says done."""
-        from pipeline.fsutil import atomic_write_text
-
+    def finish(self, job_id: str, *, outcome: TaskOutcome | None = None, error: str | None = None) -> None:
+        """Record the outcome. The task has already written its files and `view.json` (atomically);
+        only now does the row say done, so a page never shows a half-written job."""
         folder = self.folder(job_id)
-        if view is not None:
-            atomic_write_text(folder / "view.json", json.dumps(view, ensure_ascii=False))
+        if outcome is None:
+            self._clean_partial(job_id)
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
-        ok = None if view is None else int(bool(view.get("ok")))
-        bad = int(view.get("bad", 0)) if view else 0
+        ok = None if outcome is None else int(outcome.ok)
+        bad = outcome.bad if outcome is not None else 0
+        title = outcome.title if outcome is not None else None
         self._exec("UPDATE jobs SET status=?, finished=?, error=?, ok=?, bad=?, bytes=?, "
                    "title=COALESCE(?, title) WHERE id=?",
-                   ("error" if error else "done", time.time(), error, ok, bad, size, title, job_id))
+                   ("error" if error or outcome is None else "done", time.time(), error, ok, bad, size, title,
+                    job_id))
         self.prune()
+
+    def _clean_partial(self, job_id: str) -> None:
+        """What a failed or killed task may have left: its temporary files and staging folders, and
+        any result files (a failed job offers no downloads). The uploaded inputs stay."""
+        folder = self.folder(job_id)
+        for partial in [*folder.glob(".*.tmp"), *self.jobs_dir.glob(f".{job_id}.*.tmp")]:
+            if partial.is_dir():
+                shutil.rmtree(partial, ignore_errors=True)
+            else:
+                partial.unlink(missing_ok=True)
+        for name in RESULT_FILES:
+            (folder / name).unlink(missing_ok=True)
 
     def prune(self) -> list[str]:
         """Remove the oldest finished jobs beyond the count, age or size limits; returns their ids."""
@@ -355,7 +416,7 @@ class JobStore:
                 job.ahead = waiting + i
 
     def run_limited(self, job: DraftJob, work: Callable[[], Any]) -> Any:
-        """Run `work` in a slot (waiting in line) under the job's deadline."""
+        """Run `work` in a slot (waiting in line); the job's deadline starts when it gets the slot."""
         with self._lock:
             self._queue = [queued for queued in self._queue if queued is not job]
         self._recount()
@@ -368,29 +429,41 @@ class JobStore:
         finally:
             self.slots.release()
 
-    def start_draft(self, metrics: Any, *, engine: str, seed: int, prior: Any, index: Any,
-                    run_inline: bool = False, job_id: str | None = None) -> DraftJob:
-        """Queue a draft (`job_id`: a job made by `create` whose folder already holds the metrics);
-        it runs in a background thread (`run_inline`: in this thread)."""
+    def execute(self, job: DraftJob, task: Task) -> TaskOutcome:
+        """Run `task` in a slot: in a worker process (killed at the deadline), or here without a pool."""
+
+        def work() -> TaskOutcome:
+            self.set_status(job.job_id, "running")
+            if self.pool is None:
+                return run_task(task, self.context, progress=job.on_progress)
+            assert job.deadline is not None
+            return self.pool.run(task, deadline=job.deadline, on_event=job.on_progress)
+
+        return self.run_limited(job, work)
+
+    def start_draft(self, task: DraftTask, *, run_inline: bool = False) -> DraftJob:
+        """Queue a draft (`task.job_id`: a job made by `create` whose folder already holds the
+        metrics); a background thread waits for its worker (`run_inline`: runs it in this thread)."""
         from pipeline.drafting.plan import load_profile
 
-        profile = load_profile(metrics.meta.profile)
+        profile = load_profile(task.metrics.meta.profile)
         # The bar counts sections with sub-points to write: not `closing` (fixed text), whose events
         # `on_progress` ignores.
         keys = tuple(s.key for s in profile.sections if s.facets and s.key != "closing")
-        if job_id is None:
-            job_id = self.create("draft", label=metrics.source or "")
-        job = DraftJob(job_id=job_id, out_dir=self.folder(job_id), sections=keys)
+        job = DraftJob(job_id=task.job_id, out_dir=task.folder, sections=keys)
         with self._lock:
-            self._live[job_id] = job
-        args = (self, job, metrics, engine, seed, prior, index)
+            self._live[task.job_id] = job
         if run_inline:
-            _run_draft(*args)
-        else:
-            with self._lock:
-                self._queue.append(job)
-            self._recount()
-            self._pool.submit(_run_draft, *args)
+            _run_draft(self, job, task)
+            return job
+        with self._lock:
+            self._queue.append(job)
+        # Not under the lock: submitting may start a thread, and the event loop reads `_live` under it.
+        future = self._threads.submit(_run_draft, self, job, task)
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
+        self._recount()
         return job
 
     def _forget(self, job_id: str) -> None:
@@ -403,38 +476,29 @@ def _row(r: tuple) -> JobRow:
                   error=r[7], ok=None if r[8] is None else bool(r[8]), bad=r[9], bytes=r[10])
 
 
-def _run_draft(store: JobStore, job: DraftJob, metrics: Any, engine: str, seed: int, prior: Any,
-               index: Any) -> None:
-    from pipeline.drafting.draft import draft_report
-    from pipeline.drafting.engines import get_engine
-    from pipeline.output.draft_files import write_draft_outputs
-    from pipeline.web.views import draft_view
-
-    def work() -> None:
-        store.set_status(job.job_id, "running")
-        engine_obj = get_engine(engine, profile=metrics.meta.profile)
-        result = draft_report(metrics, engine=engine_obj, index=index, seed=seed, prior=prior,
-                              progress=job.on_progress)
-        with job.lock:
-            job.phase, job.current = "正在写出 Word 文件", None
-        files = write_draft_outputs(result, job.out_dir, annotate=True)
-        view = draft_view(result)
-        store.finish(job.job_id, view=view, title=result.draft.title)
-        with job.lock:
-            job.result, job.files, job.status, job.phase = result, files, "done", "完成"
-
+def _run_draft(store: JobStore, job: DraftJob, task: DraftTask) -> None:
+    """A draft from its slot to its row: done with its files, or failed with a message; never stuck."""
     error: str | None = None
     try:
-        store.run_limited(job, work)
+        outcome = store.execute(job, task)
+        store.finish(job.job_id, outcome=outcome)
+        with job.lock:
+            job.files, job.status, job.phase = outcome.files, "done", "完成"
     except JobTimeout:
         error = (f"起草超过了 {store.time_limit:.0f} 秒的时间上限，已停止。请稍后重试；"
                  "如果用的是本机模型或内网服务，可请管理员放宽时间上限（--job-timeout）。")
+    except WorkerDied as exc:
+        error = str(exc)
     except ShuzhiError as exc:
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a crashed job must say so on the page, not hang at "running"
-        error = f"起草时出现意外错误（{type(exc).__name__}: {exc}）；请把指标文件和这条信息交给维护人员。"
+        name = exc.type_name if isinstance(exc, TaskCrashed) else type(exc).__name__
+        error = f"起草时出现意外错误（{name}: {exc}）；请把指标文件和这条信息交给维护人员。"
     if error is not None:
         with job.lock:
             job.status, job.phase, job.error = "error", "失败", error
-        store.finish(job.job_id, view=None, error=error)
+        try:
+            store.finish(job.job_id, error=error)
+        except sqlite3.ProgrammingError:
+            pass                        # the table was closed under us: the server is stopping
     store._forget(job.job_id)

@@ -92,8 +92,9 @@ def is_present(upload: object) -> bool:
 
 
 def save_upload(upload: UploadFile, directory: Path, *, allowed: tuple[str, ...], what: str,
-                max_bytes: int, keep_year: bool = False) -> SavedUpload:
-    """Copy `upload` into `directory` under a new name; reject a wrong type (415) or size (413).
+                max_bytes: int, keep_year: bool = False, name: str | None = None) -> SavedUpload:
+    """Copy `upload` into `directory` under a new name (`name` + the suffix, or a uuid); reject a
+    wrong type (415) or size (413).
 
     `keep_year` keeps a year written in the client's name (`lanchuan-2023.txt` → `<uuid>-2023.txt`):
     the index reads a report's year from its file name when the text does not say it.
@@ -112,7 +113,7 @@ def save_upload(upload: UploadFile, directory: Path, *, allowed: tuple[str, ...]
         match = _YEAR_IN_NAME.search(label)
         year = f"-{match.group(1)}" if match else ""
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{uuid.uuid4().hex}{year}{suffix}"
+    target = directory / f"{name or uuid.uuid4().hex}{year}{suffix}"
     size = 0
     upload.file.seek(0)
     with open(target, "xb") as out:
