@@ -1,5 +1,5 @@
-"""Retrieval units and ranking: chunking reports into passages, BM25 over jieba terms, exact
-vector ranking, reciprocal-rank fusion, and the LangChain retriever.
+"""Retrieval units and ranking: chunking reports into passages, BM25 over jieba terms,
+reciprocal-rank fusion, and the LangChain retriever (vector search: `pipeline.index.ann`).
 
 The storage side (files, Chroma, manifest, locking) lives in `pipeline/index.py`; this module is
 independent of where the chunks are kept.
@@ -36,7 +36,6 @@ VECTOR_WEIGHT = 0.35
 # How deep each retriever looks before fusion, as a multiple of k (with a floor).
 CANDIDATE_FACTOR = 4
 MIN_CANDIDATES = 40
-_MATVEC_ELEMENTS = 131_072     # per block: below OpenBLAS's threading threshold
 
 
 # Sub-points longer than this are cut at sentence ends so one chunk stays one idea.
@@ -230,26 +229,6 @@ class ChunkFilter:
              level: str | None = None) -> np.ndarray | None:
         """True for the chunks that pass; None when there is no filter at all."""
         return self._table.mask(section=section, region=region, year=year, level=level)
-
-
-def exact_vector_rank(vectors: np.ndarray, query: np.ndarray, n: int, mask: np.ndarray | None) -> list[int]:
-    """Exact cosine ranking (vectors are L2-normalised) over the rows a mask lets through.
-
-    Matrix-vector products over every row, then the mask: cheaper than gathering the rows
-    first, which copies them. The product runs in row blocks because OpenBLAS goes
-    multi-threaded above a size threshold, and on a busy machine each call then waits for a
-    descheduled worker thread (20–80 ms instead of ~1 ms at 12k × 512).
-    """
-    scores = np.empty(vectors.shape[0], dtype=np.float64)
-    block = max(16, _MATVEC_ELEMENTS // max(1, vectors.shape[1]))
-    for start in range(0, vectors.shape[0], block):
-        scores[start:start + block] = vectors[start:start + block] @ query
-    rows = np.arange(scores.size) if mask is None else np.flatnonzero(mask)
-    if rows.size == 0:
-        return []
-    if rows.size > n:
-        rows = rows[np.argpartition(-scores[rows], n - 1)[:n]]
-    return sorted(rows.tolist(), key=lambda i: (-scores[i], i))
 
 
 BM25_K1 = 1.5
