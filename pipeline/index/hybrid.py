@@ -118,6 +118,14 @@ class IngestSummary:
 
 # --------------------------------------------------------------------------- helpers
 
+def _manifest_json(manifest: dict[str, dict[str, Any]]) -> str:
+    """The manifest as JSON, one file per line. Each line goes through json's C encoder: with
+    `indent=` json encodes in Python, 0.1–0.3 s for 3,000 files."""
+    lines = [f"{json.dumps(key, ensure_ascii=False)}: {json.dumps(entry, ensure_ascii=False)}"
+             for key, entry in manifest.items()]
+    return "{\n" + ",\n".join(lines) + "\n}\n" if lines else "{}\n"
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -961,17 +969,23 @@ class HybridIndex:
         n_old = len(kept_rows)
         old = self._vectors(loaded) if n_old else None
         dim = self._embedder.dim or (old.dim if old is not None else writer.dim)
-        matrix = np.zeros((len(chunks), dim), dtype=np.float32)
+        parts: list[np.ndarray] = []
         missing: list[int] = []
         if n_old:
             if old is not None and old.dim == dim:
-                matrix[:n_old] = old.row_vectors(kept_rows)
+                parts.append(old.row_vectors(kept_rows))
             else:
+                parts.append(np.zeros((n_old, dim), dtype=np.float32))
                 missing.extend(range(n_old))
         if len(chunks) > n_old:
-            filled = writer.fill(matrix[n_old:], [c.chunk_id for c in chunks[n_old:]])
+            new, filled = writer.rows_for([c.chunk_id for c in chunks[n_old:]], dim)
+            parts.append(new)
             missing.extend((n_old + np.flatnonzero(~filled)).tolist())
+        if not parts:
+            return np.zeros((0, dim), dtype=np.float32)
+        matrix = parts[0] if len(parts) == 1 else np.concatenate(parts)
         if missing:
+            matrix = np.array(matrix, dtype=np.float32)          # writable, whatever it came from
             matrix[missing] = self._embedder.embed_documents([chunks[i].text for i in missing],
                                                              [terms[i] for i in missing])
         return matrix
@@ -995,7 +1009,7 @@ class HybridIndex:
         with ThreadPoolExecutor(1, thread_name_prefix="shuzhi-vectors") as pool:
             written = pool.submit(VectorSearch.write, gen_dir, vectors)
             ChunkTable.write(gen_dir, chunks, terms)
-            atomic_write_text(gen_dir / MANIFEST_FILE, json.dumps(manifest, ensure_ascii=False, indent=1))
+            atomic_write_text(gen_dir / MANIFEST_FILE, _manifest_json(manifest))
             if chunks:
                 Bm25Ranker.build(chunks, terms).save(gen_dir / "bm25")
             written.result()
