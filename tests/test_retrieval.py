@@ -238,3 +238,16 @@ def test_hit_to_document_keeps_every_field() -> None:
         "vector_rank": 3,
     }
 
+
+
+def test_strip_enum_tail_equals_the_whole_passage_pattern() -> None:
+    # The marker is looked for at the end only; it must agree with a `sub` over the whole passage.
+    import random
+
+    from pipeline.index.retrieval import _ENUM_TAIL, _strip_enum_tail
+
+    rng = random.Random(3)
+    alphabet = "一二三十是（）()12３、.．。民兵 \t\n\u3000"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 14)))
+        assert _strip_enum_tail(text) == _ENUM_TAIL.sub("", text).strip(), repr(text)

@@ -41,6 +41,7 @@ MIN_CANDIDATES = 40
 # Sub-points longer than this are cut at sentence ends so one chunk stays one idea.
 MAX_CHUNK_CHARS = 600
 TABLE_ROW_CHARS = 40
+_ENUM_TAIL_CHARS = 5           # the longest marker _ENUM_TAIL takes: `（十二）`
 _ENUM_TAIL = re.compile(r"(?:[一二三四五六七八九十]{1,3}是|[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[、.．])\s*$")
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
 
@@ -48,7 +49,12 @@ _YEAR_IN_NAME = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
 # --------------------------------------------------------------------------- chunking
 
 def _strip_enum_tail(text: str) -> str:
-    return _ENUM_TAIL.sub("", text).strip()
+    """The passage without a dangling list marker at its end (`…。二是`, `…。（三）`). A marker is at
+    most 5 characters and ends where the trailing whitespace starts, so the pattern is tried there
+    only (a `sub` over the whole passage tries every position)."""
+    start = max(0, len(text.rstrip()) - _ENUM_TAIL_CHARS)
+    m = _ENUM_TAIL.search(text, start)
+    return (text[: m.start()] if m else text).strip()
 
 
 def _split_long(text: str) -> list[str]:
