@@ -49,7 +49,13 @@ from pipeline.errors import IndexLockedError, InputError, ShuzhiError, UsageErro
 from pipeline.fsutil import atomic_write_text
 from pipeline.index import remote as index_remote
 from pipeline.index.ann import VectorSearch
-from pipeline.index.embedding import DEFAULT_EMBEDDER, HashEmbedder, _idf_table, resolve_embedder
+from pipeline.index.embedding import (
+    DEFAULT_EMBEDDER,
+    HashEmbedder,
+    _alnum_table,
+    _idf_table,
+    resolve_embedder,
+)
 from pipeline.index.remote import SHARED_COLLECTION
 from pipeline.index.remote import parse_chroma_url as _parse_chroma_url
 from pipeline.index.retrieval import (
@@ -846,7 +852,8 @@ class HybridIndex:
         segment.index_terms("民兵")          # load the dictionary once, before forking: children share it
         embed = isinstance(self._embedder, HashEmbedder)     # a model stays in this process
         if embed:
-            _idf_table()                     # likewise the IDF table
+            _idf_table()                     # likewise the IDF table and the letter table
+            _alnum_table()
         _WORKER_EMBEDDER = self._embedder if embed else None
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         jobs = [(p, str(p), embed) for p in todo]
