@@ -332,9 +332,9 @@ class Bm25Ranker:
         if not len(self.chunks) or not query_terms:
             return []
         scores = self.get_scores(query_terms)
-        if mask is not None:
-            scores = np.where(mask, scores, 0.0)
         positive = np.flatnonzero(scores > 0)
+        if mask is not None:        # the filter on the scored chunks only, not a pass over all
+            positive = positive[mask[positive]]
         if positive.size == 0:
             return []
         if positive.size > n:
