@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from pipeline.models import Report, Section
@@ -43,8 +44,10 @@ _CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
 _CN_NUM = "一二三四五六七八九十"
 
 
+@lru_cache(maxsize=512)
 def cn_numeral(text: str) -> int | None:
-    """Value of a small Chinese numeral (`一`…`九十九`), None when it is not one."""
+    """Value of a small Chinese numeral (`一`…`九十九`), None when it is not one. Cached: the
+    markers it reads are the same few strings (`一`, `二`, `十二`) in every report."""
     if not text:
         return None
     if all(c in _CN_DIGITS for c in text):
