@@ -258,3 +258,16 @@ def test_worker_processes_build_the_same_index(tmp_path: Path) -> None:
                          env=env, timeout=600, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"same": True, "pools": [False, True], "added": 3, "failed": 1, "duplicates": 1}
+
+
+@pytest.mark.parametrize(("shape", "rows"), [((300, 32), None), ((300, 32), [299, 0, 7]), ((0, 32), None), ((9,), None),
+                                             ((5, 4), [])])
+def test_vector_files_are_what_np_save_writes(tmp_path: Path, shape: tuple, rows: list | None) -> None:
+    import io
+
+    array = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape) / 7
+    picked = None if rows is None else np.asarray(rows, dtype=np.int32)
+    ann._save(tmp_path / "a.npy", array, picked)
+    expected = io.BytesIO()
+    np.save(expected, array if picked is None else array[picked], allow_pickle=False)
+    assert (tmp_path / "a.npy").read_bytes() == expected.getvalue()

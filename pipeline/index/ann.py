@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +43,24 @@ KMEANS_ROUNDS = 5
 _BLOCK_ELEMENTS = 230_400
 
 
-def _save(path: Path, array: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    atomic_write_bytes(path, buffer.getvalue())
+def _save(path: Path, array: np.ndarray, rows: np.ndarray | None = None) -> None:
+    """Write `array` (or its `rows`, in that order) as an .npy file. The file's image is built in
+    one buffer, the rows gathered straight into it: `np.save` to a BytesIO and `getvalue` copy a
+    100k × 384 matrix three more times (0.5 s of a commit)."""
+    shape = array.shape if rows is None else (len(rows), *array.shape[1:])
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {
+        "descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False, "shape": shape})
+    head = header.getvalue()
+    image = bytearray(len(head) + int(np.prod(shape, dtype=np.int64)) * array.dtype.itemsize)
+    image[: len(head)] = head
+    if len(image) > len(head):
+        body = np.frombuffer(image, dtype=array.dtype, offset=len(head)).reshape(shape)
+        if rows is None:
+            body[...] = array
+        else:
+            np.take(array, rows, axis=0, out=body)
+    atomic_write_bytes(path, image)
 
 
 def _top(scores: np.ndarray, ids: np.ndarray, n: int) -> list[int]:
@@ -102,8 +117,9 @@ def _kmeans_lists(vectors: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarra
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         centroids = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
     assign = np.empty(n, dtype=np.int32)
-    for start in range(0, n, 8192):
-        assign[start:start + 8192] = np.argmax(np.asarray(vectors[start:start + 8192]) @ centroids.T, axis=1)
+    # Large blocks: few round trips through the GIL, which the committing thread holds meanwhile.
+    for start in range(0, n, 32768):
+        assign[start:start + 32768] = np.argmax(np.asarray(vectors[start:start + 32768]) @ centroids.T, axis=1)
     return centroids.astype(np.float32), assign
 
 
@@ -131,8 +147,11 @@ class VectorSearch:
     # ---------------------------------------------------------------- files
 
     @staticmethod
-    def write(directory: Path, vectors: np.ndarray) -> None:
-        """Write `vectors` (chunk order) and, for a large index, its lists."""
+    def write(directory: Path, vectors: np.ndarray | Sequence[np.ndarray]) -> None:
+        """Write `vectors` (chunk order; or consecutive blocks of rows, joined here) and, for a
+        large index, its lists."""
+        if not isinstance(vectors, np.ndarray):
+            vectors = np.concatenate(vectors) if len(vectors) != 1 else vectors[0]
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape[0] < IVF_MIN_ROWS:
             _save(directory / VECTORS_FILE, vectors)
@@ -141,7 +160,7 @@ class VectorSearch:
         rows = np.argsort(assign, kind="stable").astype(np.int32)
         offsets = np.zeros(centroids.shape[0] + 1, dtype=np.int64)
         np.cumsum(np.bincount(assign, minlength=centroids.shape[0]), out=offsets[1:])
-        _save(directory / VECTORS_FILE, vectors[rows])
+        _save(directory / VECTORS_FILE, vectors, rows)
         _save(directory / CENTROIDS_FILE, centroids)
         _save(directory / OFFSETS_FILE, offsets)
         _save(directory / ROWS_FILE, rows)

@@ -969,10 +969,11 @@ class HybridIndex:
         chunks: Sequence[Chunk],
         terms: Sequence[Sequence[str]],
         writer: VectorWriter,
-    ) -> np.ndarray:
-        """The vectors of the new store in order: kept chunks (the first `len(kept_rows)`) from the
-        previous generation's vector file, new ones from this ingest; a chunk found in neither
-        (a missing vector file) is embedded again."""
+    ) -> list[np.ndarray]:
+        """The vectors of the new store in order, as consecutive blocks of rows (joined by the
+        thread that writes them): kept chunks (the first `len(kept_rows)`) from the previous
+        generation's vector file, new ones from this ingest; a chunk found in neither (a missing
+        vector file) is embedded again."""
         n_old = len(kept_rows)
         old = self._vectors(loaded) if n_old else None
         dim = self._embedder.dim or (old.dim if old is not None else writer.dim)
@@ -986,16 +987,14 @@ class HybridIndex:
                 missing.extend(range(n_old))
         if len(chunks) > n_old:
             new, filled = writer.rows_for([c.chunk_id for c in chunks[n_old:]], dim)
-            parts.append(new)
+            parts.extend(new)
             missing.extend((n_old + np.flatnonzero(~filled)).tolist())
-        if not parts:
-            return np.zeros((0, dim), dtype=np.float32)
-        matrix = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        if missing:
-            matrix = np.array(matrix, dtype=np.float32)          # writable, whatever it came from
-            matrix[missing] = self._embedder.embed_documents([chunks[i].text for i in missing],
-                                                             [terms[i] for i in missing])
-        return matrix
+        if not missing:
+            return parts or [np.zeros((0, dim), dtype=np.float32)]
+        matrix = np.concatenate(parts)
+        matrix[missing] = self._embedder.embed_documents([chunks[i].text for i in missing],
+                                                         [terms[i] for i in missing])
+        return [matrix]
 
     def _write_generation(
         self,
@@ -1003,14 +1002,15 @@ class HybridIndex:
         chunks: Sequence[Chunk],
         terms: Sequence[Sequence[str]],
         manifest: dict[str, dict[str, Any]],
-        vectors: np.ndarray,
+        vectors: list[np.ndarray],
     ) -> None:
         gen_dir = self._gen_dir(generation)
         if gen_dir.exists():          # left by a crashed ingest that never committed
             shutil.rmtree(gen_dir)
         gen_dir.mkdir(parents=True)
-        # The IVF lists (k-means: matrix products, which release the GIL) are built in a thread
-        # while this one writes the chunk store, the manifest and BM25 (mostly Python).
+        # The vector file (joining the blocks, k-means for the IVF lists: numpy work that mostly
+        # runs without the GIL) is written by a thread while this one writes the chunk store, the
+        # manifest and BM25 (mostly Python).
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(1, thread_name_prefix="shuzhi-vectors") as pool:

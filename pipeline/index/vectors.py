@@ -277,16 +277,16 @@ class VectorWriter:
             self._batches = [np.concatenate(self._batches)]
         return self._batches[0]
 
-    def rows_for(self, ids: Sequence[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
-        """The vectors computed here for `ids`, in that order, and which of them were found (a
-        row not found is zero). The usual case, the new chunks in the order they were added, is
-        the batches as they are: no lookup per chunk and no copy of the matrix."""
+    def rows_for(self, ids: Sequence[str], dim: int) -> tuple[list[np.ndarray], np.ndarray]:
+        """The vectors computed here for `ids`, in that order, as consecutive blocks of rows, and
+        which rows were found (a row not found is zero). The usual case, the new chunks in the
+        order they were added, is the batches as they are: no lookup per chunk and no copy."""
         if self._batches and len(ids) == len(self.ids) and list(ids) == self.ids:
-            return self._stacked(), np.ones(len(ids), dtype=bool)
+            return list(self._batches), np.ones(len(ids), dtype=bool)
         matrix = np.zeros((len(ids), dim), dtype=np.float32)
         filled = np.zeros(len(ids), dtype=bool)
         if not self._batches:
-            return matrix, filled
+            return [matrix], filled
         if self._row_of is None:
             # A chunk id written twice (re-sent by `reconcile`) keeps its last row.
             self._row_of = {cid: row for row, cid in enumerate(self.ids)}
@@ -295,7 +295,7 @@ class VectorWriter:
             dest, src = zip(*found, strict=True)
             matrix[list(dest)] = self._stacked()[list(src)]
             filled[list(dest)] = True
-        return matrix, filled
+        return [matrix], filled
 
     def delete(self, ids: Sequence[str]) -> None:
         if not self._chroma:
