@@ -121,6 +121,48 @@ def test_ivf_files_round_trip_and_search(tmp_path: Path, monkeypatch, use_mask: 
     assert len(got) == 10 and (mask is None or all(mask[i] for i in got))
 
 
+def _probe_reference(search: VectorSearch, query: np.ndarray, n: int, mask: np.ndarray | None, need: int) -> list[int]:
+    """The IVF probe written as the plain loop it stands for: lists best centroid first, until
+    they hold `need` rows that pass; the best `n` of those rows by exact score."""
+    scores_by_row = search.chunk_order() @ query
+    held: list[int] = []
+    for lst in np.argsort(-(search.centroids @ query), kind="stable").tolist():
+        rows = search.rows[search.offsets[lst]:search.offsets[lst + 1]].tolist()
+        held += [r for r in rows if mask is None or mask[r]]
+        if len(held) >= need:
+            break
+    return sorted(held, key=lambda r: (-scores_by_row[r], r))[:n]
+
+
+@pytest.mark.parametrize("every", [None, 1, 3, 10])
+def test_ivf_probe_matches_the_plain_loop(tmp_path: Path, monkeypatch, every: int | None) -> None:
+    # every=3: most of each probed list passes (scored in place); every=10: few pass (gathered).
+    monkeypatch.setattr(ann, "IVF_MIN_ROWS", 200)
+    monkeypatch.setattr(ann, "EXACT_MAX_ROWS", 0)
+    monkeypatch.setattr(ann, "MIN_CANDIDATES", 120)
+    monkeypatch.setattr(ann, "PROBE_SHARE", 0.0)
+    monkeypatch.setattr(ann, "CANDIDATE_FACTOR", 0)
+    vectors = _unit_vectors(1500, seed=4)
+    VectorSearch.write(tmp_path, vectors)
+    search = VectorSearch.open(tmp_path)
+    assert search is not None and search.centroids is not None
+    mask = None if every is None else np.arange(1500) % every == 0
+    for query_row in (0, 333, 1499):
+        query = vectors[query_row]
+        # Every candidate back (n above the budget), in order: the same lists were probed.
+        got = search.rank(query, 10_000, mask)
+        assert len(got) >= 120 and got == _probe_reference(search, query, 10_000, mask, 120)
+        assert mask is None or all(mask[r] for r in got)
+        assert search.rank(query, 10, mask) == got[:10]
+
+
+def test_scan_blocks_give_the_plain_product(monkeypatch) -> None:
+    monkeypatch.setattr(ann, "_BLOCK_ELEMENTS", 32 * 50)       # 50-row blocks at 32 dims
+    vectors = _unit_vectors(1234)
+    query = vectors[9]
+    np.testing.assert_allclose(ann._scan(vectors, query), vectors @ query, rtol=1e-5, atol=1e-6)
+
+
 def test_exact_search_below_the_ivf_size(tmp_path: Path) -> None:
     vectors = _unit_vectors(300)
     VectorSearch.write(tmp_path, vectors)
@@ -216,3 +258,16 @@ def test_worker_processes_build_the_same_index(tmp_path: Path) -> None:
                          env=env, timeout=600, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"same": True, "pools": [False, True], "added": 3, "failed": 1, "duplicates": 1}
+
+
+@pytest.mark.parametrize(("shape", "rows"), [((300, 32), None), ((300, 32), [299, 0, 7]), ((0, 32), None), ((9,), None),
+                                             ((5, 4), [])])
+def test_vector_files_are_what_np_save_writes(tmp_path: Path, shape: tuple, rows: list | None) -> None:
+    import io
+
+    array = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape) / 7
+    picked = None if rows is None else np.asarray(rows, dtype=np.int32)
+    ann._save(tmp_path / "a.npy", array, picked)
+    expected = io.BytesIO()
+    np.save(expected, array if picked is None else array[picked], allow_pickle=False)
+    assert (tmp_path / "a.npy").read_bytes() == expected.getvalue()

@@ -124,6 +124,40 @@ def test_hash_embedding_is_deterministic_normalised_and_meaningful() -> None:
     assert np.allclose(emb.embed_documents([p[3] for p in PASSAGES], terms), docs)
 
 
+def _hash_embedding_one_by_one(emb: HashEmbedder, text: str, terms: list[str]) -> np.ndarray:
+    """The hashed embedding written plainly, one text and one feature at a time: what the batched
+    numpy version must equal bit for bit (an index's stored vectors and its queries must agree)."""
+    import re
+    import zlib
+
+    from pipeline.index import embedding
+
+    table, default_idf = embedding._idf_table()
+    vector = np.zeros(emb.dim, dtype=np.float64)
+    for word in terms:
+        h = zlib.crc32(word.encode("utf-8"))
+        vector[h % emb.dim] += float(table.get(word, default_idf)) * embedding.WORD_WEIGHT * (1.0 if h & 0x80000000 else -1.0)
+    kept = re.sub(r"[\W_]+", "", text)
+    for a, b in zip(kept, kept[1:], strict=False):
+        wrap = (1 << 64) - 1           # the numpy version computes in uint64
+        key = ((((ord(a) * int(embedding._P)) & wrap) + ord(b) + 2) * int(embedding._MIX)) & wrap
+        mixed = key >> 32
+        vector[(mixed >> 1) % emb.dim] += (1.0 if mixed & 1 else -1.0) * embedding.BIGRAM_WEIGHT * default_idf
+    vector[np.abs(vector) < 1e-9] = 0.0
+    norm = np.linalg.norm(vector)
+    return (vector / norm if norm > 0 else vector).astype(np.float32)
+
+
+def test_hash_embedding_batch_equals_the_plain_definition() -> None:
+    emb = HashEmbedder()
+    texts = [p[3] for p in PASSAGES] + ["民兵_整组 ２０２３年😀𠀀Ⅻ段\x00abc-DEF。", "", "，。", "a", "征兵\n工作\t站"]
+    terms = [segment.index_terms(t) for t in texts]
+    batch = emb.embed_documents(texts, terms)
+    for row, text in enumerate(texts):
+        expected = _hash_embedding_one_by_one(HashEmbedder(), text, terms[row])
+        np.testing.assert_allclose(batch[row], expected, rtol=0, atol=2e-7)
+
+
 def test_hash_embedding_of_empty_text_is_zero() -> None:
     assert not HashEmbedder(64).embed_query("，。").any()
 
@@ -204,3 +238,16 @@ def test_hit_to_document_keeps_every_field() -> None:
         "vector_rank": 3,
     }
 
+
+
+def test_strip_enum_tail_equals_the_whole_passage_pattern() -> None:
+    # The marker is looked for at the end only; it must agree with a `sub` over the whole passage.
+    import random
+
+    from pipeline.index.retrieval import _ENUM_TAIL, _strip_enum_tail
+
+    rng = random.Random(3)
+    alphabet = "一二三十是（）()12３、.．。民兵 \t\n\u3000"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 14)))
+        assert _strip_enum_tail(text) == _ENUM_TAIL.sub("", text).strip(), repr(text)

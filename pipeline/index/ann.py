@@ -5,15 +5,19 @@ At 100k chunks × 384 dims an exact scan reads 150 MB per query (≈ 10 ms on th
 under load), and gathering the rows a section filter keeps costs as much again. So an index of
 `IVF_MIN_ROWS` chunks or more is partitioned once at commit by spherical k-means into ~√n lists,
 and its vectors are stored list by list (`vectors.npy` in list order, `ivf_rows.npy` maps a list
-position back to the chunk row). A query scores the centroids, then scans the best lists as
-contiguous slices until it holds enough candidates that pass the filter; the candidates are
-scored exactly. A filter that keeps few rows is searched exactly over just those rows.
+position back to the chunk row). A query scores the centroids and takes the best lists until they
+hold enough rows that pass the filter (per-list counts of the filter's rows, one `bincount`); those
+rows are scored exactly, in place when most of the probed lists pass and gathered when few do.
+A filter that keeps few rows is searched exactly over just those rows. Every matrix-vector
+product runs in blocks below OpenBLAS's threading threshold (see `_BLOCK_ELEMENTS`).
 `eval/bench_search.py` reports the recall of this against the exact ranking.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +32,35 @@ ROWS_FILE = "ivf_rows.npy"
 IVF_MIN_ROWS = 20_000          # below this an exact scan is ≤ 2 ms
 EXACT_MAX_ROWS = 6_000         # a filter keeping at most this many rows is searched exactly
 MIN_CANDIDATES = 3_000         # rows (passing the filter) scored exactly per probed query
-CANDIDATE_FACTOR = 40          # … or this many per wanted result, whichever is larger
+CANDIDATE_FACTOR = 40          # … or this many per wanted result, whichever is larger,
+PROBE_SHARE = 0.03             # … or this share of the rows that pass: with √n lists a fixed count
+                               # would probe ever fewer lists (and lose recall) as the index grows
+GATHER_BELOW = 0.25            # copy out the passing rows when fewer than this share of the probed lists pass
 KMEANS_ROUNDS = 5
-_BLOCK_ROWS = 340               # exact-scan block: below OpenBLAS's threading threshold at 384 dims
+# Rows × dims per matrix-vector product. OpenBLAS (numpy's build) runs a product of 460,800
+# elements or more on all cores, and on a shared 2-core machine its threads then wait for each
+# other: 2,000 × 384 costs 3.2 ms of CPU instead of 0.1 ms. Blocks of half that are single-threaded.
+_BLOCK_ELEMENTS = 230_400
 
 
-def _save(path: Path, array: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    atomic_write_bytes(path, buffer.getvalue())
+def _save(path: Path, array: np.ndarray, rows: np.ndarray | None = None) -> None:
+    """Write `array` (or its `rows`, in that order) as an .npy file. The file's image is built in
+    one buffer, the rows gathered straight into it: `np.save` to a BytesIO and `getvalue` copy a
+    100k × 384 matrix three more times (0.5 s of a commit)."""
+    shape = array.shape if rows is None else (len(rows), *array.shape[1:])
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {
+        "descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False, "shape": shape})
+    head = header.getvalue()
+    image = bytearray(len(head) + int(np.prod(shape, dtype=np.int64)) * array.dtype.itemsize)
+    image[: len(head)] = head
+    if len(image) > len(head):
+        body = np.frombuffer(image, dtype=array.dtype, offset=len(head)).reshape(shape)
+        if rows is None:
+            body[...] = array
+        else:
+            np.take(array, rows, axis=0, out=body)
+    atomic_write_bytes(path, image)
 
 
 def _top(scores: np.ndarray, ids: np.ndarray, n: int) -> list[int]:
@@ -48,17 +72,33 @@ def _top(scores: np.ndarray, ids: np.ndarray, n: int) -> list[int]:
 
 
 def _scan(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """`vectors @ query` in row blocks: OpenBLAS goes multi-threaded above a size threshold and on
-    a busy machine then waits for a descheduled thread (20–80 ms instead of 1 ms)."""
+    """`vectors @ query` in row blocks small enough to stay on one thread (see _BLOCK_ELEMENTS)."""
     scores = np.empty(vectors.shape[0], dtype=np.float32)
-    block = max(16, _BLOCK_ROWS * 384 // max(1, vectors.shape[1]))
+    block = max(16, _BLOCK_ELEMENTS // max(1, vectors.shape[1]))
     for start in range(0, vectors.shape[0], block):
         np.dot(vectors[start:start + block], query, out=scores[start:start + block])
     return scores
 
 
+def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """OpenBLAS on one thread for a block of matrix products. Its threads spin while they wait
+    for each other, and on a busy 2-core machine that tripled the CPU (and doubled the wall time)
+    of the k-means below: 0.6–0.8 s against 0.21 s on one thread. `threadpoolctl` sets it; without
+    that package the products simply run as numpy is configured."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 def kmeans_lists(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Spherical k-means on a sample: (centroids, list of every row). Deterministic for a seed."""
+    with _one_blas_thread():
+        return _kmeans_lists(vectors, seed)
+
+
+def _kmeans_lists(vectors: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     n = vectors.shape[0]
     nlist = max(8, int(np.sqrt(n)))
     rng = np.random.default_rng(seed)
@@ -77,8 +117,9 @@ def kmeans_lists(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.nda
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         centroids = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
     assign = np.empty(n, dtype=np.int32)
-    for start in range(0, n, 8192):
-        assign[start:start + 8192] = np.argmax(np.asarray(vectors[start:start + 8192]) @ centroids.T, axis=1)
+    # Large blocks: few round trips through the GIL, which the committing thread holds meanwhile.
+    for start in range(0, n, 32768):
+        assign[start:start + 32768] = np.argmax(np.asarray(vectors[start:start + 32768]) @ centroids.T, axis=1)
     return centroids.astype(np.float32), assign
 
 
@@ -94,6 +135,7 @@ class VectorSearch:
         self.offsets = offsets
         self.rows = None if rows is None else np.asarray(rows)   # list position → chunk row
         self._position: np.ndarray | None = None
+        self._lists: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -105,8 +147,11 @@ class VectorSearch:
     # ---------------------------------------------------------------- files
 
     @staticmethod
-    def write(directory: Path, vectors: np.ndarray) -> None:
-        """Write `vectors` (chunk order) and, for a large index, its lists."""
+    def write(directory: Path, vectors: np.ndarray | Sequence[np.ndarray]) -> None:
+        """Write `vectors` (chunk order; or consecutive blocks of rows, joined here) and, for a
+        large index, its lists."""
+        if not isinstance(vectors, np.ndarray):
+            vectors = np.concatenate(vectors) if len(vectors) != 1 else vectors[0]
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape[0] < IVF_MIN_ROWS:
             _save(directory / VECTORS_FILE, vectors)
@@ -115,7 +160,7 @@ class VectorSearch:
         rows = np.argsort(assign, kind="stable").astype(np.int32)
         offsets = np.zeros(centroids.shape[0] + 1, dtype=np.int64)
         np.cumsum(np.bincount(assign, minlength=centroids.shape[0]), out=offsets[1:])
-        _save(directory / VECTORS_FILE, vectors[rows])
+        _save(directory / VECTORS_FILE, vectors, rows)
         _save(directory / CENTROIDS_FILE, centroids)
         _save(directory / OFFSETS_FILE, offsets)
         _save(directory / ROWS_FILE, rows)
@@ -168,10 +213,7 @@ class VectorSearch:
             positions = self.positions(rows)
             order = np.argsort(positions)          # sequential reads from the memory map
             rows, positions = rows[order], positions[order]
-            # In blocks (_scan): one product over a few thousand gathered rows goes multi-threaded
-            # in OpenBLAS and, on a busy machine, waits for the other thread (15 ms instead of 1).
-            scores = _scan(self.vectors[positions], query)
-            return _top(scores, rows, n)
+            return _top(_scan(np.take(self.vectors, positions, axis=0), query), rows, n)
         if self.centroids is None:
             scores = _scan(self.vectors, query)
             rows = np.arange(total)
@@ -181,32 +223,45 @@ class VectorSearch:
             return _top(scores, rows, n)
         return self._probe(query, n, mask, allowed)
 
+    def _list_of_row(self) -> np.ndarray:
+        """The IVF list of every chunk row (built on first use: 4 bytes a row)."""
+        if self._lists is None:
+            assert self.offsets is not None and self.rows is not None
+            sizes = np.diff(self.offsets)
+            lists = np.empty(self.rows.shape[0], dtype=np.int32)
+            lists[self.rows] = np.repeat(np.arange(sizes.shape[0], dtype=np.int32), sizes)
+            self._lists = lists
+        return self._lists
+
     def _probe(self, query: np.ndarray, n: int, mask: np.ndarray | None, allowed: int) -> list[int]:
+        """The best lists by centroid until they hold `need` rows that pass the filter; those rows
+        scored exactly. Which lists, and how many, is decided with array operations up front
+        (per-list counts of passing rows), not by a Python loop over lists."""
         assert self.offsets is not None and self.rows is not None and self.centroids is not None
-        need = min(allowed, max(MIN_CANDIDATES, CANDIDATE_FACTOR * n))
-        lists = np.argsort(-(self.centroids @ query))
+        need = min(allowed, max(MIN_CANDIDATES, CANDIDATE_FACTOR * n, int(PROBE_SHARE * allowed)))
         offsets = self.offsets
-        keep_in_order = None if mask is None else np.asarray(mask)[np.asarray(self.rows)]
-        scores: list[np.ndarray] = []
-        rows: list[np.ndarray] = []
-        held = 0
-        for lst in lists.tolist():
-            start, end = int(offsets[lst]), int(offsets[lst + 1])
-            if end == start:
-                continue
-            part = np.asarray(self.rows[start:end])
-            if keep_in_order is None:
-                scores.append(self.vectors[start:end] @ query)
-                rows.append(part)
-                held += end - start
-            else:
-                keep = keep_in_order[start:end]
-                count = int(np.count_nonzero(keep))
-                if count == 0:
-                    continue
-                scores.append((self.vectors[start:end] @ query)[keep])
-                rows.append(part[keep])
-                held += count
-            if held >= need:
-                break
-        return _top(np.concatenate(scores), np.concatenate(rows).astype(np.int64), n)
+        sizes = np.diff(offsets)
+        counts = sizes if mask is None else np.bincount(self._list_of_row()[mask], minlength=sizes.shape[0])
+        order = np.argsort(-_scan(self.centroids, query), kind="stable")
+        held = np.cumsum(counts[order])
+        take = order[: int(np.searchsorted(held, need)) + 1]
+        chosen = np.sort(take[counts[take] > 0])          # file order: the reads go forward
+        starts, lengths = offsets[chosen], sizes[chosen]
+        # Every position of the chosen lists, as one array: start of its list + index within it.
+        first = np.cumsum(lengths) - lengths
+        positions = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - first, lengths)
+        rows = self.rows[positions]
+        keep = None if mask is None else mask[rows]
+        if keep is not None and np.count_nonzero(keep) < GATHER_BELOW * keep.shape[0]:
+            # Few pass: copy just those rows out of the map (np.take: half the time of v[positions]).
+            positions, rows = positions[keep], rows[keep]
+            return _top(_scan(np.take(self.vectors, positions, axis=0), query), rows.astype(np.int64), n)
+        # Most pass: score the lists where they lie (no copy; adjacent lists read as one run).
+        ends = starts + lengths
+        breaks = np.flatnonzero(starts[1:] != ends[:-1]) + 1
+        run_starts = starts[np.concatenate(([0], breaks))].tolist()
+        run_ends = ends[np.concatenate((breaks - 1, [ends.shape[0] - 1]))].tolist()
+        scores = np.concatenate([_scan(self.vectors[a:b], query) for a, b in zip(run_starts, run_ends, strict=True)])
+        if keep is not None:
+            scores, rows = scores[keep], rows[keep]
+        return _top(scores, rows.astype(np.int64), n)

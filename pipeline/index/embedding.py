@@ -15,7 +15,6 @@ an embedder to Chroma's `EmbeddingFunction` protocol for users who query the col
 from __future__ import annotations
 
 import os
-import re
 import zlib
 from collections.abc import Sequence
 from functools import lru_cache
@@ -75,7 +74,20 @@ def _idf_of(words: list[str]) -> list[float]:
     return [float(table.get(w, default)) for w in words]
 
 
-_NOT_ALNUM = re.compile(r"[\W_]+")
+@lru_cache(maxsize=1)
+def _alnum_table() -> np.ndarray:
+    """`str.isalnum()` of every character of the Basic Multilingual Plane (what `\\w` keeps, less `_`)."""
+    return np.fromiter((chr(c).isalnum() for c in range(0x10000)), dtype=bool, count=0x10000)
+
+
+def _is_alnum(codes: np.ndarray) -> np.ndarray:
+    """`chr(c).isalnum()` for each code point (a copy: the caller may write to it)."""
+    table = _alnum_table()
+    keep = table[np.minimum(codes, 0xFFFF)]
+    astral = np.flatnonzero(codes > 0xFFFF)
+    if astral.size:
+        keep[astral] = [chr(c).isalnum() for c in codes[astral].tolist()]
+    return keep
 
 
 class HashEmbedder:
@@ -94,6 +106,11 @@ class HashEmbedder:
         self._vals = np.zeros(0, dtype=np.float64)
 
     def _word_ids(self, words: list[str]) -> np.ndarray:
+        try:
+            # Every word known (the usual case after the first batches): one C-level pass.
+            return np.fromiter(map(self._ids.__getitem__, words), dtype=np.int64, count=len(words))
+        except KeyError:
+            pass
         ids = list(map(self._ids.get, words))
         if None in ids:
             if len(self._ids) > _MAX_WORDS:      # adversarial input: keep the table bounded
@@ -118,11 +135,16 @@ class HashEmbedder:
         flat = [rows * dim + self._cols[ids]]
         weights = [self._vals[ids]]
 
-        # Character n-grams of all texts together; a NUL between texts keeps n-grams inside one text.
-        cleaned = [_NOT_ALNUM.sub("", t) for t in texts]
-        joined = "\x00".join(cleaned)
-        cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        owner = np.repeat(np.arange(n, dtype=np.int64), [len(c) + 1 for c in cleaned])[: cp.size]
+        # Character n-grams of all texts together, over their letters and digits only (what
+        # `re.sub(r"[\W_]+", "", text)` leaves, picked by a table instead of a regex per text); a NUL
+        # between texts keeps n-grams inside one text.
+        raw = np.frombuffer("\x00".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+        owner = np.repeat(np.arange(n, dtype=np.int64), lengths + 1)[: raw.size]
+        keep = _is_alnum(raw)
+        keep[np.cumsum(lengths + 1)[:-1] - 1] = True        # the separators
+        cp = raw[keep].astype(np.uint64)
+        owner = owner[keep]
         default_idf = _idf_table()[1]
         for size, weight in ((2, BIGRAM_WEIGHT), (3, TRIGRAM_WEIGHT)):
             count = cp.size - size + 1

@@ -1,5 +1,5 @@
-"""Retrieval units and ranking: chunking reports into passages, BM25 over jieba terms, exact
-vector ranking, reciprocal-rank fusion, and the LangChain retriever.
+"""Retrieval units and ranking: chunking reports into passages, BM25 over jieba terms,
+reciprocal-rank fusion, and the LangChain retriever (vector search: `pipeline.index.ann`).
 
 The storage side (files, Chroma, manifest, locking) lives in `pipeline/index.py`; this module is
 independent of where the chunks are kept.
@@ -36,12 +36,12 @@ VECTOR_WEIGHT = 0.35
 # How deep each retriever looks before fusion, as a multiple of k (with a floor).
 CANDIDATE_FACTOR = 4
 MIN_CANDIDATES = 40
-_MATVEC_ELEMENTS = 131_072     # per block: below OpenBLAS's threading threshold
 
 
 # Sub-points longer than this are cut at sentence ends so one chunk stays one idea.
 MAX_CHUNK_CHARS = 600
 TABLE_ROW_CHARS = 40
+_ENUM_TAIL_CHARS = 5           # the longest marker _ENUM_TAIL takes: `（十二）`
 _ENUM_TAIL = re.compile(r"(?:[一二三四五六七八九十]{1,3}是|[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[、.．])\s*$")
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
 
@@ -49,7 +49,12 @@ _YEAR_IN_NAME = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
 # --------------------------------------------------------------------------- chunking
 
 def _strip_enum_tail(text: str) -> str:
-    return _ENUM_TAIL.sub("", text).strip()
+    """The passage without a dangling list marker at its end (`…。二是`, `…。（三）`). A marker is at
+    most 5 characters and ends where the trailing whitespace starts, so the pattern is tried there
+    only (a `sub` over the whole passage tries every position)."""
+    start = max(0, len(text.rstrip()) - _ENUM_TAIL_CHARS)
+    m = _ENUM_TAIL.search(text, start)
+    return (text[: m.start()] if m else text).strip()
 
 
 def _split_long(text: str) -> list[str]:
@@ -232,26 +237,6 @@ class ChunkFilter:
         return self._table.mask(section=section, region=region, year=year, level=level)
 
 
-def exact_vector_rank(vectors: np.ndarray, query: np.ndarray, n: int, mask: np.ndarray | None) -> list[int]:
-    """Exact cosine ranking (vectors are L2-normalised) over the rows a mask lets through.
-
-    Matrix-vector products over every row, then the mask: cheaper than gathering the rows
-    first, which copies them. The product runs in row blocks because OpenBLAS goes
-    multi-threaded above a size threshold, and on a busy machine each call then waits for a
-    descheduled worker thread (20–80 ms instead of ~1 ms at 12k × 512).
-    """
-    scores = np.empty(vectors.shape[0], dtype=np.float64)
-    block = max(16, _MATVEC_ELEMENTS // max(1, vectors.shape[1]))
-    for start in range(0, vectors.shape[0], block):
-        scores[start:start + block] = vectors[start:start + block] @ query
-    rows = np.arange(scores.size) if mask is None else np.flatnonzero(mask)
-    if rows.size == 0:
-        return []
-    if rows.size > n:
-        rows = rows[np.argpartition(-scores[rows], n - 1)[:n]]
-    return sorted(rows.tolist(), key=lambda i: (-scores[i], i))
-
-
 BM25_K1 = 1.5
 BM25_B = 0.75
 _BM25_FILES = ("vocab.json", "data.npy", "indices.npy", "indptr.npy", "params.json")
@@ -347,9 +332,9 @@ class Bm25Ranker:
         if not len(self.chunks) or not query_terms:
             return []
         scores = self.get_scores(query_terms)
-        if mask is not None:
-            scores = np.where(mask, scores, 0.0)
         positive = np.flatnonzero(scores > 0)
+        if mask is not None:        # the filter on the scored chunks only, not a pass over all
+            positive = positive[mask[positive]]
         if positive.size == 0:
             return []
         if positive.size > n:

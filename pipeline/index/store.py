@@ -58,21 +58,6 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-class _Codes:
-    """String → small int, in first-seen order."""
-
-    def __init__(self, first: Sequence[str] = ()):
-        self.values: list[str] = list(first)
-        self.index: dict[str, int] = {v: i for i, v in enumerate(self.values)}
-
-    def __call__(self, value: str) -> int:
-        code = self.index.get(value)
-        if code is None:
-            code = self.index[value] = len(self.values)
-            self.values.append(value)
-        return code
-
-
 class ChunkTable(Sequence[Chunk]):
     """The chunks of one generation as columns; `table[i]` makes the `Chunk` on demand."""
 
@@ -233,31 +218,42 @@ class ChunkTable(Sequence[Chunk]):
         return out
 
 
+def _codes(values: list[str], first: Sequence[str] = ()) -> tuple[list[int], list[str]]:
+    """Each value's code and the table of values, in first-seen order after `first`: one C-level
+    pass to find the distinct values and one to map them, not a Python call per chunk."""
+    table = list(dict.fromkeys([*first, *values]))
+    index = {v: i for i, v in enumerate(table)}
+    return list(map(index.__getitem__, values)), table
+
+
 def _encode(chunks: Sequence[Chunk]) -> tuple[bytes, np.ndarray, np.ndarray, dict[str, list[str]]]:
-    docs, regions, sections, headings, levels = _Codes(), _Codes([""]), _Codes(), _Codes(), _Codes([""])
-    paths: list[str] = []
-    doc_col: list[int] = []
-    for chunk in chunks:
-        if chunk.chunk_id != f"{chunk.doc_id}:{chunk.position}":
-            raise ValueError(f"chunk id {chunk.chunk_id} is not doc:position")
-        doc = docs(chunk.doc_id)
-        if doc == len(paths):
-            paths.append(chunk.path)
-        doc_col.append(doc)
+    doc_ids = [c.doc_id for c in chunks]
+    if any(c.chunk_id != f"{d}:{c.position}" for c, d in zip(chunks, doc_ids, strict=True)):
+        bad = next(c for c in chunks if c.chunk_id != f"{c.doc_id}:{c.position}")
+        raise ValueError(f"chunk id {bad.chunk_id} is not doc:position")
+    doc_col, docs = _codes(doc_ids)
+    first_chunk = dict(zip(doc_ids[::-1], range(len(doc_ids) - 1, -1, -1), strict=True))
+    paths = [chunks[first_chunk[d]].path for d in docs]
     region_names = [c.region or "" for c in chunks]
+    region_col, regions = _codes(region_names, [""])
+    # The level of each distinct region, not of each chunk.
+    level_of = {r: region_level(r) for r in regions}
+    level_col, levels = _codes([level_of[r] for r in region_names], [""])
+    section_col, sections = _codes([c.section_key for c in chunks])
+    heading_col, headings = _codes([c.heading for c in chunks])
     columns = np.array([
         doc_col,
         [c.position for c in chunks],
-        [regions(r) for r in region_names],
+        region_col,
         [NO_YEAR if c.year is None else c.year for c in chunks],
-        [sections(c.section_key) for c in chunks],
-        [headings(c.heading) for c in chunks],
-        [levels(region_level(r)) for r in region_names],
+        section_col,
+        heading_col,
+        level_col,
     ], dtype=np.int32).reshape(7, len(chunks))
     encoded = [c.text.encode("utf-8") for c in chunks]
     offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
     if encoded:
-        np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    tables = {"docs": docs.values, "paths": paths, "regions": regions.values, "sections": sections.values,
-              "headings": headings.values, "levels": levels.values}
+        np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    tables = {"docs": docs, "paths": paths, "regions": regions, "sections": sections,
+              "headings": headings, "levels": levels}
     return b"".join(encoded), offsets, columns, tables

@@ -160,9 +160,9 @@ class VectorWriter:
         self._pending = False
         self._chunks: list[Chunk] = []
         self._terms: list[Sequence[str]] = []
-        self.vectors: dict[str, int] = {}      # chunk id → row of the batches below, for the vector file
+        self.ids: list[str] = []               # chunk ids of the rows of the batches below, in order
         self._batches: list[np.ndarray] = []
-        self._rows = 0
+        self._row_of: dict[str, int] | None = None
 
     # ---------------------------------------------------------------- plumbing
 
@@ -232,10 +232,7 @@ class VectorWriter:
         """Buffer chunks for embedding and writing; `vectors` (computed by an ingest worker process)
         are taken as they are when no Chroma collection is written."""
         if vectors is not None and not self._chroma:
-            ids = [c.chunk_id for c in chunks]
-            self.vectors.update(zip(ids, range(self._rows, self._rows + len(ids)), strict=True))
-            self._batches.append(vectors)
-            self._rows += len(ids)
+            self._keep([c.chunk_id for c in chunks], vectors)
             return
         self._chunks.extend(chunks)
         self._terms.extend(terms)
@@ -256,9 +253,7 @@ class VectorWriter:
             batch, batch_terms = chunks[start:start + CHROMA_BATCH], terms[start:start + CHROMA_BATCH]
             vectors = self._embedder.embed_documents([c.text for c in batch], batch_terms)
             ids = [c.chunk_id for c in batch]
-            self.vectors.update(zip(ids, range(self._rows, self._rows + len(ids)), strict=True))
-            self._batches.append(vectors)
-            self._rows += len(ids)
+            self._keep(ids, vectors)
             if not self._chroma:
                 continue
             metadatas = [self._metadata(c, t) for c, t in zip(batch, batch_terms, strict=True)]
@@ -268,20 +263,39 @@ class VectorWriter:
             else:
                 self._collection().upsert(ids=ids, embeddings=vectors, metadatas=metadatas, documents=documents)
 
+    def _keep(self, ids: list[str], vectors: np.ndarray) -> None:
+        self.ids.extend(ids)
+        self._batches.append(vectors)
+        self._row_of = None
+
     @property
     def dim(self) -> int:
         return int(self._batches[0].shape[1]) if self._batches else 0
 
-    def fill(self, matrix: np.ndarray, ids: Sequence[str]) -> None:
-        """Copy the vectors computed here into `matrix` at the rows where `ids` name them."""
+    def _stacked(self) -> np.ndarray:
+        if len(self._batches) > 1:
+            self._batches = [np.concatenate(self._batches)]
+        return self._batches[0]
+
+    def rows_for(self, ids: Sequence[str], dim: int) -> tuple[list[np.ndarray], np.ndarray]:
+        """The vectors computed here for `ids`, in that order, as consecutive blocks of rows, and
+        which rows were found (a row not found is zero). The usual case, the new chunks in the
+        order they were added, is the batches as they are: no lookup per chunk and no copy."""
+        if self._batches and len(ids) == len(self.ids) and list(ids) == self.ids:
+            return list(self._batches), np.ones(len(ids), dtype=bool)
+        matrix = np.zeros((len(ids), dim), dtype=np.float32)
+        filled = np.zeros(len(ids), dtype=bool)
         if not self._batches:
-            return
-        found = [(row, self.vectors.get(cid)) for row, cid in enumerate(ids)]
-        found = [(row, at) for row, at in found if at is not None]
+            return [matrix], filled
+        if self._row_of is None:
+            # A chunk id written twice (re-sent by `reconcile`) keeps its last row.
+            self._row_of = {cid: row for row, cid in enumerate(self.ids)}
+        found = [(row, at) for row, at in enumerate(map(self._row_of.get, ids)) if at is not None]
         if found:
-            stacked = np.concatenate(self._batches) if len(self._batches) > 1 else self._batches[0]
             dest, src = zip(*found, strict=True)
-            matrix[list(dest)] = stacked[list(src)]
+            matrix[list(dest)] = self._stacked()[list(src)]
+            filled[list(dest)] = True
+        return [matrix], filled
 
     def delete(self, ids: Sequence[str]) -> None:
         if not self._chroma:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from pipeline.models import Report, Section
@@ -43,8 +44,10 @@ _CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
 _CN_NUM = "一二三四五六七八九十"
 
 
+@lru_cache(maxsize=512)
 def cn_numeral(text: str) -> int | None:
-    """Value of a small Chinese numeral (`一`…`九十九`), None when it is not one."""
+    """Value of a small Chinese numeral (`一`…`九十九`), None when it is not one. Cached: the
+    markers it reads are the same few strings (`一`, `二`, `十二`) in every report."""
     if not text:
         return None
     if all(c in _CN_DIGITS for c in text):
@@ -93,6 +96,7 @@ _SENT_END = "。！？；!?;"
 # Lines that are only a page number: `12`, `- 3 -`, `— 3 —`, `第3页`, `3/12`.
 _PAGE_LINE_RE = re.compile(r"^(?:[-—–－]*\s*\d{1,4}\s*[-—–－]*|第\s*\d{1,4}\s*页(?:\s*共\s*\d+\s*页)?|\d{1,4}\s*/\s*\d{1,4})$")
 # A table-of-contents entry: leader dots (or ellipsis) then a page number.
+_TOC_LEADERS = ("……", "...", "···", "---", "———")       # the shortest leader of each kind below
 _TOC_ENTRY_RE = re.compile(r"(?:…{2,}|\.{3,}|·{3,}|-{3,}|—{3,})\s*\d{1,4}(?![\d万千百十亿余多人名次个件元%％])")
 _CLOSING_RE = re.compile(
     r"(我的述职完毕|述职完毕|以上是我的述职|以上述职|以上报告|不妥之处.{0,6}批评指正|请.{0,8}(?:批评指正|审议|评议)|"
@@ -100,6 +104,7 @@ _CLOSING_RE = re.compile(
 )
 # The opening's own formula (`现将…报告如下，请予审议`, `下面我就…作述职，请…提出意见`) asks for review
 # too, but what follows it is the report, not the closing.
+_CLOSING_WORDS = ("述职完毕", "以上", "不妥之处", "请")       # one of them is in every _CLOSING_RE match
 _OPENING_FORMULA_RE = re.compile(r"如下|下面.{0,20}(?:述职|报告|汇报)|现将.{0,30}(?:报告|汇报)")
 _CLOSING_START_RE = re.compile(r"(?:我的述职完毕|以上是我的述职|述职完毕|以上述职|以上报告)")
 # Where an unnumbered plans block starts: a paragraph that admits the gap to expectations
@@ -116,6 +121,28 @@ _NEXT_YEAR_START_RE = re.compile(
     r"^(?:(?:下步|下一步|今后|明年|新的一年).{0,12}(?:打算|工作中|计划|思路|安排|将|，我)|"
     r"(?:\d{4}|[二][〇零○][〇零○一二三四五六七八九]{2})年.{0,6}(?:我将|我们将|打算|工作计划|工作思路|工作重点))"
 )
+
+# Patterns used inside the functions below, compiled once (a `re.search(r"…")` call looks its
+# pattern up in re's cache every time: ~80 lookups a report).
+_FIRST_CLAUSE_END_RE = re.compile(r"[，,、：:—\s]")
+_STOP_RE = re.compile(r"[。；]")
+_DIGIT_RE = re.compile(r"\d")
+_ENDS_WITH_PAGE_RE = re.compile(r"[\u4e00-\u9fff]\s*\d{1,3}$")
+_PAGE_DIGITS_BEFORE_HEADING_RE = re.compile(rf"^\d{{1,3}}\s*(?=[{_CN_NUM}]{{1,3}}\s*、|[（(][{_CN_NUM}]|第[{_CN_NUM}]+章)")
+_INNER_STOP_RE = re.compile(r"[。！？；]\S")
+_INNER_COLON_RE = re.compile(r"[：:]\S")
+_SPACES_RE = re.compile(r"\s+")
+_COMMA_RE = re.compile(r"[，,]")
+_MARK_RE = re.compile(r"[，,。！？；：:]")
+_STOP_OR_COLON_RE = re.compile(r"[。！？；：:]")
+_FULL_STOP_RE = re.compile(r"[。！？]")
+_LEAD_STOP_RE = re.compile(r"[。：:；;！]")
+_SENTENCE_MARK_RE = re.compile(r"[。；;！？!?]")
+_BARE_HEADING_BAD_RE = re.compile(r"[，,。；;：:！!？?\s]")
+_CLAUSE_MARK_RE = re.compile(r"[，。；]")
+_GAP_WORD_RE = re.compile(r"差距|不足|短板")
+_TITLE_WORD_RE = re.compile(r"述职|报告|总结")
+_TITLE_BAD_RE = re.compile(r"[，。；：:]")
 
 # First words of a body after a run-in heading with nothing between them.
 _BODY_OPENERS = (
@@ -156,6 +183,13 @@ _KEYWORDS: dict[str, tuple[tuple[str, int], ...]] = {
 }
 
 
+_KEYWORDS_BY_FIRST_CHAR: dict[str, list[tuple[str, str, int]]] = {}
+for _key, _words in _KEYWORDS.items():
+    for _word, _weight in _words:
+        _KEYWORDS_BY_FIRST_CHAR.setdefault(_word[0], []).append((_key, _word, _weight))
+_KEYWORD_FIRST_CHARS = frozenset(_KEYWORDS_BY_FIRST_CHAR)
+
+
 def _strip_marker(heading: str) -> str:
     text = heading.strip()
     for pattern in (_CHAPTER_RE, _L1_RE, _PAREN_RE, _ARABIC_RE):
@@ -180,18 +214,24 @@ def _classify(heading: str) -> tuple[str, int]:
     text = to_simplified(_strip_marker(heading)).rstrip("。：:")
     if not text:
         return "other", 0
-    first = re.split(r"[，,、：:—\s]", text, maxsplit=1)[0]
-    best_key = "other"
-    best = (0, 0)
-    for key, words in _KEYWORDS.items():
-        score = 0
-        first_pos = len(text)
-        for word, weight in words:
+    first = _FIRST_CLAUSE_END_RE.split(text, maxsplit=1)[0]
+    # Only keywords whose first character occurs in the heading can occur in it: look those up
+    # (a handful) instead of all ~90. Scores add up per key, so the order of lookups does not matter.
+    found: dict[str, list[int]] = {}
+    for ch in _KEYWORD_FIRST_CHARS.intersection(text):
+        for key, word, weight in _KEYWORDS_BY_FIRST_CHAR[ch]:
             pos = text.find(word)
             if pos < 0:
                 continue
-            score += weight * (2 if word in first else 1)
-            first_pos = min(first_pos, pos)
+            entry = found.setdefault(key, [0, len(text)])
+            entry[0] += weight * (2 if word in first else 1)
+            entry[1] = min(entry[1], pos)
+    best_key = "other"
+    best = (0, 0)
+    for key in _KEYWORDS:
+        if key not in found:
+            continue
+        score, first_pos = found[key]
         candidate = (score, -first_pos)
         if score > 0 and candidate > best:
             best, best_key = candidate, key
@@ -205,11 +245,13 @@ def _toc_rest(line: str) -> str | None:
     (often the real first heading). Body text with an ellipsis and a figure (`……3次`) is no TOC."""
     if line.replace(" ", "") == "目录":
         return ""
-    entries = list(_TOC_ENTRY_RE.finditer(line))
+    # Leader dots are rare in body text: test for them before running the entry pattern.
+    leaders = any(leader in line for leader in _TOC_LEADERS)
+    entries = list(_TOC_ENTRY_RE.finditer(line)) if leaders else []
     if not entries:
         return _toc_without_leaders(line)
     lead = line[: entries[0].start()]
-    if len(entries) == 1 and (len(lead) > 40 or re.search(r"[。；]", lead)):
+    if len(entries) == 1 and (len(lead) > 40 or _STOP_RE.search(lead)):
         return None
     rest = line[entries[-1].end():].strip()
     if rest and not (_L1_RE.match(rest) or _CHAPTER_RE.match(rest) or _PAREN_RE.match(rest)):
@@ -224,10 +266,10 @@ def _toc_without_leaders(line: str) -> str | None:
     """A TOC with bare page numbers: `一、立足岗位2二、坚持制度4三、夯实基础6一、立足岗位，…`.
     Needs two entries whose page number runs into the next entry's `二、`; the text from the
     restarted `一、` on is the real report."""
-    if not _L1_RE.match(line):
+    if not _L1_RE.match(line) or not _DIGIT_RE.search(line):     # both patterns below need a digit
         return None
     glued = list(_GLUED_PAGE_RE.finditer(line))
-    ends_with_page = re.search(r"[\u4e00-\u9fff]\s*\d{1,3}$", line) is not None
+    ends_with_page = _ENDS_WITH_PAGE_RE.search(line) is not None
     if len(glued) < 2 and not (glued and ends_with_page):
         return None
     for m in glued:
@@ -291,7 +333,8 @@ def _cut_inline_parens(line: str) -> list[str]:
 
 
 def _cut_closing(line: str) -> list[str]:
-    m = _CLOSING_START_RE.search(to_simplified(line))
+    simple = to_simplified(line)
+    m = _CLOSING_START_RE.search(simple) if "述职完毕" in simple or "以上" in simple else None
     if not m or m.start() == 0:
         return [line]
     before = line[: m.start()]
@@ -303,8 +346,9 @@ def _cut_closing(line: str) -> list[str]:
 _TITLE_IN_LINE_RE = re.compile(r"^(?P<title>[^，。；：]{4,60}?(?:述职报告|述职|工作报告|报告))(?=\s|20\d\d|一年|[\u4e00-\u9fff])")
 
 
-def _logical_lines(text: str) -> list[str]:
-    raw = normalise_text(text).split("\n")
+def _logical_lines(norm: str) -> list[str]:
+    """The lines of `norm` (already `normalise_text`-ed) as the parser sees them."""
+    raw = norm.split("\n")
     out: list[str] = []
     expected = 1
     # Headings are cut out of the middle of a line only when the document does not put them on
@@ -321,7 +365,8 @@ def _logical_lines(text: str) -> list[str]:
                 continue
             line = rest
         # Page-break digits glued to the start of a heading (`3一、…`, `12（二）…`).
-        line = re.sub(rf"^\d{{1,3}}\s*(?=[{_CN_NUM}]{{1,3}}\s*、|[（(][{_CN_NUM}]|第[{_CN_NUM}]+章)", "", line)
+        if line[0].isdecimal():           # `\\d` is a decimal digit: no other line can match
+            line = _PAGE_DIGITS_BEFORE_HEADING_RE.sub("", line)
         # A single-line report: title glued to the opening.
         if not out and len(line) > 80:
             m = _TITLE_IN_LINE_RE.match(line)
@@ -337,19 +382,31 @@ def _logical_lines(text: str) -> list[str]:
 
 # --------------------------------------------------------------------------- pass 2: headings
 
+def _first_space(text: str) -> int:
+    """Index of the first whitespace character (what `\\s` matches: `str.isspace`), -1 if none.
+    `str.split` finds it at C speed; a `\\s+` search tests each character's category in the
+    regex engine (~25 ns a character)."""
+    if not text:
+        return -1
+    if text[0].isspace():
+        return 0
+    head = text.split(None, 1)[0]
+    return len(head) if len(head) < len(text) else -1
+
+
 def _find_heading_end(rest: str) -> int:
     """Index in `rest` (heading text after its marker) where the heading ends; len(rest) if whole."""
     # `：` inside a short line without a full stop belongs to the heading (`一、工作概况：…`).
-    inner_stop = re.search(r"[。！？；]\S", rest) or ("。" in rest and re.search(r"[：:]\S", rest))
+    inner_stop = _INNER_STOP_RE.search(rest) or ("。" in rest and _INNER_COLON_RE.search(rest))
     # A short line, or a long one (three or four clauses) with no stop and no gap inside, is the
     # whole heading unless a body opener follows its second clause.
-    gap = re.search(r"\s+", rest)
-    if gap and rest[-1] in "。！？；" and gap.start() >= 4:
-        return gap.start()      # `标题 正文。`: a gap before a full sentence is the run-in boundary
-    if not inner_stop and (len(rest) <= 40 or (len(rest) <= 80 and not gap)):
-        comma = re.search(r"[，,]", rest)
+    gap = _first_space(rest)
+    if gap >= 4 and rest[-1] in "。！？；":
+        return gap              # `标题 正文。`: a gap before a full sentence is the run-in boundary
+    if not inner_stop and (len(rest) <= 40 or (len(rest) <= 80 and gap < 0)):
+        comma = _COMMA_RE.search(rest)
         if comma and comma.start() <= 20:
-            nxt = re.search(r"[，,。！？；：:]", rest[comma.end():])
+            nxt = _MARK_RE.search(rest[comma.end():])
             seg_end = comma.end() + nxt.start() if nxt else len(rest)
             if nxt and rest[seg_end] in "，,":
                 opener = _find_opener(rest, comma.end() + max(4, comma.start()), seg_end)
@@ -357,17 +414,16 @@ def _find_heading_end(rest: str) -> int:
                     return opener
         return len(rest)
     limit = 40
-    m = re.search(r"[。！？；：:]", rest)
+    m = _STOP_OR_COLON_RE.search(rest)
     # 1. Whitespace between heading and body (one space or several).
-    ws = re.search(r"\s+", rest)
-    if ws and ws.start() <= limit and (not m or ws.start() < m.start()):
-        return ws.start()
+    if 0 <= gap <= limit and (not m or gap < m.start()):
+        return gap
     # 2. A heading is `clause，clause`. Look at the stretch after its comma up to the next mark:
     #    if it is long or holds a known body opener, the body was run in with nothing between.
-    comma = re.search(r"[，,]", rest)
+    comma = _COMMA_RE.search(rest)
     if comma and comma.start() <= 20 and (not m or comma.start() < m.start()):
         after = comma.end()
-        nxt = re.search(r"[，,。！？；：:]", rest[after:])
+        nxt = _MARK_RE.search(rest[after:])
         seg_end = after + nxt.start() if nxt else len(rest)
         if nxt and rest[seg_end] not in "，," and seg_end - after <= 30:
             return seg_end          # `…，…。body`: trust the full stop
@@ -430,7 +486,7 @@ def _heading_of(line: str) -> tuple[str, int, int, str, str] | None:
 
 
 def _join_marker(marker: str, text: str) -> str:
-    marker = re.sub(r"\s+", "", marker)
+    marker = _SPACES_RE.sub("", marker)
     if marker.startswith("第"):
         return f"{marker} {text}" if text else marker
     return marker + text
@@ -573,9 +629,11 @@ def _is_plans_start(line: str) -> bool:
 
 def _is_closing(line: str) -> bool:
     line = to_simplified(line)
-    if len(line) <= 12 and re.match(r"^(?:谢谢|感谢)", line):
+    if len(line) <= 12 and line.startswith(("谢谢", "感谢")):
         return True
-    m = _CLOSING_RE.search(line[:60])
+    head = line[:60]
+    # Every closing formula holds one of these words: look for them before running the pattern.
+    m = _CLOSING_RE.search(head) if any(word in head for word in _CLOSING_WORDS) else None
     if not m or len(line) > 120:
         return False
     return not _OPENING_FORMULA_RE.search(line[: m.start()])
@@ -803,7 +861,7 @@ def _paren_runin_headings(lines: list[str]) -> bool:
     running = 0
     for i in runin:
         body = _runin_paren_heading(lines[i])[4]
-        if ((i + 1 < len(lines) and not _is_marker_line(lines[i + 1])) or len(re.findall(r"[。！？]", body)) >= 2
+        if ((i + 1 < len(lines) and not _is_marker_line(lines[i + 1])) or len(_FULL_STOP_RE.findall(body)) >= 2
                 or len(body) >= _RUN_ON_CHARS):
             running += 1
     return running * 2 >= len(runin)
@@ -815,7 +873,7 @@ def _runin_paren_heading(line: str) -> tuple[str, int, int, str, str] | None:
     if not m or (number := cn_numeral(m.group("num"))) is None:
         return None
     rest = line[m.end():]
-    stop = re.search(r"[。：:；;！]", rest)
+    stop = _LEAD_STOP_RE.search(rest)
     if not stop or not 2 <= stop.start() <= 30:
         return None
     heading = _join_marker(line[: m.end()].rstrip(), rest[: stop.start()].strip())
@@ -828,7 +886,7 @@ def _arabic_heading(line: str) -> tuple[str, int] | None:
     if not m:
         return None
     rest = line[m.end():].strip()
-    if not 2 <= len(rest) <= 40 or re.search(r"[。；;！？!?]", rest.rstrip("。：:")) or rest.endswith(("；", ";")):
+    if not 2 <= len(rest) <= 40 or _SENTENCE_MARK_RE.search(rest.rstrip("。：:")) or rest.endswith(("；", ";")):
         return None
     if _find_heading_end(to_simplified(rest)) != len(rest):
         return None
@@ -861,12 +919,12 @@ def _bare_heading_lines(lines: list[str]) -> set[int]:
         return set()
     found: set[int] = set()
     for i, line in enumerate(lines[:-1]):
-        if not 4 <= len(line) <= 20 or re.search(r"[，,。；;：:！!？?\s]", line) or _DATE_LINE_RE.match(line):
+        if not 4 <= len(line) <= 20 or _BARE_HEADING_BAD_RE.search(line) or _DATE_LINE_RE.match(line):
             continue
         if not line.endswith(_BARE_HEADING_END) or is_speaker_line(line) or _is_closing(line):
             continue
         following = lines[i + 1]
-        if len(following) <= 20 and not re.search(r"[，。；]", following):
+        if len(following) <= 20 and not _CLAUSE_MARK_RE.search(following):
             continue
         found.add(i)
     return found if len(found) >= 2 else set()
@@ -889,7 +947,7 @@ def _split_glued_plans(blocks: list[_Block]) -> None:
     last = block.paragraphs[-1]
     for m in _GLUED_PLANS_RE.finditer(to_simplified(last)):
         tail = last[m.start():]
-        if _is_plans_start(tail) or re.search(r"差距|不足|短板", to_simplified(tail[:60])):
+        if _is_plans_start(tail) or _GAP_WORD_RE.search(to_simplified(tail[:60])):
             head = last[: m.start()].strip()
             block.paragraphs[-1:] = [head] if head else []
             blocks.insert(index + 1, _Block("plans", "", 1, [tail]))
@@ -967,11 +1025,11 @@ def _title(lines: list[str]) -> str | None:
         return None
     first = lines[0]
     # A title has no comma and does not end like a salutation (`各位领导：`) or a sentence.
-    if _heading_of(first) or len(first) > 60 or re.search(r"[，,]", first) or first.endswith(("：", ":")):
+    if _heading_of(first) or len(first) > 60 or _COMMA_RE.search(first) or first.endswith(("：", ":")):
         return None
-    if re.search(r"述职|报告|总结", first) and not re.search(r"[。；]", first[:-1]):
+    if _TITLE_WORD_RE.search(first) and not _STOP_RE.search(first[:-1]):
         return first.rstrip("。")
-    if len(first) <= 30 and not re.search(r"[，。；：:]", first) and len(lines) > 1:
+    if len(first) <= 30 and not _TITLE_BAD_RE.search(first) and len(lines) > 1:
         return first
     return None
 
