@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,15 @@ def test_batch_with_a_broken_unit_then_resume(units_dir: Path, tmp_path: Path):
     # A skipped unit keeps its findings in the new summary.
     kept = {r.name: r.findings for r in again.results}
     assert all(kept[r.name] == r.findings for r in done)
+
+    # A Word file cut short (its unit's files are not fsynced: a power cut) makes the unit not done.
+    cut = out / done[0].name / "draft.docx"
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    third = run_batch(units_dir, _settings(out), workers=2, resume=True, progress=False)
+    statuses = {r.name: r.status for r in third.results}
+    assert statuses[done[0].name] == "done"
+    assert all(statuses[r.name] == "skipped" for r in done[1:])
+    assert zipfile.is_zipfile(cut)
 
     # Changing one input redoes that unit only; changing a setting redoes all.
     target = units_dir / "heting-2025.yaml"

@@ -325,7 +325,19 @@ def done_record(out_dir: Path, task: UnitTask) -> dict[str, Any] | None:
         record = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) and record.get("fingerprint") == task.fingerprint else None
+    if not (isinstance(record, dict) and record.get("fingerprint") == task.fingerprint):
+        return None
+    # A unit's Word file is not fsynced (see output.draft_files): after a power cut the marker may
+    # survive beside an empty or cut-off draft.docx. Such a unit is not done; resume drafts it again.
+    docx = out_dir / task.name / "draft.docx"
+    try:
+        with open(docx, "rb") as handle:
+            if handle.read(4) != b"PK\x03\x04" or handle.seek(-22, os.SEEK_END) < 0 \
+                    or handle.read(4) != b"PK\x05\x06":
+                return None
+    except OSError:
+        return None
+    return record
 
 
 def is_done(out_dir: Path, task: UnitTask) -> bool:
