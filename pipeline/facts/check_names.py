@@ -300,6 +300,11 @@ class WordTags:
         found = self.entry(word)
         return found[1] if found is not None else 0
 
+    @property
+    def empty(self) -> bool:
+        """No dictionary was found (jieba missing): nothing can be called common or rare."""
+        return not self._buckets
+
     def __contains__(self, word: object) -> bool:
         return isinstance(word, str) and self.entry(word) is not None
 
@@ -401,7 +406,7 @@ def _common_noun(word: str, min_freq: int) -> bool:
 
 def _rare_char(char: str) -> bool:
     tags = _word_tags()
-    return bool(tags._buckets) and tags.freq(char) < _RARE_CHAR_FREQ
+    return not tags.empty and tags.freq(char) < _RARE_CHAR_FREQ
 
 
 def _token_edges(text: str, start: int, end: int) -> bool:
