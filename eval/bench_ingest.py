@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit import write_json, write_markdown  # noqa: E402
 
-from pipeline.index import hybrid  # noqa: E402
+from pipeline.index import ingest_workers  # noqa: E402
 from pipeline.index.embedding import _idf_table  # noqa: E402
 from pipeline.index.hybrid import HybridIndex  # noqa: E402
 from pipeline.reading import segment  # noqa: E402
@@ -123,7 +123,8 @@ def stage_times(folder: Path) -> dict[str, float]:
 
     from pipeline.index.ann import VectorSearch
     from pipeline.index.embedding import HashEmbedder
-    from pipeline.index.hybrid import PARALLEL_BATCH, _manifest_json
+    from pipeline.index.hybrid import _manifest_json
+    from pipeline.index.ingest_workers import PARALLEL_BATCH
     from pipeline.index.retrieval import Bm25Ranker, chunk_report
     from pipeline.index.store import ChunkTable
     from pipeline.reading.parse import parse_text
@@ -192,7 +193,7 @@ def main(argv: list[str]) -> int:
 
     # The default: worker processes on a machine with two cores or more.
     load_at_start = os.getloadavg()[0]
-    default_mode = "one process" if (os.cpu_count() or 1) < 2 else f"{hybrid.INGEST_WORKERS} workers"
+    default_mode = "one process" if (os.cpu_count() or 1) < 2 else f"{ingest_workers.INGEST_WORKERS} workers"
     started = time.perf_counter()
     summary = HybridIndex.open(index_dir).ingest([corpus_dir])
     ingest_s = time.perf_counter() - started
@@ -206,14 +207,14 @@ def main(argv: list[str]) -> int:
     assert len(again.unchanged) == len(texts)
 
     # The other choice, forced, to show what the worker split buys (or costs) at this load.
-    other_mode = f"{hybrid.INGEST_WORKERS} workers" if default_mode == "one process" else "one process"
-    os.environ[hybrid.WORKERS_ENV] = str(hybrid.INGEST_WORKERS) if other_mode != "one process" else "0"
+    other_mode = f"{ingest_workers.INGEST_WORKERS} workers" if default_mode == "one process" else "one process"
+    os.environ[ingest_workers.WORKERS_ENV] = str(ingest_workers.INGEST_WORKERS) if other_mode != "one process" else "0"
     try:
         started = time.perf_counter()
         HybridIndex.open(index_dir).ingest([corpus_dir], rebuild=True)
         other_s = time.perf_counter() - started
     finally:
-        del os.environ[hybrid.WORKERS_ENV]
+        del os.environ[ingest_workers.WORKERS_ENV]
 
     baseline_s, baseline_chunks = (None, 0) if args.no_baseline else langchain_style(corpus_dir, WORK / "baseline")
     stages = stage_times(corpus_dir)
@@ -227,7 +228,7 @@ def main(argv: list[str]) -> int:
         "chars": chars,
         "chunks": summary.chunks,
         "segmenter": segment.segmenter_name(),
-        "workers": hybrid.INGEST_WORKERS,
+        "workers": ingest_workers.INGEST_WORKERS,
         "jieba_lcut_s": round(jieba_s, 3),
         "ingest_s": round(ingest_s, 3),
         "default_mode": default_mode,

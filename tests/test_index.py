@@ -13,8 +13,8 @@ from pipeline.cli import run
 from pipeline.errors import IndexLockedError, InputError, UsageError
 from pipeline.index import hybrid as index_mod
 from pipeline.index import retrieval as retrieval_mod
-from pipeline.index.hybrid import HybridIndex, chunk_report
-from pipeline.index.retrieval import ShuzhiRetriever
+from pipeline.index.hybrid import HybridIndex
+from pipeline.index.retrieval import ShuzhiRetriever, chunk_report
 from pipeline.models import Report, Section
 
 QITONG_2023 = """栖桐县2023年度党管武装工作述职报告

@@ -210,30 +210,42 @@ _WORKERS_SCRIPT = """
 import json, sys
 from pathlib import Path
 import numpy as np
-from pipeline.index import hybrid
+from pipeline.index import hybrid, ingest_workers
 from pipeline.index.hybrid import HybridIndex
 
 root = Path(sys.argv[1])
-hybrid.PARALLEL_MIN_FILES, hybrid.PARALLEL_BATCH = 2, 2
+hybrid.PARALLEL_MIN_FILES = ingest_workers.PARALLEL_MIN_FILES = 2
+ingest_workers.PARALLEL_BATCH = 2
 pools = []
-original = hybrid._ParsedFiles.__init__
-def spy(self, paths, results, pool=None):
+original = ingest_workers.ParsedFiles.__init__
+spills = []
+def spy(self, paths, results, pool=None, spill_dir=None):
     pools.append(pool is not None)
-    original(self, paths, results, pool)
-hybrid._ParsedFiles.__init__ = spy
+    spills.append(spill_dir)
+    original(self, paths, results, pool, spill_dir)
+ingest_workers.ParsedFiles.__init__ = spy
 results = {}
 for workers in ("0", "2"):
     import os
-    os.environ[hybrid.WORKERS_ENV] = workers
+    os.environ[ingest_workers.WORKERS_ENV] = workers
     index = HybridIndex.open(root / f"idx{workers}")
     summary = index.ingest([root / "reports"])
     loaded = index._load()
-    results[workers] = (summary.added, summary.failed, summary.duplicates, list(loaded.chunks),
-                        index._vectors(loaded).chunk_order())
+    manifest = {k: {f: v for f, v in e.items() if f != "ingested"} for k, e in loaded.manifest.items()}
+    gen = index._gen_dir(loaded.generation)
+    # The BM25 files and terms.txt byte for byte: the workers' batch vocabularies map to the same
+    # first-seen term order as one process's.
+    files = [(gen / name).read_bytes() for name in ("terms.txt", "bm25/vocab.json", "bm25/data.npy",
+                                                    "bm25/indices.npy", "bm25/indptr.npy")]
+    results[workers] = (summary.added, summary.failed, summary.duplicates, list(loaded.chunks), manifest,
+                        files, index._vectors(loaded).chunk_order())
 serial, parallel = results["0"], results["2"]
-same = serial[:4] == parallel[:4] and bool(np.array_equal(serial[4], parallel[4]))
+same = serial[:6] == parallel[:6] and bool(np.array_equal(serial[6], parallel[6]))
+spill = spills[1]
+spilled = bool(spill) and Path(spill).parent == root / "idx2" and Path(spill).name.startswith(".ingest-spill-")
+leftovers = [p.name for p in (root / "idx2").iterdir() if p.name.startswith(".ingest-spill-")]
 print(json.dumps({"same": same, "pools": pools, "added": len(serial[0]), "failed": len(serial[1]),
-                  "duplicates": len(serial[2])}))
+                  "duplicates": len(serial[2]), "spilled": spilled, "leftovers": leftovers}))
 """
 
 
@@ -257,7 +269,8 @@ def test_worker_processes_build_the_same_index(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", _WORKERS_SCRIPT, str(tmp_path)], capture_output=True, text=True,
                          env=env, timeout=600, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result == {"same": True, "pools": [False, True], "added": 3, "failed": 1, "duplicates": 1}
+    assert result == {"same": True, "pools": [False, True], "added": 3, "failed": 1, "duplicates": 1,
+                      "spilled": True, "leftovers": []}
 
 
 @pytest.mark.parametrize(("shape", "rows"), [((300, 32), None), ((300, 32), [299, 0, 7]), ((0, 32), None), ((9,), None),

@@ -95,6 +95,10 @@ def test_an_orphan_collection_and_crash_temp_files_are_removed(tmp_path: Path) -
         ids=["x"], embeddings=[[0.1] * 8])
     release_chroma(str(idx / CHROMA_DIR))
     (idx / ".state.json.abc.tmp").write_text("{", encoding="utf-8")
+    spill = idx / ".ingest-spill-abc123"          # a killed ingest's worker vectors
+    spill.mkdir()
+    (spill / "101-0.npy").write_bytes(b"\x93NUMPY")
+    (idx / ".ingest-spill-notadir").write_text("a user's file, not ours to delete", encoding="utf-8")
 
     index = HybridIndex.open(idx)
     assert index.ingest([reports]).ok
@@ -105,6 +109,7 @@ def test_an_orphan_collection_and_crash_temp_files_are_removed(tmp_path: Path) -
     # The orphan is gone; the index's own collection exists only when it keeps a Chroma copy.
     assert names == ([f"shuzhi-{state['index_id']}"] if index.local_chroma else [])
     assert not list(idx.glob(".*.tmp"))
+    assert not spill.exists() and (idx / ".ingest-spill-notadir").is_file()
 
 
 def test_a_waiting_ingest_says_whom_it_waits_for(tmp_path: Path) -> None:

@@ -102,6 +102,7 @@ class HashEmbedder:
         # word → id; the id's column and signed weight live in numpy arrays, so a batch looks each
         # word up once (one C-level map over the batch's tokens) and the rest is array indexing.
         self._ids: dict[str, int] = {}
+        self._words: list[str] = []         # id → word
         self._cols = np.zeros(0, dtype=np.int64)
         self._vals = np.zeros(0, dtype=np.float64)
 
@@ -114,23 +115,24 @@ class HashEmbedder:
         ids = list(map(self._ids.get, words))
         if None in ids:
             if len(self._ids) > _MAX_WORDS:      # adversarial input: keep the table bounded
-                self._ids, self._cols, self._vals = {}, self._cols[:0], self._vals[:0]
+                self._ids, self._words, self._cols, self._vals = {}, [], self._cols[:0], self._vals[:0]
             new = sorted(set(words).difference(self._ids))      # C-level set algebra, not a loop per token
             hashes = [zlib.crc32(w.encode("utf-8")) for w in new]
             weights = np.array(_idf_of(new), dtype=np.float64) * WORD_WEIGHT
             signs = np.array([1.0 if h & 0x80000000 else -1.0 for h in hashes])
             base = len(self._ids)
             self._ids.update(zip(new, range(base, base + len(new)), strict=True))
+            self._words.extend(new)
             self._cols = np.concatenate([self._cols, np.array([h % self.dim for h in hashes], dtype=np.int64)])
             self._vals = np.concatenate([self._vals, weights * signs])
             ids = list(map(self._ids.__getitem__, words))
         return np.array(ids, dtype=np.int64)
 
-    def _matrix(self, texts: Sequence[str], terms: Sequence[Sequence[str]]) -> np.ndarray:
+    def _matrix(self, texts: Sequence[str], terms: Sequence[Sequence[str]], ids: np.ndarray | None = None) -> np.ndarray:
         """All vectors of a batch at once: one bincount over (row, column) pairs."""
         n, dim = len(texts), self.dim
-        words = list(chain.from_iterable(terms))
-        ids = self._word_ids(words)
+        if ids is None:
+            ids = self._word_ids(list(chain.from_iterable(terms)))
         rows = np.repeat(np.arange(n, dtype=np.int64), [len(doc) for doc in terms])
         flat = [rows * dim + self._cols[ids]]
         weights = [self._vals[ids]]
@@ -184,6 +186,25 @@ class HashEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._matrix([text], [segment.index_terms(text)])[0]
+
+    def embed_with_vocabulary(self, texts: Sequence[str], terms: Sequence[Sequence[str]]
+                              ) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """`embed_documents`, plus every term as an id (int32) into the list of the batch's distinct
+        terms in first-seen order (what `pipeline.index.terms.TermRows` holds): embedding looks each
+        term up anyway, so BM25's vocabulary costs no second pass per token."""
+        if len(terms) != len(texts):
+            raise ValueError("texts and terms differ in length")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), [], np.zeros(0, dtype=np.int32)
+        ids = self._word_ids(list(chain.from_iterable(terms)))
+        matrix = self._matrix(texts, terms, ids)
+        distinct, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        words = self._words
+        vocab = [words[i] for i in distinct[order].tolist()]
+        return matrix, vocab, rank[inverse.reshape(-1)].astype(np.int32)
 
 
 class SentenceTransformerEmbedder:

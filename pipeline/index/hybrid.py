@@ -39,7 +39,6 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ import numpy as np
 
 from pipeline.errors import IndexLockedError, InputError, ShuzhiError, UsageError
 from pipeline.fsutil import atomic_write_text
+from pipeline.index import ingest_workers
 from pipeline.index import remote as index_remote
 from pipeline.index.ann import VectorSearch
 from pipeline.index.embedding import (
@@ -56,6 +56,7 @@ from pipeline.index.embedding import (
     _idf_table,
     resolve_embedder,
 )
+from pipeline.index.ingest_workers import PARALLEL_MIN_FILES, Parsed, ParsedFiles
 from pipeline.index.remote import SHARED_COLLECTION
 from pipeline.index.remote import parse_chroma_url as _parse_chroma_url
 from pipeline.index.retrieval import (
@@ -67,11 +68,11 @@ from pipeline.index.retrieval import (
     VECTOR_WEIGHT,
     Bm25Ranker,
     chroma_where,
-    chunk_report,
     expand_paths,
     rrf_fuse,
 )
 from pipeline.index.store import DOC, ChunkTable
+from pipeline.index.terms import TermColumn
 from pipeline.index.vectors import VectorWriter, open_chroma, open_collection, release_chroma
 from pipeline.models import Chunk, SearchHit
 from pipeline.profile.catalog import level_class
@@ -235,90 +236,6 @@ class _IngestRun:
     def summary(self, chunks: int, documents: int) -> IngestSummary:
         return IngestSummary(tuple(self.added), tuple(self.replaced), tuple(self.unchanged),
                              tuple(self.failed), tuple(self.duplicates), chunks, documents)
-
-
-# A large folder is parsed, segmented and embedded in worker processes (forked: they inherit
-# the loaded dictionary); the parent keeps the bookkeeping and the commit.
-INGEST_WORKERS = 2
-WORKERS_ENV = "SHUZHI_INGEST_WORKERS"
-PARALLEL_MIN_FILES = 64
-PARALLEL_BATCH = 16             # files per worker job
-
-
-@dataclass(frozen=True)
-class _DocInfo:
-    doc_id: str
-    title: str | None
-    region: str | None
-    sections: tuple[str, ...]
-
-
-# A worker's result: what the file holds, or the Chinese message of why it failed.
-_Parsed = tuple[_DocInfo, list[Chunk], list[list[str]], np.ndarray | None] | str
-_WORKER_EMBEDDER: Any = None        # set before forking: workers embed with the parent's embedder
-
-
-def _parse_for_index(job: tuple[Path, str, bool]) -> _Parsed:
-    """Read, parse, chunk and segment one file (and embed it in a worker). Returns the message of
-    an expected error instead of raising it, so a bad file does not stop a folder."""
-    from pipeline.reading.parse import parse_file
-
-    path, shown, embed = job
-    embedder = _WORKER_EMBEDDER if embed else None
-    try:
-        report = parse_file(path)      # doc_id: the content digest, from the same read
-        chunks = chunk_report(report, path=shown)
-        if not chunks:
-            raise InputError("文件里没有可索引的正文。", path=shown)
-        terms = [segment.index_terms(c.text) for c in chunks]
-        vectors = embedder.embed_documents([c.text for c in chunks], terms) if embedder is not None else None
-    except ShuzhiError as exc:
-        return exc.message if exc.path else str(exc)
-    except (OSError, UnicodeError, ValueError) as exc:
-        return f"无法读取或解析：{exc}"
-    info = _DocInfo(report.doc_id, report.title, report.region, tuple(s.key for s in report.sections))
-    return info, chunks, terms, vectors
-
-
-def _parse_batch(jobs: list[tuple[Path, str, bool]]) -> list[_Parsed]:
-    """A worker's share: several files, embedded in one call (per-file calls cost twice as much)."""
-    results = [_parse_for_index((path, shown, False)) for path, shown, _ in jobs]
-    if _WORKER_EMBEDDER is None or not any(embed for _, _, embed in jobs):
-        return results
-    done = [r for r in results if not isinstance(r, str)]
-    if done:
-        vectors = _WORKER_EMBEDDER.embed_documents([c.text for r in done for c in r[1]],
-                                                   [t for r in done for t in r[2]])
-        start = 0
-        for i, result in enumerate(results):
-            if not isinstance(result, str):
-                count = len(result[1])
-                results[i] = (result[0], result[1], result[2], vectors[start:start + count])
-                start += count
-    return results
-
-
-class _ParsedFiles:
-    """Worker results handed out in file order; `pop(path)` is None for a file not sent."""
-
-    def __init__(self, paths: list[Path], results: Iterator[_Parsed], pool: Any = None):
-        self._pending = set(paths)
-        self._results = results
-        self._pool = pool
-
-    def pop(self, path: Path, default: None = None) -> _Parsed | None:
-        if path not in self._pending:
-            return default
-        self._pending.discard(path)
-        result = next(self._results)
-        if not self._pending:
-            self.close()
-        return result
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
 
 
 class HybridIndex:
@@ -741,7 +658,7 @@ class HybridIndex:
             url=_parse_chroma_url(self.chroma_url) if self.chroma_url else None,
             metadata=metadata if shared else None, documents=shared, chroma=self.local_chroma,
         )
-        parsed = self._parse_in_workers(files, run) if not self.local_chroma else _ParsedFiles([], iter(()))
+        parsed = self._parse_in_workers(files, run) if not self.local_chroma else ParsedFiles([], iter(()))
         try:
             for number, path in enumerate(files):
                 status = self._read_one(path, run, parsed.pop(path, None))
@@ -778,7 +695,8 @@ class HybridIndex:
             kept_rows = np.flatnonzero(~removed)
         old_terms = loaded.terms if len(old) else []
         chunks_out: list[Chunk] = [old[i] for i in kept_rows.tolist()]
-        terms_out: list[list[str]] = [old_terms[i] for i in kept_rows.tolist()]
+        terms_out = TermColumn()
+        terms_out.extend([old_terms[i] for i in kept_rows.tolist()])
         for chunks, terms, _vectors in run.new_docs:
             chunks_out.extend(chunks)
             terms_out.extend(terms)
@@ -827,38 +745,24 @@ class HybridIndex:
         self._read_state()
         return run.summary(len(chunks), len(run.manifest))
 
-    def _parse_in_workers(self, files: list[Path], run: _IngestRun) -> _ParsedFiles:
-        """Parse, chunk, segment and embed the changed files of a large ingest in worker processes.
+    def _parse_in_workers(self, files: list[Path], run: _IngestRun) -> ParsedFiles:
+        """Parse, chunk, segment and embed the changed files of a large ingest in worker processes
+        (`pipeline.index.ingest_workers`).
 
         Returns a lazy map path → worker result that `_read_one` consumes in file order; empty
         (everything happens in this process) for small ingests, one core, or when forking is not
         safe here (other threads, or Chroma's runtime loaded)."""
-        import sys
-        import threading
-
-        global _WORKER_EMBEDDER
-        # Two workers gave 1.25× one process on 5 M chars even at load 7 on 2 cores
-        # (eval/bench_ingest.py). SHUZHI_INGEST_WORKERS=N sets the number (0 or 1: none).
-        cores = os.cpu_count() or 1
-        forced = os.environ.get(WORKERS_ENV, "").strip()
-        workers = int(forced) if forced.isdigit() else min(INGEST_WORKERS, cores)
+        workers = ingest_workers.worker_count()
         todo = [p for p in dict.fromkeys(files) if not self._unchanged_by_stat(p, run)]
         if (workers < 2 or len(todo) < PARALLEL_MIN_FILES or threading.active_count() > 1
                 or "chromadb" in sys.modules or not hasattr(os, "fork")):
-            return _ParsedFiles([], iter(()))
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
+            return ParsedFiles([], iter(()))
         segment.index_terms("民兵")          # load the dictionary once, before forking: children share it
         embed = isinstance(self._embedder, HashEmbedder)     # a model stays in this process
         if embed:
             _idf_table()                     # likewise the IDF table and the letter table
             _alnum_table()
-        _WORKER_EMBEDDER = self._embedder if embed else None
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-        jobs = [(p, str(p), embed) for p in todo]
-        batches = pool.map(_parse_batch, [jobs[i:i + PARALLEL_BATCH] for i in range(0, len(jobs), PARALLEL_BATCH)])
-        return _ParsedFiles(todo, chain.from_iterable(batches), pool)
+        return ingest_workers.start(todo, workers, self._embedder if embed else None, self.index_dir)
 
     @staticmethod
     def _unchanged_by_stat(path: Path, run: _IngestRun) -> bool:
@@ -873,7 +777,7 @@ class HybridIndex:
         return (previous.get("size"), previous.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns)
 
     @staticmethod
-    def _read_one(path: Path, run: _IngestRun, parsed: _Parsed | None = None) -> str:
+    def _read_one(path: Path, run: _IngestRun, parsed: Parsed | None = None) -> str:
         """Parse, chunk and segment one file into `run` (or take what a worker did: `parsed`);
         returns its status. Never raises for a bad file: the error goes to `run.failed` so a
         folder ingest carries on."""
@@ -882,24 +786,29 @@ class HybridIndex:
         # slow on some overlay filesystems): the working directory is read once per ingest.
         key = os.path.normpath(os.path.join(run.cwd, path))
         try:
-            stat = path.stat()
             previous = run.manifest.get(key)
-            # Same size and modification time as when indexed: unchanged without opening the file
-            # (opening costs milliseconds on some network and overlay filesystems).
-            if previous and (previous.get("size"), previous.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
-                run.unchanged.append(shown)
-                return "unchanged"
             if parsed is None:
-                parsed = _parse_for_index((path, shown, False))
+                stat = path.stat()
+                size, mtime_ns = stat.st_size, stat.st_mtime_ns
+                # Same size and modification time as when indexed: unchanged without opening the
+                # file (opening costs milliseconds on some network and overlay filesystems).
+                if previous and (previous.get("size"), previous.get("mtime_ns")) == (size, mtime_ns):
+                    run.unchanged.append(shown)
+                    return "unchanged"
+                parsed = ingest_workers.parse_for_index(path, shown)
             if isinstance(parsed, str):
                 run.failed.append((shown, parsed))
                 return "failed"
             info, chunks, terms, vectors = parsed
+            if info.size is not None and info.mtime_ns is not None:
+                # The stat taken just before the file was read (a worker's file was sent to it
+                # because its stat differed from the manifest's).
+                size, mtime_ns = info.size, info.mtime_ns
             doc_id = info.doc_id
             if previous and previous["doc_id"] == doc_id:
                 # Touched, not changed: the content hash is the truth. Record the new time so the
                 # next ingest skips it without parsing.
-                run.manifest[key] = {**previous, "mtime_ns": stat.st_mtime_ns}
+                run.manifest[key] = {**previous, "mtime_ns": mtime_ns}
                 run.touched = True
                 run.unchanged.append(shown)
                 return "unchanged"
@@ -924,7 +833,7 @@ class HybridIndex:
         run.manifest[key] = {
             "path": shown, "doc_id": doc_id, "title": info.title, "region": info.region,
             "year": chunks[0].year, "sections": list(info.sections),
-            "chunks": len(chunks), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "chunks": len(chunks), "size": size, "mtime_ns": mtime_ns,
             "ingested": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         return "replaced" if previous else "added"
@@ -935,6 +844,7 @@ class HybridIndex:
         for leftover in self.index_dir.glob(".*.tmp"):
             with contextlib.suppress(OSError):
                 leftover.unlink()
+        ingest_workers.remove_spill_leftovers(self.index_dir)
 
     def _remove_orphan_collections(self) -> None:
         """Drop Chroma collections of this folder's embedded store that no committed state names:

@@ -267,13 +267,17 @@ class Bm25Ranker:
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> Bm25Ranker:
-        vocab: dict[str, int] = {}
-        setdefault = vocab.setdefault
+        """From term lists, or the `TermRows`/`TermColumn` an ingest gathers (`pipeline.index.terms`:
+        a worker's batch arrives as ids into its own vocabulary, mapped here once per distinct term)."""
+        from pipeline.index.terms import Vocabulary, term_lengths
+
         n = len(terms)
-        lengths = np.fromiter((len(t) for t in terms), dtype=np.int64, count=n)
+        lengths = term_lengths(terms)
         total = int(lengths.sum())
-        # Term ids in first-seen order; one C-level pass per chunk through the vocabulary dict.
-        ids = np.fromiter((setdefault(w, len(vocab)) for doc in terms for w in doc), dtype=np.int64, count=total)
+        # Term ids in first-seen order.
+        vocabulary = Vocabulary()
+        ids = vocabulary.ids(terms)
+        vocab = vocabulary.index
         if total == 0:
             return cls(vocab, np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(len(vocab) + 1, np.int64),
                        chunks)

@@ -27,6 +27,7 @@ from typing import Any, overload
 import numpy as np
 
 from pipeline.fsutil import atomic_write_bytes, atomic_write_text
+from pipeline.index.terms import term_lines
 from pipeline.models import Chunk
 from pipeline.profile.catalog import level_class
 
@@ -96,7 +97,8 @@ class ChunkTable(Sequence[Chunk]):
         atomic_write_bytes(directory / COLUMNS_FILE, _npy_bytes(columns))
         atomic_write_text(directory / TABLES_FILE, json.dumps(tables, ensure_ascii=False))
         # Terms never hold whitespace (segment.terms drops it), so a tab joins and a newline ends.
-        atomic_write_text(directory / TERMS_FILE, "".join("\t".join(t) + "\n" for t in terms))
+        lines = list(term_lines(terms))
+        atomic_write_text(directory / TERMS_FILE, "\n".join(lines) + "\n" if lines else "")
 
     @classmethod
     def open(cls, directory: Path) -> ChunkTable:
