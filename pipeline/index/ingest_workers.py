@@ -13,6 +13,7 @@ cannot write the spill file sends the vectors through the pipe as before.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import os
 import shutil
@@ -197,6 +198,11 @@ def start(todo: list[Path], workers: int, embedder: Any, spill_parent: Path | No
         with contextlib.suppress(OSError):
             spill_dir = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=spill_parent)
     _WORKER_EMBEDDER, _SPILL_DIR = embedder, spill_dir
+    # Everything alive now is moved out of the collector's reach before forking, so a child's
+    # garbage collections do not write to (and so copy) the pages it shares with this process:
+    # the dictionaries, the IDF table. The parent takes its objects back once the children exist
+    # (a fork-context pool starts all its processes at the first submit).
+    gc.freeze()
     try:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         jobs = [(p, str(p), embedder is not None) for p in todo]
@@ -205,6 +211,8 @@ def start(todo: list[Path], workers: int, embedder: Any, spill_parent: Path | No
         if spill_dir is not None:
             shutil.rmtree(spill_dir, ignore_errors=True)
         raise
+    finally:
+        gc.unfreeze()
     return ParsedFiles(todo, itertools.chain.from_iterable(batches), pool, spill_dir)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -209,11 +210,15 @@ def expand_paths(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str
         if path.is_dir():
             # Not only regular files: a FIFO or a symlink to a device named like a report is handed
             # to the reader, which refuses it with a reason, instead of vanishing from the summary.
-            found = sorted(
-                p for p in path.rglob("*")
-                if p.suffix.lower() in suffixes and not p.name.startswith((".", "~$")) and not p.is_dir()
-            )
-            files.extend(found)
+            # os.walk, as `rglob("*")` walks: into every folder but not through a symlinked one, and
+            # the entry types come from the directory listing (no stat per file).
+            found = [
+                Path(root, name)
+                for root, _dirs, names in os.walk(path)
+                for name in names
+                if os.path.splitext(name)[1].lower() in suffixes and not name.startswith((".", "~$"))
+            ]
+            files.extend(sorted(found, key=lambda p: p.parts))      # Path order, compared as tuples
         elif path.exists() or path.is_symlink():
             files.append(path)
         else:
