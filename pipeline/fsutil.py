@@ -36,6 +36,12 @@ def output_error(exc: OSError, path: str | os.PathLike) -> OutputError:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    return atomic_write_parts(path, (data,))
+
+
+def atomic_write_parts(path: str | os.PathLike, parts: Iterable[bytes | memoryview]) -> Path:
+    """`atomic_write_bytes` of the parts one after another, made as they are written (a large
+    file need not exist in memory twice)."""
     target = Path(path)
     if target.is_dir():
         raise OutputError("无法写出：这是一个已存在的文件夹。请给出文件名（如 result.json）。", path=str(target))
@@ -50,7 +56,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for part in parts:
+                handle.write(part)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
