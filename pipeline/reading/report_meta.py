@@ -117,6 +117,7 @@ _LEAD_WORDS = tuple(sorted((
     "创建", "打造", "获评", "助推", "推", "抓", "促", "荣获", "评为", "授予", "被评", "当选", "争创", "创成", "来到", "深入到",
 ),
     key=len, reverse=True))
+_LEAD_WORDS_RE = re.compile("|".join(re.escape(word) for word in _LEAD_WORDS))
 _LEAD_CHARS = set("在于对向和与及是为全本我该各其的了把将按照经由从被同到赴给跟随至自让使抓任即就并而又也都还更"
                   "由向之以及或与你他她它们这那此每某共党省州委市年度来、，。：；“”《》（）() ")
 _GENERIC_NAMES = {"全", "本", "我", "该", "各", "此", "某", "邻", "外", "市", "县", "区", "省", "州", "旗", "共"}
@@ -137,7 +138,8 @@ def _name_before(simple: str, j: int) -> tuple[int, bool] | None:
     is none: two to four name characters, lead words (verbs, function words) cut off."""
     if j == 0:
         return None
-    if any(simple[: j + 1].endswith(bad) for bad in _NOT_REGION):
+    # `endswith` with a tuple and an end index: no copy of the text before `j` per candidate.
+    if simple.endswith(_NOT_REGION, 0, j + 1):
         return None
     if simple[j - 1] in _MASK_CHARS and (simple[j - 1] in "*＊×" or j >= 2 and simple[j - 2] in _MASK_CHARS):
         i = j
@@ -148,14 +150,10 @@ def _name_before(simple: str, j: int) -> tuple[int, bool] | None:
     while i > 0 and j - i < 6 and "\u4e00" <= simple[i - 1] <= "\u9fff" and simple[i - 1] not in _LEAD_CHARS:
         i -= 1
     # Cut lead words off the front: `认真履行县人武部` leaves nothing, so there is no name.
-    changed = True
-    while changed and i < j:
-        changed = False
-        for word in _LEAD_WORDS:
-            if simple.startswith(word, i) and i + len(word) <= j:
-                i += len(word)
-                changed = True
-                break
+    # The alternation tries the words in `_LEAD_WORDS` order and `endpos=j` keeps a match inside
+    # the name: the first listed word that starts at `i` and ends by `j`, as a loop over the list.
+    while i < j and (lead := _LEAD_WORDS_RE.match(simple, i, j)):
+        i = lead.end()
     if j - i > 4:
         i = j - 4
     if j - i < 2 or simple[i:j] in _GENERIC_NAMES:
@@ -175,17 +173,26 @@ def _refine(simple: str, full: str, i: int, j: int) -> int:
     return min(k for k, c in counts.items() if c >= shortest or c >= 2 and c * 2 >= shortest)
 
 
-def _candidates(original: str, suffixes: str, full: str, need_organ: bool) -> list[tuple[str, bool]]:
-    simple = to_simplified(original)
+# (suffixes, need_organ) → the suffix characters, followed by an organ (`_ORGAN_AFTER`) when needed.
+_SUFFIX_RES = {(suffixes, need_organ): re.compile(f"[{suffixes}]" + (f"(?={_ORGAN_AFTER.pattern})" if need_organ else ""))
+               for suffixes in (_BYLINE_SUFFIX, _BODY_SUFFIX) for need_organ in (False, True)}
+
+
+def _candidates(original: str, suffixes: str, full: str, need_organ: bool,
+                simple: str | None = None) -> list[tuple[str, bool]]:
+    """Region names in `original`, in text order. `simple` is `to_simplified(original)` when the
+    caller has it (a slice of the simplified full text: the mapping is one character for one)."""
+    if simple is None:
+        simple = to_simplified(original)
     found: list[tuple[str, bool]] = []
-    for j, ch in enumerate(simple):
-        if ch not in suffixes:
-            continue
+    # The suffix characters are found by the regex engine; a Python loop over every character of
+    # the text was the largest cost of reading a report's metadata.
+    for suffix in _SUFFIX_RES[suffixes, need_organ].finditer(simple):
+        j = suffix.start()
+        ch = simple[j]
         # `滨港街道`: a street's name ends in the two characters 街道 (a lone 道 is never a suffix).
         end = j - 1 if ch == "道" else j
         if ch == "道" and (j == 0 or simple[j - 1] != "街"):
-            continue
-        if need_organ and not _ORGAN_AFTER.match(simple, j + 1):
             continue
         got = _name_before(simple, end)
         if got is None:
@@ -207,13 +214,14 @@ def report_region(title: str | None, opening: str, *, byline: str | None = None,
             return found[0][0]
     # The rest of the text: a named organ (`澄浦县委`) first, else a masked name (`**县征兵`);
     # among masked ones a county or district before a city (`**市` is usually the superior).
-    rest = full[len(opening):] if full.startswith(opening) else full
-    found = _candidates(rest, _BODY_SUFFIX, full_s, True)
+    rest, rest_s = (full[len(opening):], full_s[len(opening):]) if full.startswith(opening) else (full, full_s)
+    found = _candidates(rest, _BODY_SUFFIX, full_s, True, rest_s)
     # Outside the opening a name must recur: `积极助推县人武部…` in a heading is a verb, not a place.
     named = [name for name, masked in found if not masked and full.count(name) >= 2]
     if named:
         return max(named, key=named.count)
-    masked = [name for name, is_masked in _candidates(rest, _BODY_SUFFIX, full_s, False) if is_masked]
+    masked = [name for name, is_masked in _candidates(rest, _BODY_SUFFIX, full_s, False, rest_s)
+              if is_masked]
     if masked:
         return min(masked, key=lambda n: (n.endswith("市"), -masked.count(n)))
     return None
