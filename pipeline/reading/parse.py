@@ -472,8 +472,14 @@ def _find_opener(rest: str, start: int, stop: int) -> int | None:
 _NOT_HEADING_RE = re.compile(rf"^[{_CN_NUM}]、[{_CN_NUM}](?:季度|月|、|至|到)")
 
 
+# What a heading line can start with: `第` (chapter), a Chinese numeral (`一、`), a bracket (`（一）`).
+_HEADING_FIRST = frozenset("第（(" + _CN_NUM)
+
+
 def _heading_of(line: str) -> tuple[str, int, int, str, str] | None:
     """(heading, level, number, kind, body) if `line` opens with a section heading marker."""
+    if line[:1] not in _HEADING_FIRST:    # most lines are body text: no pattern below can match
+        return None
     if _NOT_HEADING_RE.match(line):       # `一、二季度…` lists numbers, it is no heading
         return None
     for kind, pattern, level in (("chapter", _CHAPTER_RE, 1), ("l1", _L1_RE, 1), ("paren", _PAREN_RE, 2)):
@@ -507,6 +513,28 @@ def _join_marker(marker: str, text: str) -> str:
 
 # --------------------------------------------------------------------------- sub-points
 
+_CN_NUM_SET = frozenset(_CN_NUM)
+_SHI_AT_RE = re.compile(r"是(?=[^，。；、：,;:\s])")
+
+
+def _shi_markers(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, numeral) of every `_SHI_RE` match in `text`, as `_SHI_RE.finditer` gives them.
+
+    The regex engine has no literal to skip ahead to when a pattern opens with a character class
+    and tries it at every character (~20 ns each); `是` is a literal it finds at C speed, and the
+    numerals before it are read back here. A match is at most three numerals right before a `是`
+    (leftmost start: the last three of a longer run) and ends after the `是`; numerals cannot
+    straddle the previous match, which ends in `是`."""
+    out: list[tuple[int, int, str]] = []
+    for m in _SHI_AT_RE.finditer(text) if "是" in text else ():
+        at = start = m.start()
+        while start > 0 and at - start < 3 and text[start - 1] in _CN_NUM_SET:
+            start -= 1
+        if start < at:
+            out.append((start, at + 1, text[start:at]))
+    return out
+
+
 def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str]:
     """Top-level sub-point texts, markers stripped, in order.
 
@@ -517,17 +545,17 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
     points: list[tuple[int, int, int]] = []     # (marker start, text start, number)
     outer_next: int | None = None
     nested_next: int | None = None
-    for m in _SHI_RE.finditer(text):
-        prev = text[m.start() - 1] if m.start() > 0 else "\n"
+    for start, end, num in _shi_markers(text):
+        prev = text[start - 1] if start > 0 else "\n"
         # `我将一是…，二是…` in plans: the verb sits right before the first marker.
         if prev not in _SENT_END + "\n：:，,” 将要":
             continue
-        number = cn_numeral(m.group("num"))
+        number = cn_numeral(num)
         if number is None:
             continue
         if outer_next is None:
             if number == 1 or (allow_mid_start and not points):
-                points.append((m.start(), m.end(), number))
+                points.append((start, end, number))
                 outer_next = number + 1
             continue
         if nested_next is not None:
@@ -536,34 +564,42 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
                 continue
             if number == outer_next:
                 nested_next = None
-                points.append((m.start(), m.end(), number))
+                points.append((start, end, number))
                 outer_next += 1
             continue
         if number == outer_next:
-            points.append((m.start(), m.end(), number))
+            points.append((start, end, number))
             outer_next += 1
         elif number == 1 and prev in "：:；;，,":
             nested_next = 2
-    line_points = _line_start_points(text, allow_mid_start)
+    lines = paragraphs if all("\n" not in p for p in paragraphs) else text.split("\n")
+    line_points = _line_start_points(lines, allow_mid_start)
     # `一是…二是…` inside the first `（一）…` item belong to it: the line-start list is the outer one.
     if points and not (len(line_points) >= 2 and line_points[0][0] < points[0][0]):
         return _cut_points(text, points)
     if line_points:
         return _cut_points(text, line_points)
-    labels = [line for line in text.split("\n") if _LABEL_RE.match(line)]
+    labels = [line for line in lines if _LABEL_RE.match(line)]
     if len(labels) >= 2:
         return labels
     return []
 
 
-def _line_start_points(text: str, allow_mid_start: bool) -> list[tuple[int, int, int]]:
+# The first character of a line each line-start marker pattern can match.
+_LINE_START_PATTERNS = ((_PAREN_RE, re.compile("[（(]")), (_ARABIC_RE, _DIGIT_RE), (_L1_RE, re.compile(f"[{_CN_NUM}]")))
+
+
+def _line_start_points(lines: list[str], allow_mid_start: bool) -> list[tuple[int, int, int]]:
     """(marker start, text start, number) of the first counting list of line-start markers
-    (`（一）`, then `1、`, then `一、`)."""
-    for pattern in (_PAREN_RE, _ARABIC_RE, _L1_RE):
+    (`（一）`, then `1、`, then `一、`); offsets are in the lines joined by `\\n`."""
+    heads = "".join(line[:1] for line in lines)
+    for pattern, first in _LINE_START_PATTERNS:
+        if not first.search(heads):      # no line starts the way the pattern does: skip the lines
+            continue
         found: list[tuple[int, int, int]] = []
         expect = None
         offset = 0
-        for line in text.split("\n"):
+        for line in lines:
             m = pattern.match(line)
             if m:
                 number = int(m.group("num")) if m.group("num").isdigit() else cn_numeral(m.group("num"))
@@ -641,13 +677,15 @@ def _is_plans_start(line: str) -> bool:
 
 
 def _is_closing(line: str) -> bool:
+    if len(line) > 120:                   # a closing formula is a short paragraph (a body line is long)
+        return False
     line = to_simplified(line)
     if len(line) <= 12 and line.startswith(("谢谢", "感谢")):
         return True
     head = line[:60]
     # Every closing formula holds one of these words: look for them before running the pattern.
     m = _CLOSING_RE.search(head) if any(word in head for word in _CLOSING_WORDS) else None
-    if not m or len(line) > 120:
+    if not m:
         return False
     return not _OPENING_FORMULA_RE.search(line[: m.start()])
 
@@ -895,6 +933,8 @@ def _runin_paren_heading(line: str) -> tuple[str, int, int, str, str] | None:
 
 def _arabic_heading(line: str) -> tuple[str, int] | None:
     """(heading, number) of a `1.标题`/`1、标题` line that is a heading and nothing else."""
+    if not line[:1].isdecimal():          # `\\d` is a decimal digit: no other line can match
+        return None
     m = _ARABIC_RE.match(line)
     if not m:
         return None
