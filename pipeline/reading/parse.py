@@ -33,9 +33,10 @@ from pipeline.reading.report_meta import (  # noqa: F401 - to_simplified re-expo
     is_speaker_line,
     report_region,
     report_year,
+    simplified_pieces,
     to_simplified,
 )
-from pipeline.reading.textview import clean_view
+from pipeline.reading.textview import TextView, clean_view
 
 # --------------------------------------------------------------------------- numerals
 
@@ -98,6 +99,11 @@ _SENT_END = "。！？；!?;"
 
 # Lines that are only a page number: `12`, `- 3 -`, `— 3 —`, `第3页`, `3/12`.
 _PAGE_LINE_RE = re.compile(r"^(?:[-—–－]*\s*\d{1,4}\s*[-—–－]*|第\s*\d{1,4}\s*页(?:\s*共\s*\d+\s*页)?|\d{1,4}\s*/\s*\d{1,4})$")
+# First characters of a stripped line the patterns can match (a digit too for the page line: `\\d` is
+# `str.isdecimal`). A regex call that fails on the first character still costs a call; most lines
+# are body text and are let through by one membership test instead.
+_PAGE_FIRST = "-—–－第"
+_TOP_FIRST = frozenset(_CN_NUM + "第")          # `_L1_RE` or `_CHAPTER_RE`
 # A table-of-contents entry: leader dots (or ellipsis) then a page number.
 _TOC_LEADERS = ("……", "...", "···", "---", "———")       # the shortest leader of each kind below
 _TOC_ENTRY_RE = re.compile(r"(?:…{2,}|\.{3,}|·{3,}|-{3,}|—{3,})\s*\d{1,4}(?![\d万千百十亿余多人名次个件元%％])")
@@ -320,7 +326,7 @@ _INLINE_PAREN_RE = re.compile(rf"(?<=[。！？；])\s*[（(](?P<num>[{_CN_NUM}]
 def _cut_inline_parens(line: str) -> list[str]:
     """A paragraph that runs `（一）…。（二）…。（三）…` together is cut before each `（N）` that
     continues the count after a sentence end (a flattened Word list, or a copy from a web page)."""
-    m0 = _PAREN_RE.match(line)
+    m0 = _PAREN_RE.match(line) if line[:1] in "（(" else None
     if not m0 or cn_numeral(m0.group("num")) != 1:
         return [line]
     cuts = []
@@ -357,17 +363,18 @@ def _logical_lines(norm: str) -> list[str]:
     expected = 1
     # Headings are cut out of the middle of a line only when the document does not put them on
     # lines of their own: otherwise `…两个方面：一、…。二、…` in a body paragraph would be cut.
-    own_line_headings = sum(1 for ln in raw if _L1_RE.match(ln) or _CHAPTER_RE.match(ln))
+    own_line_headings = sum(1 for ln in raw if ln[:1] in _TOP_FIRST and (_L1_RE.match(ln) or _CHAPTER_RE.match(ln)))
     cut_inline = own_line_headings < 2
     # Every line below is a piece of `norm`, so what `norm` lacks no line has: a table of contents
     # needs `目录`, leader dots or a `一、` line start (`_toc_rest`); a closing to cut off needs
     # `以上` or `述职完毕` (`_cut_closing`). Tested once here instead of on every line.
-    toc_marks = _TOC_WORD_RE.search(norm) or any(leader in norm for leader in _TOC_LEADERS)
+    # (A one-character test before each substring search: a CJK text rarely holds `…`, `.` or `-`.)
+    toc_marks = _TOC_WORD_RE.search(norm) or any(leader[0] in norm and leader in norm for leader in _TOC_LEADERS)
     simple = to_simplified(norm)
     closing_marks = "述职完毕" in simple or "以上" in simple
     for line in raw:
         line = line.strip()
-        if not line or _PAGE_LINE_RE.match(line):
+        if not line or (line[0] in _PAGE_FIRST or line[0].isdecimal()) and _PAGE_LINE_RE.match(line):
             continue
         rest = _toc_rest(line) if toc_marks or _L1_RE.match(line) else None
         if rest is not None:
@@ -697,6 +704,13 @@ def parse_text(text: str, source: str = "") -> Report:
     view = clean_view(text)
     # normalise_text only swaps spaces one for one on the clean copy: offsets into `norm` are view offsets.
     norm = normalise_text(view.text)
+    # Every string simplified below is a piece of `norm`: one scan says whether any needs mapping.
+    with simplified_pieces(norm):
+        return _parse_norm(text, view, norm, source)
+
+
+def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
+    """`parse_text` on the working copy `norm` of `text` (`view` maps its offsets back)."""
     lines = _logical_lines(norm)
     title = _title(lines)
     body_lines = lines[1:] if title else lines
@@ -878,7 +892,7 @@ def _later_heading_numbers(lines: list[str], *, arabic: bool = False) -> list[fr
     seen: set[int] = set()
     for i in range(len(lines) - 1, -1, -1):
         out[i] = frozenset(seen)
-        m = _L1_RE.match(lines[i]) or _CHAPTER_RE.match(lines[i])
+        m = lines[i][:1] in _TOP_FIRST and (_L1_RE.match(lines[i]) or _CHAPTER_RE.match(lines[i]))
         if m and (value := cn_numeral(m.group("num"))) is not None:
             seen.add(value)
         elif arabic and (found := _arabic_heading(lines[i])):
@@ -902,7 +916,7 @@ def _paren_runin_headings(lines: list[str]) -> bool:
     they are when most of them have a body that runs on — more paragraphs of its own before the next
     marker (`（一）坚持理论武装，筑牢思想根基。全年…` then a paragraph, then `（二）…`), several
     sentences after the lead, or one long one. A list of one-sentence items (`（一）带头学习。全年…4次。`) stays sub-points."""
-    runin = [i for i, line in enumerate(lines) if _PAREN_RE.match(line) and _heading_of(line) is None
+    runin = [i for i, line in enumerate(lines) if line[:1] in "（(" and _PAREN_RE.match(line) and _heading_of(line) is None
              and _runin_paren_heading(line) is not None]
     if len(runin) < 2:
         return False

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 # --------------------------------------------------------------------------- traditional → simplified
 
@@ -36,12 +39,31 @@ _TRAD_TABLE = {ord(_TRAD[i]): _TRAD[i + 1] for i in range(0, len(_TRAD) - 1, 2)}
 
 _TRAD_RE = re.compile("[" + "".join(chr(c) for c in _TRAD_TABLE) + "]")
 
+# True inside `simplified_pieces(text)` when `text` has no character `to_simplified` maps.
+_NO_TRADITIONAL: ContextVar[bool] = ContextVar("shuzhi_no_traditional", default=False)
+
 
 def to_simplified(text: str) -> str:
     """Map the traditional characters our keyword rules look at; other characters unchanged."""
+    if _NO_TRADITIONAL.get():
+        return text
     # str.translate with a dict looks up every character (the largest single cost of an ingest);
     # most reports are simplified already, and a regex scan says so at C speed.
     return text.translate(_TRAD_TABLE) if _TRAD_RE.search(text) else text
+
+
+@contextmanager
+def simplified_pieces(text: str) -> Iterator[None]:
+    """A block in which every string given to `to_simplified` is made of pieces of `text` (and
+    markers, spaces, line ends). The parser simplifies each line, heading and clause several
+    times over (~40 scans a report); when `text` holds no traditional character none of its
+    pieces does, so one scan of `text` here answers them all. A context variable, so threads
+    parsing other texts at the same time are not affected."""
+    token = _NO_TRADITIONAL.set(_TRAD_RE.search(text) is None)
+    try:
+        yield
+    finally:
+        _NO_TRADITIONAL.reset(token)
 
 
 # --------------------------------------------------------------------------- year

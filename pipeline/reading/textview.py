@@ -35,6 +35,9 @@ _ZERO_WIDTH_RE = re.compile(f"[{_ZERO_WIDTH}]+")
 _LINE_RE = re.compile(r"[^\r\n\u2028\u2029\x0c]*")
 _MD_MARK_RE = re.compile(r"^(?:#{1,6}|>)[ \t\u3000]*")
 _MD_BOLD_RE = re.compile(r"^(\*{1,2}|_{2})(?=[^\s*])([^*]+?)(?<=[^\s*])\1$")
+_MD_CHARS = "#>*_"                     # what `_MD_MARK_RE` and `_MD_BOLD_RE` open with
+_OTHER_BREAKS = "\r\u2028\u2029\x0c"   # line ends besides `\\n` (`_LINE_RE`)
+_SPECIAL_RE = re.compile(f"[{_ZERO_WIDTH}{_ODD_SPACES}{re.escape(_MD_CHARS)}{_OTHER_BREAKS}]")
 
 
 @dataclass(frozen=True)
@@ -110,10 +113,11 @@ class TextView:
         return cached
 
 
-def _lines(source: str):
+def _lines(source: str, other_breaks: bool = True):
     """(start, text) of each non-empty line. Plain `\\n` text (what `read_text` gives) is split with
-    `str.split`; other line ends go through the regex."""
-    if any(c in source for c in "\r\u2028\u2029\x0c"):
+    `str.split`; other line ends go through the regex. `other_breaks=False`: the caller knows
+    there is none of them."""
+    if other_breaks and any(c in source for c in _OTHER_BREAKS):
         for m in _LINE_RE.finditer(source):
             if m.end() > m.start():
                 yield m.start(), m.group()
@@ -131,16 +135,18 @@ def clean_view(source: str) -> TextView:
     runs: list[tuple[int, int]] = []
     length = 0
     # Character checks on the whole text are memchr-fast; the per-line regexes run only when needed.
-    zero_width = any(c in source for c in _ZERO_WIDTH)
-    odd_spaces = any(c in source for c in _ODD_SPACES)
-    markdown = any(c in source for c in "#>*_")
-    for line_start, line in _lines(source):
+    # Most texts hold none of the characters looked for: one regex scan says so for all of them.
+    special = _SPECIAL_RE.search(source) is not None
+    zero_width = special and any(c in source for c in _ZERO_WIDTH)
+    odd_spaces = special and any(c in source for c in _ODD_SPACES)
+    markdown = special and any(c in source for c in _MD_CHARS)
+    for line_start, line in _lines(source, special):
         stripped = line.lstrip(_EDGE)
         if not stripped:
             continue
         lo = line_start + len(line) - len(stripped)
         hi = line_start + len(line.rstrip(_EDGE))
-        if markdown:
+        if markdown and source[lo] in _MD_CHARS:      # both patterns open with one of these
             inner = source[lo:hi]
             mark = _MD_MARK_RE.match(inner)
             if mark:
