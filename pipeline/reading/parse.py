@@ -275,10 +275,13 @@ def _toc_without_leaders(line: str) -> str | None:
     """A TOC with bare page numbers: `一、立足岗位2二、坚持制度4三、夯实基础6一、立足岗位，…`.
     Needs two entries whose page number runs into the next entry's `二、`; the text from the
     restarted `一、` on is the real report."""
-    if not _L1_RE.match(line) or not _DIGIT_RE.search(line):     # both patterns below need a digit
+    marker = _L1_RE.match(line)
+    if not marker or not _DIGIT_RE.search(line):     # both patterns below need a digit
         return None
-    glued = list(_GLUED_PAGE_RE.finditer(line))
-    ends_with_page = _ENDS_WITH_PAGE_RE.search(line) is not None
+    # A glued entry ends in `、` after the line's own marker; the page pattern ends in a digit.
+    glued = list(_GLUED_PAGE_RE.finditer(line)) if "、" in line[marker.end():] else []
+    ends_with_page = ((line[-1].isdecimal() or line[-1] == "\n")      # `$` also matches before a final `\\n`
+                      and _ENDS_WITH_PAGE_RE.search(line) is not None)
     if len(glued) < 2 and not (glued and ends_with_page):
         return None
     for m in glued:

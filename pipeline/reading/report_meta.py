@@ -219,9 +219,10 @@ _SUFFIX_RES = {(suffixes, need_organ): re.compile(f"[{suffixes}]" + (f"(?={_ORGA
 
 
 def _candidates(original: str, suffixes: str, full: str, need_organ: bool,
-                simple: str | None = None) -> list[tuple[str, bool]]:
+                simple: str | None = None, masked_only: bool = False) -> list[tuple[str, bool]]:
     """Region names in `original`, in text order. `simple` is `to_simplified(original)` when the
-    caller has it (a slice of the simplified full text: the mapping is one character for one)."""
+    caller has it (a slice of the simplified full text: the mapping is one character for one).
+    `masked_only`: only the masked names (`**县`), the others are not shortened or kept."""
     if simple is None:
         simple = to_simplified(original)
     found: list[tuple[str, bool]] = []
@@ -239,6 +240,8 @@ def _candidates(original: str, suffixes: str, full: str, need_organ: bool,
             continue
         i, masked = got
         if not masked:
+            if masked_only:
+                continue
             i = _refine(simple, full, i, end)
         found.append((original[i: j + 1], masked))
     return found
@@ -260,8 +263,7 @@ def report_region(title: str | None, opening: str, *, byline: str | None = None,
     named = [name for name, masked in found if not masked and full.count(name) >= 2]
     if named:
         return max(named, key=named.count)
-    masked = [name for name, is_masked in _candidates(rest, _BODY_SUFFIX, full_s, False, rest_s)
-              if is_masked]
+    masked = [name for name, _ in _candidates(rest, _BODY_SUFFIX, full_s, False, rest_s, masked_only=True)]
     if masked:
         return min(masked, key=lambda n: (n.endswith("市"), -masked.count(n)))
     return None
