@@ -524,24 +524,27 @@ def _join_marker(marker: str, text: str) -> str:
 # --------------------------------------------------------------------------- sub-points
 
 _CN_NUM_SET = frozenset(_CN_NUM)
-_SHI_AT_RE = re.compile(r"是(?=[^，。；、：,;:\s])")
+_SHI_STOP = frozenset("，。；、：,;:")       # `_SHI_RE`'s lookahead refuses these (and whitespace)
 
 
 def _shi_markers(text: str) -> list[tuple[int, int, str]]:
     """(start, end, numeral) of every `_SHI_RE` match in `text`, as `_SHI_RE.finditer` gives them.
 
     The regex engine has no literal to skip ahead to when a pattern opens with a character class
-    and tries it at every character (~20 ns each); `是` is a literal it finds at C speed, and the
-    numerals before it are read back here. A match is at most three numerals right before a `是`
-    (leftmost start: the last three of a longer run) and ends after the `是`; numerals cannot
-    straddle the previous match, which ends in `是`."""
+    and tries it at every character (~20 ns each); `是` is a literal `str.find` skips to. A match
+    is at most three numerals right before a `是` (leftmost start: the last three of a longer run)
+    and ends after the `是`; numerals cannot straddle the previous match, which ends in `是`."""
     out: list[tuple[int, int, str]] = []
-    for m in _SHI_AT_RE.finditer(text) if "是" in text else ():
-        at = start = m.start()
-        while start > 0 and at - start < 3 and text[start - 1] in _CN_NUM_SET:
-            start -= 1
-        if start < at:
-            out.append((start, at + 1, text[start:at]))
+    at = text.find("是", 1)          # a `是` at 0 has no numeral before it
+    while at >= 0:
+        if text[at - 1] in _CN_NUM_SET:
+            after = text[at + 1: at + 2]
+            if after and after not in _SHI_STOP and not after.isspace():
+                start = at - 1
+                while start > 0 and at - start < 3 and text[start - 1] in _CN_NUM_SET:
+                    start -= 1
+                out.append((start, at + 1, text[start:at]))
+        at = text.find("是", at + 1)
     return out
 
 
@@ -582,7 +585,8 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
             outer_next += 1
         elif number == 1 and prev in "：:；;，,":
             nested_next = 2
-    lines = paragraphs if all("\n" not in p for p in paragraphs) else text.split("\n")
+    # The paragraphs are the lines unless one holds a line end itself (then the joined text has more).
+    lines = paragraphs if paragraphs and text.count("\n") == len(paragraphs) - 1 else text.split("\n")
     line_points = _line_start_points(lines, allow_mid_start)
     # `一是…二是…` inside the first `（一）…` item belong to it: the line-start list is the outer one.
     if points and not (len(line_points) >= 2 and line_points[0][0] < points[0][0]):
@@ -597,12 +601,15 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
 
 # The first character of a line each line-start marker pattern can match.
 _LINE_START_PATTERNS = ((_PAREN_RE, re.compile("[（(]")), (_ARABIC_RE, _DIGIT_RE), (_L1_RE, re.compile(f"[{_CN_NUM}]")))
+_LINE_START_ANY_RE = re.compile(rf"[（(\d{_CN_NUM}]")
 
 
 def _line_start_points(lines: list[str], allow_mid_start: bool) -> list[tuple[int, int, int]]:
     """(marker start, text start, number) of the first counting list of line-start markers
     (`（一）`, then `1、`, then `一、`); offsets are in the lines joined by `\\n`."""
-    heads = "".join(line[:1] for line in lines)
+    heads = lines[0][:1] if len(lines) == 1 else "".join([line[:1] for line in lines])
+    if not _LINE_START_ANY_RE.search(heads):
+        return []
     for pattern, first in _LINE_START_PATTERNS:
         if not first.search(heads):      # no line starts the way the pattern does: skip the lines
             continue
