@@ -140,7 +140,6 @@ _ENDS_WITH_PAGE_RE = re.compile(r"[\u4e00-\u9fff]\s*\d{1,3}$")
 _PAGE_DIGITS_BEFORE_HEADING_RE = re.compile(rf"^\d{{1,3}}\s*(?=[{_CN_NUM}]{{1,3}}\s*、|[（(][{_CN_NUM}]|第[{_CN_NUM}]+章)")
 _INNER_STOP_RE = re.compile(r"[。！？；]\S")
 _INNER_COLON_RE = re.compile(r"[：:]\S")
-_SPACES_RE = re.compile(r"\s+")
 _COMMA_RE = re.compile(r"[，,]")
 _MARK_RE = re.compile(r"[，,。！？；：:]")
 _STOP_OR_COLON_RE = re.compile(r"[。！？；：:]")
@@ -515,7 +514,7 @@ def _heading_of(line: str) -> tuple[str, int, int, str, str] | None:
 
 
 def _join_marker(marker: str, text: str) -> str:
-    marker = _SPACES_RE.sub("", marker)
+    marker = "".join(marker.split())       # `\\s+` removed: `str.split` splits on the same whitespace
     if marker.startswith("第"):
         return f"{marker} {text}" if text else marker
     return marker + text
@@ -810,9 +809,10 @@ def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
             if section is not None:
                 level, top_kind = section
                 blocks.append(current)
-                key = classify_heading(heading)
                 if level == 2 and kind != top_kind:
                     key = _subheading_key(heading, _parent_key(blocks))
+                else:
+                    key = classify_heading(heading)
                 current = _Block(key, heading, level, [body] if body else [], numbered=True)
                 if kind == top_kind:
                     last_number = number
@@ -926,16 +926,19 @@ def _paren_runin_headings(lines: list[str]) -> bool:
     they are when most of them have a body that runs on — more paragraphs of its own before the next
     marker (`（一）坚持理论武装，筑牢思想根基。全年…` then a paragraph, then `（二）…`), several
     sentences after the lead, or one long one. A list of one-sentence items (`（一）带头学习。全年…4次。`) stays sub-points."""
-    runin = [i for i, line in enumerate(lines) if line[:1] in "（(" and _PAREN_RE.match(line) and _heading_of(line) is None
-             and _runin_paren_heading(line) is not None]
+    runin: list[tuple[int, str]] = []      # (index, body) of each `（一）lead。body` line
+    for i, line in enumerate(lines):
+        if line[:1] in "（(" and _PAREN_RE.match(line) and _heading_of(line) is None:
+            found = _runin_paren_heading(line)
+            if found is not None:
+                runin.append((i, found[4]))
     if len(runin) < 2:
         return False
     # A sub-point is a lead and one statement on one line; a section's body runs on: more
     # paragraphs before the next marker, or several sentences after the lead. Most items must run
     # on: one paragraph after the last item of a list is the section's own text.
     running = 0
-    for i in runin:
-        body = _runin_paren_heading(lines[i])[4]
+    for i, body in runin:
         if ((i + 1 < len(lines) and not _is_marker_line(lines[i + 1])) or len(_FULL_STOP_RE.findall(body)) >= 2
                 or len(body) >= _RUN_ON_CHARS):
             running += 1

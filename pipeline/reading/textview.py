@@ -131,12 +131,16 @@ def _lines(source: str, other_breaks: bool = True):
 
 def clean_view(source: str) -> TextView:
     """The working copy of `source` (see the module doc) with its map back to `source`."""
-    pieces: list[str] = []
-    runs: list[tuple[int, int]] = []
-    length = 0
     # Character checks on the whole text are memchr-fast; the per-line regexes run only when needed.
     # Most texts hold none of the characters looked for: one regex scan says so for all of them.
     special = _SPECIAL_RE.search(source) is not None
+    if not special:
+        plain = _plain_view(source)
+        if plain is not None:
+            return plain
+    pieces: list[str] = []
+    runs: list[tuple[int, int]] = []
+    length = 0
     zero_width = special and any(c in source for c in _ZERO_WIDTH)
     odd_spaces = special and any(c in source for c in _ODD_SPACES)
     markdown = special and any(c in source for c in _MD_CHARS)
@@ -178,6 +182,40 @@ def clean_view(source: str) -> TextView:
             pieces.append(_plain_spaces(chunk) if odd_spaces else chunk)
             length += len(chunk)
     return TextView(source=source, text="".join(pieces), runs=_merged(runs))
+
+
+_EDGE_SET = frozenset(_EDGE)
+
+
+def _plain_view(source: str) -> TextView | None:
+    """`clean_view` of a text with `\\n` line ends only, no Markdown mark, no zero-width or odd
+    space (the caller checked): None unless no line starts or ends with a space, tab or ideographic
+    space. Then the copy is the non-empty lines joined, and the map needs a new run only where
+    blank lines were dropped (what `_merged` leaves of the per-line runs `clean_view` makes: a
+    joining line end and its line share a shift, which changes only when the line does not follow
+    the previous one directly)."""
+    lines = source.split("\n")
+    for line in lines:
+        if line and (line[0] in _EDGE_SET or line[-1] in _EDGE_SET):
+            return None
+    kept: list[str] = []
+    runs: list[tuple[int, int]] = []
+    length = 0          # copy length so far
+    at = 0              # source index of the current line
+    previous_end = -1   # source index just after the last kept line
+    for line in lines:
+        if line:
+            if not kept:
+                runs.append((0, at))
+            else:
+                if at - 1 != previous_end:
+                    runs.append((length, at - 1))
+                length += 1
+            kept.append(line)
+            length += len(line)
+            previous_end = at + len(line)
+        at += len(line) + 1
+    return TextView(source=source, text="\n".join(kept), runs=tuple(runs))
 
 
 # A character `clean_view` always keeps and `str.strip` never drops: not whitespace, not a layout
