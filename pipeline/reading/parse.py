@@ -735,8 +735,11 @@ def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
     restart_next: int | None = None     # next number of a count restarted inside a section
     arabic_role = _arabic_role(body_lines)
     later_numbers = _later_heading_numbers(body_lines, arabic=arabic_role == "top")
-    paren_runin = _paren_runin_headings(body_lines)
-    bare_headings = _bare_heading_lines(body_lines)
+    # Each line's heading reading, once: the passes below and the loop ask for the same lines.
+    headings = [_heading_of(line) for line in body_lines]
+    runin_found: dict[int, tuple[str, int, int, str, str]] = {}
+    paren_runin = _paren_runin_headings(body_lines, headings, runin_found)
+    bare_headings = _bare_heading_lines(body_lines, headings)
     resume: tuple[str, int] | None = None   # sub-point marker continuing the section a plans block cut
     for index, line in enumerate(body_lines):
         if (resume and current.key == "plans" and not current.numbered and _line_marker(line) == resume
@@ -749,7 +752,7 @@ def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
         if current.key == "closing":
             # Signature and date lines follow the closing formula; only the next numbered heading
             # (a closing-like sentence met mid-report) reopens the body.
-            nxt = _heading_of(line)
+            nxt = headings[index]
             if not (nxt and nxt[1] == 1 and last_number and nxt[2] == last_number + 1):
                 current.paragraphs.append(line)
                 continue
@@ -760,7 +763,7 @@ def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
             blocks.append(current)
             current = _Block("closing", "", 1, [line])
             continue
-        found = _heading_of(line)
+        found = headings[index]
         if found:
             heading, level, number, kind, body = found
             # A count restarted inside a section (`三、下步打算` then `一、进一步…`, or the
@@ -777,11 +780,12 @@ def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
                     restart_next = number + 1
             # `（一）…` is a heading of its own only when body text follows it; a run of bare
             # `（一）`/`（二）` lines lists items (typically the plans).
-            if kind == "paren" and not _body_follows(body_lines, index + 1):
+            if kind == "paren" and not _body_follows(body_lines, index + 1, headings):
                 found = None
         if not found and paren_runin and top_kind in ("l1", "chapter") and current.key not in (
                 "opening", "plans", "closing"):
-            found = _runin_paren_heading(line)
+            # (`_paren_runin_headings` already read the `（一）lead。body` lines that are no heading.)
+            found = runin_found[index] if index in runin_found else _runin_paren_heading(line)
             if found:
                 heading, level, number, kind, body = found
                 blocks.append(current)
@@ -796,7 +800,7 @@ def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
                 last_number, top_kind = arabic[1], "arabic"
                 continue
             if (arabic and arabic_role == "second" and top_kind in ("l1", "chapter")
-                    and current.key not in ("opening", "closing") and _body_follows(body_lines, index + 1)):
+                    and current.key not in ("opening", "closing") and _body_follows(body_lines, index + 1, headings)):
                 blocks.append(current)
                 current = _Block(_subheading_key(arabic[0], _parent_key(blocks)), arabic[0], 2, [], numbered=True)
                 continue
@@ -805,7 +809,7 @@ def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
             current = _Block(classify_heading(line), line, 1, [], numbered=True)
             continue
         if found:
-            section = _place_heading(kind, top_kind, body, body_lines, index, is_item)
+            section = _place_heading(kind, top_kind, body, body_lines, index, is_item, headings)
             if section is not None:
                 level, top_kind = section
                 blocks.append(current)
@@ -921,17 +925,21 @@ def _is_marker_line(line: str) -> bool:
 _RUN_ON_CHARS = 80
 
 
-def _paren_runin_headings(lines: list[str]) -> bool:
+def _paren_runin_headings(lines: list[str], headings: list | None = None,
+                          found_at: dict[int, tuple[str, int, int, str, str]] | None = None) -> bool:
     """Whether `（一）lead。body` lines are level-2 headings here rather than one-line sub-points:
     they are when most of them have a body that runs on — more paragraphs of its own before the next
     marker (`（一）坚持理论武装，筑牢思想根基。全年…` then a paragraph, then `（二）…`), several
     sentences after the lead, or one long one. A list of one-sentence items (`（一）带头学习。全年…4次。`) stays sub-points."""
     runin: list[tuple[int, str]] = []      # (index, body) of each `（一）lead。body` line
     for i, line in enumerate(lines):
-        if line[:1] in "（(" and _PAREN_RE.match(line) and _heading_of(line) is None:
+        if line[:1] in "（(" and _PAREN_RE.match(line) and (
+                headings[i] if headings is not None else _heading_of(line)) is None:
             found = _runin_paren_heading(line)
             if found is not None:
                 runin.append((i, found[4]))
+                if found_at is not None:        # for the caller: these lines need not be read again
+                    found_at[i] = found
     if len(runin) < 2:
         return False
     # A sub-point is a lead and one statement on one line; a section's body runs on: more
@@ -991,11 +999,13 @@ _BARE_HEADING_END = ("回顾", "情况", "打算", "成效", "做法", "问题",
 _DATE_LINE_RE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?$")
 
 
-def _bare_heading_lines(lines: list[str]) -> set[int]:
+def _bare_heading_lines(lines: list[str], headings: list | None = None) -> set[int]:
     """Indices of unnumbered heading lines (`上半年工作回顾`) in a report with no numbered headings:
     a short line without sentence punctuation, ending in a heading noun, followed by a paragraph.
     Two at least, or none (one short line is as likely a stray label)."""
-    if any(_heading_of(line) or _arabic_heading(line) for line in lines):
+    if headings is None:
+        headings = [_heading_of(line) for line in lines]
+    if any(heading or _arabic_heading(line) for line, heading in zip(lines, headings, strict=True)):
         return set()
     found: set[int] = set()
     for i, line in enumerate(lines[:-1]):
@@ -1038,7 +1048,7 @@ _KIND_RANK = {"chapter": 0, "l1": 1, "paren": 2, "arabic": 3}
 
 
 def _place_heading(kind: str, top_kind: str | None, body: str, lines: list[str], index: int,
-                   is_item: bool) -> tuple[int, str] | None:
+                   is_item: bool, headings: list | None = None) -> tuple[int, str] | None:
     """(level, new top kind) when a marker line opens a section, None when it is body text.
 
     The first heading kind met is the top level (`一、`, `第一章` or `（一）`); a kind one rank
@@ -1052,18 +1062,20 @@ def _place_heading(kind: str, top_kind: str | None, body: str, lines: list[str],
     if kind == top_kind:
         # `（一）` as the top level still counts as a level-2 heading (models.Section).
         return (2 if kind == "paren" else 1), top_kind
-    if _KIND_RANK[kind] == _KIND_RANK[top_kind] + 1 and not body and _body_follows(lines, index + 1):
+    if _KIND_RANK[kind] == _KIND_RANK[top_kind] + 1 and not body and _body_follows(lines, index + 1, headings):
         return 2, top_kind
     return None
 
 
-def _body_follows(lines: list[str], index: int) -> bool:
+def _body_follows(lines: list[str], index: int, headings: list | None = None) -> bool:
+    """Whether `lines[index]` is body text; `headings[i]` is `_heading_of(lines[i])` when given."""
     if index >= len(lines):
         return False
     line = lines[index]
     # A following `一是…`/`1、…` opens the heading's own list; `（二）`, `二是`, a heading or the
     # closing formula mean the `（一）` line was an item, not a heading.
-    return not (_is_closing(line) or _heading_of(line) or _starts_mid_list(line))
+    heading = headings[index] if headings is not None else _heading_of(line)
+    return not (_is_closing(line) or heading or _starts_mid_list(line))
 
 
 def _subheading_key(heading: str, parent: str) -> str:
