@@ -30,6 +30,7 @@ from pathlib import Path
 from pipeline.models import Report, Section
 from pipeline.reading.readers import read_document
 from pipeline.reading.report_meta import (  # noqa: F401 - to_simplified re-exported
+    TRADITIONAL_CHARS,
     is_speaker_line,
     report_region,
     report_year,
@@ -73,6 +74,11 @@ def cn_numeral(text: str) -> int | None:
 _SPACE_CHARS = "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t"
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 _ODD_SPACE_RE = re.compile(f"[{_SPACE_CHARS}{_ZERO_WIDTH}]")
+# Every character `str.isspace` accepts but the plain space and `\\n` (`str.strip` strips them all;
+# `_SPACE_CHARS` are among them).
+_OTHER_SPACES = "\t\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+# A character that `normalise_text` would change or `to_simplified` would map (`parse_text`).
+_UNSETTLED_RE = re.compile(f"[{re.escape(_OTHER_SPACES)}{_ZERO_WIDTH}{TRADITIONAL_CHARS}]")
 _SPACES_ONLY_RE = re.compile(f"[{_SPACE_CHARS}]")
 _ZERO_WIDTH_ONLY_RE = re.compile(f"[{_ZERO_WIDTH}]")
 
@@ -711,10 +717,18 @@ def parse_text(text: str, source: str = "") -> Report:
 
     `text` is the text as read (`read_text`); sections carry their span and line in it."""
     view = clean_view(text)
-    # normalise_text only swaps spaces one for one on the clean copy: offsets into `norm` are view offsets.
-    norm = normalise_text(view.text)
+    copy = view.text
+    if _UNSETTLED_RE.search(copy) is None and copy[:1] not in " \n" and copy[-1:] not in " \n" and (
+            " \n" not in copy and "\n " not in copy):
+        # One scan for what `normalise_text` changes and what `to_simplified` maps: most copies
+        # hold neither (`normalise_text` would return the copy itself: no odd or zero-width
+        # space, no line starting or ending in a space, no line end at either end).
+        norm, simplified = copy, True
+    else:
+        # normalise_text only swaps spaces one for one on the clean copy: offsets into `norm` are view offsets.
+        norm, simplified = normalise_text(copy), False
     # Every string simplified below is a piece of `norm`: one scan says whether any needs mapping.
-    with simplified_pieces(norm):
+    with simplified_pieces(norm, known_simplified=simplified):
         return _parse_norm(text, view, norm, source)
 
 

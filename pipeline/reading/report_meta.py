@@ -37,7 +37,8 @@ _TRAD = (
 _TRAD_TABLE = {ord(_TRAD[i]): _TRAD[i + 1] for i in range(0, len(_TRAD) - 1, 2)}
 
 
-_TRAD_RE = re.compile("[" + "".join(chr(c) for c in _TRAD_TABLE) + "]")
+TRADITIONAL_CHARS = "".join(chr(c) for c in _TRAD_TABLE)      # the characters `to_simplified` maps
+_TRAD_RE = re.compile(f"[{TRADITIONAL_CHARS}]")
 
 # True inside `simplified_pieces(text)` when `text` has no character `to_simplified` maps.
 _NO_TRADITIONAL: ContextVar[bool] = ContextVar("shuzhi_no_traditional", default=False)
@@ -53,13 +54,14 @@ def to_simplified(text: str) -> str:
 
 
 @contextmanager
-def simplified_pieces(text: str) -> Iterator[None]:
+def simplified_pieces(text: str, *, known_simplified: bool = False) -> Iterator[None]:
     """A block in which every string given to `to_simplified` is made of pieces of `text` (and
     markers, spaces, line ends). The parser simplifies each line, heading and clause several
     times over (~40 scans a report); when `text` holds no traditional character none of its
     pieces does, so one scan of `text` here answers them all. A context variable, so threads
-    parsing other texts at the same time are not affected."""
-    token = _NO_TRADITIONAL.set(_TRAD_RE.search(text) is None)
+    parsing other texts at the same time are not affected. `known_simplified`: the caller has
+    found no character of `TRADITIONAL_CHARS` in `text` already."""
+    token = _NO_TRADITIONAL.set(known_simplified or _TRAD_RE.search(text) is None)
     try:
         yield
     finally:
