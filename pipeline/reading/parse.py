@@ -311,8 +311,10 @@ def _cut_inline_headings(line: str, expected: int) -> tuple[list[str], int]:
     pos = 1
     while True:
         best = None
-        for pattern in (_INLINE_L1_RE, _INLINE_CHAPTER_RE):
-            m = pattern.search(line, pos)
+        for pattern, needed in ((_INLINE_L1_RE, "、"), (_INLINE_CHAPTER_RE, "第")):
+            # Each match holds its `needed` character: without one ahead there is none (a search
+            # from `pos` tries every position to the end, once per heading cut).
+            m = pattern.search(line, pos) if line.find(needed, pos) >= 0 else None
             while m and cn_numeral(m.group("num")) != expected:
                 m = pattern.search(line, m.end())
             if m and (best is None or m.start() < best.start()):
@@ -894,19 +896,27 @@ def _locate(norm: str, blocks: list[_Block]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     cursor = 0
     for b in blocks:
-        start = end = -1
+        start = -1
+        last: tuple[str, tuple[int, int]] | None = None     # the last piece found, and where
         for piece in (b.heading, *b.paragraphs):
             piece = piece.strip()
             if not piece:
                 continue
-            head = _find_loose(norm, piece[:24], cursor)
+            lead = piece[:24]
+            at = norm.find(lead, cursor)           # `_find_loose`'s first try, without the call
+            head = (at, at + len(lead)) if at >= 0 else _find_loose(norm, lead, cursor)
             if head is None:
                 continue
             if start < 0:
                 start = head[0]
+            last = piece, head
+            cursor = head[0] + 1
+        end = -1
+        if last is not None:
+            # The block ends where its last piece found ends: only that piece's tail is looked up.
+            piece, head = last
             tail = _find_loose(norm, piece[-24:], head[0]) if len(piece) > 24 else head
             end = tail[1] if tail else head[1]
-            cursor = head[0] + 1
         if start >= 0:
             cursor = max(cursor, end)
         spans.append((start, end))

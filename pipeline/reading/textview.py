@@ -58,6 +58,9 @@ class TextView:
             return len(self.source)
         if not self.runs:
             return offset
+        if len(self.runs) == 1:            # one shift for the whole copy (a tidy file)
+            copy_start, source_start = self.runs[0]
+            return source_start + offset - copy_start
         i = bisect_right(self._starts, offset) - 1
         copy_start, source_start = self.runs[max(i, 0)]
         return source_start + offset - copy_start
