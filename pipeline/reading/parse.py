@@ -44,6 +44,7 @@ from pipeline.reading.textview import TextView, clean_view
 _CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
               "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_NUM = "一二三四五六七八九十"
+_CN_NUM_SET = frozenset(_CN_NUM)
 
 
 @lru_cache(maxsize=512)
@@ -228,7 +229,8 @@ def _classify(heading: str) -> tuple[str, int]:
     text = to_simplified(_strip_marker(heading)).rstrip("。：:")
     if not text:
         return "other", 0
-    first = _FIRST_CLAUSE_END_RE.split(text, maxsplit=1)[0]
+    clause_end = _FIRST_CLAUSE_END_RE.search(text)
+    first = text[: clause_end.start()] if clause_end else text
     # Only keywords whose first character occurs in the heading can occur in it: look those up
     # (a handful) instead of all ~90. Scores add up per key, so the order of lookups does not matter.
     found: dict[str, list[int]] = {}
@@ -339,6 +341,8 @@ def _cut_inline_parens(line: str) -> list[str]:
     m0 = _PAREN_RE.match(line) if line[:1] in "（(" else None
     if not m0 or cn_numeral(m0.group("num")) != 1:
         return [line]
+    if line.find("（", 1) < 0 and line.find("(", 1) < 0:     # every inline match holds a bracket
+        return [line]
     cuts = []
     expected = 2
     for m in _INLINE_PAREN_RE.finditer(line):
@@ -386,7 +390,9 @@ def _logical_lines(norm: str) -> list[str]:
         line = line.strip()
         if not line or (line[0] in _PAGE_FIRST or line[0].isdecimal()) and _PAGE_LINE_RE.match(line):
             continue
-        rest = _toc_rest(line) if toc_marks or _L1_RE.match(line) else None
+        # Without a TOC mark only `_toc_without_leaders` can answer, and only for a `一、` line.
+        rest = (_toc_rest(line) if toc_marks
+                else _toc_without_leaders(line) if line[0] in _CN_NUM_SET else None)
         if rest is not None:
             if not rest:
                 continue
@@ -499,26 +505,28 @@ def _heading_of(line: str) -> tuple[str, int, int, str, str] | None:
         return None
     if _NOT_HEADING_RE.match(line):       # `一、二季度…` lists numbers, it is no heading
         return None
-    for kind, pattern, level in (("chapter", _CHAPTER_RE, 1), ("l1", _L1_RE, 1), ("paren", _PAREN_RE, 2)):
-        m = pattern.match(line)
-        if not m:
-            continue
-        number = cn_numeral(m.group("num"))
-        if number is None:
-            return None
-        marker = line[: m.end()].rstrip()
-        rest = line[m.end():]
-        if not rest:
-            return None
-        end = _find_heading_end(to_simplified(rest))   # same length: offsets stay valid
-        heading_text = rest[:end].strip()
-        body = rest[end:].lstrip("。：: \t").strip()
-        # `（一）…` with its body on the same line is a sub-point, not a heading.
-        if kind == "paren" and body:
-            return None
-        heading = _join_marker(marker, heading_text).rstrip("。：:；;")
-        return heading, level, number, kind, body
-    return None
+    # The first character says which marker pattern alone can match (`第`, a bracket, a numeral).
+    first = line[0]
+    kind, pattern, level = (("chapter", _CHAPTER_RE, 1) if first == "第" else ("paren", _PAREN_RE, 2)
+                            if first in "（(" else ("l1", _L1_RE, 1))
+    m = pattern.match(line)
+    if not m:
+        return None
+    number = cn_numeral(m.group("num"))
+    if number is None:
+        return None
+    marker = line[: m.end()].rstrip()
+    rest = line[m.end():]
+    if not rest:
+        return None
+    end = _find_heading_end(to_simplified(rest))   # same length: offsets stay valid
+    heading_text = rest[:end].strip()
+    body = rest[end:].lstrip("。：: \t").strip()
+    # `（一）…` with its body on the same line is a sub-point, not a heading.
+    if kind == "paren" and body:
+        return None
+    heading = _join_marker(marker, heading_text).rstrip("。：:；;")
+    return heading, level, number, kind, body
 
 
 def _join_marker(marker: str, text: str) -> str:
@@ -530,7 +538,6 @@ def _join_marker(marker: str, text: str) -> str:
 
 # --------------------------------------------------------------------------- sub-points
 
-_CN_NUM_SET = frozenset(_CN_NUM)
 _SHI_STOP = frozenset("，。；、：,;:")       # `_SHI_RE`'s lookahead refuses these (and whitespace)
 
 

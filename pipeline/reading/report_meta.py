@@ -134,12 +134,21 @@ _SPEAKER_RE = re.compile(
 )
 
 
+_SENTENCE_PUNCT_RE = re.compile(r"[。，,；;：:！？]")
+_SPACE_RUN_RE = re.compile(r"\s+")
+
+
 def is_speaker_line(line: str) -> bool:
     """True for a byline under the title: an office and a name (`岚川县委书记 林某某`,
     `**县委书记、县人武部党委第一书记 张某某`). The office alone, a name alone or any
     punctuation of a sentence is not one."""
-    text = re.sub(r"\s+", " ", to_simplified(line).strip())
-    if not text or len(text) > 48 or re.search(r"[。，,；;：:！？]", text.replace("述职人：", "")):
+    text = to_simplified(line).strip()
+    # Sentence punctuation first, on the text before spaces are collapsed: a body line has some
+    # early, and collapsing changes neither the punctuation nor the `述职人：` label.
+    if not text or _SENTENCE_PUNCT_RE.search(text.replace("述职人：", "")):
+        return False
+    text = _SPACE_RUN_RE.sub(" ", text)
+    if len(text) > 48:
         return False
     m = _SPEAKER_RE.match(text)
     return bool(m and (m.group("name") or m.group("masked")))
