@@ -120,7 +120,7 @@ _CLOSING_RE = re.compile(
 )
 # The opening's own formula (`现将…报告如下，请予审议`, `下面我就…作述职，请…提出意见`) asks for review
 # too, but what follows it is the report, not the closing.
-_CLOSING_WORDS = ("述职完毕", "以上", "不妥之处", "请")       # one of them is in every _CLOSING_RE match
+# One of 述职完毕 / 以上 / 不妥之处 / 请 is in every _CLOSING_RE match (`_is_closing` tests for them first).
 _OPENING_FORMULA_RE = re.compile(r"如下|下面.{0,20}(?:述职|报告|汇报)|现将.{0,30}(?:报告|汇报)")
 _CLOSING_START_RE = re.compile(r"(?:我的述职完毕|以上是我的述职|述职完毕|以上述职|以上报告)")
 # Where an unnumbered plans block starts: a paragraph that admits the gap to expectations
@@ -207,11 +207,12 @@ _KEYWORD_FIRST_CHARS = frozenset(_KEYWORDS_BY_FIRST_CHAR)
 
 def _strip_marker(heading: str) -> str:
     text = heading.strip()
-    for pattern in (_CHAPTER_RE, _L1_RE, _PAREN_RE, _ARABIC_RE):
-        m = pattern.match(text)
-        if m:
-            return text[m.end():].strip()
-    return text
+    # Only the pattern for the first character can match (`第`, a numeral, a bracket, a digit).
+    first = text[:1]
+    pattern = (_CHAPTER_RE if first == "第" else _L1_RE if first in _CN_NUM_SET else _PAREN_RE
+               if first in ("（", "(") else _ARABIC_RE if first.isdecimal() else None)
+    m = pattern.match(text) if pattern is not None else None
+    return text[m.end():].strip() if m else text
 
 
 def classify_heading(heading: str) -> str:
@@ -715,7 +716,8 @@ def _is_closing(line: str) -> bool:
         return True
     head = line[:60]
     # Every closing formula holds one of these words: look for them before running the pattern.
-    m = _CLOSING_RE.search(head) if any(word in head for word in _CLOSING_WORDS) else None
+    m = (_CLOSING_RE.search(head) if "请" in head or "以上" in head or "述职完毕" in head or "不妥之处" in head
+         else None)
     if not m:
         return False
     return not _OPENING_FORMULA_RE.search(line[: m.start()])
