@@ -723,21 +723,24 @@ def _is_closing(line: str) -> bool:
     return not _OPENING_FORMULA_RE.search(line[: m.start()])
 
 
+def _settled(copy: str) -> bool:
+    """True when `normalise_text(copy)` is `copy` and `to_simplified` maps none of its characters:
+    no odd or zero-width space, no line starting or ending in a space, no line end at either end,
+    no traditional character. One scan answers both for most working copies."""
+    return (_UNSETTLED_RE.search(copy) is None and copy[:1] not in " \n" and copy[-1:] not in " \n"
+            and " \n" not in copy and "\n " not in copy)
+
+
 def parse_text(text: str, source: str = "") -> Report:
     """Parse report text into a `Report`. Never raises on odd structure: unknown parts become `other`.
 
     `text` is the text as read (`read_text`); sections carry their span and line in it."""
     view = clean_view(text)
-    copy = view.text
-    if _UNSETTLED_RE.search(copy) is None and copy[:1] not in " \n" and copy[-1:] not in " \n" and (
-            " \n" not in copy and "\n " not in copy):
-        # One scan for what `normalise_text` changes and what `to_simplified` maps: most copies
-        # hold neither (`normalise_text` would return the copy itself: no odd or zero-width
-        # space, no line starting or ending in a space, no line end at either end).
-        norm, simplified = copy, True
+    if _settled(view.text):
+        norm, simplified = view.text, True
     else:
         # normalise_text only swaps spaces one for one on the clean copy: offsets into `norm` are view offsets.
-        norm, simplified = normalise_text(copy), False
+        norm, simplified = normalise_text(view.text), False
     # Every string simplified below is a piece of `norm`: one scan says whether any needs mapping.
     with simplified_pieces(norm, known_simplified=simplified):
         return _parse_norm(text, view, norm, source)

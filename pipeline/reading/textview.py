@@ -141,6 +141,11 @@ def clean_view(source: str) -> TextView:
         plain = _plain_view(source)
         if plain is not None:
             return plain
+    return _line_view(source, special)
+
+
+def _line_view(source: str, special: bool = True) -> TextView:
+    """`clean_view` line by line; `special=False` when the text has none of `_SPECIAL_RE`'s characters."""
     pieces: list[str] = []
     runs: list[tuple[int, int]] = []
     length = 0
