@@ -168,3 +168,25 @@ def test_parse_of_the_corpus_is_unchanged_by_the_context() -> None:
     again = [parse_text(t) for t in reversed(texts)][::-1]
     assert first == again
     assert not report_meta._NO_TRADITIONAL.get()     # the block is left behind each parse
+
+
+def test_heading_keys_are_the_keyword_scores() -> None:
+    # The plain scoring: every keyword looked up, the first clause found by splitting.
+    def plain(heading: str) -> tuple[str, int]:
+        text = to_simplified(parse._strip_marker(heading)).rstrip("。：:")
+        if not text:
+            return "other", 0
+        first = parse._FIRST_CLAUSE_END_RE.split(text, maxsplit=1)[0]
+        best, best_key = (0, 0), "other"
+        for key, words in parse._KEYWORDS.items():
+            hits = [(text.find(word), weight * (2 if word in first else 1)) for word, weight in words if word in text]
+            score = sum(points for _, points in hits)
+            if score > 0 and (score, -min(pos for pos, _ in hits)) > best:
+                best, best_key = (score, -min(pos for pos, _ in hits)), key
+        return best_key, best[0]
+
+    words = [w for ws in parse._KEYWORDS.values() for w, _ in ws] + ["，", "、", " ", "：", "一、", "（二）", "3.", "第一章", "的"]
+    rng = random.Random(7)
+    for _ in range(20000):
+        heading = "".join(rng.choice(words) for _ in range(rng.randint(0, 6)))
+        assert parse._classify(heading) == plain(heading), heading

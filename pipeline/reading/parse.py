@@ -231,7 +231,7 @@ def _classify(heading: str) -> tuple[str, int]:
     if not text:
         return "other", 0
     clause_end = _FIRST_CLAUSE_END_RE.search(text)
-    first = text[: clause_end.start()] if clause_end else text
+    first_end = clause_end.start() if clause_end else len(text)
     # Only keywords whose first character occurs in the heading can occur in it: look those up
     # (a handful) instead of all ~90. Scores add up per key, so the order of lookups does not matter.
     found: dict[str, list[int]] = {}
@@ -241,7 +241,8 @@ def _classify(heading: str) -> tuple[str, int]:
             if pos < 0:
                 continue
             entry = found.setdefault(key, [0, len(text)])
-            entry[0] += weight * (2 if word in first else 1)
+            # In the first clause (a prefix of `text`) iff its first occurrence ends inside it.
+            entry[0] += weight * (2 if pos + len(word) <= first_end else 1)
             entry[1] = min(entry[1], pos)
     best_key = "other"
     best = (0, 0)
@@ -410,7 +411,8 @@ def _logical_lines(norm: str) -> list[str]:
         pieces, expected = _cut_inline_headings(line, expected) if cut_inline else ([line], expected)
         for piece in pieces:
             for part in _cut_inline_parens(piece):
-                if closing_marks:
+                # (`_cut_closing` cuts only where its simplified line holds one of these words.)
+                if closing_marks and ("述职完毕" in (simple_part := to_simplified(part)) or "以上" in simple_part):
                     out.extend(_cut_closing(part))
                 else:
                     out.append(part)
@@ -939,14 +941,14 @@ def _later_heading_numbers(lines: list[str], *, arabic: bool = False) -> list[fr
     """For each line, the numbers of the `一、`/`第一章` marker lines after it (and of `1.` heading
     lines when they are the document's top level)."""
     out: list[frozenset[int]] = [frozenset()] * len(lines)
-    seen: set[int] = set()
+    seen: frozenset[int] = frozenset()     # a new set only when a number is added: lines share it
     for i in range(len(lines) - 1, -1, -1):
-        out[i] = frozenset(seen)
+        out[i] = seen
         m = lines[i][:1] in _TOP_FIRST and (_L1_RE.match(lines[i]) or _CHAPTER_RE.match(lines[i]))
         if m and (value := cn_numeral(m.group("num"))) is not None:
-            seen.add(value)
+            seen = seen | {value}
         elif arabic and (found := _arabic_heading(lines[i])):
-            seen.add(found[1])
+            seen = seen | {found[1]}
     return out
 
 
