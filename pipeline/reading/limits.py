@@ -104,7 +104,13 @@ def read_regular_bytes(path: str | os.PathLike, max_bytes: int, shown: str | Non
             raise InputError("这不是普通文件，不能读取。请给出一个普通文件。", path=shown)
         _check_size(info.st_size, max_bytes, shown)
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(max_bytes + 1)
+            # A read of n bytes allocates n bytes up front: asking for `max_bytes + 1` (20 MB) costs
+            # a small report more than reading it. Ask for the size fstat gave, one byte more to
+            # see a file that grew since; only then read on, up to the same `max_bytes + 1`.
+            want = min(info.st_size, max_bytes) + 1
+            data = handle.read(want)
+            if len(data) == want and want < max_bytes + 1:
+                data += handle.read(max_bytes + 1 - want)
     except OSError as exc:
         raise InputError(f"无法读取文件：{exc.strerror or exc}。", path=shown) from exc
     finally:

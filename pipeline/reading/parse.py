@@ -30,18 +30,21 @@ from pathlib import Path
 from pipeline.models import Report, Section
 from pipeline.reading.readers import read_document
 from pipeline.reading.report_meta import (  # noqa: F401 - to_simplified re-exported
+    TRADITIONAL_CHARS,
     is_speaker_line,
     report_region,
     report_year,
+    simplified_pieces,
     to_simplified,
 )
-from pipeline.reading.textview import clean_view
+from pipeline.reading.textview import TextView, clean_view
 
 # --------------------------------------------------------------------------- numerals
 
 _CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
               "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_NUM = "一二三四五六七八九十"
+_CN_NUM_SET = frozenset(_CN_NUM)
 
 
 @lru_cache(maxsize=512)
@@ -71,15 +74,23 @@ def cn_numeral(text: str) -> int | None:
 # Whitespace a Word or web copy leaves behind; all of it counts as a plain space for structure.
 _SPACE_CHARS = "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t"
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
-_SPACE_TABLE = {ord(c): " " for c in _SPACE_CHARS} | {ord(c): None for c in _ZERO_WIDTH}
 _ODD_SPACE_RE = re.compile(f"[{_SPACE_CHARS}{_ZERO_WIDTH}]")
+# Every character `str.isspace` accepts but the plain space and `\\n` (`str.strip` strips them all;
+# `_SPACE_CHARS` are among them).
+_OTHER_SPACES = "\t\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+# A character that `normalise_text` would change or `to_simplified` would map (`parse_text`).
+_UNSETTLED_RE = re.compile(f"[{re.escape(_OTHER_SPACES)}{_ZERO_WIDTH}{TRADITIONAL_CHARS}]")
+_SPACES_ONLY_RE = re.compile(f"[{_SPACE_CHARS}]")
+_ZERO_WIDTH_ONLY_RE = re.compile(f"[{_ZERO_WIDTH}]")
 
 
 def normalise_text(text: str) -> str:
     """`\\r\\n`/`\\r` → `\\n`, odd spaces → space, zero-width marks dropped, lines stripped."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if _ODD_SPACE_RE.search(text):       # translate() looks up every character: only when needed
-        text = text.translate(_SPACE_TABLE)
+    if _ODD_SPACE_RE.search(text):
+        # Two regex substitutions, not `str.translate`: translate looks every character up in a dict
+        # (~65 ns a character on CJK text), the regex engine only stops at the few it replaces.
+        text = _ZERO_WIDTH_ONLY_RE.sub("", _SPACES_ONLY_RE.sub(" ", text))
     return "\n".join(line.strip() for line in text.split("\n")).strip("\n")
 
 
@@ -95,6 +106,11 @@ _SENT_END = "。！？；!?;"
 
 # Lines that are only a page number: `12`, `- 3 -`, `— 3 —`, `第3页`, `3/12`.
 _PAGE_LINE_RE = re.compile(r"^(?:[-—–－]*\s*\d{1,4}\s*[-—–－]*|第\s*\d{1,4}\s*页(?:\s*共\s*\d+\s*页)?|\d{1,4}\s*/\s*\d{1,4})$")
+# First characters of a stripped line the patterns can match (a digit too for the page line: `\\d` is
+# `str.isdecimal`). A regex call that fails on the first character still costs a call; most lines
+# are body text and are let through by one membership test instead.
+_PAGE_FIRST = "-—–－第"
+_TOP_FIRST = frozenset(_CN_NUM + "第")          # `_L1_RE` or `_CHAPTER_RE`
 # A table-of-contents entry: leader dots (or ellipsis) then a page number.
 _TOC_LEADERS = ("……", "...", "···", "---", "———")       # the shortest leader of each kind below
 _TOC_ENTRY_RE = re.compile(r"(?:…{2,}|\.{3,}|·{3,}|-{3,}|—{3,})\s*\d{1,4}(?![\d万千百十亿余多人名次个件元%％])")
@@ -104,7 +120,7 @@ _CLOSING_RE = re.compile(
 )
 # The opening's own formula (`现将…报告如下，请予审议`, `下面我就…作述职，请…提出意见`) asks for review
 # too, but what follows it is the report, not the closing.
-_CLOSING_WORDS = ("述职完毕", "以上", "不妥之处", "请")       # one of them is in every _CLOSING_RE match
+# One of 述职完毕 / 以上 / 不妥之处 / 请 is in every _CLOSING_RE match (`_is_closing` tests for them first).
 _OPENING_FORMULA_RE = re.compile(r"如下|下面.{0,20}(?:述职|报告|汇报)|现将.{0,30}(?:报告|汇报)")
 _CLOSING_START_RE = re.compile(r"(?:我的述职完毕|以上是我的述职|述职完毕|以上述职|以上报告)")
 # Where an unnumbered plans block starts: a paragraph that admits the gap to expectations
@@ -131,7 +147,6 @@ _ENDS_WITH_PAGE_RE = re.compile(r"[\u4e00-\u9fff]\s*\d{1,3}$")
 _PAGE_DIGITS_BEFORE_HEADING_RE = re.compile(rf"^\d{{1,3}}\s*(?=[{_CN_NUM}]{{1,3}}\s*、|[（(][{_CN_NUM}]|第[{_CN_NUM}]+章)")
 _INNER_STOP_RE = re.compile(r"[。！？；]\S")
 _INNER_COLON_RE = re.compile(r"[：:]\S")
-_SPACES_RE = re.compile(r"\s+")
 _COMMA_RE = re.compile(r"[，,]")
 _MARK_RE = re.compile(r"[，,。！？；：:]")
 _STOP_OR_COLON_RE = re.compile(r"[。！？；：:]")
@@ -192,11 +207,12 @@ _KEYWORD_FIRST_CHARS = frozenset(_KEYWORDS_BY_FIRST_CHAR)
 
 def _strip_marker(heading: str) -> str:
     text = heading.strip()
-    for pattern in (_CHAPTER_RE, _L1_RE, _PAREN_RE, _ARABIC_RE):
-        m = pattern.match(text)
-        if m:
-            return text[m.end():].strip()
-    return text
+    # Only the pattern for the first character can match (`第`, a numeral, a bracket, a digit).
+    first = text[:1]
+    pattern = (_CHAPTER_RE if first == "第" else _L1_RE if first in _CN_NUM_SET else _PAREN_RE
+               if first in ("（", "(") else _ARABIC_RE if first.isdecimal() else None)
+    m = pattern.match(text) if pattern is not None else None
+    return text[m.end():].strip() if m else text
 
 
 def classify_heading(heading: str) -> str:
@@ -214,7 +230,8 @@ def _classify(heading: str) -> tuple[str, int]:
     text = to_simplified(_strip_marker(heading)).rstrip("。：:")
     if not text:
         return "other", 0
-    first = _FIRST_CLAUSE_END_RE.split(text, maxsplit=1)[0]
+    clause_end = _FIRST_CLAUSE_END_RE.search(text)
+    first_end = clause_end.start() if clause_end else len(text)
     # Only keywords whose first character occurs in the heading can occur in it: look those up
     # (a handful) instead of all ~90. Scores add up per key, so the order of lookups does not matter.
     found: dict[str, list[int]] = {}
@@ -224,7 +241,8 @@ def _classify(heading: str) -> tuple[str, int]:
             if pos < 0:
                 continue
             entry = found.setdefault(key, [0, len(text)])
-            entry[0] += weight * (2 if word in first else 1)
+            # In the first clause (a prefix of `text`) iff its first occurrence ends inside it.
+            entry[0] += weight * (2 if pos + len(word) <= first_end else 1)
             entry[1] = min(entry[1], pos)
     best_key = "other"
     best = (0, 0)
@@ -266,10 +284,13 @@ def _toc_without_leaders(line: str) -> str | None:
     """A TOC with bare page numbers: `一、立足岗位2二、坚持制度4三、夯实基础6一、立足岗位，…`.
     Needs two entries whose page number runs into the next entry's `二、`; the text from the
     restarted `一、` on is the real report."""
-    if not _L1_RE.match(line) or not _DIGIT_RE.search(line):     # both patterns below need a digit
+    marker = _L1_RE.match(line)
+    if not marker or not _DIGIT_RE.search(line):     # both patterns below need a digit
         return None
-    glued = list(_GLUED_PAGE_RE.finditer(line))
-    ends_with_page = _ENDS_WITH_PAGE_RE.search(line) is not None
+    # A glued entry ends in `、` after the line's own marker; the page pattern ends in a digit.
+    glued = list(_GLUED_PAGE_RE.finditer(line)) if "、" in line[marker.end():] else []
+    ends_with_page = ((line[-1].isdecimal() or line[-1] == "\n")      # `$` also matches before a final `\\n`
+                      and _ENDS_WITH_PAGE_RE.search(line) is not None)
     if len(glued) < 2 and not (glued and ends_with_page):
         return None
     for m in glued:
@@ -294,8 +315,10 @@ def _cut_inline_headings(line: str, expected: int) -> tuple[list[str], int]:
     pos = 1
     while True:
         best = None
-        for pattern in (_INLINE_L1_RE, _INLINE_CHAPTER_RE):
-            m = pattern.search(line, pos)
+        for pattern, needed in ((_INLINE_L1_RE, "、"), (_INLINE_CHAPTER_RE, "第")):
+            # Each match holds its `needed` character: without one ahead there is none (a search
+            # from `pos` tries every position to the end, once per heading cut).
+            m = pattern.search(line, pos) if line.find(needed, pos) >= 0 else None
             while m and cn_numeral(m.group("num")) != expected:
                 m = pattern.search(line, m.end())
             if m and (best is None or m.start() < best.start()):
@@ -317,8 +340,10 @@ _INLINE_PAREN_RE = re.compile(rf"(?<=[。！？；])\s*[（(](?P<num>[{_CN_NUM}]
 def _cut_inline_parens(line: str) -> list[str]:
     """A paragraph that runs `（一）…。（二）…。（三）…` together is cut before each `（N）` that
     continues the count after a sentence end (a flattened Word list, or a copy from a web page)."""
-    m0 = _PAREN_RE.match(line)
+    m0 = _PAREN_RE.match(line) if line[:1] in "（(" else None
     if not m0 or cn_numeral(m0.group("num")) != 1:
+        return [line]
+    if line.find("（", 1) < 0 and line.find("(", 1) < 0:     # every inline match holds a bracket
         return [line]
     cuts = []
     expected = 2
@@ -343,6 +368,7 @@ def _cut_closing(line: str) -> list[str]:
     return [line]
 
 
+_TOC_WORD_RE = re.compile("目 *录")       # what a line that is `目录` once spaces are removed holds
 _TITLE_IN_LINE_RE = re.compile(r"^(?P<title>[^，。；：]{4,60}?(?:述职报告|述职|工作报告|报告))(?=\s|20\d\d|一年|[\u4e00-\u9fff])")
 
 
@@ -353,13 +379,22 @@ def _logical_lines(norm: str) -> list[str]:
     expected = 1
     # Headings are cut out of the middle of a line only when the document does not put them on
     # lines of their own: otherwise `…两个方面：一、…。二、…` in a body paragraph would be cut.
-    own_line_headings = sum(1 for ln in raw if _L1_RE.match(ln) or _CHAPTER_RE.match(ln))
+    own_line_headings = sum(1 for ln in raw if ln[:1] in _TOP_FIRST and (_L1_RE.match(ln) or _CHAPTER_RE.match(ln)))
     cut_inline = own_line_headings < 2
+    # Every line below is a piece of `norm`, so what `norm` lacks no line has: a table of contents
+    # needs `目录`, leader dots or a `一、` line start (`_toc_rest`); a closing to cut off needs
+    # `以上` or `述职完毕` (`_cut_closing`). Tested once here instead of on every line.
+    # (A one-character test before each substring search: a CJK text rarely holds `…`, `.` or `-`.)
+    toc_marks = _TOC_WORD_RE.search(norm) or any(leader[0] in norm and leader in norm for leader in _TOC_LEADERS)
+    simple = to_simplified(norm)
+    closing_marks = "述职完毕" in simple or "以上" in simple
     for line in raw:
         line = line.strip()
-        if not line or _PAGE_LINE_RE.match(line):
+        if not line or (line[0] in _PAGE_FIRST or line[0].isdecimal()) and _PAGE_LINE_RE.match(line):
             continue
-        rest = _toc_rest(line)
+        # Without a TOC mark only `_toc_without_leaders` can answer, and only for a `一、` line.
+        rest = (_toc_rest(line) if toc_marks
+                else _toc_without_leaders(line) if line[0] in _CN_NUM_SET else None)
         if rest is not None:
             if not rest:
                 continue
@@ -376,7 +411,11 @@ def _logical_lines(norm: str) -> list[str]:
         pieces, expected = _cut_inline_headings(line, expected) if cut_inline else ([line], expected)
         for piece in pieces:
             for part in _cut_inline_parens(piece):
-                out.extend(_cut_closing(part))
+                # (`_cut_closing` cuts only where its simplified line holds one of these words.)
+                if closing_marks and ("述职完毕" in (simple_part := to_simplified(part)) or "以上" in simple_part):
+                    out.extend(_cut_closing(part))
+                else:
+                    out.append(part)
     return out
 
 
@@ -459,40 +498,72 @@ def _find_opener(rest: str, start: int, stop: int) -> int | None:
 _NOT_HEADING_RE = re.compile(rf"^[{_CN_NUM}]、[{_CN_NUM}](?:季度|月|、|至|到)")
 
 
+# What a heading line can start with: `第` (chapter), a Chinese numeral (`一、`), a bracket (`（一）`).
+_HEADING_FIRST = frozenset("第（(" + _CN_NUM)
+
+
 def _heading_of(line: str) -> tuple[str, int, int, str, str] | None:
     """(heading, level, number, kind, body) if `line` opens with a section heading marker."""
+    if line[:1] not in _HEADING_FIRST:    # most lines are body text: no pattern below can match
+        return None
     if _NOT_HEADING_RE.match(line):       # `一、二季度…` lists numbers, it is no heading
         return None
-    for kind, pattern, level in (("chapter", _CHAPTER_RE, 1), ("l1", _L1_RE, 1), ("paren", _PAREN_RE, 2)):
-        m = pattern.match(line)
-        if not m:
-            continue
-        number = cn_numeral(m.group("num"))
-        if number is None:
-            return None
-        marker = line[: m.end()].rstrip()
-        rest = line[m.end():]
-        if not rest:
-            return None
-        end = _find_heading_end(to_simplified(rest))   # same length: offsets stay valid
-        heading_text = rest[:end].strip()
-        body = rest[end:].lstrip("。：: \t").strip()
-        # `（一）…` with its body on the same line is a sub-point, not a heading.
-        if kind == "paren" and body:
-            return None
-        heading = _join_marker(marker, heading_text).rstrip("。：:；;")
-        return heading, level, number, kind, body
-    return None
+    # The first character says which marker pattern alone can match (`第`, a bracket, a numeral).
+    first = line[0]
+    kind, pattern, level = (("chapter", _CHAPTER_RE, 1) if first == "第" else ("paren", _PAREN_RE, 2)
+                            if first in "（(" else ("l1", _L1_RE, 1))
+    m = pattern.match(line)
+    if not m:
+        return None
+    number = cn_numeral(m.group("num"))
+    if number is None:
+        return None
+    marker = line[: m.end()].rstrip()
+    rest = line[m.end():]
+    if not rest:
+        return None
+    end = _find_heading_end(to_simplified(rest))   # same length: offsets stay valid
+    heading_text = rest[:end].strip()
+    body = rest[end:].lstrip("。：: \t").strip()
+    # `（一）…` with its body on the same line is a sub-point, not a heading.
+    if kind == "paren" and body:
+        return None
+    heading = _join_marker(marker, heading_text).rstrip("。：:；;")
+    return heading, level, number, kind, body
 
 
 def _join_marker(marker: str, text: str) -> str:
-    marker = _SPACES_RE.sub("", marker)
+    marker = "".join(marker.split())       # `\\s+` removed: `str.split` splits on the same whitespace
     if marker.startswith("第"):
         return f"{marker} {text}" if text else marker
     return marker + text
 
 
 # --------------------------------------------------------------------------- sub-points
+
+_SHI_STOP = frozenset("，。；、：,;:")       # `_SHI_RE`'s lookahead refuses these (and whitespace)
+
+
+def _shi_markers(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, numeral) of every `_SHI_RE` match in `text`, as `_SHI_RE.finditer` gives them.
+
+    The regex engine has no literal to skip ahead to when a pattern opens with a character class
+    and tries it at every character (~20 ns each); `是` is a literal `str.find` skips to. A match
+    is at most three numerals right before a `是` (leftmost start: the last three of a longer run)
+    and ends after the `是`; numerals cannot straddle the previous match, which ends in `是`."""
+    out: list[tuple[int, int, str]] = []
+    at = text.find("是", 1)          # a `是` at 0 has no numeral before it
+    while at >= 0:
+        if text[at - 1] in _CN_NUM_SET:
+            after = text[at + 1: at + 2]
+            if after and after not in _SHI_STOP and not after.isspace():
+                start = at - 1
+                while start > 0 and at - start < 3 and text[start - 1] in _CN_NUM_SET:
+                    start -= 1
+                out.append((start, at + 1, text[start:at]))
+        at = text.find("是", at + 1)
+    return out
+
 
 def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str]:
     """Top-level sub-point texts, markers stripped, in order.
@@ -504,17 +575,17 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
     points: list[tuple[int, int, int]] = []     # (marker start, text start, number)
     outer_next: int | None = None
     nested_next: int | None = None
-    for m in _SHI_RE.finditer(text):
-        prev = text[m.start() - 1] if m.start() > 0 else "\n"
+    for start, end, num in _shi_markers(text):
+        prev = text[start - 1] if start > 0 else "\n"
         # `我将一是…，二是…` in plans: the verb sits right before the first marker.
         if prev not in _SENT_END + "\n：:，,” 将要":
             continue
-        number = cn_numeral(m.group("num"))
+        number = cn_numeral(num)
         if number is None:
             continue
         if outer_next is None:
             if number == 1 or (allow_mid_start and not points):
-                points.append((m.start(), m.end(), number))
+                points.append((start, end, number))
                 outer_next = number + 1
             continue
         if nested_next is not None:
@@ -523,34 +594,46 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
                 continue
             if number == outer_next:
                 nested_next = None
-                points.append((m.start(), m.end(), number))
+                points.append((start, end, number))
                 outer_next += 1
             continue
         if number == outer_next:
-            points.append((m.start(), m.end(), number))
+            points.append((start, end, number))
             outer_next += 1
         elif number == 1 and prev in "：:；;，,":
             nested_next = 2
-    line_points = _line_start_points(text, allow_mid_start)
+    # The paragraphs are the lines unless one holds a line end itself (then the joined text has more).
+    lines = paragraphs if paragraphs and text.count("\n") == len(paragraphs) - 1 else text.split("\n")
+    line_points = _line_start_points(lines, allow_mid_start)
     # `一是…二是…` inside the first `（一）…` item belong to it: the line-start list is the outer one.
     if points and not (len(line_points) >= 2 and line_points[0][0] < points[0][0]):
         return _cut_points(text, points)
     if line_points:
         return _cut_points(text, line_points)
-    labels = [line for line in text.split("\n") if _LABEL_RE.match(line)]
+    labels = [line for line in lines if _LABEL_RE.match(line)]
     if len(labels) >= 2:
         return labels
     return []
 
 
-def _line_start_points(text: str, allow_mid_start: bool) -> list[tuple[int, int, int]]:
+# The first character of a line each line-start marker pattern can match.
+_LINE_START_PATTERNS = ((_PAREN_RE, re.compile("[（(]")), (_ARABIC_RE, _DIGIT_RE), (_L1_RE, re.compile(f"[{_CN_NUM}]")))
+_LINE_START_ANY_RE = re.compile(rf"[（(\d{_CN_NUM}]")
+
+
+def _line_start_points(lines: list[str], allow_mid_start: bool) -> list[tuple[int, int, int]]:
     """(marker start, text start, number) of the first counting list of line-start markers
-    (`（一）`, then `1、`, then `一、`)."""
-    for pattern in (_PAREN_RE, _ARABIC_RE, _L1_RE):
+    (`（一）`, then `1、`, then `一、`); offsets are in the lines joined by `\\n`."""
+    heads = lines[0][:1] if len(lines) == 1 else "".join([line[:1] for line in lines])
+    if not _LINE_START_ANY_RE.search(heads):
+        return []
+    for pattern, first in _LINE_START_PATTERNS:
+        if not first.search(heads):      # no line starts the way the pattern does: skip the lines
+            continue
         found: list[tuple[int, int, int]] = []
         expect = None
         offset = 0
-        for line in text.split("\n"):
+        for line in lines:
             m = pattern.match(line)
             if m:
                 number = int(m.group("num")) if m.group("num").isdigit() else cn_numeral(m.group("num"))
@@ -628,15 +711,26 @@ def _is_plans_start(line: str) -> bool:
 
 
 def _is_closing(line: str) -> bool:
+    if len(line) > 120:                   # a closing formula is a short paragraph (a body line is long)
+        return False
     line = to_simplified(line)
     if len(line) <= 12 and line.startswith(("谢谢", "感谢")):
         return True
     head = line[:60]
     # Every closing formula holds one of these words: look for them before running the pattern.
-    m = _CLOSING_RE.search(head) if any(word in head for word in _CLOSING_WORDS) else None
-    if not m or len(line) > 120:
+    m = (_CLOSING_RE.search(head) if "请" in head or "以上" in head or "述职完毕" in head or "不妥之处" in head
+         else None)
+    if not m:
         return False
     return not _OPENING_FORMULA_RE.search(line[: m.start()])
+
+
+def _settled(copy: str) -> bool:
+    """True when `normalise_text(copy)` is `copy` and `to_simplified` maps none of its characters:
+    no odd or zero-width space, no line starting or ending in a space, no line end at either end,
+    no traditional character. One scan answers both for most working copies."""
+    return (_UNSETTLED_RE.search(copy) is None and copy[:1] not in " \n" and copy[-1:] not in " \n"
+            and " \n" not in copy and "\n " not in copy)
 
 
 def parse_text(text: str, source: str = "") -> Report:
@@ -644,8 +738,18 @@ def parse_text(text: str, source: str = "") -> Report:
 
     `text` is the text as read (`read_text`); sections carry their span and line in it."""
     view = clean_view(text)
-    # normalise_text only swaps spaces one for one on the clean copy: offsets into `norm` are view offsets.
-    norm = normalise_text(view.text)
+    if _settled(view.text):
+        norm, simplified = view.text, True
+    else:
+        # normalise_text only swaps spaces one for one on the clean copy: offsets into `norm` are view offsets.
+        norm, simplified = normalise_text(view.text), False
+    # Every string simplified below is a piece of `norm`: one scan says whether any needs mapping.
+    with simplified_pieces(norm, known_simplified=simplified):
+        return _parse_norm(text, view, norm, source)
+
+
+def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
+    """`parse_text` on the working copy `norm` of `text` (`view` maps its offsets back)."""
     lines = _logical_lines(norm)
     title = _title(lines)
     body_lines = lines[1:] if title else lines
@@ -661,8 +765,11 @@ def parse_text(text: str, source: str = "") -> Report:
     restart_next: int | None = None     # next number of a count restarted inside a section
     arabic_role = _arabic_role(body_lines)
     later_numbers = _later_heading_numbers(body_lines, arabic=arabic_role == "top")
-    paren_runin = _paren_runin_headings(body_lines)
-    bare_headings = _bare_heading_lines(body_lines)
+    # Each line's heading reading, once: the passes below and the loop ask for the same lines.
+    headings = [_heading_of(line) for line in body_lines]
+    runin_found: dict[int, tuple[str, int, int, str, str]] = {}
+    paren_runin = _paren_runin_headings(body_lines, headings, runin_found)
+    bare_headings = _bare_heading_lines(body_lines, headings)
     resume: tuple[str, int] | None = None   # sub-point marker continuing the section a plans block cut
     for index, line in enumerate(body_lines):
         if (resume and current.key == "plans" and not current.numbered and _line_marker(line) == resume
@@ -675,7 +782,7 @@ def parse_text(text: str, source: str = "") -> Report:
         if current.key == "closing":
             # Signature and date lines follow the closing formula; only the next numbered heading
             # (a closing-like sentence met mid-report) reopens the body.
-            nxt = _heading_of(line)
+            nxt = headings[index]
             if not (nxt and nxt[1] == 1 and last_number and nxt[2] == last_number + 1):
                 current.paragraphs.append(line)
                 continue
@@ -686,7 +793,7 @@ def parse_text(text: str, source: str = "") -> Report:
             blocks.append(current)
             current = _Block("closing", "", 1, [line])
             continue
-        found = _heading_of(line)
+        found = headings[index]
         if found:
             heading, level, number, kind, body = found
             # A count restarted inside a section (`三、下步打算` then `一、进一步…`, or the
@@ -703,11 +810,12 @@ def parse_text(text: str, source: str = "") -> Report:
                     restart_next = number + 1
             # `（一）…` is a heading of its own only when body text follows it; a run of bare
             # `（一）`/`（二）` lines lists items (typically the plans).
-            if kind == "paren" and not _body_follows(body_lines, index + 1):
+            if kind == "paren" and not _body_follows(body_lines, index + 1, headings):
                 found = None
         if not found and paren_runin and top_kind in ("l1", "chapter") and current.key not in (
                 "opening", "plans", "closing"):
-            found = _runin_paren_heading(line)
+            # (`_paren_runin_headings` already read the `（一）lead。body` lines that are no heading.)
+            found = runin_found[index] if index in runin_found else _runin_paren_heading(line)
             if found:
                 heading, level, number, kind, body = found
                 blocks.append(current)
@@ -722,7 +830,7 @@ def parse_text(text: str, source: str = "") -> Report:
                 last_number, top_kind = arabic[1], "arabic"
                 continue
             if (arabic and arabic_role == "second" and top_kind in ("l1", "chapter")
-                    and current.key not in ("opening", "closing") and _body_follows(body_lines, index + 1)):
+                    and current.key not in ("opening", "closing") and _body_follows(body_lines, index + 1, headings)):
                 blocks.append(current)
                 current = _Block(_subheading_key(arabic[0], _parent_key(blocks)), arabic[0], 2, [], numbered=True)
                 continue
@@ -731,13 +839,14 @@ def parse_text(text: str, source: str = "") -> Report:
             current = _Block(classify_heading(line), line, 1, [], numbered=True)
             continue
         if found:
-            section = _place_heading(kind, top_kind, body, body_lines, index, is_item)
+            section = _place_heading(kind, top_kind, body, body_lines, index, is_item, headings)
             if section is not None:
                 level, top_kind = section
                 blocks.append(current)
-                key = classify_heading(heading)
                 if level == 2 and kind != top_kind:
                     key = _subheading_key(heading, _parent_key(blocks))
+                else:
+                    key = classify_heading(heading)
                 current = _Block(key, heading, level, [body] if body else [], numbered=True)
                 if kind == top_kind:
                     last_number = number
@@ -801,19 +910,27 @@ def _locate(norm: str, blocks: list[_Block]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     cursor = 0
     for b in blocks:
-        start = end = -1
+        start = -1
+        last: tuple[str, tuple[int, int]] | None = None     # the last piece found, and where
         for piece in (b.heading, *b.paragraphs):
             piece = piece.strip()
             if not piece:
                 continue
-            head = _find_loose(norm, piece[:24], cursor)
+            lead = piece[:24]
+            at = norm.find(lead, cursor)           # `_find_loose`'s first try, without the call
+            head = (at, at + len(lead)) if at >= 0 else _find_loose(norm, lead, cursor)
             if head is None:
                 continue
             if start < 0:
                 start = head[0]
+            last = piece, head
+            cursor = head[0] + 1
+        end = -1
+        if last is not None:
+            # The block ends where its last piece found ends: only that piece's tail is looked up.
+            piece, head = last
             tail = _find_loose(norm, piece[-24:], head[0]) if len(piece) > 24 else head
             end = tail[1] if tail else head[1]
-            cursor = head[0] + 1
         if start >= 0:
             cursor = max(cursor, end)
         spans.append((start, end))
@@ -824,14 +941,14 @@ def _later_heading_numbers(lines: list[str], *, arabic: bool = False) -> list[fr
     """For each line, the numbers of the `一、`/`第一章` marker lines after it (and of `1.` heading
     lines when they are the document's top level)."""
     out: list[frozenset[int]] = [frozenset()] * len(lines)
-    seen: set[int] = set()
+    seen: frozenset[int] = frozenset()     # a new set only when a number is added: lines share it
     for i in range(len(lines) - 1, -1, -1):
-        out[i] = frozenset(seen)
-        m = _L1_RE.match(lines[i]) or _CHAPTER_RE.match(lines[i])
+        out[i] = seen
+        m = lines[i][:1] in _TOP_FIRST and (_L1_RE.match(lines[i]) or _CHAPTER_RE.match(lines[i]))
         if m and (value := cn_numeral(m.group("num"))) is not None:
-            seen.add(value)
+            seen = seen | {value}
         elif arabic and (found := _arabic_heading(lines[i])):
-            seen.add(found[1])
+            seen = seen | {found[1]}
     return out
 
 
@@ -846,21 +963,28 @@ def _is_marker_line(line: str) -> bool:
 _RUN_ON_CHARS = 80
 
 
-def _paren_runin_headings(lines: list[str]) -> bool:
+def _paren_runin_headings(lines: list[str], headings: list | None = None,
+                          found_at: dict[int, tuple[str, int, int, str, str]] | None = None) -> bool:
     """Whether `（一）lead。body` lines are level-2 headings here rather than one-line sub-points:
     they are when most of them have a body that runs on — more paragraphs of its own before the next
     marker (`（一）坚持理论武装，筑牢思想根基。全年…` then a paragraph, then `（二）…`), several
     sentences after the lead, or one long one. A list of one-sentence items (`（一）带头学习。全年…4次。`) stays sub-points."""
-    runin = [i for i, line in enumerate(lines) if _PAREN_RE.match(line) and _heading_of(line) is None
-             and _runin_paren_heading(line) is not None]
+    runin: list[tuple[int, str]] = []      # (index, body) of each `（一）lead。body` line
+    for i, line in enumerate(lines):
+        if line[:1] in "（(" and _PAREN_RE.match(line) and (
+                headings[i] if headings is not None else _heading_of(line)) is None:
+            found = _runin_paren_heading(line)
+            if found is not None:
+                runin.append((i, found[4]))
+                if found_at is not None:        # for the caller: these lines need not be read again
+                    found_at[i] = found
     if len(runin) < 2:
         return False
     # A sub-point is a lead and one statement on one line; a section's body runs on: more
     # paragraphs before the next marker, or several sentences after the lead. Most items must run
     # on: one paragraph after the last item of a list is the section's own text.
     running = 0
-    for i in runin:
-        body = _runin_paren_heading(lines[i])[4]
+    for i, body in runin:
         if ((i + 1 < len(lines) and not _is_marker_line(lines[i + 1])) or len(_FULL_STOP_RE.findall(body)) >= 2
                 or len(body) >= _RUN_ON_CHARS):
             running += 1
@@ -882,6 +1006,8 @@ def _runin_paren_heading(line: str) -> tuple[str, int, int, str, str] | None:
 
 def _arabic_heading(line: str) -> tuple[str, int] | None:
     """(heading, number) of a `1.标题`/`1、标题` line that is a heading and nothing else."""
+    if not line[:1].isdecimal():          # `\\d` is a decimal digit: no other line can match
+        return None
     m = _ARABIC_RE.match(line)
     if not m:
         return None
@@ -911,11 +1037,13 @@ _BARE_HEADING_END = ("回顾", "情况", "打算", "成效", "做法", "问题",
 _DATE_LINE_RE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?$")
 
 
-def _bare_heading_lines(lines: list[str]) -> set[int]:
+def _bare_heading_lines(lines: list[str], headings: list | None = None) -> set[int]:
     """Indices of unnumbered heading lines (`上半年工作回顾`) in a report with no numbered headings:
     a short line without sentence punctuation, ending in a heading noun, followed by a paragraph.
     Two at least, or none (one short line is as likely a stray label)."""
-    if any(_heading_of(line) or _arabic_heading(line) for line in lines):
+    if headings is None:
+        headings = [_heading_of(line) for line in lines]
+    if any(heading or _arabic_heading(line) for line, heading in zip(lines, headings, strict=True)):
         return set()
     found: set[int] = set()
     for i, line in enumerate(lines[:-1]):
@@ -958,7 +1086,7 @@ _KIND_RANK = {"chapter": 0, "l1": 1, "paren": 2, "arabic": 3}
 
 
 def _place_heading(kind: str, top_kind: str | None, body: str, lines: list[str], index: int,
-                   is_item: bool) -> tuple[int, str] | None:
+                   is_item: bool, headings: list | None = None) -> tuple[int, str] | None:
     """(level, new top kind) when a marker line opens a section, None when it is body text.
 
     The first heading kind met is the top level (`一、`, `第一章` or `（一）`); a kind one rank
@@ -972,18 +1100,20 @@ def _place_heading(kind: str, top_kind: str | None, body: str, lines: list[str],
     if kind == top_kind:
         # `（一）` as the top level still counts as a level-2 heading (models.Section).
         return (2 if kind == "paren" else 1), top_kind
-    if _KIND_RANK[kind] == _KIND_RANK[top_kind] + 1 and not body and _body_follows(lines, index + 1):
+    if _KIND_RANK[kind] == _KIND_RANK[top_kind] + 1 and not body and _body_follows(lines, index + 1, headings):
         return 2, top_kind
     return None
 
 
-def _body_follows(lines: list[str], index: int) -> bool:
+def _body_follows(lines: list[str], index: int, headings: list | None = None) -> bool:
+    """Whether `lines[index]` is body text; `headings[i]` is `_heading_of(lines[i])` when given."""
     if index >= len(lines):
         return False
     line = lines[index]
     # A following `一是…`/`1、…` opens the heading's own list; `（二）`, `二是`, a heading or the
     # closing formula mean the `（一）` line was an item, not a heading.
-    return not (_is_closing(line) or _heading_of(line) or _starts_mid_list(line))
+    heading = headings[index] if headings is not None else _heading_of(line)
+    return not (_is_closing(line) or heading or _starts_mid_list(line))
 
 
 def _subheading_key(heading: str, parent: str) -> str:

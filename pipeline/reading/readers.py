@@ -36,7 +36,7 @@ from pipeline.reading.limits import (
     read_regular_bytes,
     strip_invisible,
 )
-from pipeline.reading.textview import clean_view
+from pipeline.reading.textview import clean_view, has_text
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".docx", ".doc")
 DEFAULT_MAX_BYTES = MAX_REPORT_BYTES
@@ -106,7 +106,7 @@ def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tu
         # is told where they were.
         warnings.warn(InputWarning(f"{shown}：含 {len(invisible)} 个不可见字符（零宽或双向控制符），核对时已忽略："
                                    f"{describe_invisible(invisible)}。"), stacklevel=2)
-    if not clean_view(text).text.strip():
+    if not has_text(text):
         raise InputError("文件中没有文字内容（或只有空白）。请确认选对了文件。", path=shown)
     return text, content_digest(data)
 

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 # --------------------------------------------------------------------------- traditional → simplified
 
@@ -34,14 +37,35 @@ _TRAD = (
 _TRAD_TABLE = {ord(_TRAD[i]): _TRAD[i + 1] for i in range(0, len(_TRAD) - 1, 2)}
 
 
-_TRAD_RE = re.compile("[" + "".join(chr(c) for c in _TRAD_TABLE) + "]")
+TRADITIONAL_CHARS = "".join(chr(c) for c in _TRAD_TABLE)      # the characters `to_simplified` maps
+_TRAD_RE = re.compile(f"[{TRADITIONAL_CHARS}]")
+
+# True inside `simplified_pieces(text)` when `text` has no character `to_simplified` maps.
+_NO_TRADITIONAL: ContextVar[bool] = ContextVar("shuzhi_no_traditional", default=False)
 
 
 def to_simplified(text: str) -> str:
     """Map the traditional characters our keyword rules look at; other characters unchanged."""
+    if _NO_TRADITIONAL.get():
+        return text
     # str.translate with a dict looks up every character (the largest single cost of an ingest);
     # most reports are simplified already, and a regex scan says so at C speed.
     return text.translate(_TRAD_TABLE) if _TRAD_RE.search(text) else text
+
+
+@contextmanager
+def simplified_pieces(text: str, *, known_simplified: bool = False) -> Iterator[None]:
+    """A block in which every string given to `to_simplified` is made of pieces of `text` (and
+    markers, spaces, line ends). The parser simplifies each line, heading and clause several
+    times over (~40 scans a report); when `text` holds no traditional character none of its
+    pieces does, so one scan of `text` here answers them all. A context variable, so threads
+    parsing other texts at the same time are not affected. `known_simplified`: the caller has
+    found no character of `TRADITIONAL_CHARS` in `text` already."""
+    token = _NO_TRADITIONAL.set(known_simplified or _TRAD_RE.search(text) is None)
+    try:
+        yield
+    finally:
+        _NO_TRADITIONAL.reset(token)
 
 
 # --------------------------------------------------------------------------- year
@@ -50,14 +74,33 @@ _CN_YEAR_DIGITS = {"〇": "0", "零": "0", "一": "1", "二": "2", "三": "3", "
                    "六": "6", "七": "7", "八": "8", "九": "9"}
 
 
+# Full-width forms and the ideographic space, each with its compatibility decomposition (`，` → `,`).
+_WIDE = {c: unicodedata.normalize("NFKD", c) for c in ["\u3000", *map(chr, range(0xFF01, 0xFF5F))]}
+_WIDE_RE = re.compile("[\u3000\uff01-\uff5e]")
+
+
+def _nfkc(text: str) -> str:
+    """`unicodedata.normalize("NFKC", text)`, faster on Chinese text. Every `，`/`：`/`（` fails NFKC's
+    quick check, which sends the whole text through decomposition and recomposition (~130 ns a
+    character). NFKC depends only on the full compatibility decomposition, so writing those
+    characters as their decomposition first changes nothing; what is left is usually normalised
+    already, which `is_normalized` confirms at C speed (else the full normalisation runs)."""
+    text = _WIDE_RE.sub(lambda m: _WIDE[m.group()], text)
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+
+
 def _year_copy(text: str) -> str:
     """Simplified, NFKC-normalised copy for year search: full-width `２０２３` becomes `2023`."""
-    return unicodedata.normalize("NFKC", to_simplified(text))
+    return _nfkc(to_simplified(text))
 
 
 # `一年来，……。2022年，全县征兵工作……`: a later sentence of the opening that starts with the year and a
 # comma is the report year's summary. Only the opening is searched, never the plans (`2023年，我将…`).
 # The search runs on the NFKC copy, where full-width ；！？ have become ASCII; both forms are listed.
+_YEAR_RE = re.compile(r"((?:19|20)\d{2})\s*年")
+_CN_YEAR_RE = re.compile(r"([二][〇零○][〇零○一二三四五六七八九]{2})年")
+_YEAR_SINCE_RE = re.compile(r"((?:19|20)\d{2})\s*年(?:度|以来)")
+_LEADING_YEAR_RE = re.compile(r"^.{0,8}?((?:19|20)\d{2})\s*年")
 _SENTENCE_YEAR_RE = re.compile(r"(?:^|[。！？；!?;\n])\s*((?:19|20)\d{2})\s*年[，,]")
 
 
@@ -66,18 +109,17 @@ def report_year(title: str | None, opening: str, full: str) -> int | None:
     opening, or a later sentence of the opening that starts `2022年，`. A masked year (`20XX年`) gives None. Full-width digits (`２０２３年度`) are read too:
     the search runs on NFKC copies (only the year's value is returned, so offsets need not survive)."""
     title_s = _year_copy(title or "")
-    opening_s = _year_copy(opening)
-    m = re.search(r"((?:19|20)\d{2})\s*年", title_s)
+    m = _YEAR_RE.search(title_s)
     if m:
         return int(m.group(1))
-    m = re.search(r"([二][〇零○][〇零○一二三四五六七八九]{2})年", title_s + "\n" + opening_s[:200])
+    opening_s = _year_copy(opening)      # only when the title has no year: most titles have one
+    m = _CN_YEAR_RE.search(title_s + "\n" + opening_s[:200])
     if m:
         return int("".join(_CN_YEAR_DIGITS.get(c, "0") for c in m.group(1)))
-    m = re.search(r"((?:19|20)\d{2})\s*年(?:度|以来)", opening_s) or re.match(
-        r"^.{0,8}?((?:19|20)\d{2})\s*年", opening_s) or _SENTENCE_YEAR_RE.search(opening_s)
+    m = _YEAR_SINCE_RE.search(opening_s) or _LEADING_YEAR_RE.match(opening_s) or _SENTENCE_YEAR_RE.search(opening_s)
     if m:
         return int(m.group(1))
-    m = re.search(r"((?:19|20)\d{2})\s*年(?:度|以来)", _year_copy(full[:600]))
+    m = _YEAR_SINCE_RE.search(_year_copy(full[:600]))
     return int(m.group(1)) if m else None
 
 
@@ -92,12 +134,21 @@ _SPEAKER_RE = re.compile(
 )
 
 
+_SENTENCE_PUNCT_RE = re.compile(r"[。，,；;：:！？]")
+_SPACE_RUN_RE = re.compile(r"\s+")
+
+
 def is_speaker_line(line: str) -> bool:
     """True for a byline under the title: an office and a name (`岚川县委书记 林某某`,
     `**县委书记、县人武部党委第一书记 张某某`). The office alone, a name alone or any
     punctuation of a sentence is not one."""
-    text = re.sub(r"\s+", " ", to_simplified(line).strip())
-    if not text or len(text) > 48 or re.search(r"[。，,；;：:！？]", text.replace("述职人：", "")):
+    text = to_simplified(line).strip()
+    # Sentence punctuation first, on the text before spaces are collapsed: a body line has some
+    # early, and collapsing changes neither the punctuation nor the `述职人：` label.
+    if not text or _SENTENCE_PUNCT_RE.search(text.replace("述职人：", "")):
+        return False
+    text = _SPACE_RUN_RE.sub(" ", text)
+    if len(text) > 48:
         return False
     m = _SPEAKER_RE.match(text)
     return bool(m and (m.group("name") or m.group("masked")))
@@ -117,6 +168,7 @@ _LEAD_WORDS = tuple(sorted((
     "创建", "打造", "获评", "助推", "推", "抓", "促", "荣获", "评为", "授予", "被评", "当选", "争创", "创成", "来到", "深入到",
 ),
     key=len, reverse=True))
+_LEAD_WORDS_RE = re.compile("|".join(re.escape(word) for word in _LEAD_WORDS))
 _LEAD_CHARS = set("在于对向和与及是为全本我该各其的了把将按照经由从被同到赴给跟随至自让使抓任即就并而又也都还更"
                   "由向之以及或与你他她它们这那此每某共党省州委市年度来、，。：；“”《》（）() ")
 _GENERIC_NAMES = {"全", "本", "我", "该", "各", "此", "某", "邻", "外", "市", "县", "区", "省", "州", "旗", "共"}
@@ -137,7 +189,8 @@ def _name_before(simple: str, j: int) -> tuple[int, bool] | None:
     is none: two to four name characters, lead words (verbs, function words) cut off."""
     if j == 0:
         return None
-    if any(simple[: j + 1].endswith(bad) for bad in _NOT_REGION):
+    # `endswith` with a tuple and an end index: no copy of the text before `j` per candidate.
+    if simple.endswith(_NOT_REGION, 0, j + 1):
         return None
     if simple[j - 1] in _MASK_CHARS and (simple[j - 1] in "*＊×" or j >= 2 and simple[j - 2] in _MASK_CHARS):
         i = j
@@ -148,14 +201,10 @@ def _name_before(simple: str, j: int) -> tuple[int, bool] | None:
     while i > 0 and j - i < 6 and "\u4e00" <= simple[i - 1] <= "\u9fff" and simple[i - 1] not in _LEAD_CHARS:
         i -= 1
     # Cut lead words off the front: `认真履行县人武部` leaves nothing, so there is no name.
-    changed = True
-    while changed and i < j:
-        changed = False
-        for word in _LEAD_WORDS:
-            if simple.startswith(word, i) and i + len(word) <= j:
-                i += len(word)
-                changed = True
-                break
+    # The alternation tries the words in `_LEAD_WORDS` order and `endpos=j` keeps a match inside
+    # the name: the first listed word that starts at `i` and ends by `j`, as a loop over the list.
+    while i < j and (lead := _LEAD_WORDS_RE.match(simple, i, j)):
+        i = lead.end()
     if j - i > 4:
         i = j - 4
     if j - i < 2 or simple[i:j] in _GENERIC_NAMES:
@@ -175,23 +224,35 @@ def _refine(simple: str, full: str, i: int, j: int) -> int:
     return min(k for k, c in counts.items() if c >= shortest or c >= 2 and c * 2 >= shortest)
 
 
-def _candidates(original: str, suffixes: str, full: str, need_organ: bool) -> list[tuple[str, bool]]:
-    simple = to_simplified(original)
+# (suffixes, need_organ) → the suffix characters, followed by an organ (`_ORGAN_AFTER`) when needed.
+_SUFFIX_RES = {(suffixes, need_organ): re.compile(f"[{suffixes}]" + (f"(?={_ORGAN_AFTER.pattern})" if need_organ else ""))
+               for suffixes in (_BYLINE_SUFFIX, _BODY_SUFFIX) for need_organ in (False, True)}
+
+
+def _candidates(original: str, suffixes: str, full: str, need_organ: bool,
+                simple: str | None = None, masked_only: bool = False) -> list[tuple[str, bool]]:
+    """Region names in `original`, in text order. `simple` is `to_simplified(original)` when the
+    caller has it (a slice of the simplified full text: the mapping is one character for one).
+    `masked_only`: only the masked names (`**县`), the others are not shortened or kept."""
+    if simple is None:
+        simple = to_simplified(original)
     found: list[tuple[str, bool]] = []
-    for j, ch in enumerate(simple):
-        if ch not in suffixes:
-            continue
+    # The suffix characters are found by the regex engine; a Python loop over every character of
+    # the text was the largest cost of reading a report's metadata.
+    for suffix in _SUFFIX_RES[suffixes, need_organ].finditer(simple):
+        j = suffix.start()
+        ch = simple[j]
         # `滨港街道`: a street's name ends in the two characters 街道 (a lone 道 is never a suffix).
         end = j - 1 if ch == "道" else j
         if ch == "道" and (j == 0 or simple[j - 1] != "街"):
-            continue
-        if need_organ and not _ORGAN_AFTER.match(simple, j + 1):
             continue
         got = _name_before(simple, end)
         if got is None:
             continue
         i, masked = got
         if not masked:
+            if masked_only:
+                continue
             i = _refine(simple, full, i, end)
         found.append((original[i: j + 1], masked))
     return found
@@ -207,13 +268,13 @@ def report_region(title: str | None, opening: str, *, byline: str | None = None,
             return found[0][0]
     # The rest of the text: a named organ (`澄浦县委`) first, else a masked name (`**县征兵`);
     # among masked ones a county or district before a city (`**市` is usually the superior).
-    rest = full[len(opening):] if full.startswith(opening) else full
-    found = _candidates(rest, _BODY_SUFFIX, full_s, True)
+    rest, rest_s = (full[len(opening):], full_s[len(opening):]) if full.startswith(opening) else (full, full_s)
+    found = _candidates(rest, _BODY_SUFFIX, full_s, True, rest_s)
     # Outside the opening a name must recur: `积极助推县人武部…` in a heading is a verb, not a place.
     named = [name for name, masked in found if not masked and full.count(name) >= 2]
     if named:
         return max(named, key=named.count)
-    masked = [name for name, is_masked in _candidates(rest, _BODY_SUFFIX, full_s, False) if is_masked]
+    masked = [name for name, _ in _candidates(rest, _BODY_SUFFIX, full_s, False, rest_s, masked_only=True)]
     if masked:
         return min(masked, key=lambda n: (n.endswith("市"), -masked.count(n)))
     return None

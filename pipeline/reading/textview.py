@@ -35,6 +35,9 @@ _ZERO_WIDTH_RE = re.compile(f"[{_ZERO_WIDTH}]+")
 _LINE_RE = re.compile(r"[^\r\n\u2028\u2029\x0c]*")
 _MD_MARK_RE = re.compile(r"^(?:#{1,6}|>)[ \t\u3000]*")
 _MD_BOLD_RE = re.compile(r"^(\*{1,2}|_{2})(?=[^\s*])([^*]+?)(?<=[^\s*])\1$")
+_MD_CHARS = "#>*_"                     # what `_MD_MARK_RE` and `_MD_BOLD_RE` open with
+_OTHER_BREAKS = "\r\u2028\u2029\x0c"   # line ends besides `\\n` (`_LINE_RE`)
+_SPECIAL_RE = re.compile(f"[{_ZERO_WIDTH}{_ODD_SPACES}{re.escape(_MD_CHARS)}{_OTHER_BREAKS}]")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class TextView:
             return len(self.source)
         if not self.runs:
             return offset
+        if len(self.runs) == 1:            # one shift for the whole copy (a tidy file)
+            copy_start, source_start = self.runs[0]
+            return source_start + offset - copy_start
         i = bisect_right(self._starts, offset) - 1
         copy_start, source_start = self.runs[max(i, 0)]
         return source_start + offset - copy_start
@@ -110,10 +116,11 @@ class TextView:
         return cached
 
 
-def _lines(source: str):
+def _lines(source: str, other_breaks: bool = True):
     """(start, text) of each non-empty line. Plain `\\n` text (what `read_text` gives) is split with
-    `str.split`; other line ends go through the regex."""
-    if any(c in source for c in "\r\u2028\u2029\x0c"):
+    `str.split`; other line ends go through the regex. `other_breaks=False`: the caller knows
+    there is none of them."""
+    if other_breaks and any(c in source for c in _OTHER_BREAKS):
         for m in _LINE_RE.finditer(source):
             if m.end() > m.start():
                 yield m.start(), m.group()
@@ -127,20 +134,31 @@ def _lines(source: str):
 
 def clean_view(source: str) -> TextView:
     """The working copy of `source` (see the module doc) with its map back to `source`."""
+    # Character checks on the whole text are memchr-fast; the per-line regexes run only when needed.
+    # Most texts hold none of the characters looked for: one regex scan says so for all of them.
+    special = _SPECIAL_RE.search(source) is not None
+    if not special:
+        plain = _plain_view(source)
+        if plain is not None:
+            return plain
+    return _line_view(source, special)
+
+
+def _line_view(source: str, special: bool = True) -> TextView:
+    """`clean_view` line by line; `special=False` when the text has none of `_SPECIAL_RE`'s characters."""
     pieces: list[str] = []
     runs: list[tuple[int, int]] = []
     length = 0
-    # Character checks on the whole text are memchr-fast; the per-line regexes run only when needed.
-    zero_width = any(c in source for c in _ZERO_WIDTH)
-    odd_spaces = any(c in source for c in _ODD_SPACES)
-    markdown = any(c in source for c in "#>*_")
-    for line_start, line in _lines(source):
+    zero_width = special and any(c in source for c in _ZERO_WIDTH)
+    odd_spaces = special and any(c in source for c in _ODD_SPACES)
+    markdown = special and any(c in source for c in _MD_CHARS)
+    for line_start, line in _lines(source, special):
         stripped = line.lstrip(_EDGE)
         if not stripped:
             continue
         lo = line_start + len(line) - len(stripped)
         hi = line_start + len(line.rstrip(_EDGE))
-        if markdown:
+        if markdown and source[lo] in _MD_CHARS:      # both patterns open with one of these
             inner = source[lo:hi]
             mark = _MD_MARK_RE.match(inner)
             if mark:
@@ -172,6 +190,53 @@ def clean_view(source: str) -> TextView:
             pieces.append(_plain_spaces(chunk) if odd_spaces else chunk)
             length += len(chunk)
     return TextView(source=source, text="".join(pieces), runs=_merged(runs))
+
+
+_EDGE_SET = frozenset(_EDGE)
+
+
+def _plain_view(source: str) -> TextView | None:
+    """`clean_view` of a text with `\\n` line ends only, no Markdown mark, no zero-width or odd
+    space (the caller checked): None unless no line starts or ends with a space, tab or ideographic
+    space. Then the copy is the non-empty lines joined, and the map needs a new run only where
+    blank lines were dropped (what `_merged` leaves of the per-line runs `clean_view` makes: a
+    joining line end and its line share a shift, which changes only when the line does not follow
+    the previous one directly)."""
+    lines = source.split("\n")
+    for line in lines:
+        if line and (line[0] in _EDGE_SET or line[-1] in _EDGE_SET):
+            return None
+    kept: list[str] = []
+    runs: list[tuple[int, int]] = []
+    length = 0          # copy length so far
+    at = 0              # source index of the current line
+    previous_end = -1   # source index just after the last kept line
+    for line in lines:
+        if line:
+            if not kept:
+                runs.append((0, at))
+            else:
+                if at - 1 != previous_end:
+                    runs.append((length, at - 1))
+                length += 1
+            kept.append(line)
+            length += len(line)
+            previous_end = at + len(line)
+        at += len(line) + 1
+    return TextView(source=source, text="\n".join(kept), runs=tuple(runs))
+
+
+# A character `clean_view` always keeps and `str.strip` never drops: not whitespace, not a layout
+# character stripped at line edges or removed inside, not a Markdown mark.
+_KEPT_RE = re.compile(f"[^\\s{re.escape(_EDGE)}{re.escape(_MD_CHARS)}]")
+
+
+def has_text(source: str) -> bool:
+    """`bool(clean_view(source).text.strip())`: whether the working copy holds any text. One such
+    character is proof (it lies inside its line's stripped edges and is neither a Markdown mark
+    nor dropped inside), found at C speed, usually at the first character; the copy is built
+    only when there is none."""
+    return _KEPT_RE.search(source) is not None or bool(clean_view(source).text.strip())
 
 
 def _plain_spaces(chunk: str) -> str:
