@@ -284,3 +284,38 @@ def test_vector_files_are_what_np_save_writes(tmp_path: Path, shape: tuple, rows
     expected = io.BytesIO()
     np.save(expected, array if picked is None else array[picked], allow_pickle=False)
     assert (tmp_path / "a.npy").read_bytes() == expected.getvalue()
+
+
+def test_ingest_pauses_the_cycle_collector_and_restores_it(tmp_path: Path, monkeypatch) -> None:
+    import gc
+
+    from pipeline.index import hybrid
+    from pipeline.index.hybrid import HybridIndex
+    from tests.test_index import QITONG_2023, _write
+
+    folder = tmp_path / "reports"
+    _write(folder, "qitong-2023.txt", QITONG_2023)
+    seen: list[bool] = []
+    original = hybrid.HybridIndex._commit
+
+    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append(gc.isenabled())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(hybrid.HybridIndex, "_commit", spy)
+    assert gc.isenabled()
+    assert HybridIndex.open(tmp_path / "idx").ingest([folder]).ok
+    assert seen == [False] and gc.isenabled()
+    # A failing ingest turns it back on too; one that finds it off leaves it off.
+    monkeypatch.setattr(hybrid.HybridIndex, "_commit", lambda *a, **k: 1 / 0)
+    _write(folder, "qitong-2024.txt", QITONG_2023.replace("2023", "2024"))
+    with pytest.raises(ZeroDivisionError):
+        HybridIndex.open(tmp_path / "idx").ingest([folder])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(ZeroDivisionError):
+            HybridIndex.open(tmp_path / "idx").ingest([folder])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

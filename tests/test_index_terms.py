@@ -89,3 +89,10 @@ def test_bm25_and_terms_file_are_the_same_from_rows(tmp_path: Path) -> None:
     ChunkTable.write(tmp_path / "b", chunks, column)
     assert (tmp_path / "a" / TERMS_FILE).read_bytes() == (tmp_path / "b" / TERMS_FILE).read_bytes()
     assert ChunkTable.open(tmp_path / "b").terms() == LISTS
+
+
+def test_index_terms_many_is_index_terms_of_each() -> None:
+    from pipeline.reading import segment
+
+    texts = ["全年组织基干民兵训练3次，参训率98%。", "", "  ", "征兵宣传进村入户，ABC Test 2024年。"]
+    assert segment.index_terms_many(texts) == [segment.index_terms(t) for t in texts]

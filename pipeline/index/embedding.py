@@ -177,7 +177,7 @@ class HashEmbedder:
     def embed_documents(self, texts: Sequence[str], terms: Sequence[Sequence[str]] | None = None) -> np.ndarray:
         """Vectors for `texts`; pass `terms` (from `segment.index_terms`) to skip re-segmenting."""
         if terms is None:
-            terms = [segment.index_terms(t) for t in texts]
+            terms = segment.index_terms_many(texts)
         elif len(terms) != len(texts):
             raise ValueError("texts and terms differ in length")
         if not texts:

@@ -198,11 +198,13 @@ def start(todo: list[Path], workers: int, embedder: Any, spill_parent: Path | No
         with contextlib.suppress(OSError):
             spill_dir = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=spill_parent)
     _WORKER_EMBEDDER, _SPILL_DIR = embedder, spill_dir
-    # Everything alive now is moved out of the collector's reach before forking, so a child's
-    # garbage collections do not write to (and so copy) the pages it shares with this process:
-    # the dictionaries, the IDF table. The parent takes its objects back once the children exist
-    # (a fork-context pool starts all its processes at the first submit).
-    gc.freeze()
+    # The children inherit the caller's collector state (an ingest pauses it: hybrid's
+    # _collector_paused), so their collections neither run over nor copy the pages they share with
+    # this process. When it is on, everything alive now is frozen out of its reach before forking
+    # and taken back once the children exist (a fork-context pool starts them at the first submit).
+    frozen = gc.isenabled()
+    if frozen:
+        gc.freeze()
     try:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         jobs = [(p, str(p), embedder is not None) for p in todo]
@@ -212,7 +214,8 @@ def start(todo: list[Path], workers: int, embedder: Any, spill_parent: Path | No
             shutil.rmtree(spill_dir, ignore_errors=True)
         raise
     finally:
-        gc.unfreeze()
+        if frozen:
+            gc.unfreeze()
     return ParsedFiles(todo, itertools.chain.from_iterable(batches), pool, spill_dir)
 
 
