@@ -210,11 +210,11 @@ _WORKERS_SCRIPT = """
 import json, sys
 from pathlib import Path
 import numpy as np
-from pipeline.index import hybrid, ingest_workers
+from pipeline.index import ingest, ingest_workers
 from pipeline.index.hybrid import HybridIndex
 
 root = Path(sys.argv[1])
-hybrid.PARALLEL_MIN_FILES = ingest_workers.PARALLEL_MIN_FILES = 2
+ingest.PARALLEL_MIN_FILES = ingest_workers.PARALLEL_MIN_FILES = 2
 ingest_workers.PARALLEL_BATCH = 2
 pools = []
 original = ingest_workers.ParsedFiles.__init__
