@@ -1,6 +1,6 @@
 """Ingest worker processes: a large folder is read, parsed, chunked, segmented and hash-embedded in
 forked workers (they inherit the loaded dictionary and tables); the parent keeps the bookkeeping
-and the commit (`pipeline.index.hybrid`).
+and the commit (`pipeline.index.ingest`).
 
 What a worker sends back through its pipe is kept small. The vectors are most of the bytes (384
 float32 per chunk: 89 MB for 58k chunks), and pickling them through the pool's pipe cost about a
@@ -198,7 +198,7 @@ def start(todo: list[Path], workers: int, embedder: Any, spill_parent: Path | No
         with contextlib.suppress(OSError):
             spill_dir = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=spill_parent)
     _WORKER_EMBEDDER, _SPILL_DIR = embedder, spill_dir
-    # The children inherit the caller's collector state (an ingest pauses it: hybrid's
+    # The children inherit the caller's collector state (an ingest pauses it: pipeline.index.ingest's
     # _collector_paused), so their collections neither run over nor copy the pages they share with
     # this process. When it is on, everything alive now is frozen out of its reach before forking
     # and taken back once the children exist (a fork-context pool starts them at the first submit).
