@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pipeline"
 # Lower ranks are imported by higher ones, never the other way round. Stages of one rank (facts and
 # index) do not import each other: whoever needs both passes one to the other.
 RANKS: dict[str, int] = {
-    "": 0,            # pipeline/__init__.py, models.py, errors.py, fsutil.py: the shared nouns
+    "": 0,            # pipeline/__init__.py, models.py, errors.py, fsutil.py, procutil.py: the shared nouns
     "profile": 1,
     "reading": 2,
     "facts": 3,
@@ -28,7 +28,7 @@ RANKS: dict[str, int] = {
     "web": 7,
     "cli": 8,
 }
-ROOT_MODULES = {"pipeline", "pipeline.models", "pipeline.errors", "pipeline.fsutil"}
+ROOT_MODULES = {"pipeline", "pipeline.models", "pipeline.errors", "pipeline.fsutil", "pipeline.procutil"}
 
 
 def _module_name(path: Path) -> str:

@@ -319,3 +319,64 @@ def test_ingest_pauses_the_cycle_collector_and_restores_it(tmp_path: Path, monke
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+_ORPHAN_SCRIPT = """
+import os, sys, time
+from pathlib import Path
+from pipeline.index import ingest, ingest_workers
+from pipeline.index.hybrid import HybridIndex
+
+root = Path(sys.argv[1])
+ingest.PARALLEL_MIN_FILES = ingest_workers.PARALLEL_MIN_FILES = 2
+ingest_workers.PARALLEL_BATCH = 1
+real = ingest_workers.parse_for_index
+def slow(path, shown, embedder=None):
+    if os.getpid() != parent:                   # in a worker: say who we are, then take our time
+        (root / f"worker-{os.getpid()}").touch()
+        time.sleep(60)
+    return real(path, shown, embedder)
+parent = os.getpid()
+ingest_workers.parse_for_index = slow
+os.environ[ingest_workers.WORKERS_ENV] = "2"
+HybridIndex.open(root / "idx").ingest([root / "reports"])
+"""
+
+
+def test_ingest_workers_die_with_a_killed_ingest(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_index import QITONG_2023, YANCHENG_2022, _write
+
+    for i in range(4):
+        _write(tmp_path / "reports", f"r{i}.txt", (QITONG_2023 if i % 2 else YANCHENG_2022) + f"\n（第{i}份）\n")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT, str(tmp_path)], env=dict(os.environ, PYTHONPATH=str(root)))
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("worker-*"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        workers = [int(p.name.split("-")[1]) for p in tmp_path.glob("worker-*")]
+        assert len(workers) == 2, "the workers never started"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+                return handle.read().split(") ")[-1][:1] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in workers if alive(pid)]
+    for pid in left:                              # do not leave them behind if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert left == []

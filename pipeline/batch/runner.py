@@ -52,6 +52,7 @@ from pipeline.output.batch_report import (  # noqa: F401 - re-exported: callers 
     worker_stats,
     write_summary,
 )
+from pipeline.procutil import die_with_parent as die_with_parent
 
 METRICS_SUFFIXES = (".yaml", ".yml", ".json", ".xlsx")
 DRAFT_SUFFIXES = (".docx", ".txt", ".md")
@@ -394,34 +395,6 @@ def _init_worker(settings: BatchSettings, parent_pid: int | None = None) -> None
     if _STATE is not None and _STATE.settings == settings:
         return              # forked from a parent that already loaded (and warmed) everything
     _STATE = _WorkerState(settings)
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """End this worker when the batch process dies, however it dies (kill -9 included): a worker
-    holds ~250 MB and would otherwise draft queued units for minutes. Linux delivers SIGKILL on
-    the parent's death (prctl PR_SET_PDEATHSIG); elsewhere, and as a second guard, a daemon thread
-    notices that the parent is gone (we were re-parented)."""
-    import signal
-    import threading
-
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)      # 1 = PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent_pid:                      # the parent died before the prctl
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent_pid:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="shuzhi-parent-watch", daemon=True).start()
 
 
 def _load_unit_metrics(task: UnitTask, profile: str | None):

@@ -30,6 +30,7 @@ from pipeline.index.embedding import HashEmbedder
 from pipeline.index.retrieval import chunk_report
 from pipeline.index.terms import TermRows
 from pipeline.models import Chunk
+from pipeline.procutil import die_with_parent
 from pipeline.reading import segment
 
 INGEST_WORKERS = 2
@@ -206,7 +207,9 @@ def start(todo: list[Path], workers: int, embedder: Any, spill_parent: Path | No
     if frozen:
         gc.freeze()
     try:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        # A worker ends with this process: killed with -9, it would leave them blocked on the queue.
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
         jobs = [(p, str(p), embedder is not None) for p in todo]
         batches = pool.map(parse_batch, [jobs[i:i + PARALLEL_BATCH] for i in range(0, len(jobs), PARALLEL_BATCH)])
     except BaseException:

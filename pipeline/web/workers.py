@@ -19,7 +19,7 @@ The pool (`WorkerPool`):
 - kills the worker of a job past its deadline (`JobTimeout`) or whose caller gave up, and replaces
   it; a worker that dies mid-job (killed, out of memory) ends the job with `WorkerDied`;
 - is closed with the server (FastAPI lifespan); workers also die with the server however it dies
-  (`pipeline.batch.runner.die_with_parent`: PR_SET_PDEATHSIG plus a watch on the parent pid).
+  (`pipeline.procutil.die_with_parent`: PR_SET_PDEATHSIG plus a watch on the parent pid).
 
 A job talks to its worker over the socket pair (pickled messages, `multiprocessing.connection`):
 the worker first receives its `WorkerSettings`, answers ("ready", pid); then per job ("task", task)
@@ -348,7 +348,7 @@ def worker_main(conn: Any, settings: WorkerSettings) -> None:
     """A worker's life: warm up, say ready, run tasks until told to stop or the pipe closes."""
     import signal
 
-    from pipeline.batch.runner import die_with_parent
+    from pipeline.procutil import die_with_parent
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is for the server, which stops us
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
