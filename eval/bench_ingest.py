@@ -130,7 +130,7 @@ def stage_times(folder: Path) -> dict[str, float]:
     from pipeline.index.ann import VectorSearch
     from pipeline.index.embedding import HashEmbedder
     from pipeline.index.hybrid import _manifest_json
-    from pipeline.index.ingest_workers import PARALLEL_BATCH
+    from pipeline.index.ingest_workers import INGEST_WORKERS, batch_size
     from pipeline.index.retrieval import Bm25Ranker, chunk_report
     from pipeline.index.store import ChunkTable
     from pipeline.reading.parse import parse_text
@@ -153,9 +153,10 @@ def stage_times(folder: Path) -> dict[str, float]:
     tokens = timed("segment (rjieba cut_for_search)", lambda: [segment.tokenize_for_search(c.text) for c in chunks])
     terms = timed("term extraction (punctuation, stopwords)", lambda: [segment.terms(t) for t in tokens])
     embedder = HashEmbedder()
-    cuts = np.cumsum([0] + [len(c) for c in per_file])[::PARALLEL_BATCH].tolist() + [len(chunks)]
+    size = batch_size(len(files), INGEST_WORKERS)
+    cuts = np.cumsum([0] + [len(c) for c in per_file])[::size].tolist() + [len(chunks)]
     batches = [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
-    vectors = timed(f"hashed embedding ({PARALLEL_BATCH} files a call)", lambda: np.concatenate(
+    vectors = timed(f"hashed embedding ({size} files a call)", lambda: np.concatenate(
         [embedder.embed_documents([c.text for c in chunks[a:b]], terms[a:b]) for a, b in batches]))
     out = WORK / "stages"
     if out.exists():

@@ -380,3 +380,15 @@ def test_ingest_workers_die_with_a_killed_ingest(tmp_path: Path) -> None:
     for pid in left:                              # do not leave them behind if the test fails
         os.kill(pid, signal.SIGKILL)
     assert left == []
+
+
+def test_worker_batches_grow_with_the_ingest_but_leave_every_worker_many() -> None:
+    from pipeline.index.ingest_workers import BATCHES_PER_WORKER, MAX_BATCH, PARALLEL_BATCH, batch_size
+
+    assert batch_size(64, 2) == PARALLEL_BATCH
+    assert batch_size(100_000, 2) == MAX_BATCH
+    sizes = [batch_size(n, 2) for n in range(1, 20_000, 97)]
+    assert sizes == sorted(sizes)
+    for files in (1_000, 3_072, 5_000):
+        jobs = -(-files // batch_size(files, 2))
+        assert jobs >= min(2 * BATCHES_PER_WORKER, files // MAX_BATCH)

@@ -112,21 +112,20 @@ class HashEmbedder:
             return np.fromiter(map(self._ids.__getitem__, words), dtype=np.int64, count=len(words))
         except KeyError:
             pass
-        ids = list(map(self._ids.get, words))
-        if None in ids:
-            if len(self._ids) > _MAX_WORDS:      # adversarial input: keep the table bounded
-                self._ids, self._words, self._cols, self._vals = {}, [], self._cols[:0], self._vals[:0]
-            new = sorted(set(words).difference(self._ids))      # C-level set algebra, not a loop per token
-            hashes = [zlib.crc32(w.encode("utf-8")) for w in new]
-            weights = np.array(_idf_of(new), dtype=np.float64) * WORD_WEIGHT
-            signs = np.array([1.0 if h & 0x80000000 else -1.0 for h in hashes])
-            base = len(self._ids)
-            self._ids.update(zip(new, range(base, base + len(new)), strict=True))
-            self._words.extend(new)
-            self._cols = np.concatenate([self._cols, np.array([h % self.dim for h in hashes], dtype=np.int64)])
-            self._vals = np.concatenate([self._vals, weights * signs])
-            ids = list(map(self._ids.__getitem__, words))
-        return np.array(ids, dtype=np.int64)
+        # Some word is new (a batch of reports nearly always brings one): add the new ones, then
+        # look every word up again. Set algebra and maps, not a Python step per token.
+        if len(self._ids) > _MAX_WORDS:          # adversarial input: keep the table bounded
+            self._ids, self._words, self._cols, self._vals = {}, [], self._cols[:0], self._vals[:0]
+        new = sorted(set(words).difference(self._ids))
+        hashes = [zlib.crc32(w.encode("utf-8")) for w in new]
+        weights = np.array(_idf_of(new), dtype=np.float64) * WORD_WEIGHT
+        signs = np.array([1.0 if h & 0x80000000 else -1.0 for h in hashes])
+        base = len(self._ids)
+        self._ids.update(zip(new, range(base, base + len(new)), strict=True))
+        self._words.extend(new)
+        self._cols = np.concatenate([self._cols, np.array([h % self.dim for h in hashes], dtype=np.int64)])
+        self._vals = np.concatenate([self._vals, weights * signs])
+        return np.fromiter(map(self._ids.__getitem__, words), dtype=np.int64, count=len(words))
 
     def _matrix(self, texts: Sequence[str], terms: Sequence[Sequence[str]], ids: np.ndarray | None = None) -> np.ndarray:
         """All vectors of a batch at once: one bincount over (row, column) pairs."""
