@@ -52,7 +52,7 @@ from pipeline.output.batch_report import (  # noqa: F401 - re-exported: callers 
     worker_stats,
     write_summary,
 )
-from pipeline.procutil import die_with_parent as die_with_parent
+from pipeline.procutil import die_with_parent
 
 METRICS_SUFFIXES = (".yaml", ".yml", ".json", ".xlsx")
 DRAFT_SUFFIXES = (".docx", ".txt", ".md")

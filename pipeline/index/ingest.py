@@ -223,9 +223,7 @@ class IngestMixin:
                 "如要更换，请加 --rebuild 重建索引。",
                 path=self.location,
             )
-        if rebuild or state is None:
-            return self._ingest_locked(files, missing, fresh=True, progress=progress)
-        return self._ingest_locked(files, missing, fresh=False, progress=progress)
+        return self._ingest_locked(files, missing, fresh=rebuild or state is None, progress=progress)
 
     def _ingest_locked(
         self,

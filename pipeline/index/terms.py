@@ -124,10 +124,14 @@ class TermColumn(Sequence[Sequence[str]]):
         return chain.from_iterable(self.parts)
 
 
+def _parts(terms: TermLists) -> list[TermRows | list[Sequence[str]]] | list[TermLists]:
+    """The consecutive parts of a `TermColumn`; any other sequence is one part."""
+    return terms.parts if isinstance(terms, TermColumn) else [terms]
+
+
 def term_lines(terms: TermLists) -> Iterator[str]:
     """Each chunk's terms as its `terms.txt` line, without the newline."""
-    parts = terms.parts if isinstance(terms, TermColumn) else [terms]
-    for part in parts:
+    for part in _parts(terms):
         if isinstance(part, TermRows):
             yield from part.lines
         else:
@@ -144,8 +148,7 @@ class Vocabulary:
 
     def ids(self, terms: TermLists) -> np.ndarray:
         """Every term's id, chunk after chunk (int64)."""
-        parts = terms.parts if isinstance(terms, TermColumn) else [terms]
-        arrays = [self._part_ids(part) for part in parts]
+        arrays = [self._part_ids(part) for part in _parts(terms)]
         return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
 
     def _part_ids(self, part: TermLists) -> np.ndarray:
@@ -165,7 +168,6 @@ class Vocabulary:
 
 def term_lengths(terms: TermLists) -> np.ndarray:
     """Terms per chunk (int64)."""
-    parts = terms.parts if isinstance(terms, TermColumn) else [terms]
     arrays = [part.lengths if isinstance(part, TermRows) else np.fromiter(map(len, part), dtype=np.int64,
-                                                                           count=len(part)) for part in parts]
+                                                                           count=len(part)) for part in _parts(terms)]
     return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)

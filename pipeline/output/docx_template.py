@@ -103,7 +103,7 @@ def _replace_ppr(parent, children: list) -> None:
     for child in children:
         ppr.append(child)
     if old is not None:
-        # keep a paragraph's own pStyle/sectPr; style-level pPr has neither
+        # keep a paragraph's own pStyle (style-level pPr has none); never used on a pPr holding a sectPr
         style = old.find(qn("w:pStyle"))
         if style is not None:
             ppr.insert(0, style)
