@@ -28,6 +28,7 @@ from pipeline.fsutil import atomic_write_text
 from pipeline.index import ingest_workers
 from pipeline.index import remote as index_remote
 from pipeline.index.ann import VectorSearch
+from pipeline.index.blocks import ChunkBlock, ChunkColumn, chunk_ids
 from pipeline.index.embedding import (
     DEFAULT_EMBEDDER,
     HashEmbedder,
@@ -40,7 +41,7 @@ from pipeline.index.ingest_workers import PARALLEL_MIN_FILES, Parsed, ParsedFile
 from pipeline.index.remote import parse_chroma_url as _parse_chroma_url
 from pipeline.index.retrieval import Bm25Ranker, expand_paths
 from pipeline.index.store import DOC, ChunkTable
-from pipeline.index.terms import TermColumn
+from pipeline.index.terms import TermColumn, TermLists
 from pipeline.index.vectors import VectorWriter, open_chroma, release_chroma
 from pipeline.models import Chunk
 from pipeline.reading import segment
@@ -133,7 +134,7 @@ class _IngestRun:
     touched: bool = False       # a manifest entry changed without any chunk changing
     doc_owner: dict[str, str] = field(default_factory=dict)      # doc_id → manifest key
     removed_docs: set[str] = field(default_factory=set)
-    new_docs: list[tuple[list[Chunk], list[list[str]], np.ndarray | None]] = field(default_factory=list)
+    new_docs: list[tuple[ChunkBlock, TermLists, np.ndarray | None]] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -325,7 +326,8 @@ class IngestMixin:
             stale_ids = [old.chunk_id(int(i)) for i in np.flatnonzero(removed)]
             kept_rows = np.flatnonzero(~removed)
         old_terms = loaded.terms if len(old) else []
-        chunks_out: list[Chunk] = [old[i] for i in kept_rows.tolist()]
+        chunks_out = ChunkColumn()
+        chunks_out.extend([old[i] for i in kept_rows.tolist()])
         terms_out = TermColumn()
         terms_out.extend([old_terms[i] for i in kept_rows.tolist()])
         for chunks, terms, _vectors in run.new_docs:
@@ -362,7 +364,7 @@ class IngestMixin:
         self._remove_old_generations(keep=generation)
         return run.summary(len(chunks_out), len(run.manifest))
 
-    def _commit_shared(self, run: _IngestRun, loaded: _Loaded, writer: VectorWriter, chunks: list[Chunk],
+    def _commit_shared(self, run: _IngestRun, loaded: _Loaded, writer: VectorWriter, chunks: Sequence[Chunk],
                        index_id: str, generation: int, embedder: Any) -> IngestSummary:
         """The shared server's commit: the manifest, then the state record (see index_remote)."""
         state = {
@@ -463,7 +465,7 @@ class IngestMixin:
         run.doc_owner[doc_id] = key
         run.manifest[key] = {
             "path": shown, "doc_id": doc_id, "title": info.title, "region": info.region,
-            "year": chunks[0].year, "sections": list(info.sections),
+            "year": chunks.year, "sections": list(info.sections),
             "chunks": len(chunks), "size": size, "mtime_ns": mtime_ns,
             "ingested": datetime.now(UTC).isoformat(timespec="seconds"),
         }
@@ -527,7 +529,7 @@ class IngestMixin:
                 parts.append(np.zeros((n_old, dim), dtype=np.float32))
                 missing.extend(range(n_old))
         if len(chunks) > n_old:
-            new, filled = writer.rows_for([c.chunk_id for c in chunks[n_old:]], dim)
+            new, filled = writer.rows_for(chunk_ids(chunks, n_old), dim)
             parts.extend(new)
             missing.extend((n_old + np.flatnonzero(~filled)).tolist())
         if not missing:

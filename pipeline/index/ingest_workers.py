@@ -26,10 +26,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from pipeline.errors import InputError, ShuzhiError
+from pipeline.index.blocks import ChunkBlock
 from pipeline.index.embedding import HashEmbedder
-from pipeline.index.retrieval import chunk_report
+from pipeline.index.retrieval import chunk_block
 from pipeline.index.terms import TermRows
-from pipeline.models import Chunk
 from pipeline.procutil import die_with_parent
 from pipeline.reading import segment
 
@@ -61,7 +61,7 @@ class Spilled(NamedTuple):
 
 
 # A worker's result: what the file holds, or the Chinese message of why it failed.
-Parsed = tuple[DocInfo, list[Chunk], "list[list[str]] | TermRows", "np.ndarray | Spilled | None"] | str
+Parsed = tuple[DocInfo, ChunkBlock, "list[list[str]] | TermRows", "np.ndarray | Spilled | None"] | str
 
 _WORKER_EMBEDDER: Any = None        # set before forking: workers embed with the parent's embedder
 _SPILL_DIR: str | None = None       # likewise: where workers write their vectors
@@ -76,11 +76,11 @@ def parse_for_index(path: Path, shown: str, embedder: Any = None) -> Parsed:
     try:
         stat = os.stat(path)
         report = parse_file(path)      # doc_id: the content digest, from the same read
-        chunks = chunk_report(report, path=shown)
+        chunks = chunk_block(report, path=shown)
         if not chunks:
             raise InputError("文件里没有可索引的正文。", path=shown)
-        terms = [segment.index_terms(c.text) for c in chunks]
-        vectors = embedder.embed_documents([c.text for c in chunks], terms) if embedder is not None else None
+        terms = segment.index_terms_many(chunks.texts)
+        vectors = embedder.embed_documents(chunks.texts, terms) if embedder is not None else None
     except ShuzhiError as exc:
         return exc.message if exc.path else str(exc)
     except (OSError, UnicodeError, ValueError) as exc:
@@ -113,7 +113,7 @@ def parse_batch(jobs: list[tuple[Path, str, bool]]) -> list[Parsed]:
     done = [r for r in results if not isinstance(r, str)]
     if not done:
         return results
-    texts = [c.text for r in done for c in r[1]]
+    texts = [t for r in done for t in r[1].texts]
     terms = [t for r in done for t in r[2]]
     if isinstance(_WORKER_EMBEDDER, HashEmbedder):
         vectors, vocab, ids = _WORKER_EMBEDDER.embed_with_vocabulary(texts, terms)

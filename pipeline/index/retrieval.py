@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeline.index.blocks import ChunkBlock
 from pipeline.models import Chunk, Report, SearchHit
 
 if TYPE_CHECKING:
@@ -133,32 +134,33 @@ def chunk_report(report: Report, *, path: str | None = None) -> list[Chunk]:
     The year falls back to a 4-digit year in the file name (`lanchuan-2022.txt`) when the text
     does not state it.
     """
+    return list(chunk_block(report, path=path))
+
+
+def chunk_block(report: Report, *, path: str | None = None) -> ChunkBlock:
+    """`chunk_report` as columns (`pipeline.index.blocks`): what an ingest keeps of a file."""
     source = path or report.source
     doc_id = report.doc_id or hashlib.sha256(report.text.encode("utf-8")).hexdigest()[:16]
     year = report.year if report.year is not None else _year_from_path(source)
-    chunks: list[Chunk] = []
+    texts: list[str] = []
+    section_of: list[int] = []
+    keys: list[str] = []
+    headings: list[str] = []
     for section in report.sections:
+        before = len(texts)
         for paragraph in _merge_table_rows(section.paragraphs):
             if not paragraph.strip():
                 continue
             for passage in _paragraph_passages(paragraph, section.subpoints):
                 for piece in _split_long(passage):
                     text = piece.strip()
-                    if not text:
-                        continue
-                    position = len(chunks)
-                    chunks.append(Chunk(
-                        chunk_id=f"{doc_id}:{position}",
-                        doc_id=doc_id,
-                        text=text,
-                        path=source,
-                        region=report.region,
-                        year=year,
-                        section_key=section.key,
-                        heading=section.heading,
-                        position=position,
-                    ))
-    return chunks
+                    if text:
+                        texts.append(text)
+        if len(texts) > before:
+            section_of.extend([len(keys)] * (len(texts) - before))
+            keys.append(section.key)
+            headings.append(section.heading)
+    return ChunkBlock(doc_id, source, report.region, year, texts, section_of, keys, headings)
 
 
 FALLBACK_SUFFIXES = (".txt", ".md", ".docx")

@@ -27,6 +27,7 @@ from typing import Any, overload
 import numpy as np
 
 from pipeline.fsutil import atomic_write_bytes, atomic_write_text
+from pipeline.index.blocks import ChunkBlock, chunk_parts
 from pipeline.index.terms import term_lines
 from pipeline.models import Chunk
 from pipeline.profile.catalog import level_class
@@ -220,42 +221,68 @@ class ChunkTable(Sequence[Chunk]):
         return out
 
 
-def _codes(values: list[str], first: Sequence[str] = ()) -> tuple[list[int], list[str]]:
-    """Each value's code and the table of values, in first-seen order after `first`: one C-level
-    pass to find the distinct values and one to map them, not a Python call per chunk."""
-    table = list(dict.fromkeys([*first, *values]))
-    index = {v: i for i, v in enumerate(table)}
-    return list(map(index.__getitem__, values)), table
-
-
 def _encode(chunks: Sequence[Chunk]) -> tuple[bytes, np.ndarray, np.ndarray, dict[str, list[str]]]:
-    doc_ids = [c.doc_id for c in chunks]
-    if any(c.chunk_id != f"{d}:{c.position}" for c, d in zip(chunks, doc_ids, strict=True)):
-        bad = next(c for c in chunks if c.chunk_id != f"{c.doc_id}:{c.position}")
-        raise ValueError(f"chunk id {bad.chunk_id} is not doc:position")
-    doc_col, docs = _codes(doc_ids)
-    first_chunk = dict(zip(doc_ids[::-1], range(len(doc_ids) - 1, -1, -1), strict=True))
-    paths = [chunks[first_chunk[d]].path for d in docs]
-    region_names = [c.region or "" for c in chunks]
-    region_col, regions = _codes(region_names, [""])
-    # The level of each distinct region, not of each chunk.
-    level_of = {r: region_level(r) for r in regions}
-    level_col, levels = _codes([level_of[r] for r in region_names], [""])
-    section_col, sections = _codes([c.section_key for c in chunks])
-    heading_col, headings = _codes([c.heading for c in chunks])
-    columns = np.array([
-        doc_col,
-        [c.position for c in chunks],
-        region_col,
-        [NO_YEAR if c.year is None else c.year for c in chunks],
-        section_col,
-        heading_col,
-        level_col,
-    ], dtype=np.int32).reshape(7, len(chunks))
-    encoded = [c.text.encode("utf-8") for c in chunks]
-    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+    """The store's columns of `chunks`. Codes are given in first-seen order. A `ChunkBlock` (a
+    file's chunks as columns: `pipeline.index.blocks`) is encoded without making its chunks; other
+    chunks one by one."""
+    docs: dict[str, int] = {}
+    paths: list[str] = []
+    regions: dict[str, int] = {"": 0}
+    levels: dict[str, int] = {"": 0}
+    level_of: dict[int, int] = {0: 0}          # region code → level code
+    sections: dict[str, int] = {}
+    headings: dict[str, int] = {}
+    doc_col: list[int] = []
+    position_col: list[int] = []
+    region_col: list[int] = []
+    year_col: list[int] = []
+    section_col: list[int] = []
+    heading_col: list[int] = []
+    encoded: list[bytes] = []
+
+    def region_code(name: str) -> int:
+        code = regions.setdefault(name, len(regions))
+        if code not in level_of:
+            level_of[code] = levels.setdefault(region_level(name), len(levels))
+        return code
+
+    for part in chunk_parts(chunks):
+        if isinstance(part, ChunkBlock):
+            n = len(part)
+            if not n:
+                continue
+            doc = docs.setdefault(part.doc_id, len(docs))
+            if doc == len(paths):
+                paths.append(part.path)
+            doc_col.extend([doc] * n)
+            position_col.extend(range(n))
+            region_col.extend([region_code(part.region or "")] * n)
+            year_col.extend([NO_YEAR if part.year is None else part.year] * n)
+            keys = [sections.setdefault(k, len(sections)) for k in part.keys]
+            heads = [headings.setdefault(h, len(headings)) for h in part.headings]
+            section_col.extend(map(keys.__getitem__, part.section_of))
+            heading_col.extend(map(heads.__getitem__, part.section_of))
+            encoded.extend([t.encode("utf-8") for t in part.texts])
+            continue
+        for c in part:
+            if c.chunk_id != f"{c.doc_id}:{c.position}":
+                raise ValueError(f"chunk id {c.chunk_id} is not doc:position")
+            doc = docs.setdefault(c.doc_id, len(docs))
+            if doc == len(paths):
+                paths.append(c.path)
+            doc_col.append(doc)
+            position_col.append(c.position)
+            region_col.append(region_code(c.region or ""))
+            year_col.append(NO_YEAR if c.year is None else c.year)
+            section_col.append(sections.setdefault(c.section_key, len(sections)))
+            heading_col.append(headings.setdefault(c.heading, len(headings)))
+            encoded.append(c.text.encode("utf-8"))
+    n = len(encoded)
+    columns = np.array([doc_col, position_col, region_col, year_col, section_col, heading_col,
+                        list(map(level_of.__getitem__, region_col))], dtype=np.int32).reshape(7, n)
+    offsets = np.zeros(n + 1, dtype=np.int64)
     if encoded:
-        np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
-    tables = {"docs": docs, "paths": paths, "regions": regions, "sections": sections,
-              "headings": headings, "levels": levels}
+        np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=offsets[1:])
+    tables = {"docs": list(docs), "paths": paths, "regions": list(regions), "sections": list(sections),
+              "headings": list(headings), "levels": list(levels)}
     return b"".join(encoded), offsets, columns, tables

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import ShuzhiError
+from pipeline.index.blocks import chunk_ids
 from pipeline.models import Chunk
 
 # --------------------------------------------------------------------------- writing vectors
@@ -232,7 +233,7 @@ class VectorWriter:
         """Buffer chunks for embedding and writing; `vectors` (computed by an ingest worker process)
         are taken as they are when no Chroma collection is written."""
         if vectors is not None and not self._chroma:
-            self._keep([c.chunk_id for c in chunks], vectors)
+            self._keep(chunk_ids(chunks), vectors)
             return
         self._chunks.extend(chunks)
         self._terms.extend(terms)
@@ -321,7 +322,7 @@ class VectorWriter:
         if not self._chroma or self.count() == len(chunks):
             return
         stored = self.stored_ids()
-        wanted = {c.chunk_id: i for i, c in enumerate(chunks)}
+        wanted = {chunk_id: i for i, chunk_id in enumerate(chunk_ids(chunks))}
         self.delete([cid for cid in stored if cid not in wanted])
         lacking = [i for cid, i in wanted.items() if cid not in stored]
         if lacking:
