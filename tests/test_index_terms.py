@@ -13,6 +13,8 @@ from pipeline.index.store import TERMS_FILE, ChunkTable
 from pipeline.index.terms import TermColumn, TermRows, Vocabulary, term_lengths, term_lines
 from pipeline.models import Chunk
 
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "reports"
+
 LISTS = [["民兵", "训练", "民兵"], [], ["征兵", "宣传", "训练"], ["国防", "教育"], ["民兵", "国防"]]
 
 
@@ -96,3 +98,20 @@ def test_index_terms_many_is_index_terms_of_each() -> None:
 
     texts = ["全年组织基干民兵训练3次，参训率98%。", "", "  ", "征兵宣传进村入户，ABC Test 2024年。"]
     assert segment.index_terms_many(texts) == [segment.index_terms(t) for t in texts]
+
+
+def test_bm25_pairs_sorted_in_32_or_64_bits_give_the_same_matrix(monkeypatch) -> None:
+    """Pair keys are sorted as int32 when they fit; forced to int64 the matrix is the same."""
+    from pipeline.index import retrieval
+    from pipeline.reading import segment
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt"))[:6]]
+    terms = [segment.index_terms(t[i:i + 300]) for t in texts for i in range(0, len(t), 300)]
+    chunks = _chunks(len(terms))
+    narrow = Bm25Ranker.build(chunks, terms)
+    assert narrow.data.size > 1000
+    monkeypatch.setattr(retrieval, "PAIRS_INT32_BELOW", 0)
+    wide = Bm25Ranker.build(chunks, terms)
+    assert narrow.vocab == wide.vocab
+    for a, b in ((narrow.data, wide.data), (narrow.indices, wide.indices), (narrow.indptr, wide.indptr)):
+        assert a.dtype == b.dtype and np.array_equal(a, b)

@@ -246,6 +246,7 @@ class ChunkFilter:
 
 BM25_K1 = 1.5
 BM25_B = 0.75
+PAIRS_INT32_BELOW = 2**31    # (term, chunk) pair keys below this are sorted as int32
 _BM25_FILES = ("vocab.json", "data.npy", "indices.npy", "indptr.npy", "params.json")
 
 
@@ -288,9 +289,12 @@ class Bm25Ranker:
         if total == 0:
             return cls(vocab, np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(len(vocab) + 1, np.int64),
                        chunks)
-        doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
         # Sorting (term, chunk) pairs gives the CSC order and each pair's term frequency at once.
-        pairs, tf = np.unique(ids * n + doc, return_counts=True)
+        # In 32 bits when every pair fits (5 M characters: 2.4 M pairs): half the memory to fill and
+        # sort, which at commit time, in fresh pages, cost 0.1–0.2 s more than the sort itself.
+        width = np.int32 if len(vocab) * n < PAIRS_INT32_BELOW else np.int64
+        doc = np.repeat(np.arange(n, dtype=width), lengths)
+        pairs, tf = np.unique(ids.astype(width, copy=False) * width(n) + doc, return_counts=True)
         term, doc = pairs // n, pairs % n
         df = np.bincount(term, minlength=len(vocab))
         idf = np.log1p((n - df + 0.5) / (df + 0.5))
