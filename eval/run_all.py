@@ -192,8 +192,10 @@ def headline() -> list[str]:
         lambda: f"{ingest['ratio_to_jieba']:.2f}× ({ingest['chars'] / 1e6:.1f} M chars; shuzhi's median of "
                 f"{len(ingest.get('ingest_runs_s') or [1])} runs, {ingest['ingest_s']:.2f} s){load(ingest)}")
     add("ingest speed / LangChain-style (splitter + jieba hash embedding + Chroma add)", "≥ 10×",
-        lambda: f"{ingest['ratio_to_langchain_style']:.2f}× (against the baseline's best of "
-                f"{len(ingest.get('langchain_style_runs_s') or [1])}, {ingest['langchain_style_s']:.1f} s){load(ingest)}")
+        lambda: f"{ingest['ratio_to_langchain_style']:.2f}× (medians of {len(ingest.get('langchain_style_runs_s') or [1])} "
+                f"interleaved runs, baseline {ingest['langchain_style_s']:.1f} s"
+                + (f"; {ingest['ratio_to_langchain_style_best_run']:.2f}× its best run"
+                   if ingest.get('ratio_to_langchain_style_best_run') else "") + f"){load(ingest)}")
 
     def large() -> dict:
         return max(search["sizes"], key=lambda r: r["chunks"])

@@ -113,12 +113,14 @@ def _kmeans_lists(vectors: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarra
     centroids = sample[rng.choice(sample.shape[0], nlist, replace=False)].copy()
     for _ in range(KMEANS_ROUNDS):
         assign = np.argmax(sample @ centroids.T, axis=1)
-        # Per-list sums as one matrix product with the (sparse) assignment, not np.add.at.
-        onehot = np.zeros((nlist, sample.shape[0]), dtype=np.float32)
-        onehot[assign, np.arange(sample.shape[0])] = 1.0
-        sums = onehot @ sample
+        # Per-list sums: the sample's rows grouped by list, each group summed by one reduceat (a
+        # third of the time of a product with the one-hot assignment matrix; np.add.at is slower still).
         counts = np.bincount(assign, minlength=nlist)
-        empty = counts == 0
+        filled = counts > 0
+        starts = np.cumsum(counts) - counts
+        sums = np.zeros((nlist, sample.shape[1]), dtype=np.float32)
+        sums[filled] = np.add.reduceat(sample[np.argsort(assign, kind="stable")], starts[filled], axis=0)
+        empty = ~filled
         if empty.any():          # re-seed an empty list with a random sample row
             sums[empty] = sample[rng.choice(sample.shape[0], int(empty.sum()), replace=False)]
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
