@@ -122,18 +122,21 @@ def langchain_style(folder: Path, store: Path) -> tuple[float, int]:
 def stage_times(folder: Path) -> dict[str, float]:
     """Each ingest stage alone over the same files, in one process, as CPU seconds (the machine is
     shared; CPU time is what a stage costs whatever else runs): where the time goes. Chunks are
-    embedded in the batches the ingest workers use, and documents get the digest-based ids a real
-    ingest gives them."""
+    embedded in the batches the ingest workers use, documents get the digest-based ids a real
+    ingest gives them, and the commit steps get what the workers send: each file's chunks as a
+    `ChunkBlock`, each batch's terms as `TermRows`."""
     import json
 
     import numpy as np
 
     from pipeline.index.ann import VectorSearch
+    from pipeline.index.blocks import ChunkColumn
     from pipeline.index.embedding import HashEmbedder
     from pipeline.index.hybrid import _manifest_json
     from pipeline.index.ingest_workers import INGEST_WORKERS, batch_size
-    from pipeline.index.retrieval import Bm25Ranker, chunk_report
+    from pipeline.index.retrieval import Bm25Ranker, chunk_block
     from pipeline.index.store import ChunkTable
+    from pipeline.index.terms import TermColumn, TermRows
     from pipeline.reading.parse import parse_text
     from pipeline.reading.readers import read_document
 
@@ -149,22 +152,35 @@ def stage_times(folder: Path) -> dict[str, float]:
     docs = timed("read files", lambda: [(p, read_document(p)) for p in files])
     reports = timed("parse structure", lambda: [parse_text(text, source=str(p)) for p, (text, _) in docs])
     reports = [replace(r, doc_id=digest) for r, (_, (_, digest)) in zip(reports, docs, strict=True)]
-    per_file = timed("chunk", lambda: [chunk_report(r, path=str(p)) for r, p in zip(reports, files, strict=True)])
-    chunks = [c for file_chunks in per_file for c in file_chunks]
-    tokens = timed("segment (rjieba cut_for_search)", lambda: [segment.tokenize_for_search(c.text) for c in chunks])
+    blocks = timed("chunk", lambda: [chunk_block(r, path=str(p)) for r, p in zip(reports, files, strict=True)])
+    texts = [t for block in blocks for t in block.texts]
+    cut = segment._cutter(segment.segmenter_name(), search=True)
+    tokens = timed("segment (rjieba cut_for_search)", lambda: [cut(t) for t in texts])
     terms = timed("term extraction (punctuation, stopwords)", lambda: [segment.terms(t) for t in tokens])
     embedder = HashEmbedder()
     size = batch_size(len(files), INGEST_WORKERS)
-    cuts = np.cumsum([0] + [len(c) for c in per_file])[::size].tolist() + [len(chunks)]
+    cuts = np.cumsum([0] + [len(b) for b in blocks])[::size].tolist() + [len(texts)]
     batches = [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
-    vectors = timed(f"hashed embedding ({size} files a call)", lambda: np.concatenate(
-        [embedder.embed_documents([c.text for c in chunks[a:b]], terms[a:b]) for a, b in batches]))
+    column = TermColumn()
+
+    def embed() -> np.ndarray:
+        parts = []
+        for a, b in batches:
+            vectors, vocab, ids = embedder.embed_with_vocabulary(texts[a:b], terms[a:b])
+            column.extend(TermRows.from_lists(terms[a:b], vocab, ids))
+            parts.append(vectors)
+        return np.concatenate(parts)
+
+    vectors = timed(f"hashed embedding + term rows ({size} files a call)", embed)
+    chunks = ChunkColumn()
+    for block in blocks:
+        chunks.extend(block)
     out = WORK / "stages"
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    timed("BM25 build + save", lambda: Bm25Ranker.build(chunks, terms).save(out / "bm25"))
-    timed("chunk store write", lambda: ChunkTable.write(out, chunks, terms))
+    timed("BM25 build + save", lambda: Bm25Ranker.build(chunks, column).save(out / "bm25"))
+    timed("chunk store write", lambda: ChunkTable.write(out, chunks, column))
     timed("vector file + IVF lists", lambda: VectorSearch.write(out, vectors))
     manifest = {str(p): {"path": str(p), "doc_id": r.doc_id, "title": r.title, "region": r.region,
                          "year": r.year, "sections": [s.key for s in r.sections]} for p, r in zip(files, reports, strict=True)}

@@ -195,15 +195,15 @@ class HashEmbedder:
             raise ValueError("texts and terms differ in length")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), [], np.zeros(0, dtype=np.int32)
-        ids = self._word_ids(list(chain.from_iterable(terms)))
-        matrix = self._matrix(texts, terms, ids)
-        distinct, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-        order = np.argsort(first, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size)
-        words = self._words
-        vocab = [words[i] for i in distinct[order].tolist()]
-        return matrix, vocab, rank[inverse.reshape(-1)].astype(np.int32)
+        flat = list(chain.from_iterable(terms))
+        # The batch's distinct terms in first-seen order, and each term's index into them: two
+        # C-level passes over the tokens. The embedder's own ids are looked up per distinct term
+        # only (a batch nearly always brings new words, whose slow path then sees ~5k, not ~50k).
+        vocab = list(dict.fromkeys(flat))
+        position = dict(zip(vocab, range(len(vocab)), strict=True))
+        local = np.fromiter(map(position.__getitem__, flat), dtype=np.int32, count=len(flat))
+        matrix = self._matrix(texts, terms, self._word_ids(vocab)[local])
+        return matrix, vocab, local
 
 
 class SentenceTransformerEmbedder:
