@@ -90,3 +90,38 @@ def test_encode_still_refuses_a_chunk_id_that_is_not_doc_position() -> None:
                 heading="h", position=0)
     with pytest.raises(ValueError):
         _encode([bad])
+
+
+def test_vector_writer_hands_back_the_rows_of_the_blocks_it_kept() -> None:
+    """The commit asks for the new chunks' vectors: the kept batches as they are when the chunks are
+    the very blocks added (no id per chunk), looked up by id otherwise (here: another order)."""
+    from pipeline.index.embedding import HashEmbedder
+    from pipeline.index.vectors import VectorWriter
+
+    def no_chroma():  # noqa: ANN202
+        raise AssertionError("no Chroma collection is opened when chroma=False")
+
+    blocks = _blocks()[:3]
+    writer = VectorWriter(HashEmbedder(), local=no_chroma, path=None, url=None, name="t", reset=True,
+                          release=lambda: None, chroma=False)
+    vectors = [np.full((len(b), 4), i, dtype=np.float32) for i, b in enumerate(blocks)]
+    for block, rows in zip(blocks, vectors, strict=True):
+        writer.add(block, [[] for _ in block], rows)
+    old = [Chunk(chunk_id="old:0", doc_id="old", text="旧", path="o.txt", region=None, year=None,
+                 section_key="duty", heading="h", position=0)]
+    column = ChunkColumn()
+    column.extend(old)
+    for block in blocks:
+        column.extend(block)
+    parts, filled = writer.rows_for(column, 4, 1)
+    assert all(a is b for a, b in zip(parts, vectors, strict=True)) and filled.all()
+    assert writer.ids == [c.chunk_id for b in blocks for c in b]
+
+    swapped = ChunkColumn()
+    for block in (blocks[1], blocks[0], blocks[2]):
+        swapped.extend(block)
+    parts, filled = writer.rows_for(swapped, 4)
+    assert filled.all() and len(parts) == 1
+    assert np.array_equal(parts[0], np.concatenate([vectors[1], vectors[0], vectors[2]]))
+    parts, filled = writer.rows_for(column, 4)        # the old chunk has no vector here
+    assert not filled[0] and filled[1:].all() and not parts[0][0].any()

@@ -28,7 +28,7 @@ from pipeline.fsutil import atomic_write_text
 from pipeline.index import ingest_workers
 from pipeline.index import remote as index_remote
 from pipeline.index.ann import VectorSearch
-from pipeline.index.blocks import ChunkBlock, ChunkColumn, chunk_ids
+from pipeline.index.blocks import ChunkBlock, ChunkColumn
 from pipeline.index.embedding import (
     DEFAULT_EMBEDDER,
     HashEmbedder,
@@ -529,7 +529,7 @@ class IngestMixin:
                 parts.append(np.zeros((n_old, dim), dtype=np.float32))
                 missing.extend(range(n_old))
         if len(chunks) > n_old:
-            new, filled = writer.rows_for(chunk_ids(chunks, n_old), dim)
+            new, filled = writer.rows_for(chunks, dim, n_old)
             parts.extend(new)
             missing.extend((n_old + np.flatnonzero(~filled)).tolist())
         if not missing:

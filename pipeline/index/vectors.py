@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import ShuzhiError
-from pipeline.index.blocks import chunk_ids
+from pipeline.index.blocks import chunk_ids, chunk_parts
 from pipeline.models import Chunk
 
 # --------------------------------------------------------------------------- writing vectors
@@ -161,7 +161,10 @@ class VectorWriter:
         self._pending = False
         self._chunks: list[Chunk] = []
         self._terms: list[Sequence[str]] = []
-        self.ids: list[str] = []               # chunk ids of the rows of the batches below, in order
+        # What the rows of the batches below are, in order: chunk sequences (a worker's file) or chunk
+        # ids; their ids are made only when a lookup needs them (`ids`).
+        self._kept: list[Sequence[Chunk] | list[str]] = []
+        self._ids: list[str] | None = []
         self._batches: list[np.ndarray] = []
         self._row_of: dict[str, int] | None = None
 
@@ -233,7 +236,7 @@ class VectorWriter:
         """Buffer chunks for embedding and writing; `vectors` (computed by an ingest worker process)
         are taken as they are when no Chroma collection is written."""
         if vectors is not None and not self._chroma:
-            self._keep(chunk_ids(chunks), vectors)
+            self._keep(chunks, vectors)
             return
         self._chunks.extend(chunks)
         self._terms.extend(terms)
@@ -264,10 +267,18 @@ class VectorWriter:
             else:
                 self._collection().upsert(ids=ids, embeddings=vectors, metadatas=metadatas, documents=documents)
 
-    def _keep(self, ids: list[str], vectors: np.ndarray) -> None:
-        self.ids.extend(ids)
+    def _keep(self, rows: Sequence[Chunk] | list[str], vectors: np.ndarray) -> None:
+        self._kept.append(rows)
         self._batches.append(vectors)
-        self._row_of = None
+        self._ids = self._row_of = None
+
+    @property
+    def ids(self) -> list[str]:
+        """Chunk ids of the rows of the batches, in order."""
+        if self._ids is None:
+            self._ids = [cid for rows in self._kept
+                         for cid in (rows if rows and isinstance(rows[0], str) else chunk_ids(rows))]
+        return self._ids
 
     @property
     def dim(self) -> int:
@@ -278,11 +289,15 @@ class VectorWriter:
             self._batches = [np.concatenate(self._batches)]
         return self._batches[0]
 
-    def rows_for(self, ids: Sequence[str], dim: int) -> tuple[list[np.ndarray], np.ndarray]:
-        """The vectors computed here for `ids`, in that order, as consecutive blocks of rows, and
-        which rows were found (a row not found is zero). The usual case, the new chunks in the
-        order they were added, is the batches as they are: no lookup per chunk and no copy."""
-        if self._batches and len(ids) == len(self.ids) and list(ids) == self.ids:
+    def rows_for(self, chunks: Sequence[Chunk], dim: int, start: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+        """The vectors computed here for `chunks[start:]`, in that order, as consecutive blocks of
+        rows, and which rows were found (a row not found is zero). The usual case, the new chunks
+        in the order they were added, is the batches as they are: no lookup per chunk and no copy
+        (recognised by the very sequences that were added; else by their ids)."""
+        if self._batches and self._same_parts(chunks, start):
+            return list(self._batches), np.ones(len(chunks) - start, dtype=bool)
+        ids = chunk_ids(chunks, start)
+        if self._batches and len(ids) == len(self.ids) and ids == self.ids:
             return list(self._batches), np.ones(len(ids), dtype=bool)
         matrix = np.zeros((len(ids), dim), dtype=np.float32)
         filled = np.zeros(len(ids), dtype=bool)
@@ -297,6 +312,14 @@ class VectorWriter:
             matrix[list(dest)] = self._stacked()[list(src)]
             filled[list(dest)] = True
         return [matrix], filled
+
+    def _same_parts(self, chunks: Sequence[Chunk], start: int) -> bool:
+        """True when `chunks[start:]` is made of the very sequences `add` kept, in order."""
+        parts = list(chunk_parts(chunks))
+        while start > 0 and parts:
+            start -= len(parts.pop(0))
+        return start == 0 and len(parts) == len(self._kept) and all(
+            a is b for a, b in zip(parts, self._kept, strict=True))
 
     def delete(self, ids: Sequence[str]) -> None:
         if not self._chroma:
