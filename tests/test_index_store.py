@@ -392,3 +392,54 @@ def test_worker_batches_grow_with_the_ingest_but_leave_every_worker_many() -> No
     for files in (1_000, 3_072, 5_000):
         jobs = -(-files // batch_size(files, 2))
         assert jobs >= min(2 * BATCHES_PER_WORKER, files // MAX_BATCH)
+
+
+def test_list_builder_gives_the_same_lists_with_a_helping_thread(tmp_path: Path, monkeypatch) -> None:
+    """The committing thread may assign rows beside the writing thread: the lists and the files are
+    the same as one thread's, whichever thread took which block."""
+    import threading
+
+    monkeypatch.setattr(ann, "IVF_MIN_ROWS", 200)
+    monkeypatch.setattr(ann.ListBuilder, "BLOCK_ROWS", 64)
+    vectors = _unit_vectors(1500)
+    alone_c, alone_a = ann.ListBuilder(vectors).build()
+    (tmp_path / "alone").mkdir()
+    VectorSearch.write(tmp_path / "alone", vectors)
+    for _ in range(3):
+        lists = ann.ListBuilder(vectors)
+        helper = threading.Thread(target=lists.help)
+        helper.start()
+        (tmp_path / "shared").mkdir(exist_ok=True)
+        VectorSearch.write(tmp_path / "shared", [vectors], lists)
+        helper.join(timeout=30)
+        assert not helper.is_alive()
+        np.testing.assert_array_equal(lists.assign, alone_a)
+        np.testing.assert_array_equal(lists.centroids, alone_c)
+        for name in (ann.VECTORS_FILE, ann.CENTROIDS_FILE, ann.OFFSETS_FILE, ann.ROWS_FILE):
+            assert (tmp_path / "shared" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes()
+
+
+def test_a_helper_is_released_when_the_lists_are_never_built(tmp_path: Path, monkeypatch) -> None:
+    """A small matrix (no lists) or a failed write must not leave the helping thread waiting."""
+    import threading
+
+    small = ann.ListBuilder(_unit_vectors(50))
+    helper = threading.Thread(target=small.help)
+    helper.start()
+    VectorSearch.write(tmp_path, [small.vectors], small)       # below IVF_MIN_ROWS: no lists
+    helper.join(timeout=30)
+    assert not helper.is_alive() and small.centroids is None
+
+    monkeypatch.setattr(ann, "IVF_MIN_ROWS", 10)
+
+    def broken(vectors: np.ndarray, seed: int) -> np.ndarray:
+        raise MemoryError("no room for the sample")
+
+    monkeypatch.setattr(ann, "_train", broken)
+    failing = ann.ListBuilder(_unit_vectors(50))
+    helper = threading.Thread(target=failing.help)
+    helper.start()
+    with pytest.raises(MemoryError):
+        VectorSearch.write(tmp_path, [failing.vectors], failing)
+    helper.join(timeout=30)
+    assert not helper.is_alive()

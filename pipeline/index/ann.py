@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -101,11 +102,11 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
 
 def kmeans_lists(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Spherical k-means on a sample: (centroids, list of every row). Deterministic for a seed."""
-    with _one_blas_thread():
-        return _kmeans_lists(vectors, seed)
+    return ListBuilder(vectors, seed).build()
 
 
-def _kmeans_lists(vectors: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _train(vectors: np.ndarray, seed: int) -> np.ndarray:
+    """Spherical k-means centroids (float32, unit rows) from a sample of ~16 rows per list."""
     n = vectors.shape[0]
     nlist = max(8, int(np.sqrt(n)))
     rng = np.random.default_rng(seed)
@@ -125,11 +126,65 @@ def _kmeans_lists(vectors: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarra
             sums[empty] = sample[rng.choice(sample.shape[0], int(empty.sum()), replace=False)]
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         centroids = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
-    assign = np.empty(n, dtype=np.int32)
-    # Large blocks: few round trips through the GIL, which the committing thread holds meanwhile.
-    for start in range(0, n, 32768):
-        assign[start:start + 32768] = np.argmax(np.asarray(vectors[start:start + 32768]) @ centroids.T, axis=1)
-    return centroids.astype(np.float32), assign
+    return centroids.astype(np.float32)
+
+
+class ListBuilder:
+    """The IVF lists of a matrix: `build` (the thread that writes the vector file) trains the
+    centroids and then assigns every row to its nearest one, a block of rows at a time; another
+    thread that has finished its own work can take blocks too (`help`). At commit the writing
+    thread otherwise assigned alone (~0.15 s at 58k rows) while the other core sat idle."""
+
+    BLOCK_ROWS = 8192
+
+    def __init__(self, vectors: np.ndarray, seed: int = 0):
+        self.vectors = vectors
+        self.seed = seed
+        self.centroids: np.ndarray | None = None
+        self.assign = np.empty(vectors.shape[0], dtype=np.int32)
+        self._lock = threading.Condition()
+        self._trained = threading.Event()     # set when blocks may be taken (or training failed)
+        self._next = 0
+        self._busy = 0
+
+    def build(self) -> tuple[np.ndarray, np.ndarray]:
+        """Train, assign (with any helper) and return (centroids, list of every row)."""
+        with _one_blas_thread():
+            try:
+                self.centroids = _train(self.vectors, self.seed)
+            finally:
+                self._trained.set()          # a helper never waits on a failed training
+            self._work()
+            with self._lock:
+                self._lock.wait_for(lambda: self._busy == 0)
+        return self.centroids, self.assign
+
+    def help(self) -> None:
+        """Assign blocks until none is left (returns at once if training failed or never ran)."""
+        self._trained.wait()
+        if self.centroids is not None:
+            self._work()
+
+    def release(self) -> None:
+        """Let `help` return even if `build` never ran (a small matrix, or an error before it)."""
+        self._trained.set()
+
+    def _work(self) -> None:
+        n = self.vectors.shape[0]
+        while True:
+            with self._lock:
+                start = self._next
+                if start >= n:
+                    return
+                self._next = start + self.BLOCK_ROWS
+                self._busy += 1
+            try:
+                block = np.asarray(self.vectors[start:start + self.BLOCK_ROWS])
+                self.assign[start:start + len(block)] = np.argmax(block @ self.centroids.T, axis=1)
+            finally:
+                with self._lock:
+                    self._busy -= 1
+                    self._lock.notify_all()
 
 
 class VectorSearch:
@@ -156,16 +211,27 @@ class VectorSearch:
     # ---------------------------------------------------------------- files
 
     @staticmethod
-    def write(directory: Path, vectors: np.ndarray | Sequence[np.ndarray]) -> None:
+    def write(directory: Path, vectors: np.ndarray | Sequence[np.ndarray], lists: ListBuilder | None = None) -> None:
         """Write `vectors` (chunk order; or consecutive blocks of rows, joined here) and, for a
-        large index, its lists."""
-        if not isinstance(vectors, np.ndarray):
+        large index, its lists (built by `lists` when given: a `ListBuilder` of the same vectors
+        that another thread may help)."""
+        try:
+            VectorSearch._write(directory, vectors, lists)
+        finally:
+            if lists is not None:
+                lists.release()          # a thread waiting in `help` never waits on a write that ended
+
+    @staticmethod
+    def _write(directory: Path, vectors: np.ndarray | Sequence[np.ndarray], lists: ListBuilder | None) -> None:
+        if lists is not None:
+            vectors = lists.vectors
+        elif not isinstance(vectors, np.ndarray):
             vectors = np.concatenate(vectors) if len(vectors) != 1 else vectors[0]
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape[0] < IVF_MIN_ROWS:
             _save(directory / VECTORS_FILE, vectors)
             return
-        centroids, assign = kmeans_lists(vectors)
+        centroids, assign = (lists or ListBuilder(vectors)).build()
         rows = np.argsort(assign, kind="stable").astype(np.int32)
         offsets = np.zeros(centroids.shape[0] + 1, dtype=np.int64)
         np.cumsum(np.bincount(assign, minlength=centroids.shape[0]), out=offsets[1:])

@@ -27,7 +27,7 @@ from pipeline.errors import InputError, ShuzhiError, UsageError
 from pipeline.fsutil import atomic_write_text
 from pipeline.index import ingest_workers
 from pipeline.index import remote as index_remote
-from pipeline.index.ann import VectorSearch
+from pipeline.index.ann import IVF_MIN_ROWS, ListBuilder, VectorSearch
 from pipeline.index.blocks import ChunkBlock, ChunkColumn
 from pipeline.index.embedding import (
     DEFAULT_EMBEDDER,
@@ -560,17 +560,22 @@ class IngestMixin:
             # Joined here: a list of thousands of per-file blocks is walked with the GIL held, and
             # in the thread that walk waited on this one's Python work (0.1–0.4 s at 58k chunks).
             vectors = [np.concatenate(vectors)]
+        matrix = np.ascontiguousarray(vectors[0], dtype=np.float32)
+        # The thread trains the IVF lists; this one, done with its own writes, assigns rows with it.
+        lists = ListBuilder(matrix) if matrix.shape[0] >= IVF_MIN_ROWS else None
         # The k-means thread makes ~60 numpy calls, each taking the GIL back from this thread's
         # Python; at the default 5 ms switch interval that waiting was ~0.2 s of its 0.5 s.
         interval = sys.getswitchinterval()
         sys.setswitchinterval(min(interval, 0.0005))
         try:
             with ThreadPoolExecutor(1, thread_name_prefix="shuzhi-vectors") as pool:
-                written = pool.submit(VectorSearch.write, gen_dir, vectors)
+                written = pool.submit(VectorSearch.write, gen_dir, [matrix], lists)
                 ChunkTable.write(gen_dir, chunks, terms)
                 atomic_write_text(gen_dir / MANIFEST_FILE, _manifest_json(manifest))
                 if chunks:
                     Bm25Ranker.build(chunks, terms).save(gen_dir / "bm25")
+                if lists is not None:
+                    lists.help()
                 written.result()
         finally:
             sys.setswitchinterval(interval)
