@@ -18,8 +18,6 @@ import os
 import warnings
 from pathlib import Path
 
-import pytest
-
 from pipeline.index.retrieval import chunk_block
 from pipeline.reading.parse import parse_file
 

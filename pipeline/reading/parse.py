@@ -59,7 +59,7 @@ from pipeline.reading.headings import (
 from pipeline.reading.headings import _FIRST_CLAUSE_END_RE as _FIRST_CLAUSE_END_RE
 from pipeline.reading.headings import _KEYWORDS as _KEYWORDS
 from pipeline.reading.headings import _strip_marker as _strip_marker
-from pipeline.reading.readers import read_document
+from pipeline.reading.readers import read_document_plain
 from pipeline.reading.report_meta import (  # noqa: F401 - to_simplified re-exported
     TRADITIONAL_CHARS,
     is_speaker_line,
@@ -70,7 +70,7 @@ from pipeline.reading.report_meta import (  # noqa: F401 - to_simplified re-expo
 )
 from pipeline.reading.subpoints import _shi_markers as _shi_markers
 from pipeline.reading.subpoints import _subpoints
-from pipeline.reading.textview import TextView, clean_view
+from pipeline.reading.textview import OTHER_SPACES, TextView, clean_view
 
 # --------------------------------------------------------------------------- normalisation
 
@@ -78,9 +78,8 @@ from pipeline.reading.textview import TextView, clean_view
 _SPACE_CHARS = "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t"
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 _ODD_SPACE_RE = re.compile(f"[{_SPACE_CHARS}{_ZERO_WIDTH}]")
-# Every character `str.isspace` accepts but the plain space and `\\n` (`str.strip` strips them all;
-# `_SPACE_CHARS` are among them).
-_OTHER_SPACES = "\t\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+# Every character `str.isspace` accepts but the plain space and `\\n` (`_SPACE_CHARS` are among them).
+_OTHER_SPACES = OTHER_SPACES
 # A character that `normalise_text` would change or `to_simplified` would map (`parse_text`).
 _UNSETTLED_RE = re.compile(f"[{re.escape(_OTHER_SPACES)}{_ZERO_WIDTH}{TRADITIONAL_CHARS}]")
 _SPACES_ONLY_RE = re.compile(f"[{_SPACE_CHARS}]")
@@ -350,30 +349,38 @@ def _is_plans_start(line: str) -> bool:
     return bool(cue or _CONTRAST_CUE_RE.search(line[:80]))
 
 
-def _settled(copy: str) -> bool:
+def _settled(copy: str, chars_checked: bool = False) -> bool:
     """True when `normalise_text(copy)` is `copy` and `to_simplified` maps none of its characters:
     no odd or zero-width space, no line starting or ending in a space, no line end at either end,
-    no traditional character. One scan answers both for most working copies."""
-    return (_UNSETTLED_RE.search(copy) is None and copy[:1] not in " \n" and copy[-1:] not in " \n"
-            and " \n" not in copy and "\n " not in copy)
+    no traditional character. One scan answers both for most working copies. `chars_checked`: the
+    caller knows that `copy` holds none of `_UNSETTLED_RE`'s characters."""
+    return ((chars_checked or _UNSETTLED_RE.search(copy) is None) and copy[:1] not in " \n"
+            and copy[-1:] not in " \n" and " \n" not in copy and "\n " not in copy)
 
 
 def parse_text(text: str, source: str = "") -> Report:
     """Parse report text into a `Report`. Never raises on odd structure: unknown parts become `other`.
 
     `text` is the text as read (`read_text`); sections carry their span and line in it."""
-    view = clean_view(text)
-    if _settled(view.text):
+    return _parse(text, source)
+
+
+def _parse(text: str, source: str, *, plain: bool = False, doc_id: str = "") -> Report:
+    """`parse_text`; `plain`: `text` is known to hold none of the characters `clean_view` and
+    `_settled` look for (`readers.read_document_plain`), so their scans are skipped."""
+    view = clean_view(text, plain=plain)
+    # (The working copy's characters are some of the text's, and line ends.)
+    if _settled(view.text, plain):
         norm, simplified = view.text, True
     else:
         # normalise_text only swaps spaces one for one on the clean copy: offsets into `norm` are view offsets.
         norm, simplified = normalise_text(view.text), False
     # Every string simplified below is a piece of `norm`: one scan says whether any needs mapping.
     with simplified_pieces(norm, known_simplified=simplified):
-        return _parse_norm(text, view, norm, source)
+        return _parse_norm(text, view, norm, source, doc_id)
 
 
-def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
+def _parse_norm(text: str, view: TextView, norm: str, source: str, doc_id: str = "") -> Report:
     """`parse_text` on the working copy `norm` of `text` (`view` maps its offsets back)."""
     lines = _logical_lines(norm)
     title = _title(lines)
@@ -513,7 +520,7 @@ def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
     opening = next((s for s in sections if s.key == "opening"), None)
     year = report_year(title, opening.text if opening else "", norm)
     region = report_region(title, opening.text if opening else "", byline=byline, full=norm)
-    return Report(source=source, title=title, year=year, region=region, sections=sections, text=norm)
+    return Report(source=source, title=title, year=year, region=region, sections=sections, text=norm, doc_id=doc_id)
 
 
 def _find_loose(text: str, piece: str, cursor: int) -> tuple[int, int] | None:
@@ -672,8 +679,6 @@ def _title(lines: list[str]) -> str | None:
 
 def parse_file(path: str | Path) -> Report:
     """Read a report file (`pipeline.reading.readers.read_document`) and parse it; doc_id is the digest of its bytes."""
-    p = Path(path)
-    text, digest = read_document(p)
-    report = parse_text(text, source=str(p))
-    return Report(source=report.source, title=report.title, year=report.year, region=report.region,
-                  sections=report.sections, text=report.text, doc_id=digest)
+    p = path if isinstance(path, Path) else Path(path)
+    text, digest, plain = read_document_plain(p)
+    return _parse(text, str(p), plain=plain, doc_id=digest)

@@ -37,7 +37,11 @@ _MD_MARK_RE = re.compile(r"^(?:#{1,6}|>)[ \t\u3000]*")
 _MD_BOLD_RE = re.compile(r"^(\*{1,2}|_{2})(?=[^\s*])([^*]+?)(?<=[^\s*])\1$")
 _MD_CHARS = "#>*_"                     # what `_MD_MARK_RE` and `_MD_BOLD_RE` open with
 _OTHER_BREAKS = "\r\u2028\u2029\x0c"   # line ends besides `\\n` (`_LINE_RE`)
-_SPECIAL_RE = re.compile(f"[{_ZERO_WIDTH}{_ODD_SPACES}{re.escape(_MD_CHARS)}{_OTHER_BREAKS}]")
+# The characters that send a text line by line (`clean_view`); most texts hold none of them.
+SPECIAL_CHARS = _ZERO_WIDTH + _ODD_SPACES + _MD_CHARS + _OTHER_BREAKS
+_SPECIAL_RE = re.compile(f"[{re.escape(SPECIAL_CHARS)}]")
+# Every character `str.isspace` accepts but the plain space and `\n` (`str.strip` strips them all).
+OTHER_SPACES = "\t\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 @dataclass(frozen=True)
@@ -132,11 +136,12 @@ def _lines(source: str, other_breaks: bool = True):
         at += len(line) + 1
 
 
-def clean_view(source: str) -> TextView:
-    """The working copy of `source` (see the module doc) with its map back to `source`."""
+def clean_view(source: str, *, plain: bool = False) -> TextView:
+    """The working copy of `source` (see the module doc) with its map back to `source`. `plain`: the
+    caller has found none of `SPECIAL_CHARS` in `source` already (`readers.read_document_plain`)."""
     # Character checks on the whole text are memchr-fast; the per-line regexes run only when needed.
     # Most texts hold none of the characters looked for: one regex scan says so for all of them.
-    special = _SPECIAL_RE.search(source) is not None
+    special = not plain and _SPECIAL_RE.search(source) is not None
     if not special:
         plain = _plain_view(source)
         if plain is not None:
