@@ -103,7 +103,7 @@ def _paragraph_passages(paragraph: str, subpoints: Sequence[str],
         passages.append(lead)
     for i, (at, point) in enumerate(found):
         end = found[i + 1][0] if i + 1 < len(found) else len(paragraph)
-        piece = point if point in paragraph[at:end] or at + len(point) <= end else paragraph[at:end]
+        piece = point if at + len(point) <= end or point in paragraph[at:end] else paragraph[at:end]
         passages.append(_strip_enum_tail(piece) if i + 1 < len(found) else piece.strip())
     return [p for p in passages if p]
 
@@ -159,7 +159,7 @@ def chunk_block(report: Report, *, path: str | None = None) -> ChunkBlock:
     headings: list[str] = []
     for section in report.sections:
         before = len(texts)
-        probes = _probes(section.subpoints)
+        probes = _probes(section.subpoints) if section.subpoints else []
         for paragraph in _merge_table_rows(section.paragraphs):
             if not paragraph.strip():
                 continue

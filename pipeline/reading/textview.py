@@ -88,6 +88,10 @@ class TextView:
         if end <= start:
             at = self.position(start)
             return at, at
+        runs = self.runs
+        if len(runs) == 1 and end <= len(self.text):     # one shift for the whole copy (`position`)
+            shift = runs[0][1] - runs[0][0]
+            return start + shift, end + shift
         return self.position(start), self.position(end - 1) + 1
 
     def remap(self, items: Iterable[_Spanned]) -> list[_Spanned]:
@@ -197,9 +201,6 @@ def _line_view(source: str, special: bool = True) -> TextView:
     return TextView(source=source, text="".join(pieces), runs=_merged(runs))
 
 
-_EDGE_SET = frozenset(_EDGE)
-
-
 def _plain_view(source: str) -> TextView | None:
     """`clean_view` of a text with `\\n` line ends only, no Markdown mark, no zero-width or odd
     space (the caller checked): None unless no line starts or ends with a space, tab or ideographic
@@ -208,9 +209,23 @@ def _plain_view(source: str) -> TextView | None:
     joining line end and its line share a shift, which changes only when the line does not follow
     the previous one directly)."""
     lines = source.split("\n")
+    empty = 0
     for line in lines:
-        if line and (line[0] in _EDGE_SET or line[-1] in _EDGE_SET):
+        # (`strip` tests both ends without making a string of each end character.)
+        if not line:
+            empty += 1
+        elif len(line.strip(_EDGE)) != len(line):
             return None
+    # Empty lines only before the first line of text and after the last (a file's final line end,
+    # the usual report): the copy is the text between them, one run.
+    lead = 0
+    while lead < len(lines) and not lines[lead]:
+        lead += 1
+    trail = 0
+    while trail < len(lines) - lead and not lines[-1 - trail]:
+        trail += 1
+    if lead + trail == empty and lead < len(lines):
+        return TextView(source=source, text=source[lead:len(source) - trail], runs=((0, lead),))
     kept: list[str] = []
     runs: list[tuple[int, int]] = []
     length = 0          # copy length so far
