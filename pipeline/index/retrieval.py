@@ -45,6 +45,7 @@ MAX_CHUNK_CHARS = 600
 TABLE_ROW_CHARS = 40
 _ENUM_TAIL_CHARS = 5           # the longest marker _ENUM_TAIL takes: `（十二）`
 _ENUM_TAIL = re.compile(r"(?:[一二三四五六七八九十]{1,3}是|[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[、.．])\s*$")
+_ENUM_TAIL_ENDS = frozenset("是)）、.．")     # the last character of each of _ENUM_TAIL's markers
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
 
 
@@ -53,9 +54,12 @@ _YEAR_IN_NAME = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
 def _strip_enum_tail(text: str) -> str:
     """The passage without a dangling list marker at its end (`…。二是`, `…。（三）`). A marker is at
     most 5 characters and ends where the trailing whitespace starts, so the pattern is tried there
-    only (a `sub` over the whole passage tries every position)."""
-    start = max(0, len(text.rstrip()) - _ENUM_TAIL_CHARS)
-    m = _ENUM_TAIL.search(text, start)
+    only (a `sub` over the whole passage tries every position), and only when the character there
+    can end a marker (most passages end in `。`)."""
+    end = len(text.rstrip())
+    if not end or text[end - 1] not in _ENUM_TAIL_ENDS:
+        return text.strip()
+    m = _ENUM_TAIL.search(text, max(0, end - _ENUM_TAIL_CHARS))
     return (text[: m.start()] if m else text).strip()
 
 
@@ -78,14 +82,18 @@ def _split_long(text: str) -> list[str]:
     return pieces or [text]
 
 
-def _paragraph_passages(paragraph: str, subpoints: Sequence[str]) -> list[str]:
-    """A paragraph as passages: its lead-in, then each sub-point found in it, else itself."""
-    found: list[tuple[int, str]] = []
-    for point in subpoints:
-        probe = point[:40]
-        at = paragraph.find(probe) if probe else -1
-        if at >= 0:
-            found.append((at, point))
+def _probes(subpoints: Sequence[str]) -> list[tuple[str, str]]:
+    """(what `_paragraph_passages` looks for, sub-point) of each non-empty sub-point, in order."""
+    return [(point[:40], point) for point in subpoints if point]
+
+
+def _paragraph_passages(paragraph: str, subpoints: Sequence[str],
+                        probes: list[tuple[str, str]] | None = None) -> list[str]:
+    """A paragraph as passages: its lead-in, then each sub-point found in it, else itself.
+    `probes`: `_probes(subpoints)`, made once for all paragraphs of a section."""
+    if probes is None:
+        probes = _probes(subpoints)
+    found = [(at, point) for probe, point in probes if (at := paragraph.find(probe)) >= 0]
     if not found:
         return [paragraph.strip()]
     found.sort()
@@ -95,7 +103,7 @@ def _paragraph_passages(paragraph: str, subpoints: Sequence[str]) -> list[str]:
         passages.append(lead)
     for i, (at, point) in enumerate(found):
         end = found[i + 1][0] if i + 1 < len(found) else len(paragraph)
-        piece = point if point in paragraph[at:end] or at + len(point) <= end else paragraph[at:end]
+        piece = point if at + len(point) <= end or point in paragraph[at:end] else paragraph[at:end]
         passages.append(_strip_enum_tail(piece) if i + 1 < len(found) else piece.strip())
     return [p for p in passages if p]
 
@@ -116,8 +124,9 @@ def _merge_table_rows(paragraphs: Sequence[str]) -> list[str]:
     one passage: a lone row is too short to be worth retrieving and crowds out real passages."""
     merged: list[str] = []
     run: list[str] = []
-    for paragraph in [*paragraphs, ""]:
-        if _is_table_row(paragraph):
+    for paragraph in paragraphs:
+        # A row holds a space, a tab or a bar: most paragraphs hold none and skip the full test.
+        if (" " in paragraph or "\t" in paragraph or "|" in paragraph) and _is_table_row(paragraph):
             run.append(paragraph.strip())
             continue
         if run:
@@ -125,6 +134,8 @@ def _merge_table_rows(paragraphs: Sequence[str]) -> list[str]:
             run = []
         if paragraph:
             merged.append(paragraph)
+    if run:
+        merged.append("\n".join(run))
     return merged
 
 
@@ -148,10 +159,16 @@ def chunk_block(report: Report, *, path: str | None = None) -> ChunkBlock:
     headings: list[str] = []
     for section in report.sections:
         before = len(texts)
+        probes = _probes(section.subpoints) if section.subpoints else []
         for paragraph in _merge_table_rows(section.paragraphs):
             if not paragraph.strip():
                 continue
-            for passage in _paragraph_passages(paragraph, section.subpoints):
+            for passage in _paragraph_passages(paragraph, section.subpoints, probes) if probes else [paragraph.strip()]:
+                # A passage is stripped and not empty (`_paragraph_passages`); one that needs no cut
+                # is its own chunk text.
+                if len(passage) <= MAX_CHUNK_CHARS:
+                    texts.append(passage)
+                    continue
                 for piece in _split_long(passage):
                     text = piece.strip()
                     if text:

@@ -123,10 +123,12 @@ _KEYWORDS: dict[str, tuple[tuple[str, int], ...]] = {
 }
 
 
-_KEYWORDS_BY_FIRST_CHAR: dict[str, list[tuple[str, str, int]]] = {}
-for _key, _words in _KEYWORDS.items():
+_KEY_ORDER = tuple(_KEYWORDS)          # ties go to the key listed first
+# Each keyword under its first character, as (index of its key in _KEY_ORDER, word, weight, length).
+_KEYWORDS_BY_FIRST_CHAR: dict[str, list[tuple[int, str, int, int]]] = {}
+for _index, (_key, _words) in enumerate(_KEYWORDS.items()):
     for _word, _weight in _words:
-        _KEYWORDS_BY_FIRST_CHAR.setdefault(_word[0], []).append((_key, _word, _weight))
+        _KEYWORDS_BY_FIRST_CHAR.setdefault(_word[0], []).append((_index, _word, _weight, len(_word)))
 _KEYWORD_FIRST_CHARS = frozenset(_KEYWORDS_BY_FIRST_CHAR)
 
 
@@ -159,26 +161,24 @@ def _classify(heading: str) -> tuple[str, int]:
     first_end = clause_end.start() if clause_end else len(text)
     # Only keywords whose first character occurs in the heading can occur in it: look those up
     # (a handful) instead of all ~90. Scores add up per key, so the order of lookups does not matter.
-    found: dict[str, list[int]] = {}
+    # Per key: the score and the first position of any of its words (lists indexed like _KEY_ORDER).
+    scores = [0] * len(_KEY_ORDER)
+    firsts = [len(text)] * len(_KEY_ORDER)
     for ch in _KEYWORD_FIRST_CHARS.intersection(text):
-        for key, word, weight in _KEYWORDS_BY_FIRST_CHAR[ch]:
+        for index, word, weight, length in _KEYWORDS_BY_FIRST_CHAR[ch]:
             pos = text.find(word)
             if pos < 0:
                 continue
-            entry = found.setdefault(key, [0, len(text)])
             # In the first clause (a prefix of `text`) iff its first occurrence ends inside it.
-            entry[0] += weight * (2 if pos + len(word) <= first_end else 1)
-            entry[1] = min(entry[1], pos)
-    best_key = "other"
-    best = (0, 0)
-    for key in _KEYWORDS:
-        if key not in found:
-            continue
-        score, first_pos = found[key]
-        candidate = (score, -first_pos)
-        if score > 0 and candidate > best:
-            best, best_key = candidate, key
-    return best_key, best[0]
+            scores[index] += weight * 2 if pos + length <= first_end else weight
+            if pos < firsts[index]:
+                firsts[index] = pos
+    # The highest score, then the earliest first position, then the key listed first.
+    best_index, best_score, best_first = -1, 0, 0
+    for index, score in enumerate(scores):
+        if score > best_score or (score == best_score and score and firsts[index] < best_first):
+            best_index, best_score, best_first = index, score, firsts[index]
+    return (_KEY_ORDER[best_index], best_score) if best_index >= 0 else ("other", 0)
 
 
 # --------------------------------------------------------------------------- pass 2: headings
@@ -303,8 +303,11 @@ def _join_marker(marker: str, text: str) -> str:
 
 # --------------------------------------------------------------------------- the closing formula
 
+_CLOSING_MAX_CHARS = 120                # a closing formula is a short paragraph (a body line is long)
+
+
 def _is_closing(line: str) -> bool:
-    if len(line) > 120:                   # a closing formula is a short paragraph (a body line is long)
+    if len(line) > _CLOSING_MAX_CHARS:
         return False
     line = to_simplified(line)
     if len(line) <= 12 and line.startswith(("谢谢", "感谢")):
@@ -351,8 +354,9 @@ def _paren_runin_headings(lines: list[str], headings: list | None = None,
     # on: one paragraph after the last item of a list is the section's own text.
     running = 0
     for i, body in runin:
-        if ((i + 1 < len(lines) and not _is_marker_line(lines[i + 1])) or len(_FULL_STOP_RE.findall(body)) >= 2
-                or len(body) >= _RUN_ON_CHARS):
+        # (The cheapest test first; for "two full stops" the search stops at the second.)
+        if (len(body) >= _RUN_ON_CHARS or (i + 1 < len(lines) and not _is_marker_line(lines[i + 1]))
+                or ((stop := _FULL_STOP_RE.search(body)) and _FULL_STOP_RE.search(body, stop.end()))):
             running += 1
     return running * 2 >= len(runin)
 
@@ -388,7 +392,7 @@ def _arabic_heading(line: str) -> tuple[str, int] | None:
 def _arabic_role(lines: list[str]) -> str | None:
     """"top" when `1.` heading lines are the document's only numbered headings, "second" when they
     sit under `一、` headings with no `（一）` level between; None otherwise."""
-    arabic = [found[1] for line in lines if (found := _arabic_heading(line))]
+    arabic = [found[1] for line in lines if line[:1].isdecimal() and (found := _arabic_heading(line))]
     if len(arabic) < 2 or arabic[0] != 1:
         return None
     if any(_PAREN_RE.match(line) for line in lines):
@@ -409,7 +413,7 @@ def _bare_heading_lines(lines: list[str], headings: list | None = None) -> set[i
     Two at least, or none (one short line is as likely a stray label)."""
     if headings is None:
         headings = [_heading_of(line) for line in lines]
-    if any(heading or _arabic_heading(line) for line, heading in zip(lines, headings, strict=True)):
+    if any(heading or line[:1].isdecimal() and _arabic_heading(line) for line, heading in zip(lines, headings, strict=True)):
         return set()
     found: set[int] = set()
     for i, line in enumerate(lines[:-1]):

@@ -80,6 +80,11 @@ def require_regular_file(path: str | os.PathLike, shown: str | None = None) -> o
         raise InputError("没有读取该文件的权限。请检查文件权限。", path=shown) from exc
     except OSError as exc:
         raise InputError(f"无法读取文件：{exc.strerror or exc}。", path=shown) from exc
+    return _regular(info, path, shown)
+
+
+def _regular(info: os.stat_result, path: str | os.PathLike, shown: str) -> os.stat_result:
+    """`info` (the stat of `path`) when it is a regular file's; else the refusal."""
     if not stat.S_ISREG(info.st_mode):
         what = next((name for test, name in _KINDS if test(info.st_mode)), "特殊文件")
         link = "（经符号链接指向）" if os.path.islink(path) else ""
@@ -87,11 +92,16 @@ def require_regular_file(path: str | os.PathLike, shown: str | None = None) -> o
     return info
 
 
-def read_regular_bytes(path: str | os.PathLike, max_bytes: int, shown: str | None = None) -> bytes:
+def read_regular_bytes(path: str | os.PathLike, max_bytes: int, shown: str | None = None, *,
+                       known: os.stat_result | None = None) -> bytes:
     """All bytes of a regular file of at most `max_bytes`. Opened non-blocking and checked again
-    on the open descriptor, so a file swapped for a FIFO between the checks cannot hang us."""
+    on the open descriptor, so a file swapped for a FIFO between the checks cannot hang us.
+    `known`: the caller's `os.stat(path)`, taken just before (it saves a stat a file)."""
     shown = shown if shown is not None else str(path)
-    require_regular_file(path, shown)
+    if known is None:
+        require_regular_file(path, shown)
+    else:
+        _regular(known, path, shown)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except PermissionError as exc:
@@ -103,20 +113,32 @@ def read_regular_bytes(path: str | os.PathLike, max_bytes: int, shown: str | Non
         if not stat.S_ISREG(info.st_mode):
             raise InputError("这不是普通文件，不能读取。请给出一个普通文件。", path=shown)
         _check_size(info.st_size, max_bytes, shown)
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            # A read of n bytes allocates n bytes up front: asking for `max_bytes + 1` (20 MB) costs
-            # a small report more than reading it. Ask for the size fstat gave, one byte more to
-            # see a file that grew since; only then read on, up to the same `max_bytes + 1`.
-            want = min(info.st_size, max_bytes) + 1
-            data = handle.read(want)
-            if len(data) == want and want < max_bytes + 1:
-                data += handle.read(max_bytes + 1 - want)
+        # A read of n bytes allocates n bytes up front: asking for `max_bytes + 1` (20 MB) costs
+        # a small report more than reading it. Ask for the size fstat gave, one byte more to
+        # see a file that grew since; only then read on, up to the same `max_bytes + 1`.
+        want = min(info.st_size, max_bytes) + 1
+        data = _read_fd(fd, want)
+        if len(data) == want and want < max_bytes + 1:
+            data += _read_fd(fd, max_bytes + 1 - want)
     except OSError as exc:
         raise InputError(f"无法读取文件：{exc.strerror or exc}。", path=shown) from exc
     finally:
         os.close(fd)
     _check_size(len(data), max_bytes, shown)
     return data
+
+
+def _read_fd(fd: int, size: int) -> bytes:
+    """`size` bytes from `fd`, fewer only at the end of the file: what a buffered file's `read(size)`
+    returns, without making the file object (a few µs a file, as much as reading a small report)."""
+    pieces: list[bytes] = []
+    while size > 0:
+        piece = os.read(fd, size)
+        if not piece:
+            break
+        pieces.append(piece)
+        size -= len(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _check_size(size: int, max_bytes: int, shown: str) -> None:

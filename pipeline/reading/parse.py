@@ -32,10 +32,12 @@ from pipeline.models import Report, Section
 from pipeline.reading.headings import (
     _ARABIC_RE,
     _CHAPTER_RE,
+    _CLOSING_MAX_CHARS,
     _CN_NUM,
     _CN_NUM_SET,
     _COMMA_RE,
     _DIGIT_RE,
+    _HEADING_FIRST,
     _L1_RE,
     _PAREN_RE,
     _SENT_END,
@@ -59,7 +61,7 @@ from pipeline.reading.headings import (
 from pipeline.reading.headings import _FIRST_CLAUSE_END_RE as _FIRST_CLAUSE_END_RE
 from pipeline.reading.headings import _KEYWORDS as _KEYWORDS
 from pipeline.reading.headings import _strip_marker as _strip_marker
-from pipeline.reading.readers import read_document
+from pipeline.reading.readers import read_document_plain
 from pipeline.reading.report_meta import (  # noqa: F401 - to_simplified re-exported
     TRADITIONAL_CHARS,
     is_speaker_line,
@@ -70,7 +72,7 @@ from pipeline.reading.report_meta import (  # noqa: F401 - to_simplified re-expo
 )
 from pipeline.reading.subpoints import _shi_markers as _shi_markers
 from pipeline.reading.subpoints import _subpoints
-from pipeline.reading.textview import TextView, clean_view
+from pipeline.reading.textview import OTHER_SPACES, TextView, clean_view
 
 # --------------------------------------------------------------------------- normalisation
 
@@ -78,9 +80,8 @@ from pipeline.reading.textview import TextView, clean_view
 _SPACE_CHARS = "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t"
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 _ODD_SPACE_RE = re.compile(f"[{_SPACE_CHARS}{_ZERO_WIDTH}]")
-# Every character `str.isspace` accepts but the plain space and `\\n` (`str.strip` strips them all;
-# `_SPACE_CHARS` are among them).
-_OTHER_SPACES = "\t\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+# Every character `str.isspace` accepts but the plain space and `\\n` (`_SPACE_CHARS` are among them).
+_OTHER_SPACES = OTHER_SPACES
 # A character that `normalise_text` would change or `to_simplified` would map (`parse_text`).
 _UNSETTLED_RE = re.compile(f"[{re.escape(_OTHER_SPACES)}{_ZERO_WIDTH}{TRADITIONAL_CHARS}]")
 _SPACES_ONLY_RE = re.compile(f"[{_SPACE_CHARS}]")
@@ -163,10 +164,12 @@ def _toc_without_leaders(line: str) -> str | None:
     Needs two entries whose page number runs into the next entry's `二、`; the text from the
     restarted `一、` on is the real report."""
     marker = _L1_RE.match(line)
-    if not marker or not _DIGIT_RE.search(line):     # both patterns below need a digit
+    # Only a glued entry can make the answer: it ends in `、` after the line's own marker, right after
+    # the next entry's numeral, and holds a digit. Those are looked for first (a run-in heading's
+    # line is long, and the glued pattern opens with a lookbehind tried at every position).
+    if not marker or not _numeral_before_dun(line, marker.end()) or not _DIGIT_RE.search(line):
         return None
-    # A glued entry ends in `、` after the line's own marker; the page pattern ends in a digit.
-    glued = list(_GLUED_PAGE_RE.finditer(line)) if "、" in line[marker.end():] else []
+    glued = list(_GLUED_PAGE_RE.finditer(line))
     ends_with_page = ((line[-1].isdecimal() or line[-1] == "\n")      # `$` also matches before a final `\\n`
                       and _ENDS_WITH_PAGE_RE.search(line) is not None)
     if len(glued) < 2 and not (glued and ends_with_page):
@@ -177,8 +180,26 @@ def _toc_without_leaders(line: str) -> str | None:
     return "" if ends_with_page else None
 
 
-_INLINE_L1_RE = re.compile(rf"(?<=[。！？；：:”\s])\s*(?P<num>[{_CN_NUM}]{{1,3}})\s*、")
-_INLINE_CHAPTER_RE = re.compile(rf"(?<=[。！？；：:”\s])\s*第(?P<num>[{_CN_NUM}]{{1,3}})(?:章|部分)")
+def _numeral_before_dun(line: str, start: int) -> bool:
+    """Whether a `、` at or after `start` (> 0) follows a Chinese numeral right before it."""
+    at = line.find("、", start)
+    while at >= 0:
+        if line[at - 1] in _CN_NUM_SET:
+            return True
+        at = line.find("、", at + 1)
+    return False
+
+
+# A heading run into a line after a sentence end or a space. Searched for in a whole line (a
+# single-line report), so the character before the heading is matched, not looked behind at: the
+# engine then skips at C speed to the few places that character is (a lookbehind is tried at every
+# position, 3× slower), and `\s` is spelled out (a category test per character is slower still).
+# A search from `pos - 1` finds what the lookbehind form `(?<=[…])\s*…` finds from `pos`; only
+# `start()` is one less (the same for both patterns, so comparing starts still holds).
+_BEFORE_INLINE = re.escape("。！？；：:”" + " \n" + OTHER_SPACES)       # (`" \n" + OTHER_SPACES` is `\s`)
+_INLINE_L1_RE = re.compile(rf"[{_BEFORE_INLINE}]\s*(?P<num>[{_CN_NUM}]{{1,3}})\s*、")
+_INLINE_CHAPTER_RE = re.compile(rf"[{_BEFORE_INLINE}]\s*第(?P<num>[{_CN_NUM}]{{1,3}})(?:章|部分)")
+_CHAPTER_HINT_RE = re.compile(rf"第[{_CN_NUM}]{{1,3}}(?:章|部分)")     # what every chapter match holds
 
 
 def _cut_inline_headings(line: str, expected: int) -> tuple[list[str], int]:
@@ -193,12 +214,14 @@ def _cut_inline_headings(line: str, expected: int) -> tuple[list[str], int]:
     pos = 1
     while True:
         best = None
-        for pattern, needed in ((_INLINE_L1_RE, "、"), (_INLINE_CHAPTER_RE, "第")):
-            # Each match holds its `needed` character: without one ahead there is none (a search
-            # from `pos` tries every position to the end, once per heading cut).
-            m = pattern.search(line, pos) if line.find(needed, pos) >= 0 else None
+        # Each L1 match holds a `、`, each chapter match `第一章`/`第一部分`: without one ahead there is
+        # none (a search from `pos` tries every candidate to the end, once per heading cut).
+        for pattern, ahead in ((_INLINE_L1_RE, line.find("、", pos) >= 0),
+                               (_INLINE_CHAPTER_RE, _CHAPTER_HINT_RE.search(line, pos) is not None)):
+            # (From one position earlier: the patterns match the character before the heading.)
+            m = pattern.search(line, pos - 1) if ahead else None
             while m and cn_numeral(m.group("num")) != expected:
-                m = pattern.search(line, m.end())
+                m = pattern.search(line, m.end() - 1)
             if m and (best is None or m.start() < best.start()):
                 best = m
         if best is None:
@@ -212,7 +235,8 @@ def _cut_inline_headings(line: str, expected: int) -> tuple[list[str], int]:
     return [p for p in pieces if p], expected
 
 
-_INLINE_PAREN_RE = re.compile(rf"(?<=[。！？；])\s*[（(](?P<num>[{_CN_NUM}]{{1,3}})[）)]")
+# `（二）` after a sentence end; its character is matched, not looked behind at (as `_INLINE_L1_RE`).
+_INLINE_PAREN_RE = re.compile(rf"[。！？；]\s*[（(](?P<num>[{_CN_NUM}]{{1,3}})[）)]")
 
 
 def _cut_inline_parens(line: str) -> list[str]:
@@ -257,7 +281,12 @@ def _logical_lines(norm: str) -> list[str]:
     expected = 1
     # Headings are cut out of the middle of a line only when the document does not put them on
     # lines of their own: otherwise `…两个方面：一、…。二、…` in a body paragraph would be cut.
-    own_line_headings = sum(1 for ln in raw if ln[:1] in _TOP_FIRST and (_L1_RE.match(ln) or _CHAPTER_RE.match(ln)))
+    own_line_headings = 0
+    for ln in raw:
+        if ln[:1] in _TOP_FIRST and (_L1_RE.match(ln) or _CHAPTER_RE.match(ln)):
+            own_line_headings += 1
+            if own_line_headings == 2:      # enough to know
+                break
     cut_inline = own_line_headings < 2
     # Every line below is a piece of `norm`, so what `norm` lacks no line has: a table of contents
     # needs `目录`, leader dots or a `一、` line start (`_toc_rest`); a closing to cut off needs
@@ -266,19 +295,25 @@ def _logical_lines(norm: str) -> list[str]:
     toc_marks = _TOC_WORD_RE.search(norm) or any(leader[0] in norm and leader in norm for leader in _TOC_LEADERS)
     simple = to_simplified(norm)
     closing_marks = "述职完毕" in simple or "以上" in simple
+    # `to_simplified` gives its argument back when it maps nothing: then no piece of `norm` needs it.
+    simplify = None if simple is norm else to_simplified
     for line in raw:
         line = line.strip()
-        if not line or (line[0] in _PAGE_FIRST or line[0].isdecimal()) and _PAGE_LINE_RE.match(line):
+        if not line:
+            continue
+        first = line[0]     # (one string for the tests below: each `line[0]` of a CJK line makes one)
+        if (first in _PAGE_FIRST or first.isdecimal()) and _PAGE_LINE_RE.match(line):
             continue
         # Without a TOC mark only `_toc_without_leaders` can answer, and only for a `一、` line.
         rest = (_toc_rest(line) if toc_marks
-                else _toc_without_leaders(line) if line[0] in _CN_NUM_SET else None)
+                else _toc_without_leaders(line) if first in _CN_NUM_SET else None)
         if rest is not None:
             if not rest:
                 continue
             line = rest
+            first = line[0]
         # Page-break digits glued to the start of a heading (`3一、…`, `12（二）…`).
-        if line[0].isdecimal():           # `\\d` is a decimal digit: no other line can match
+        if first.isdecimal():           # `\\d` is a decimal digit: no other line can match
             line = _PAGE_DIGITS_BEFORE_HEADING_RE.sub("", line)
         # A single-line report: title glued to the opening.
         if not out and len(line) > 80:
@@ -288,9 +323,11 @@ def _logical_lines(norm: str) -> list[str]:
                 line = line[m.end():].strip()
         pieces, expected = _cut_inline_headings(line, expected) if cut_inline else ([line], expected)
         for piece in pieces:
-            for part in _cut_inline_parens(piece):
+            # (Pieces are not empty; only a bracketed one can be cut by `_cut_inline_parens`.)
+            for part in _cut_inline_parens(piece) if piece.startswith(("（", "(")) else (piece,):
                 # (`_cut_closing` cuts only where its simplified line holds one of these words.)
-                if closing_marks and ("述职完毕" in (simple_part := to_simplified(part)) or "以上" in simple_part):
+                if closing_marks and ("述职完毕" in (simple_part := part if simplify is None else simplify(part))
+                                      or "以上" in simple_part):
                     out.extend(_cut_closing(part))
                 else:
                     out.append(part)
@@ -362,18 +399,26 @@ def parse_text(text: str, source: str = "") -> Report:
     """Parse report text into a `Report`. Never raises on odd structure: unknown parts become `other`.
 
     `text` is the text as read (`read_text`); sections carry their span and line in it."""
-    view = clean_view(text)
-    if _settled(view.text):
+    return _parse(text, source)
+
+
+def _parse(text: str, source: str, *, plain: bool = False, doc_id: str = "") -> Report:
+    """`parse_text`; `plain`: `text` is known to hold none of the characters `clean_view` and
+    `_settled` look for (`readers.read_document_plain`), so their scans are skipped."""
+    view = clean_view(text, plain=plain)
+    # The working copy of a plain text is settled: its characters are some of the text's (and line
+    # ends), and `clean_view` stripped every line of its edge spaces and dropped the empty ones.
+    if plain or _settled(view.text):
         norm, simplified = view.text, True
     else:
         # normalise_text only swaps spaces one for one on the clean copy: offsets into `norm` are view offsets.
         norm, simplified = normalise_text(view.text), False
     # Every string simplified below is a piece of `norm`: one scan says whether any needs mapping.
     with simplified_pieces(norm, known_simplified=simplified):
-        return _parse_norm(text, view, norm, source)
+        return _parse_norm(text, view, norm, source, doc_id)
 
 
-def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
+def _parse_norm(text: str, view: TextView, norm: str, source: str, doc_id: str = "") -> Report:
     """`parse_text` on the working copy `norm` of `text` (`view` maps its offsets back)."""
     lines = _logical_lines(norm)
     title = _title(lines)
@@ -391,7 +436,8 @@ def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
     arabic_role = _arabic_role(body_lines)
     later_numbers = _later_heading_numbers(body_lines, arabic=arabic_role == "top")
     # Each line's heading reading, once: the passes below and the loop ask for the same lines.
-    headings = [_heading_of(line) for line in body_lines]
+    # (A line opening with none of `_HEADING_FIRST` is no heading: most are body text, spared the call.)
+    headings = [_heading_of(line) if line[:1] in _HEADING_FIRST else None for line in body_lines]
     runin_found: dict[int, tuple[str, int, int, str, str]] = {}
     paren_runin = _paren_runin_headings(body_lines, headings, runin_found)
     bare_headings = _bare_heading_lines(body_lines, headings)
@@ -413,7 +459,7 @@ def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
                 continue
         # The closing comes after the last numbered heading: a closing-like sentence followed by the
         # next heading of the count (an opening that asks for review) is body text.
-        if (_is_closing(line) and (blocks or current.paragraphs)
+        if (len(line) <= _CLOSING_MAX_CHARS and _is_closing(line) and (blocks or current.paragraphs)
                 and not (last_number + 1 in later_numbers[index] and current.key != "plans")):
             blocks.append(current)
             current = _Block("closing", "", 1, [line])
@@ -496,11 +542,16 @@ def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
     kept = [b for b in blocks if b.paragraphs or b.heading]
     spans = _locate(norm, kept)
     sections = []
+    counted, lines_before = 0, 0       # line ends in text[:counted]: sections mostly come in text order
     for b, (start, end) in zip(kept, spans, strict=True):
         line = 0
         if start >= 0:
             start, end = view.span(start, end)
-            line = text.count("\n", 0, start) + 1
+            if start < counted:
+                counted, lines_before = 0, 0
+            lines_before += text.count("\n", counted, start)
+            counted = start
+            line = lines_before + 1
         sections.append(Section(
             key=b.key,
             heading=b.heading,
@@ -513,7 +564,7 @@ def _parse_norm(text: str, view: TextView, norm: str, source: str) -> Report:
     opening = next((s for s in sections if s.key == "opening"), None)
     year = report_year(title, opening.text if opening else "", norm)
     region = report_region(title, opening.text if opening else "", byline=byline, full=norm)
-    return Report(source=source, title=title, year=year, region=region, sections=sections, text=norm)
+    return Report(source=source, title=title, year=year, region=region, sections=sections, text=norm, doc_id=doc_id)
 
 
 def _find_loose(text: str, piece: str, cursor: int) -> tuple[int, int] | None:
@@ -534,36 +585,43 @@ def _locate(norm: str, blocks: list[_Block]) -> list[tuple[int, int]]:
     Blocks are in text order, so each search starts where the previous block's first piece was."""
     spans: list[tuple[int, int]] = []
     cursor = 0
+    find = norm.find
     for b in blocks:
         start = -1
-        last: tuple[str, tuple[int, int]] | None = None     # the last piece found, and where
-        for piece in (b.heading, *b.paragraphs):
+        last = ""               # the last piece found, and where its lead is
+        last_at = last_end = -1
+        for piece in (b.heading, *b.paragraphs) if b.heading else b.paragraphs:
             piece = piece.strip()
             if not piece:
                 continue
             lead = piece[:24]
-            at = norm.find(lead, cursor)           # `_find_loose`'s first try, without the call
-            head = (at, at + len(lead)) if at >= 0 else _find_loose(norm, lead, cursor)
-            if head is None:
-                continue
+            at = find(lead, cursor)            # `_find_loose`'s first try, without the call
+            if at >= 0:
+                lead_end = at + len(lead)
+            else:
+                loose = _find_loose(norm, lead, cursor)
+                if loose is None:
+                    continue
+                at, lead_end = loose
             if start < 0:
-                start = head[0]
-            last = piece, head
-            cursor = head[0] + 1
+                start = at
+            last, last_at, last_end = piece, at, lead_end
+            cursor = at + 1
         end = -1
-        if last is not None:
+        if last:
             # The block ends where its last piece found ends: only that piece's tail is looked up.
-            piece, head = last
-            tail = _find_loose(norm, piece[-24:], head[0]) if len(piece) > 24 else head
-            end = tail[1] if tail else head[1]
+            tail = _find_loose(norm, last[-24:], last_at) if len(last) > 24 else None
+            end = tail[1] if tail else last_end
         if start >= 0:
             cursor = max(cursor, end)
         spans.append((start, end))
     return spans
 
 
+# Where a plans paragraph run into the last one starts: after a sentence end, whose character is matched,
+# not looked behind at (as `_INLINE_L1_RE`); the plans text starts one character after `start()`.
 _GLUED_PLANS_RE = re.compile(
-    r"(?<=[。！；])(?:一年来|过去的?一年|回顾.{0,6}一年|总的来看|总的看|总体来看|虽然|尽管|不足之处|存在的?不足|"
+    r"[。！；](?:一年来|过去的?一年|回顾.{0,6}一年|总的来看|总的看|总体来看|虽然|尽管|不足之处|存在的?不足|"
     r"下步|下一步|今后|明年|新的一年)"
 )
 
@@ -578,9 +636,10 @@ def _split_glued_plans(blocks: list[_Block]) -> None:
     block = blocks[index]
     last = block.paragraphs[-1]
     for m in _GLUED_PLANS_RE.finditer(to_simplified(last)):
-        tail = last[m.start():]
+        at = m.start() + 1
+        tail = last[at:]
         if _is_plans_start(tail) or _GAP_WORD_RE.search(to_simplified(tail[:60])):
-            head = last[: m.start()].strip()
+            head = last[:at].strip()
             block.paragraphs[-1:] = [head] if head else []
             blocks.insert(index + 1, _Block("plans", "", 1, [tail]))
             return
@@ -672,8 +731,6 @@ def _title(lines: list[str]) -> str | None:
 
 def parse_file(path: str | Path) -> Report:
     """Read a report file (`pipeline.reading.readers.read_document`) and parse it; doc_id is the digest of its bytes."""
-    p = Path(path)
-    text, digest = read_document(p)
-    report = parse_text(text, source=str(p))
-    return Report(source=report.source, title=report.title, year=report.year, region=report.region,
-                  sections=report.sections, text=report.text, doc_id=digest)
+    p = path if isinstance(path, Path) else Path(path)
+    text, digest, plain = read_document_plain(p)
+    return _parse(text, str(p), plain=plain, doc_id=digest)

@@ -212,12 +212,22 @@ def _name_before(simple: str, j: int) -> tuple[int, bool] | None:
     return i, False
 
 
-def _refine(simple: str, full: str, i: int, j: int) -> int:
+def _count(full: str, piece: str, memo: dict[str, int]) -> int:
+    """`full.count(piece)`, remembered in `memo` (one per text: a name and its forms recur in it)."""
+    found = memo.get(piece)
+    if found is None:
+        found = memo[piece] = full.count(piece)
+    return found
+
+
+def _refine(simple: str, full: str, i: int, j: int, memo: dict[str, int] | None = None) -> int:
     """Shorten a name whose first characters only appear in this one mention: `带领澄浦县` is one
-    phrase, `澄浦县` recurs. Keeps the longest form that occurs as often as the shortest."""
+    phrase, `澄浦县` recurs. Keeps the longest form that occurs as often as the shortest. `memo`:
+    counts in `full` already made (`_count`)."""
     if j - i <= 2 or not full:
         return i
-    counts = {k: full.count(simple[k: j + 1]) for k in range(i, j - 1)}
+    memo = {} if memo is None else memo
+    counts = {k: _count(full, simple[k: j + 1], memo) for k in range(i, j - 1)}
     shortest = counts[j - 2]
     if shortest < 2:
         return i
@@ -230,10 +240,12 @@ _SUFFIX_RES = {(suffixes, need_organ): re.compile(f"[{suffixes}]" + (f"(?={_ORGA
 
 
 def _candidates(original: str, suffixes: str, full: str, need_organ: bool,
-                simple: str | None = None, masked_only: bool = False) -> list[tuple[str, bool]]:
+                simple: str | None = None, masked_only: bool = False,
+                memo: dict[str, int] | None = None) -> list[tuple[str, bool]]:
     """Region names in `original`, in text order. `simple` is `to_simplified(original)` when the
     caller has it (a slice of the simplified full text: the mapping is one character for one).
-    `masked_only`: only the masked names (`**县`), the others are not shortened or kept."""
+    `masked_only`: only the masked names (`**县`), the others are not shortened or kept. `memo`:
+    counts in `full` made for earlier candidates (`_refine`)."""
     if simple is None:
         simple = to_simplified(original)
     found: list[tuple[str, bool]] = []
@@ -246,6 +258,8 @@ def _candidates(original: str, suffixes: str, full: str, need_organ: bool,
         end = j - 1 if ch == "道" else j
         if ch == "道" and (j == 0 or simple[j - 1] != "街"):
             continue
+        if masked_only and (end == 0 or simple[end - 1] not in _MASK_CHARS):
+            continue        # a masked name has a mask character before its suffix (`_name_before`)
         got = _name_before(simple, end)
         if got is None:
             continue
@@ -253,7 +267,7 @@ def _candidates(original: str, suffixes: str, full: str, need_organ: bool,
         if not masked:
             if masked_only:
                 continue
-            i = _refine(simple, full, i, end)
+            i = _refine(simple, full, i, end, memo)
         found.append((original[i: j + 1], masked))
     return found
 
@@ -261,17 +275,19 @@ def _candidates(original: str, suffixes: str, full: str, need_organ: bool,
 def report_region(title: str | None, opening: str, *, byline: str | None = None, full: str = "") -> str | None:
     """`青岚县`/`墨川区`/`**县` as written, or None. See the module docstring for the order."""
     full_s = to_simplified(full)
+    memo: dict[str, int] = {}           # counts in full_s (a name recurs: its counts are asked for again)
     for text, suffixes, need_organ in ((title or "", _BYLINE_SUFFIX, False), (byline or "", _BYLINE_SUFFIX, False),
                                        (opening, _BODY_SUFFIX, True)):
-        found = _candidates(text, suffixes, full_s, need_organ)
+        found = _candidates(text, suffixes, full_s, need_organ, memo=memo)
         if found:
             return found[0][0]
     # The rest of the text: a named organ (`澄浦县委`) first, else a masked name (`**县征兵`);
     # among masked ones a county or district before a city (`**市` is usually the superior).
     rest, rest_s = (full[len(opening):], full_s[len(opening):]) if full.startswith(opening) else (full, full_s)
-    found = _candidates(rest, _BODY_SUFFIX, full_s, True, rest_s)
+    found = _candidates(rest, _BODY_SUFFIX, full_s, True, rest_s, memo=memo)
     # Outside the opening a name must recur: `积极助推县人武部…` in a heading is a verb, not a place.
-    named = [name for name, masked in found if not masked and full.count(name) >= 2]
+    in_full: dict[str, int] = {}
+    named = [name for name, masked in found if not masked and _count(full, name, in_full) >= 2]
     if named:
         return max(named, key=named.count)
     masked = [name for name, _ in _candidates(rest, _BODY_SUFFIX, full_s, False, rest_s, masked_only=True)]

@@ -22,6 +22,7 @@ from pipeline.reading.headings import (
 )
 
 _SHI_STOP = frozenset("，。；、：,;:")       # `_SHI_RE`'s lookahead refuses these (and whitespace)
+_SHI_PREVIOUS = frozenset(_SENT_END + "\n：:，,” 将要")     # what may stand right before a `一是` that counts
 
 
 def _shi_markers(text: str) -> list[tuple[int, int, str]]:
@@ -55,10 +56,10 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
     points: list[tuple[int, int, int]] = []     # (marker start, text start, number)
     outer_next: int | None = None
     nested_next: int | None = None
-    for start, end, num in _shi_markers(text):
+    for start, end, num in _shi_markers(text) if "是" in text else ():
         prev = text[start - 1] if start > 0 else "\n"
         # `我将一是…，二是…` in plans: the verb sits right before the first marker.
-        if prev not in _SENT_END + "\n：:，,” 将要":
+        if prev not in _SHI_PREVIOUS:
             continue
         number = cn_numeral(num)
         if number is None:
@@ -90,7 +91,9 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
         return _cut_points(text, points)
     if line_points:
         return _cut_points(text, line_points)
-    labels = [line for line in lines if _LABEL_RE.match(line)]
+    # A label is 2–10 characters and a colon: a line without a colon there is spared the pattern.
+    labels = [line for line in lines if (line.find("：", 2, 11) >= 0 or line.find(":", 2, 11) >= 0)
+              and _LABEL_RE.match(line)]
     if len(labels) >= 2:
         return labels
     return []
@@ -128,10 +131,8 @@ def _line_start_points(lines: list[str], allow_mid_start: bool) -> list[tuple[in
 
 
 def _cut_points(text: str, points: list[tuple[int, int, int]]) -> list[str]:
-    out: list[str] = []
-    for i, (_, text_start, _) in enumerate(points):
-        end = points[i + 1][0] if i + 1 < len(points) else len(text)
-        chunk = text[text_start:end].strip()
-        # A sub-point ends at its paragraph's end when the next marker is far away in a new paragraph.
-        out.append(chunk.replace("\n", ""))
-    return out
+    # Each point runs to the next one's marker, the last to the end of the text. A sub-point ends at
+    # its paragraph's end when the next marker is far away in a new paragraph.
+    ends = [marker for marker, _, _ in points[1:]]
+    ends.append(len(text))
+    return [text[text_start:end].strip().replace("\n", "") for (_, text_start, _), end in zip(points, ends, strict=True)]

@@ -37,7 +37,11 @@ _MD_MARK_RE = re.compile(r"^(?:#{1,6}|>)[ \t\u3000]*")
 _MD_BOLD_RE = re.compile(r"^(\*{1,2}|_{2})(?=[^\s*])([^*]+?)(?<=[^\s*])\1$")
 _MD_CHARS = "#>*_"                     # what `_MD_MARK_RE` and `_MD_BOLD_RE` open with
 _OTHER_BREAKS = "\r\u2028\u2029\x0c"   # line ends besides `\\n` (`_LINE_RE`)
-_SPECIAL_RE = re.compile(f"[{_ZERO_WIDTH}{_ODD_SPACES}{re.escape(_MD_CHARS)}{_OTHER_BREAKS}]")
+# The characters that send a text line by line (`clean_view`); most texts hold none of them.
+SPECIAL_CHARS = _ZERO_WIDTH + _ODD_SPACES + _MD_CHARS + _OTHER_BREAKS
+_SPECIAL_RE = re.compile(f"[{re.escape(SPECIAL_CHARS)}]")
+# Every character `str.isspace` accepts but the plain space and `\n` (`str.strip` strips them all).
+OTHER_SPACES = "\t\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,10 @@ class TextView:
         if end <= start:
             at = self.position(start)
             return at, at
+        runs = self.runs
+        if len(runs) == 1 and end <= len(self.text):     # one shift for the whole copy (`position`)
+            shift = runs[0][1] - runs[0][0]
+            return start + shift, end + shift
         return self.position(start), self.position(end - 1) + 1
 
     def remap(self, items: Iterable[_Spanned]) -> list[_Spanned]:
@@ -132,11 +140,12 @@ def _lines(source: str, other_breaks: bool = True):
         at += len(line) + 1
 
 
-def clean_view(source: str) -> TextView:
-    """The working copy of `source` (see the module doc) with its map back to `source`."""
+def clean_view(source: str, *, plain: bool = False) -> TextView:
+    """The working copy of `source` (see the module doc) with its map back to `source`. `plain`: the
+    caller has found none of `SPECIAL_CHARS` in `source` already (`readers.read_document_plain`)."""
     # Character checks on the whole text are memchr-fast; the per-line regexes run only when needed.
     # Most texts hold none of the characters looked for: one regex scan says so for all of them.
-    special = _SPECIAL_RE.search(source) is not None
+    special = not plain and _SPECIAL_RE.search(source) is not None
     if not special:
         plain = _plain_view(source)
         if plain is not None:
@@ -192,9 +201,6 @@ def _line_view(source: str, special: bool = True) -> TextView:
     return TextView(source=source, text="".join(pieces), runs=_merged(runs))
 
 
-_EDGE_SET = frozenset(_EDGE)
-
-
 def _plain_view(source: str) -> TextView | None:
     """`clean_view` of a text with `\\n` line ends only, no Markdown mark, no zero-width or odd
     space (the caller checked): None unless no line starts or ends with a space, tab or ideographic
@@ -203,9 +209,23 @@ def _plain_view(source: str) -> TextView | None:
     joining line end and its line share a shift, which changes only when the line does not follow
     the previous one directly)."""
     lines = source.split("\n")
+    empty = 0
     for line in lines:
-        if line and (line[0] in _EDGE_SET or line[-1] in _EDGE_SET):
+        # (`strip` tests both ends without making a string of each end character.)
+        if not line:
+            empty += 1
+        elif len(line.strip(_EDGE)) != len(line):
             return None
+    # Empty lines only before the first line of text and after the last (a file's final line end,
+    # the usual report): the copy is the text between them, one run.
+    lead = 0
+    while lead < len(lines) and not lines[lead]:
+        lead += 1
+    trail = 0
+    while trail < len(lines) - lead and not lines[-1 - trail]:
+        trail += 1
+    if lead + trail == empty and lead < len(lines):
+        return TextView(source=source, text=source[lead:len(source) - trail], runs=((0, lead),))
     kept: list[str] = []
     runs: list[tuple[int, int]] = []
     length = 0          # copy length so far
