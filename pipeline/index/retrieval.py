@@ -97,16 +97,16 @@ def _paragraph_passages(paragraph: str, subpoints: Sequence[str],
     if not found:
         return [paragraph.strip()]
     found.sort()
-    passages: list[str] = []
     lead = _strip_enum_tail(paragraph[: found[0][0]])
-    if len(lead) >= 8:
-        passages.append(lead)
+    passages = [lead] if len(lead) >= 8 else []
     last = len(found) - 1
     for i, (at, point) in enumerate(found):
         end = found[i + 1][0] if i < last else len(paragraph)
         piece = point if at + len(point) <= end or point in paragraph[at:end] else paragraph[at:end]
-        passages.append(_strip_enum_tail(piece) if i < last else piece.strip())
-    return [p for p in passages if p]
+        passage = _strip_enum_tail(piece) if i < last else piece.strip()
+        if passage:
+            passages.append(passage)
+    return passages
 
 
 def _year_from_path(path: str) -> int | None:

@@ -208,8 +208,8 @@ def _find_heading_end(rest: str) -> int:
     if not inner_stop and (len(rest) <= 40 or (len(rest) <= 80 and gap < 0)):
         comma = _COMMA_RE.search(rest)
         if comma and comma.start() <= 20:
-            nxt = _MARK_RE.search(rest[comma.end():])
-            seg_end = comma.end() + nxt.start() if nxt else len(rest)
+            nxt = _MARK_RE.search(rest, comma.end())      # (from there: no copy of the rest)
+            seg_end = nxt.start() if nxt else len(rest)
             if nxt and rest[seg_end] in "，,":
                 opener = _find_opener(rest, comma.end() + max(4, comma.start()), seg_end)
                 if opener is not None:
@@ -225,8 +225,8 @@ def _find_heading_end(rest: str) -> int:
     comma = _COMMA_RE.search(rest)
     if comma and comma.start() <= 20 and (not m or comma.start() < m.start()):
         after = comma.end()
-        nxt = _MARK_RE.search(rest[after:])
-        seg_end = after + nxt.start() if nxt else len(rest)
+        nxt = _MARK_RE.search(rest, after)
+        seg_end = nxt.start() if nxt else len(rest)
         if nxt and rest[seg_end] not in "，," and seg_end - after <= 30:
             return seg_end          # `…，…。body`: trust the full stop
         # The second clause is rarely shorter than the first (`夯实基础，积极助推…`).
@@ -331,9 +331,16 @@ def _is_closing(line: str) -> bool:
 
 # --------------------------------------------------------------------------- headings beyond `一、`
 
+_MARKER_LINE_FIRST = frozenset("第（(" + _CN_NUM)      # what the marker patterns but `_ARABIC_RE` open with
+
+
 def _is_marker_line(line: str) -> bool:
-    return bool(_L1_RE.match(line) or _CHAPTER_RE.match(line) or _PAREN_RE.match(line) or _ARABIC_RE.match(line)
-                or _SHI_RE.match(line) or _is_closing(line))
+    # A line opening with none of the markers' first characters (nor a digit) can only be a closing.
+    first = line[:1]
+    return bool((first in _MARKER_LINE_FIRST or first.isdecimal())
+                and (_L1_RE.match(line) or _CHAPTER_RE.match(line) or _PAREN_RE.match(line)
+                     or _ARABIC_RE.match(line) or _SHI_RE.match(line))
+                or _is_closing(line))
 
 
 # A sub-point's statement is short (`全年专题学习4次。`); a body this long is a section's text.
