@@ -45,7 +45,7 @@ MAX_CHUNK_CHARS = 600
 TABLE_ROW_CHARS = 40
 _ENUM_TAIL_CHARS = 5           # the longest marker _ENUM_TAIL takes: `（十二）`
 _ENUM_TAIL = re.compile(r"(?:[一二三四五六七八九十]{1,3}是|[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[、.．])\s*$")
-_ENUM_TAIL_ENDS = frozenset("是)）、.．")     # the last character of each of _ENUM_TAIL's markers
+_ENUM_TAIL_ENDS = tuple("是)）、.．")        # the last character of each of _ENUM_TAIL's markers
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
 
 
@@ -56,10 +56,10 @@ def _strip_enum_tail(text: str) -> str:
     most 5 characters and ends where the trailing whitespace starts, so the pattern is tried there
     only (a `sub` over the whole passage tries every position), and only when the character there
     can end a marker (most passages end in `。`)."""
-    end = len(text.rstrip())
-    if not end or text[end - 1] not in _ENUM_TAIL_ENDS:
-        return text.strip()
-    m = _ENUM_TAIL.search(text, max(0, end - _ENUM_TAIL_CHARS))
+    stripped = text.rstrip()
+    if not stripped.endswith(_ENUM_TAIL_ENDS):
+        return stripped.lstrip()
+    m = _ENUM_TAIL.search(text, max(0, len(stripped) - _ENUM_TAIL_CHARS))
     return (text[: m.start()] if m else text).strip()
 
 
@@ -97,15 +97,16 @@ def _paragraph_passages(paragraph: str, subpoints: Sequence[str],
     if not found:
         return [paragraph.strip()]
     found.sort()
-    passages: list[str] = []
     lead = _strip_enum_tail(paragraph[: found[0][0]])
-    if len(lead) >= 8:
-        passages.append(lead)
+    passages = [lead] if len(lead) >= 8 else []
+    last = len(found) - 1
     for i, (at, point) in enumerate(found):
-        end = found[i + 1][0] if i + 1 < len(found) else len(paragraph)
+        end = found[i + 1][0] if i < last else len(paragraph)
         piece = point if at + len(point) <= end or point in paragraph[at:end] else paragraph[at:end]
-        passages.append(_strip_enum_tail(piece) if i + 1 < len(found) else piece.strip())
-    return [p for p in passages if p]
+        passage = _strip_enum_tail(piece) if i < last else piece.strip()
+        if passage:
+            passages.append(passage)
+    return passages
 
 
 def _year_from_path(path: str) -> int | None:

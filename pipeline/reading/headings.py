@@ -200,15 +200,16 @@ def _find_heading_end(rest: str) -> int:
     # `：` inside a short line without a full stop belongs to the heading (`一、工作概况：…`).
     inner_stop = _INNER_STOP_RE.search(rest) or ("。" in rest and _INNER_COLON_RE.search(rest))
     # A short line, or a long one (three or four clauses) with no stop and no gap inside, is the
-    # whole heading unless a body opener follows its second clause.
-    gap = _first_space(rest)
+    # whole heading unless a body opener follows its second clause. (The gap is looked for only
+    # where a test below reads it; -2 stands for "not looked for".)
+    gap = _first_space(rest) if inner_stop or len(rest) > 40 or rest[-1:] in "。！？；" else -2
     if gap >= 4 and rest[-1] in "。！？；":
         return gap              # `标题 正文。`: a gap before a full sentence is the run-in boundary
     if not inner_stop and (len(rest) <= 40 or (len(rest) <= 80 and gap < 0)):
         comma = _COMMA_RE.search(rest)
         if comma and comma.start() <= 20:
-            nxt = _MARK_RE.search(rest[comma.end():])
-            seg_end = comma.end() + nxt.start() if nxt else len(rest)
+            nxt = _MARK_RE.search(rest, comma.end())      # (from there: no copy of the rest)
+            seg_end = nxt.start() if nxt else len(rest)
             if nxt and rest[seg_end] in "，,":
                 opener = _find_opener(rest, comma.end() + max(4, comma.start()), seg_end)
                 if opener is not None:
@@ -224,8 +225,8 @@ def _find_heading_end(rest: str) -> int:
     comma = _COMMA_RE.search(rest)
     if comma and comma.start() <= 20 and (not m or comma.start() < m.start()):
         after = comma.end()
-        nxt = _MARK_RE.search(rest[after:])
-        seg_end = after + nxt.start() if nxt else len(rest)
+        nxt = _MARK_RE.search(rest, after)
+        seg_end = nxt.start() if nxt else len(rest)
         if nxt and rest[seg_end] not in "，," and seg_end - after <= 30:
             return seg_end          # `…，…。body`: trust the full stop
         # The second clause is rarely shorter than the first (`夯实基础，积极助推…`).
@@ -245,11 +246,17 @@ def _find_heading_end(rest: str) -> int:
 _WORD_GLUE = set("存所正现实内外潜自可难认以行成因较作")
 
 
+# The openers under their first character: only those can start at a position.
+_OPENERS_BY_FIRST: dict[str, list[str]] = {}
+for _opener in _BODY_OPENERS:
+    _OPENERS_BY_FIRST.setdefault(_opener[0], []).append(_opener)
+
+
 def _find_opener(rest: str, start: int, stop: int) -> int | None:
     for pos in range(start, stop):
         if rest[pos].isdigit():
             return pos
-        for word in _BODY_OPENERS:
+        for word in _OPENERS_BY_FIRST.get(rest[pos], ()):
             if rest.startswith(word, pos):
                 if len(word) == 1 and rest[pos - 1] in _WORD_GLUE:
                     continue
@@ -266,12 +273,13 @@ _HEADING_FIRST = frozenset("第（(" + _CN_NUM)
 
 def _heading_of(line: str) -> tuple[str, int, int, str, str] | None:
     """(heading, level, number, kind, body) if `line` opens with a section heading marker."""
-    if line[:1] not in _HEADING_FIRST:    # most lines are body text: no pattern below can match
+    first = line[:1]
+    if first not in _HEADING_FIRST:       # most lines are body text: no pattern below can match
         return None
-    if _NOT_HEADING_RE.match(line):       # `一、二季度…` lists numbers, it is no heading
+    # `一、二季度…` lists numbers, it is no heading (the pattern needs `、` second).
+    if line[1:2] == "、" and _NOT_HEADING_RE.match(line):
         return None
     # The first character says which marker pattern alone can match (`第`, a bracket, a numeral).
-    first = line[0]
     kind, pattern, level = (("chapter", _CHAPTER_RE, 1) if first == "第" else ("paren", _PAREN_RE, 2)
                             if first in "（(" else ("l1", _L1_RE, 1))
     m = pattern.match(line)
@@ -323,9 +331,16 @@ def _is_closing(line: str) -> bool:
 
 # --------------------------------------------------------------------------- headings beyond `一、`
 
+_MARKER_LINE_FIRST = frozenset("第（(" + _CN_NUM)      # what the marker patterns but `_ARABIC_RE` open with
+
+
 def _is_marker_line(line: str) -> bool:
-    return bool(_L1_RE.match(line) or _CHAPTER_RE.match(line) or _PAREN_RE.match(line) or _ARABIC_RE.match(line)
-                or _SHI_RE.match(line) or _is_closing(line))
+    # A line opening with none of the markers' first characters (nor a digit) can only be a closing.
+    first = line[:1]
+    return bool((first in _MARKER_LINE_FIRST or first.isdecimal())
+                and (_L1_RE.match(line) or _CHAPTER_RE.match(line) or _PAREN_RE.match(line)
+                     or _ARABIC_RE.match(line) or _SHI_RE.match(line))
+                or _is_closing(line))
 
 
 # A sub-point's statement is short (`全年专题学习4次。`); a body this long is a section's text.
@@ -340,7 +355,7 @@ def _paren_runin_headings(lines: list[str], headings: list | None = None,
     sentences after the lead, or one long one. A list of one-sentence items (`（一）带头学习。全年…4次。`) stays sub-points."""
     runin: list[tuple[int, str]] = []      # (index, body) of each `（一）lead。body` line
     for i, line in enumerate(lines):
-        if line[:1] in "（(" and _PAREN_RE.match(line) and (
+        if line.startswith(("（", "(")) and _PAREN_RE.match(line) and (
                 headings[i] if headings is not None else _heading_of(line)) is None:
             found = _runin_paren_heading(line)
             if found is not None:

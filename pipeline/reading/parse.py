@@ -348,6 +348,8 @@ class _Block:
 
 def _line_marker(line: str) -> tuple[str, int] | None:
     """(kind, number) of a sub-point marker opening `line`: `（三）`, `3、`, `三是`."""
+    if not _could_mark(line):
+        return None
     for kind, pattern in (("paren", _PAREN_RE), ("arabic", _ARABIC_RE), ("shi", _SHI_RE)):
         m = pattern.match(line)
         if m:
@@ -610,8 +612,13 @@ def _locate(norm: str, blocks: list[_Block]) -> list[tuple[int, int]]:
         end = -1
         if last:
             # The block ends where its last piece found ends: only that piece's tail is looked up.
-            tail = _find_loose(norm, last[-24:], last_at) if len(last) > 24 else None
-            end = tail[1] if tail else last_end
+            end = last_end
+            if len(last) > 24:
+                tail = last[-24:]
+                at = find(tail, last_at)            # (`_find_loose`'s first try, without the call)
+                loose = (at, at + 24) if at >= 0 else _find_loose(norm, tail, last_at)
+                if loose:
+                    end = loose[1]
         if start >= 0:
             cursor = max(cursor, end)
         spans.append((start, end))
@@ -698,7 +705,20 @@ def _parent_key(blocks: list[_Block]) -> str:
     return "other"
 
 
+def _could_mark(line: str) -> bool:
+    """Whether `line` opens with what a sub-point marker opens with: a bracket (`_PAREN_RE`), a
+    decimal digit (`_ARABIC_RE`) or a Chinese numeral (`_SHI_RE`). Most lines are body text and
+    are spared the three pattern calls."""
+    first = line[:1]
+    return first in _MARKER_FIRST or first.isdecimal()
+
+
+_MARKER_FIRST = frozenset("（(" + _CN_NUM)
+
+
 def _starts_mid_list(line: str) -> bool:
+    if not _could_mark(line):
+        return False
     m = _SHI_RE.match(line)
     if m:
         number = cn_numeral(m.group("num"))

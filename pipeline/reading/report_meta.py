@@ -177,6 +177,9 @@ _NOT_REGION = ("军分区", "社区", "辖区", "园区", "城区", "景区", "�
                "考区", "试验区", "先行区", "集聚区", "商圈区", "老区", "边区", "矿区", "林区", "灾区", "郊区",
                "市县", "省市", "县市", "区县", "先进县", "模范县", "先进区", "模范区", "示范县", "强县", "大县",
                "山区县", "城市", "都市", "超市", "夜市", "集市", "上市", "门市", "股市", "楼市")
+_NOT_REGION_BY_END: dict[str, tuple[str, ...]] = {}
+for _word in _NOT_REGION:
+    _NOT_REGION_BY_END[_word[-2:]] = (*_NOT_REGION_BY_END.get(_word[-2:], ()), _word)
 # An organ of the place right after its name: the strongest evidence in body text.
 _ORGAN_AFTER = re.compile(r"委|人武部|\d|年|人民武装部|人民政府|政府|党委|武装部|国动办|财政|"
                           r"征兵|武装工作|党管武装|退役军人|双拥|民兵")
@@ -189,8 +192,10 @@ def _name_before(simple: str, j: int) -> tuple[int, bool] | None:
     is none: two to four name characters, lead words (verbs, function words) cut off."""
     if j == 0:
         return None
-    # `endswith` with a tuple and an end index: no copy of the text before `j` per candidate.
-    if simple.endswith(_NOT_REGION, 0, j + 1):
+    # `endswith` with a tuple and an end index: no copy of the text before `j` per candidate; only
+    # the words ending in the two characters there can match (most candidates have none).
+    not_region = _NOT_REGION_BY_END.get(simple[j - 1: j + 1])
+    if not_region and simple.endswith(not_region, 0, j + 1):
         return None
     if simple[j - 1] in _MASK_CHARS and (simple[j - 1] in "*＊×" or j >= 2 and simple[j - 2] in _MASK_CHARS):
         i = j

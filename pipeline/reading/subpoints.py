@@ -7,13 +7,9 @@ patterns come from `pipeline.reading.headings`.
 
 from __future__ import annotations
 
-import re
-
 from pipeline.reading.headings import (
     _ARABIC_RE,
-    _CN_NUM,
     _CN_NUM_SET,
-    _DIGIT_RE,
     _L1_RE,
     _LABEL_RE,
     _PAREN_RE,
@@ -52,6 +48,8 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
     `一是…二是…` may run inside a paragraph or start lines; a nested `一是` after a colon opens an
     inner list that stays inside its parent. `（一）`, `1、` and run-in labels count at line starts.
     """
+    if not paragraphs:
+        return []
     text = "\n".join(paragraphs)
     points: list[tuple[int, int, int]] = []     # (marker start, text start, number)
     outer_next: int | None = None
@@ -99,19 +97,24 @@ def _subpoints(paragraphs: list[str], allow_mid_start: bool = False) -> list[str
     return []
 
 
-# The first character of a line each line-start marker pattern can match.
-_LINE_START_PATTERNS = ((_PAREN_RE, re.compile("[（(]")), (_ARABIC_RE, _DIGIT_RE), (_L1_RE, re.compile(f"[{_CN_NUM}]")))
-_LINE_START_ANY_RE = re.compile(rf"[（(\d{_CN_NUM}]")
-
-
 def _line_start_points(lines: list[str], allow_mid_start: bool) -> list[tuple[int, int, int]]:
     """(marker start, text start, number) of the first counting list of line-start markers
     (`（一）`, then `1、`, then `一、`); offsets are in the lines joined by `\\n`."""
-    heads = lines[0][:1] if len(lines) == 1 else "".join([line[:1] for line in lines])
-    if not _LINE_START_ANY_RE.search(heads):
+    # Which patterns can match at all, from the lines' first characters (most sections have no
+    # line opening with a marker): `_PAREN_RE` opens with a bracket, `_ARABIC_RE` with a decimal
+    # digit (`\d`), `_L1_RE` with a Chinese numeral.
+    paren = arabic = l1 = False
+    for line in lines:
+        if line.startswith(("（", "(")):
+            paren = True
+        elif line[:1].isdecimal():
+            arabic = True
+        elif line[:1] in _CN_NUM_SET:
+            l1 = True
+    if not (paren or arabic or l1):
         return []
-    for pattern, first in _LINE_START_PATTERNS:
-        if not first.search(heads):      # no line starts the way the pattern does: skip the lines
+    for pattern, wanted in ((_PAREN_RE, paren), (_ARABIC_RE, arabic), (_L1_RE, l1)):
+        if not wanted:
             continue
         found: list[tuple[int, int, int]] = []
         expect = None
