@@ -14,11 +14,10 @@ re-embedding a missing vector) still gets one.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterator, Sequence
-from itertools import chain
 from typing import overload
 
+from pipeline.index.parts import Parts
 from pipeline.models import Chunk
 
 
@@ -72,48 +71,10 @@ class ChunkBlock(Sequence[Chunk]):
 Part = ChunkBlock | list[Chunk]
 
 
-class ChunkColumn(Sequence[Chunk]):
+class ChunkColumn(Parts[Chunk]):
     """The chunks of a whole generation as consecutive parts: `ChunkBlock`s and lists of `Chunk`."""
 
-    def __init__(self) -> None:
-        self.parts: list[Part] = []
-        self._starts: list[int] = []
-        self._size = 0
-
-    def extend(self, chunks: Sequence[Chunk]) -> None:
-        if not len(chunks):
-            return
-        if not isinstance(chunks, ChunkBlock):
-            if self.parts and isinstance(self.parts[-1], list):
-                self.parts[-1].extend(chunks)
-                self._size += len(chunks)
-                return
-            chunks = list(chunks)
-        self._starts.append(self._size)
-        self.parts.append(chunks)
-        self._size += len(chunks)
-
-    def __len__(self) -> int:
-        return self._size
-
-    @overload
-    def __getitem__(self, i: int) -> Chunk: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Chunk]: ...
-
-    def __getitem__(self, i: int | slice) -> Chunk | list[Chunk]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self._size))]
-        if i < 0:
-            i += self._size
-        if not 0 <= i < self._size:
-            raise IndexError(i)
-        part = bisect.bisect_right(self._starts, i) - 1
-        return self.parts[part][i - self._starts[part]]
-
-    def __iter__(self) -> Iterator[Chunk]:
-        return chain.from_iterable(self.parts)
+    KEPT = ChunkBlock
 
 
 def chunk_parts(chunks: Sequence[Chunk]) -> list[Part] | list[Sequence[Chunk]]:

@@ -13,12 +13,12 @@ each distinct term of a batch once (`Vocabulary.ids`) and writes the lines as th
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterator, Sequence
-from itertools import chain
 from typing import overload
 
 import numpy as np
+
+from pipeline.index.parts import Parts
 
 TermLists = Sequence[Sequence[str]]
 
@@ -79,49 +79,11 @@ class TermRows(Sequence[list[str]]):
         return (line.split("\t") if line else [] for line in self.lines)
 
 
-class TermColumn(Sequence[Sequence[str]]):
+class TermColumn(Parts[Sequence[str]]):
     """The terms of a whole generation as consecutive parts: plain lists (kept from the previous
     generation, or made in this process) and `TermRows` (from workers)."""
 
-    def __init__(self) -> None:
-        self.parts: list[TermRows | list[Sequence[str]]] = []
-        self._starts: list[int] = []
-        self._size = 0
-
-    def extend(self, terms: TermLists) -> None:
-        if not len(terms):
-            return
-        if not isinstance(terms, TermRows):
-            if self.parts and isinstance(self.parts[-1], list):
-                self.parts[-1].extend(terms)
-                self._size += len(terms)
-                return
-            terms = list(terms)
-        self._starts.append(self._size)
-        self.parts.append(terms)
-        self._size += len(terms)
-
-    def __len__(self) -> int:
-        return self._size
-
-    @overload
-    def __getitem__(self, i: int) -> Sequence[str]: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Sequence[str]]: ...
-
-    def __getitem__(self, i: int | slice) -> Sequence[str] | list[Sequence[str]]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self._size))]
-        if i < 0:
-            i += self._size
-        if not 0 <= i < self._size:
-            raise IndexError(i)
-        part = bisect.bisect_right(self._starts, i) - 1
-        return self.parts[part][i - self._starts[part]]
-
-    def __iter__(self) -> Iterator[Sequence[str]]:
-        return chain.from_iterable(self.parts)
+    KEPT = TermRows
 
 
 def _parts(terms: TermLists) -> list[TermRows | list[Sequence[str]]] | list[TermLists]:
