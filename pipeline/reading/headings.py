@@ -428,7 +428,7 @@ def _bare_heading_lines(lines: list[str], headings: list | None = None) -> set[i
     Two at least, or none (one short line is as likely a stray label)."""
     if headings is None:
         headings = [_heading_of(line) for line in lines]
-    if any(heading or line[:1].isdecimal() and _arabic_heading(line) for line, heading in zip(lines, headings, strict=True)):
+    if any(heading or _arabic_heading(line) for line, heading in zip(lines, headings, strict=True)):
         return set()
     found: set[int] = set()
     for i, line in enumerate(lines[:-1]):

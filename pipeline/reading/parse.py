@@ -717,8 +717,6 @@ _MARKER_FIRST = frozenset("（(" + _CN_NUM)
 
 
 def _starts_mid_list(line: str) -> bool:
-    if not _could_mark(line):
-        return False
     m = _SHI_RE.match(line)
     if m:
         number = cn_numeral(m.group("num"))

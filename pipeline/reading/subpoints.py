@@ -105,11 +105,14 @@ def _line_start_points(lines: list[str], allow_mid_start: bool) -> list[tuple[in
     # digit (`\d`), `_L1_RE` with a Chinese numeral.
     paren = arabic = l1 = False
     for line in lines:
-        if line.startswith(("（", "(")):
+        first = line[:1]
+        if not first:
+            continue
+        if first in "（(":
             paren = True
-        elif line[:1].isdecimal():
+        elif first.isdecimal():
             arabic = True
-        elif line[:1] in _CN_NUM_SET:
+        elif first in _CN_NUM_SET:
             l1 = True
     if not (paren or arabic or l1):
         return []
@@ -134,8 +137,10 @@ def _line_start_points(lines: list[str], allow_mid_start: bool) -> list[tuple[in
 
 
 def _cut_points(text: str, points: list[tuple[int, int, int]]) -> list[str]:
-    # Each point runs to the next one's marker, the last to the end of the text. A sub-point ends at
-    # its paragraph's end when the next marker is far away in a new paragraph.
-    ends = [marker for marker, _, _ in points[1:]]
-    ends.append(len(text))
-    return [text[text_start:end].strip().replace("\n", "") for (_, text_start, _), end in zip(points, ends, strict=True)]
+    out: list[str] = []
+    for i, (_, text_start, _) in enumerate(points):
+        end = points[i + 1][0] if i + 1 < len(points) else len(text)
+        chunk = text[text_start:end].strip()
+        # A sub-point ends at its paragraph's end when the next marker is far away in a new paragraph.
+        out.append(chunk.replace("\n", ""))
+    return out
