@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import overload
 
-from pipeline.index.parts import Parts
+from pipeline.index.parts import Parts, parts_of
 from pipeline.models import Chunk
 
 
@@ -68,25 +68,17 @@ class ChunkBlock(Sequence[Chunk]):
         return [prefix + str(i) for i in range(len(self.texts))]
 
 
-Part = ChunkBlock | list[Chunk]
-
-
 class ChunkColumn(Parts[Chunk]):
     """The chunks of a whole generation as consecutive parts: `ChunkBlock`s and lists of `Chunk`."""
 
     KEPT = ChunkBlock
 
 
-def chunk_parts(chunks: Sequence[Chunk]) -> list[Part] | list[Sequence[Chunk]]:
-    """The consecutive parts of a `ChunkColumn`; a block or any other sequence is one part."""
-    return chunks.parts if isinstance(chunks, ChunkColumn) else [chunks]
-
-
 def chunk_ids(chunks: Sequence[Chunk], start: int = 0) -> list[str]:
     """The ids of `chunks[start:]`, without making a `Chunk` for a block's passages."""
     out: list[str] = []
     skip = start
-    for part in chunk_parts(chunks):
+    for part in parts_of(chunks):
         if skip >= len(part):
             skip -= len(part)
             continue

@@ -59,3 +59,8 @@ class Parts(Sequence[T], Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         return chain.from_iterable(self.parts)
+
+
+def parts_of(items: Sequence[T]) -> list[Sequence[T]]:
+    """The consecutive parts of a `Parts`; any other sequence (a worker's block or rows too) is one part."""
+    return items.parts if isinstance(items, Parts) else [items]

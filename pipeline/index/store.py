@@ -27,7 +27,8 @@ from typing import Any, overload
 import numpy as np
 
 from pipeline.fsutil import atomic_write_bytes, atomic_write_text
-from pipeline.index.blocks import ChunkBlock, chunk_parts
+from pipeline.index.blocks import ChunkBlock
+from pipeline.index.parts import parts_of
 from pipeline.index.terms import term_lines
 from pipeline.models import Chunk
 from pipeline.profile.catalog import level_class
@@ -246,7 +247,7 @@ def _encode(chunks: Sequence[Chunk]) -> tuple[bytes, np.ndarray, np.ndarray, dic
             level_of[code] = levels.setdefault(region_level(name), len(levels))
         return code
 
-    for part in chunk_parts(chunks):
+    for part in parts_of(chunks):
         if isinstance(part, ChunkBlock):
             n = len(part)
             if not n:

@@ -18,7 +18,7 @@ from typing import overload
 
 import numpy as np
 
-from pipeline.index.parts import Parts
+from pipeline.index.parts import Parts, parts_of
 
 TermLists = Sequence[Sequence[str]]
 
@@ -86,14 +86,9 @@ class TermColumn(Parts[Sequence[str]]):
     KEPT = TermRows
 
 
-def _parts(terms: TermLists) -> list[TermRows | list[Sequence[str]]] | list[TermLists]:
-    """The consecutive parts of a `TermColumn`; any other sequence is one part."""
-    return terms.parts if isinstance(terms, TermColumn) else [terms]
-
-
 def term_lines(terms: TermLists) -> Iterator[str]:
     """Each chunk's terms as its `terms.txt` line, without the newline."""
-    for part in _parts(terms):
+    for part in parts_of(terms):
         if isinstance(part, TermRows):
             yield from part.lines
         else:
@@ -110,7 +105,7 @@ class Vocabulary:
 
     def ids(self, terms: TermLists) -> np.ndarray:
         """Every term's id, chunk after chunk (int64)."""
-        arrays = [self._part_ids(part) for part in _parts(terms)]
+        arrays = [self._part_ids(part) for part in parts_of(terms)]
         return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
 
     def _part_ids(self, part: TermLists) -> np.ndarray:
@@ -131,5 +126,5 @@ class Vocabulary:
 def term_lengths(terms: TermLists) -> np.ndarray:
     """Terms per chunk (int64)."""
     arrays = [part.lengths if isinstance(part, TermRows) else np.fromiter(map(len, part), dtype=np.int64,
-                                                                           count=len(part)) for part in _parts(terms)]
+                                                                           count=len(part)) for part in parts_of(terms)]
     return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import ShuzhiError
-from pipeline.index.blocks import chunk_ids, chunk_parts
+from pipeline.index.blocks import chunk_ids
+from pipeline.index.parts import parts_of
 from pipeline.models import Chunk
 
 # --------------------------------------------------------------------------- writing vectors
@@ -315,7 +316,7 @@ class VectorWriter:
 
     def _same_parts(self, chunks: Sequence[Chunk], start: int) -> bool:
         """True when `chunks[start:]` is made of the very sequences `add` kept, in order."""
-        parts = list(chunk_parts(chunks))
+        parts = list(parts_of(chunks))
         while start > 0 and parts:
             start -= len(parts.pop(0))
         return start == 0 and len(parts) == len(self._kept) and all(
